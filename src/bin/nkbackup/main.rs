@@ -1,1 +1,379 @@
-fn main() {}
+//! The `nkbackup` command: a thin layer over the library.
+//!
+//! Exit codes (documented in docs/CLI.md):
+//! 0 success · 1 error · 2 usage error · 3 a backup is damaged or unsafe ·
+//! 4 no usable key for a backup · 5 repository locked by another process.
+
+mod output;
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use nkbackup::config::RecipientConfig;
+use nkbackup::{ErrorKind, Opener, Repository, RestoreOptions, Sealer};
+use output::{human_bytes, print_json};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Encrypted backups that open only with an OpenPGP smartcard or an offline
+/// recovery key.
+#[derive(Parser)]
+#[command(name = "nkbackup", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct RepoArg {
+    /// The repository directory.
+    #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
+    repo: PathBuf,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a repository and its nkbackup.toml.
+    Init {
+        #[command(flatten)]
+        repo: RepoArg,
+    },
+    /// Manage the public keys backups are sealed to.
+    #[command(subcommand)]
+    Recipient(RecipientCmd),
+    /// Seal paths (and/or standard input) into one encrypted backup.
+    Seal {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Retention class (a [classes.NAME] table of nkbackup.toml).
+        #[arg(long)]
+        class: String,
+        /// Read a stream from standard input and store it as NAME.
+        #[arg(long, value_name = "NAME")]
+        stdin_name: Option<String>,
+        /// Record unreadable files as skipped instead of failing.
+        #[arg(long)]
+        skip_unreadable: bool,
+        /// Seconds to wait for another writer's lock.
+        #[arg(long, default_value_t = 3600, value_name = "SECS")]
+        lock_wait: u64,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+        /// Files and directories to seal; each is stored under its name.
+        paths: Vec<PathBuf>,
+    },
+    /// List backups.
+    List {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Only this class.
+        #[arg(long)]
+        class: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check a backup: without a key, its file against the sidecar; with
+    /// --deep, every entry against the authenticated inner manifest.
+    Verify {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Backup id, unique prefix, or `latest`.
+        id: String,
+        /// Decrypt and check every entry (needs a key).
+        #[arg(long)]
+        deep: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Restore a backup into a directory.
+    Restore {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Backup id, unique prefix, or `latest`.
+        id: String,
+        /// Target directory: new or empty (see --force).
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+        /// Only restore this path (and what is below it), e.g. logs/x.log.
+        #[arg(long)]
+        path: Option<String>,
+        /// Restore into a non-empty directory; files from the backup replace
+        /// files at the same paths, other files stay.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct KeyArgs {
+    /// An age identity file (AGE-SECRET-KEY-1...); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    identities: Vec<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum RecipientCmd {
+    /// Add a software or offsite age key (age1...).
+    Add {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The public key.
+        key: String,
+        /// A label for messages and sidecars (default: the key abbreviated).
+        #[arg(long)]
+        label: Option<String>,
+    },
+    /// List recipients.
+    List {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a recipient by label. Existing backups stay sealed to it.
+    Remove {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The label.
+        label: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("nkbackup: {e:#}");
+            let code = match e.downcast_ref::<nkbackup::Error>().map(|e| e.kind()) {
+                Some(ErrorKind::Integrity) => 3,
+                Some(ErrorKind::Key) => 4,
+                Some(ErrorKind::Locked) => 5,
+                _ => 1,
+            };
+            ExitCode::from(code)
+        }
+    }
+}
+
+fn open(repo: &RepoArg) -> Result<Repository> {
+    Ok(Repository::open(&repo.repo)?)
+}
+
+fn opener<'a>(b: &'a nkbackup::BackupInfo, keys: &KeyArgs) -> Result<Opener<'a>> {
+    let mut o = Opener::new(b);
+    for f in &keys.identities {
+        o = o.identity_file(f)?;
+    }
+    Ok(o)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Init { repo } => {
+            let r = Repository::init(&repo.repo)?;
+            println!(
+                "created repository {} (id {})\nnext: nkbackup recipient add --repo {} age1...",
+                r.root().display(),
+                r.config().repository.id,
+                r.root().display()
+            );
+        }
+        Command::Recipient(RecipientCmd::Add { repo, key, label }) => {
+            let mut r = open(&repo)?;
+            let label = label.unwrap_or_else(|| nkbackup::recipient::default_label(&key));
+            r.add_recipient(RecipientConfig {
+                label: label.clone(),
+                kind: "age".into(),
+                key: key.trim().to_owned(),
+            })?;
+            println!(
+                "added recipient {label}; backups sealed from now on can be opened with its key"
+            );
+        }
+        Command::Recipient(RecipientCmd::List { repo, json }) => {
+            let r = open(&repo)?;
+            if json {
+                print_json(&r.config().recipients)?;
+            } else if r.config().recipients.is_empty() {
+                println!("no recipients configured");
+            } else {
+                for x in &r.config().recipients {
+                    println!("{:<24} {:<6} {}", x.label, x.kind, x.key);
+                }
+            }
+        }
+        Command::Recipient(RecipientCmd::Remove { repo, label }) => {
+            open(&repo)?.remove_recipient(&label)?;
+            println!("removed recipient {label}; backups already sealed to it are unchanged");
+        }
+        Command::Seal {
+            repo,
+            class,
+            stdin_name,
+            skip_unreadable,
+            lock_wait,
+            json,
+            paths,
+        } => {
+            let r = open(&repo)?;
+            let mut s = Sealer::new(&r, &class)
+                .skip_unreadable(skip_unreadable)
+                .lock_wait(std::time::Duration::from_secs(lock_wait));
+            for p in paths {
+                s = s.path(p);
+            }
+            if let Some(name) = &stdin_name {
+                s = s.reader(name, std::io::stdin());
+            }
+            let rep = s.seal()?;
+            for w in &rep.warnings {
+                eprintln!("warning: {w}");
+            }
+            if rep.warning_count > rep.warnings.len() as u64 {
+                eprintln!(
+                    "warning: {} more warnings; the inner manifest lists them all",
+                    rep.warning_count - rep.warnings.len() as u64
+                );
+            }
+            if json {
+                print_json(&rep)?;
+            } else {
+                let sc = &rep.sidecar;
+                println!(
+                    "sealed {} ({}): {} entries, {} of files, {} stored, to {}",
+                    sc.id,
+                    sc.class,
+                    sc.entries,
+                    human_bytes(sc.file_bytes),
+                    human_bytes(sc.ciphertext_bytes),
+                    sc.labels()
+                );
+            }
+        }
+        Command::List { repo, class, json } => {
+            let r = open(&repo)?;
+            let mut l = r.list()?;
+            if let Some(c) = &class {
+                r.config().class(c)?;
+                l.backups.retain(|b| &b.sidecar.class == c);
+            }
+            for u in &l.unreadable {
+                eprintln!("warning: {u}");
+            }
+            for p in &l.incomplete {
+                eprintln!(
+                    "warning: incomplete write {} (data without sidecar; not a backup)",
+                    p.display()
+                );
+            }
+            if json {
+                print_json(&l)?;
+            } else if l.backups.is_empty() {
+                println!("no backups");
+            } else {
+                println!(
+                    "{:<25} {:<10} {:<20} {:>8} {:>10}",
+                    "ID", "CLASS", "CREATED", "ENTRIES", "SIZE"
+                );
+                for b in &l.backups {
+                    let s = &b.sidecar;
+                    println!(
+                        "{:<25} {:<10} {:<20} {:>8} {:>10}",
+                        s.id,
+                        s.class,
+                        output::rfc3339(s.created),
+                        s.entries,
+                        human_bytes(s.ciphertext_bytes)
+                    );
+                }
+            }
+        }
+        Command::Verify {
+            repo,
+            id,
+            deep,
+            keys,
+            json,
+        } => {
+            let r = open(&repo)?;
+            let b = r.find(&id)?;
+            if deep {
+                let rep = opener(&b, &keys)?.verify_deep()?;
+                if json {
+                    print_json(&rep)?;
+                } else {
+                    println!(
+                        "{} OK: {} entries and {} of files match the authenticated manifest; sidecar agrees ({:.1}s)",
+                        rep.id,
+                        rep.entries_checked,
+                        human_bytes(rep.file_bytes),
+                        rep.duration.as_secs_f64()
+                    );
+                }
+            } else {
+                if !keys.identities.is_empty() {
+                    anyhow::bail!(
+                        "-i is only used with --deep; add --deep to decrypt and check every entry"
+                    );
+                }
+                let rep = r.verify(&b)?;
+                if json {
+                    print_json(&rep)?;
+                } else {
+                    println!(
+                        "{} OK: {} of ciphertext match the sidecar's SHA-256 (use --deep with a key to check the content)",
+                        rep.id,
+                        human_bytes(rep.ciphertext_bytes)
+                    );
+                }
+            }
+        }
+        Command::Restore {
+            repo,
+            id,
+            to,
+            path,
+            force,
+            keys,
+            json,
+        } => {
+            let r = open(&repo)?;
+            let b = r.find(&id)?;
+            let rep = opener(&b, &keys)?
+                .restore(&to, &RestoreOptions { path, force })
+                .with_context(|| {
+                    format!(
+                        "restore of {} into {} failed; nothing was put in place",
+                        b.sidecar.id,
+                        to.display()
+                    )
+                })?;
+            for w in &rep.warnings {
+                eprintln!("warning: {w}");
+            }
+            if json {
+                print_json(&rep)?;
+            } else {
+                println!(
+                    "restored {} into {}: {} entries, {}; every entry verified",
+                    rep.id,
+                    rep.target.display(),
+                    rep.entries,
+                    human_bytes(rep.bytes)
+                );
+            }
+        }
+    }
+    Ok(())
+}

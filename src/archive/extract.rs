@@ -1,0 +1,217 @@
+//! Extracting entries into a staging directory, then committing it.
+//!
+//! The reader has already refused absolute paths, `..`, reserved names,
+//! device nodes and entries that pass through a stored symlink, so every
+//! entry names a place inside the staging directory. The staging directory
+//! is fresh and only this extractor writes to it. Nothing becomes visible at
+//! the target until the whole stream has been checked against the manifest:
+//! then [`commit`] moves the staged tree into place.
+
+use super::reader::EntrySink;
+use crate::error::{Error, IoContext, Result};
+use crate::manifest::{Entry, EntryKind, EntryPath};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Read, Write};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Writes entries below `root`, optionally only those under `filter`.
+pub struct Extractor {
+    id: String,
+    root: PathBuf,
+    filter: Option<EntryPath>,
+    as_root: bool,
+    dirs: Vec<(PathBuf, u32, i64)>,
+    /// Entries written.
+    pub restored: u64,
+    /// File bytes written.
+    pub bytes: u64,
+    /// Things that could not be restored exactly.
+    pub warnings: Vec<String>,
+}
+
+impl Extractor {
+    /// An extractor for backup `id` into the (existing, empty) directory
+    /// `root`. Set-id bits are kept only when running as root.
+    pub fn new(id: &str, root: &Path, filter: Option<EntryPath>) -> Result<Self> {
+        use std::os::unix::fs::MetadataExt;
+        let as_root = fs::metadata(root)
+            .ctx(|| format!("reading {}", root.display()))?
+            .uid()
+            == 0;
+        Ok(Extractor {
+            id: id.to_owned(),
+            root: root.to_owned(),
+            filter,
+            as_root,
+            dirs: Vec::new(),
+            restored: 0,
+            bytes: 0,
+            warnings: Vec::new(),
+        })
+    }
+
+    /// Applies directory modes and times, deepest first, after all entries.
+    pub fn finish(&mut self) -> Result<()> {
+        while let Some((dir, mode, mtime)) = self.dirs.pop() {
+            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
+                .ctx(|| format!("setting permissions of {}", dir.display()))?;
+            if let Ok(f) = File::open(&dir) {
+                let _ = f.set_modified(to_system_time(mtime));
+            }
+        }
+        Ok(())
+    }
+
+    fn mode(&self, m: u32) -> u32 {
+        if self.as_root { m } else { m & 0o1777 }
+    }
+}
+
+impl EntrySink for Extractor {
+    fn entry(&mut self, e: &Entry, data: &mut dyn Read) -> Result<()> {
+        if let Some(f) = &self.filter {
+            if !e.path.starts_with(f) {
+                return Ok(());
+            }
+        }
+        let dst = self.root.join(e.path.as_path());
+        let at = || format!("restoring {}", dst.display());
+        if let Some(parent) = dst.parent() {
+            fs::create_dir_all(parent).ctx(at)?;
+        }
+        match e.kind {
+            EntryKind::Dir => {
+                match fs::symlink_metadata(&dst) {
+                    Ok(m) if m.is_dir() => {}
+                    Ok(_) => remove_non_dir(&dst)
+                        .and_then(|_| fs::create_dir(&dst))
+                        .ctx(at)?,
+                    Err(_) => fs::create_dir(&dst).ctx(at)?,
+                }
+                self.dirs.push((dst.clone(), self.mode(e.mode), e.mtime));
+            }
+            EntryKind::File => {
+                remove_non_dir(&dst).ctx(at)?;
+                let f = OpenOptions::new()
+                    .write(true)
+                    .create_new(true)
+                    .mode(0o600)
+                    .open(&dst)
+                    .ctx(at)?;
+                let mut w = BufWriter::with_capacity(256 * 1024, f);
+                let n = copy_checked(data, &mut w).map_err(|err| match err {
+                    CopyError::Read(e2) => super::reader::stream_error(&self.id, e2),
+                    CopyError::Write(e2) => Error::io(at(), e2),
+                })?;
+                let f = w
+                    .into_inner()
+                    .map_err(|e2| Error::io(at(), e2.into_error()))?;
+                f.set_permissions(fs::Permissions::from_mode(self.mode(e.mode)))
+                    .ctx(at)?;
+                let _ = f.set_modified(to_system_time(e.mtime));
+                self.bytes += n;
+            }
+            EntryKind::Symlink => {
+                remove_non_dir(&dst).ctx(at)?;
+                let target = e.target.as_ref().expect("reader sets symlink targets");
+                std::os::unix::fs::symlink(target.as_path(), &dst).ctx(at)?;
+            }
+            EntryKind::Hardlink => {
+                let target = e.target.as_ref().expect("reader sets link targets");
+                let src = self.root.join(target.as_path());
+                if fs::symlink_metadata(&src).is_err() {
+                    self.warnings.push(format!(
+                        "{}: not restored, its hard-link target {} was not restored",
+                        e.path, target
+                    ));
+                    return Ok(());
+                }
+                remove_non_dir(&dst).ctx(at)?;
+                fs::hard_link(&src, &dst).ctx(at)?;
+            }
+            EntryKind::Skipped => return Ok(()),
+        }
+        self.restored += 1;
+        Ok(())
+    }
+}
+
+enum CopyError {
+    Read(io::Error),
+    Write(io::Error),
+}
+
+fn copy_checked(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, CopyError> {
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n = 0u64;
+    loop {
+        let k = match r.read(&mut buf) {
+            Ok(0) => return Ok(n),
+            Ok(k) => k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(CopyError::Read(e)),
+        };
+        w.write_all(&buf[..k]).map_err(CopyError::Write)?;
+        n += k as u64;
+    }
+}
+
+fn remove_non_dir(p: &Path) -> io::Result<()> {
+    match fs::symlink_metadata(p) {
+        Ok(m) if m.is_dir() => Err(io::Error::new(
+            io::ErrorKind::AlreadyExists,
+            "a directory is in the way",
+        )),
+        Ok(_) => fs::remove_file(p),
+        Err(_) => Ok(()),
+    }
+}
+
+fn to_system_time(mtime: i64) -> SystemTime {
+    if mtime >= 0 {
+        UNIX_EPOCH + Duration::from_secs(mtime as u64)
+    } else {
+        UNIX_EPOCH
+    }
+}
+
+/// Moves everything in `staging` into `target`, merging directories: an
+/// entry of the backup replaces what is at the same path in `target`, a
+/// symlink in `target` is replaced, never followed; other files in `target`
+/// stay. `staging` is removed.
+pub fn commit(staging: &Path, target: &Path) -> Result<()> {
+    merge(staging, target)?;
+    fs::remove_dir(staging).ctx(|| format!("removing {}", staging.display()))?;
+    crate::repo::fsync_dir(target)
+}
+
+fn merge(from: &Path, to: &Path) -> Result<()> {
+    let mut names: Vec<_> = fs::read_dir(from)
+        .ctx(|| format!("reading {}", from.display()))?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<_>>()
+        .ctx(|| format!("reading {}", from.display()))?;
+    names.sort();
+    for name in names {
+        let src = from.join(&name);
+        let dst = to.join(&name);
+        let at = || format!("moving restored {} into place", dst.display());
+        let s = fs::symlink_metadata(&src).ctx(at)?;
+        match fs::symlink_metadata(&dst) {
+            Ok(d) if d.is_dir() && s.is_dir() => {
+                merge(&src, &dst)?;
+                let perm = s.permissions();
+                fs::remove_dir(&src).ctx(at)?;
+                fs::set_permissions(&dst, perm).ctx(at)?;
+                continue;
+            }
+            Ok(d) if d.is_dir() => fs::remove_dir_all(&dst).ctx(at)?,
+            Ok(_) => fs::remove_file(&dst).ctx(at)?,
+            Err(_) => {}
+        }
+        fs::rename(&src, &dst).ctx(at)?;
+    }
+    Ok(())
+}

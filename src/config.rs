@@ -1,0 +1,178 @@
+//! The repository configuration file, `nkbackup.toml`.
+//!
+//! Read with serde for checking, edited with `toml_edit` so that comments
+//! and layout an administrator added survive `recipient add`.
+
+use crate::compression::Compression;
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The config format version this nkbackup reads and writes.
+pub const CONFIG_FORMAT: u32 = 1;
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Identity of the repository.
+    pub repository: RepositoryConfig,
+    /// Who backups are sealed to.
+    #[serde(default)]
+    pub recipients: Vec<RecipientConfig>,
+    /// Retention classes by name.
+    #[serde(default)]
+    pub classes: BTreeMap<String, ClassConfig>,
+}
+
+/// `[repository]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RepositoryConfig {
+    /// Random repository id (hex).
+    pub id: String,
+    /// Config format version.
+    pub format: u32,
+    /// When the repository was created (RFC 3339).
+    pub created: String,
+}
+
+/// One `[[recipients]]` entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecipientConfig {
+    /// Human label, unique in the repository (`offsite-1`, `alice-nk3`).
+    pub label: String,
+    /// `age` for an X25519 `age1…` key.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The public key.
+    pub key: String,
+}
+
+/// One `[classes.NAME]` table.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClassConfig {
+    /// `none`, `zstd` or `zstd:LEVEL` (default `zstd:3`).
+    #[serde(default)]
+    pub compression: Option<String>,
+    /// What the class holds, or the promise it implements.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+impl ClassConfig {
+    /// The class's compression.
+    pub fn compression(&self) -> Result<Compression> {
+        self.compression
+            .as_deref()
+            .map(Compression::parse)
+            .unwrap_or(Ok(Compression::default()))
+    }
+}
+
+impl Config {
+    /// Parses and checks `text`, read from `path`.
+    pub fn parse(text: &str, path: &Path) -> Result<Self> {
+        let cfg: Config = toml::from_str(text).map_err(|e| Error::ConfigSyntax {
+            path: path.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        cfg.check(path)?;
+        Ok(cfg)
+    }
+
+    /// Checks what the types alone cannot.
+    pub fn check(&self, path: &Path) -> Result<()> {
+        let invalid = |message: String| Error::ConfigInvalid {
+            path: path.to_owned(),
+            message,
+        };
+        if self.repository.format != CONFIG_FORMAT {
+            return Err(invalid(format!(
+                "repository format {} is not supported by this nkbackup (it reads {CONFIG_FORMAT}); upgrade nkbackup",
+                self.repository.format
+            )));
+        }
+        for (name, class) in &self.classes {
+            check_name("class", name).map_err(|e| invalid(e.to_string()))?;
+            class
+                .compression()
+                .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
+        }
+        let mut labels = std::collections::HashSet::new();
+        for r in &self.recipients {
+            if !labels.insert(r.label.as_str()) {
+                return Err(invalid(format!(
+                    "recipient label {:?} appears twice; labels must be unique",
+                    r.label
+                )));
+            }
+            crate::recipient::parse(r).map_err(|e| invalid(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// The class named `name`, or an error listing the defined ones.
+    pub fn class(&self, name: &str) -> Result<&ClassConfig> {
+        self.classes.get(name).ok_or_else(|| Error::UnknownClass {
+            class: name.to_owned(),
+            known: self.classes.keys().cloned().collect::<Vec<_>>().join(", "),
+        })
+    }
+}
+
+/// Checks a class name or label: 1–64 of `[a-z0-9._-]`, starting with a
+/// letter or digit, so it is safe as a directory name and in messages.
+pub fn check_name(what: &'static str, name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 64
+        && name.as_bytes()[0].is_ascii_alphanumeric()
+        && name
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || b"._-".contains(&c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::InvalidName {
+            what,
+            value: name.to_owned(),
+            reason: "use 1 to 64 lowercase letters, digits, '.', '_' or '-', starting with a letter or digit".into(),
+        })
+    }
+}
+
+/// The text `init` writes: commented, with the default classes.
+pub fn initial_text(id: &str, created: &str) -> String {
+    format!(
+        r#"# nkbackup repository configuration (docs/CONFIG.md describes every key).
+
+[repository]
+id = "{id}"
+format = {CONFIG_FORMAT}
+created = "{created}"
+
+# Recipients: every backup is sealed to all of them; any one can open it.
+# Add with `nkbackup recipient add --repo DIR age1... --label NAME`.
+
+# Classes: what kind of data a backup holds. compression: none | zstd | zstd:LEVEL
+[classes.archive]
+description = "message archives and uploads"
+compression = "zstd:3"
+
+[classes.db]
+description = "database dumps"
+compression = "zstd:3"
+
+[classes.logs]
+description = "service logs"
+compression = "zstd:6"
+
+[classes.media]
+description = "already-compressed media"
+compression = "none"
+"#
+    )
+}

@@ -1,0 +1,317 @@
+//! The library's error type.
+//!
+//! Every variant says what went wrong *and* what to do about it, because the
+//! person reading it is usually an administrator at a terminal, often during
+//! an incident. Messages never contain secret material: no keys, PINs or
+//! plaintext, only paths, backup ids and labels.
+
+use std::io;
+use std::path::PathBuf;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Everything that can go wrong in nkbackup's library.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The repository directory or its `nkbackup.toml` does not exist.
+    #[error(
+        "no nkbackup repository at {path}: create one with `nkbackup init --repo {path}`, or point --repo / NKBACKUP_REPO at an existing one"
+    )]
+    RepositoryNotFound {
+        /// The path that was given as the repository.
+        path: PathBuf,
+    },
+
+    /// `init` was asked to create a repository where one already exists.
+    #[error(
+        "{path} already holds an nkbackup repository; use it as it is or choose another directory"
+    )]
+    RepositoryExists {
+        /// The repository path.
+        path: PathBuf,
+    },
+
+    /// `init` was pointed at a non-empty directory that is not a repository.
+    #[error(
+        "{path} is not empty and is not an nkbackup repository; choose an empty or new directory"
+    )]
+    NotEmptyNotRepository {
+        /// The path given.
+        path: PathBuf,
+    },
+
+    /// `nkbackup.toml` is not valid TOML; the message carries line and column.
+    #[error("{path}: syntax error: {message}\nfix the file (it is plain TOML) and try again")]
+    ConfigSyntax {
+        /// The config file.
+        path: PathBuf,
+        /// The parser's message, with line and column.
+        message: String,
+    },
+
+    /// `nkbackup.toml` parses but says something impossible.
+    #[error("{path}: {message}")]
+    ConfigInvalid {
+        /// The config file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+
+    /// Sealing was asked for but the repository has no recipients.
+    #[error(
+        "the repository at {path} has no recipients, so nothing could ever open a backup; add one with `nkbackup recipient add --repo {path} age1...`"
+    )]
+    NoRecipients {
+        /// The repository path.
+        path: PathBuf,
+    },
+
+    /// A recipient string could not be parsed.
+    #[error("invalid recipient {input:?}: {reason}")]
+    InvalidRecipient {
+        /// What was given (public key material, never secret).
+        input: String,
+        /// Why it was rejected.
+        reason: String,
+    },
+
+    /// A recipient with this label or key is already configured.
+    #[error(
+        "a recipient {what} is already configured; choose another label or remove the old one first"
+    )]
+    DuplicateRecipient {
+        /// `label "x"` or `with key age1…`.
+        what: String,
+    },
+
+    /// No recipient with this label exists.
+    #[error("no recipient labelled {label:?}; `nkbackup recipient list` shows the configured ones")]
+    UnknownRecipient {
+        /// The label asked for.
+        label: String,
+    },
+
+    /// A class name is not defined in the repository configuration.
+    #[error(
+        "class {class:?} is not defined in nkbackup.toml (defined: {known}); add a [classes.{class}] table or use one of those"
+    )]
+    UnknownClass {
+        /// The class asked for.
+        class: String,
+        /// Comma-separated defined classes.
+        known: String,
+    },
+
+    /// A name (class, label, stdin name) is not acceptable.
+    #[error("invalid {what} {value:?}: {reason}")]
+    InvalidName {
+        /// What kind of name.
+        what: &'static str,
+        /// The rejected value.
+        value: String,
+        /// Why.
+        reason: String,
+    },
+
+    /// No backup matches the id or prefix given.
+    #[error("no backup {id:?} in this repository; `nkbackup list` shows the ids")]
+    BackupNotFound {
+        /// The id or prefix asked for.
+        id: String,
+    },
+
+    /// An id prefix matches more than one backup.
+    #[error("{id:?} matches several backups ({candidates}); give more of the id")]
+    AmbiguousId {
+        /// The prefix asked for.
+        id: String,
+        /// Some of the matches.
+        candidates: String,
+    },
+
+    /// A sidecar manifest could not be read or parsed.
+    #[error(
+        "backup {id}: sidecar manifest {path} is unreadable: {message}; run `nkbackup verify --deep` with a key to check the data"
+    )]
+    SidecarInvalid {
+        /// The backup id.
+        id: String,
+        /// The sidecar path.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
+    /// The backup's data file is missing although its sidecar exists.
+    #[error(
+        "backup {id}: data file {path} is missing although its sidecar exists; the backup is lost (restore another one) and the sidecar should be investigated"
+    )]
+    DataMissing {
+        /// The backup id.
+        id: String,
+        /// Where the data should be.
+        path: PathBuf,
+    },
+
+    /// A source given to seal cannot be read.
+    #[error(
+        "cannot read {path}: {source}; fix the permissions, or seal with --skip-unreadable to record it and continue"
+    )]
+    Unreadable {
+        /// The source path.
+        path: PathBuf,
+        /// The underlying error.
+        source: io::Error,
+    },
+
+    /// Two sources would be stored under the same top-level name.
+    #[error(
+        "two sources would be stored as {name:?} in the backup; seal them separately or give distinct names"
+    )]
+    DuplicateSourceName {
+        /// The clashing name.
+        name: String,
+    },
+
+    /// The backup is damaged: truncated, corrupted or tampered with.
+    #[error(
+        "backup {id} is damaged: {detail}; do not trust this copy: restore an older backup or another copy of this one"
+    )]
+    Damaged {
+        /// The backup id (or file name when opened outside a repository).
+        id: String,
+        /// What check failed.
+        detail: String,
+    },
+
+    /// None of the given identities can open the backup.
+    #[error(
+        "none of the given keys can open backup {id}; it is sealed to: {labels}. Use the key (-i), card or recovery key of one of those"
+    )]
+    NoMatchingIdentity {
+        /// The backup id.
+        id: String,
+        /// The recipient labels from the sidecar.
+        labels: String,
+    },
+
+    /// Opening was requested without any identity.
+    #[error("no key given to open backup {id}: pass -i KEYFILE (or a card or recovery key)")]
+    NoIdentity {
+        /// The backup id.
+        id: String,
+    },
+
+    /// An identity file could not be read or parsed.
+    #[error("cannot use identity file {path}: {message}")]
+    IdentityFile {
+        /// The identity file.
+        path: PathBuf,
+        /// What is wrong (never the key itself).
+        message: String,
+    },
+
+    /// An archive entry would write outside the restore target or is of a
+    /// forbidden kind.
+    #[error(
+        "backup {id}: refusing entry {path:?}: {reason}; nothing was restored. The archive was not written by nkbackup or has been tampered with"
+    )]
+    UnsafeEntry {
+        /// The backup id.
+        id: String,
+        /// The entry's path as stored.
+        path: String,
+        /// Why it is refused.
+        reason: String,
+    },
+
+    /// The restore target exists and is not empty.
+    #[error(
+        "restore target {path} is not empty; choose a new or empty directory, or pass --force to replace the backup's top-level entries in it"
+    )]
+    TargetNotEmpty {
+        /// The target directory.
+        path: PathBuf,
+    },
+
+    /// A `--path` filter matched nothing in the backup.
+    #[error(
+        "backup {id} has no entry {path:?}; `nkbackup verify --deep` lists nothing, but the manifest does: check the path (it starts with the source's name)"
+    )]
+    PathNotInBackup {
+        /// The backup id.
+        id: String,
+        /// The filter.
+        path: String,
+    },
+
+    /// Another process holds the repository lock for longer than we waited.
+    #[error(
+        "repository {path} is locked by another nkbackup process ({holder}); wait for it to finish, or if that process is gone, check with `ps` before removing {path}/lock"
+    )]
+    Locked {
+        /// The repository path.
+        path: PathBuf,
+        /// Who holds it, as recorded in the lock file.
+        holder: String,
+    },
+
+    /// An I/O error, with what was being done.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done, naming the file.
+        context: String,
+        /// The underlying error.
+        source: io::Error,
+    },
+}
+
+impl Error {
+    /// Wraps an [`io::Error`] with a sentence saying what was being done.
+    pub fn io(context: impl Into<String>, source: io::Error) -> Self {
+        Error::Io {
+            context: context.into(),
+            source,
+        }
+    }
+
+    /// The broad kind of failure, for exit codes and monitoring.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            Error::Damaged { .. } | Error::UnsafeEntry { .. } | Error::DataMissing { .. } => {
+                ErrorKind::Integrity
+            }
+            Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
+            Error::Locked { .. } => ErrorKind::Locked,
+            _ => ErrorKind::Other,
+        }
+    }
+}
+
+/// Broad classes of errors; the CLI turns them into exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// A backup failed an integrity check or contains something unsafe.
+    Integrity,
+    /// No usable key was given for a backup.
+    Key,
+    /// The repository is locked by another process.
+    Locked,
+    /// Anything else: configuration, I/O, usage of the library.
+    Other,
+}
+
+/// Adds a context sentence to `io::Result`s.
+pub(crate) trait IoContext<T> {
+    /// Maps an I/O error into [`Error::Io`] with the context produced by `f`.
+    fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T>;
+}
+
+impl<T> IoContext<T> for io::Result<T> {
+    fn ctx<F: FnOnce() -> String>(self, f: F) -> Result<T> {
+        self.map_err(|e| Error::io(f(), e))
+    }
+}

@@ -1,0 +1,93 @@
+//! One line of the inner manifest: an entry of the tar stream, or a source
+//! object that was deliberately not stored.
+
+use super::EntryPath;
+use serde::{Deserialize, Serialize};
+
+/// What kind of object an entry is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EntryKind {
+    /// A regular file; `size` and `sha256` describe its content.
+    File,
+    /// A directory.
+    Dir,
+    /// A symbolic link; `target` is its (unfollowed) target.
+    Symlink,
+    /// A hard link to an earlier entry; `target` is that entry's path.
+    Hardlink,
+    /// Not stored (socket, device, fifo, unreadable, vanished); see `note`.
+    Skipped,
+}
+
+/// A manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// Path inside the backup.
+    pub path: EntryPath,
+    /// Kind of object.
+    #[serde(rename = "type")]
+    pub kind: EntryKind,
+    /// Content length in bytes (files only, else 0).
+    #[serde(default)]
+    pub size: u64,
+    /// Permission bits (`st_mode & 0o7777`).
+    #[serde(default)]
+    pub mode: u32,
+    /// Modification time, seconds since the Unix epoch.
+    #[serde(default)]
+    pub mtime: i64,
+    /// Lowercase hex SHA-256 of the content (files only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sha256: Option<String>,
+    /// Link target (symlinks, hardlinks).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<EntryPath>,
+    /// A warning about this entry (why it was skipped, or that it changed
+    /// while being read).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
+}
+
+impl Entry {
+    /// Whether this entry has a counterpart in the tar stream.
+    pub fn is_stored(&self) -> bool {
+        self.kind != EntryKind::Skipped
+    }
+
+    /// Describes how `other` (what the tar stream holds) differs from this
+    /// manifest entry in the fields a stream can show, or `None` if it agrees.
+    pub fn mismatch(&self, other: &Entry) -> Option<String> {
+        if self.path != other.path {
+            return Some(format!(
+                "the stream has {:?} where the manifest lists {:?}",
+                other.path, self.path
+            ));
+        }
+        if self.kind != other.kind {
+            return Some(format!(
+                "{:?} is a {:?} in the stream but a {:?} in the manifest",
+                self.path, other.kind, self.kind
+            ));
+        }
+        if self.size != other.size {
+            return Some(format!(
+                "{:?} has {} bytes in the stream but {} in the manifest",
+                self.path, other.size, self.size
+            ));
+        }
+        if self.sha256 != other.sha256 {
+            return Some(format!(
+                "{:?}: content digest does not match the manifest",
+                self.path
+            ));
+        }
+        if self.target != other.target {
+            return Some(format!(
+                "{:?}: link target does not match the manifest",
+                self.path
+            ));
+        }
+        None
+    }
+}

@@ -1,0 +1,77 @@
+//! Recipients: the public keys every backup is sealed to.
+//!
+//! A recipient is configured as a label, a type and a public key. Sealing
+//! turns each into an `age` recipient producing one stanza. This version
+//! knows the `age` type (native X25519, `age1…`); smartcards and the
+//! recovery key add their own types.
+
+use crate::config::RecipientConfig;
+use crate::error::{Error, Result};
+use crate::manifest::RecipientInfo;
+
+/// Parses a configured recipient into an age recipient.
+pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
+    match r.kind.as_str() {
+        "age" => Ok(Box::new(parse_age(&r.key)?)),
+        other => Err(Error::InvalidRecipient {
+            input: r.label.clone(),
+            reason: format!("unknown recipient type {other:?} (known: age)"),
+        }),
+    }
+}
+
+/// Parses an `age1…` X25519 public key.
+pub fn parse_age(key: &str) -> Result<age::x25519::Recipient> {
+    key.trim().parse().map_err(|e: &str| Error::InvalidRecipient {
+        input: key.to_owned(),
+        reason: format!("{e}; expected an age X25519 public key starting with age1 (as printed by age-keygen)"),
+    })
+}
+
+/// A default label for a key: its first 12 and last 4 characters.
+pub fn default_label(key: &str) -> String {
+    let k = key.trim();
+    if k.len() > 20 {
+        format!("{}..{}", &k[..12], &k[k.len() - 4..])
+    } else {
+        k.to_owned()
+    }
+}
+
+/// What the sidecar records about a recipient.
+pub fn info(r: &RecipientConfig) -> RecipientInfo {
+    RecipientInfo {
+        label: r.label.clone(),
+        kind: r.kind.clone(),
+        key: r.key.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_age_keys_and_rejects_others() {
+        let id = age::x25519::Identity::generate();
+        let pk = id.to_public().to_string();
+        assert_eq!(parse_age(&pk).unwrap().to_string(), pk);
+        let err = parse_age("age1notakey").unwrap_err().to_string();
+        assert!(
+            err.contains("age1notakey") && err.contains("age-keygen"),
+            "{err}"
+        );
+        let bad = RecipientConfig {
+            label: "x".into(),
+            kind: "pgp".into(),
+            key: pk.clone(),
+        };
+        assert!(
+            parse(&bad)
+                .unwrap_err()
+                .to_string()
+                .contains("unknown recipient type")
+        );
+        assert!(default_label(&pk).starts_with("age1") && default_label(&pk).len() == 18);
+    }
+}

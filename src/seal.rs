@@ -1,0 +1,349 @@
+//! Sealing: sources → tar → zstd → age → repository.
+//!
+//! ```no_run
+//! # fn main() -> nkbackup::Result<()> {
+//! let repo = nkbackup::Repository::open("/srv/backups".as_ref())?;
+//! let report = nkbackup::Sealer::new(&repo, "archive")
+//!     .path("/var/lib/prosody")
+//!     .bytes("state.json", br#"{"users": 12}"#.to_vec())
+//!     .seal()?;
+//! println!("sealed {}", report.sidecar.id);
+//! # Ok(()) }
+//! ```
+//!
+//! The pipeline streams: memory does not depend on the size of the data.
+//! The backup is written to `<repo>/tmp/`, fsynced, renamed into
+//! `backups/<class>/`, the directory fsynced, and only then is the sidecar
+//! written the same way. Sealing uses public keys only.
+
+use crate::archive::{ArchiveWriter, EntryMeta, WalkOptions, Walker};
+use crate::digest::HashingWriter;
+use crate::error::{Error, IoContext, Result};
+use crate::id::BackupId;
+use crate::manifest::{EntryPath, InnerHeader, MANIFEST_DIR, SIDECAR_FORMAT, Sidecar};
+use crate::repo::{DEFAULT_LOCK_WAIT, Repository, ensure_dir, fsync_dir, write_atomic};
+use serde::Serialize;
+use std::io::{BufWriter, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+enum Source<'a> {
+    Path {
+        path: PathBuf,
+        name: Option<String>,
+    },
+    Reader {
+        name: String,
+        reader: Box<dyn Read + Send + 'a>,
+        len: Option<u64>,
+    },
+}
+
+/// Builds and runs one seal into a repository.
+pub struct Sealer<'a> {
+    repo: &'a Repository,
+    class: String,
+    sources: Vec<Source<'a>>,
+    skip_unreadable: bool,
+    created: Option<OffsetDateTime>,
+    lock_wait: Duration,
+}
+
+/// What a seal produced.
+#[derive(Debug, Clone, Serialize)]
+pub struct SealReport {
+    /// The committed sidecar.
+    pub sidecar: Sidecar,
+    /// Where the data file is.
+    pub data_path: PathBuf,
+    /// Where the sidecar is.
+    pub sidecar_path: PathBuf,
+    /// Warnings (skipped objects, files that changed), at most a thousand.
+    pub warnings: Vec<String>,
+    /// How many warnings there were in all.
+    pub warning_count: u64,
+}
+
+impl<'a> Sealer<'a> {
+    /// Starts a seal of class `class` into `repo`.
+    pub fn new(repo: &'a Repository, class: &str) -> Self {
+        Sealer {
+            repo,
+            class: class.to_owned(),
+            sources: Vec::new(),
+            skip_unreadable: false,
+            created: None,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+
+    /// Adds a file or directory tree, stored under its last path component.
+    pub fn path(mut self, path: impl Into<PathBuf>) -> Self {
+        self.sources.push(Source::Path {
+            path: path.into(),
+            name: None,
+        });
+        self
+    }
+
+    /// Adds a file or directory tree, stored under `name`.
+    pub fn path_as(mut self, path: impl Into<PathBuf>, name: &str) -> Self {
+        self.sources.push(Source::Path {
+            path: path.into(),
+            name: Some(name.to_owned()),
+        });
+        self
+    }
+
+    /// Adds a stream of unknown length (a database dump) as file `name`.
+    /// It is spooled, encrypted, to the repository's tmp directory first.
+    pub fn reader(mut self, name: &str, reader: impl Read + Send + 'a) -> Self {
+        self.sources.push(Source::Reader {
+            name: name.to_owned(),
+            reader: Box::new(reader),
+            len: None,
+        });
+        self
+    }
+
+    /// Adds a stream of exactly `len` bytes as file `name`, without spooling.
+    pub fn reader_with_len(mut self, name: &str, reader: impl Read + Send + 'a, len: u64) -> Self {
+        self.sources.push(Source::Reader {
+            name: name.to_owned(),
+            reader: Box::new(reader),
+            len: Some(len),
+        });
+        self
+    }
+
+    /// Adds in-memory bytes as file `name`.
+    pub fn bytes(self, name: &str, data: Vec<u8>) -> Self {
+        let len = data.len() as u64;
+        self.reader_with_len(name, std::io::Cursor::new(data), len)
+    }
+
+    /// Records unreadable files as skipped instead of failing.
+    pub fn skip_unreadable(mut self, yes: bool) -> Self {
+        self.skip_unreadable = yes;
+        self
+    }
+
+    /// Sets the creation time (default: now). For tests and imports.
+    pub fn created_at(mut self, t: OffsetDateTime) -> Self {
+        self.created = Some(t);
+        self
+    }
+
+    /// How long to wait for another writer's lock (default one hour).
+    pub fn lock_wait(mut self, d: Duration) -> Self {
+        self.lock_wait = d;
+        self
+    }
+
+    /// Runs the seal and commits the backup.
+    pub fn seal(self) -> Result<SealReport> {
+        let repo = self.repo;
+        let cfg = repo.config();
+        let class_cfg = cfg.class(&self.class)?;
+        let compression = class_cfg.compression()?;
+        if cfg.recipients.is_empty() {
+            return Err(Error::NoRecipients {
+                path: repo.root().to_owned(),
+            });
+        }
+        let recipients = cfg
+            .recipients
+            .iter()
+            .map(crate::recipient::parse)
+            .collect::<Result<Vec<_>>>()?;
+        let names = self.source_names()?;
+
+        let _lock = repo.lock(self.lock_wait)?;
+        let created = self
+            .created
+            .unwrap_or_else(OffsetDateTime::now_utc)
+            .replace_nanosecond(0)
+            .expect("0 is a valid nanosecond");
+        let class_dir = repo.class_dir(&self.class);
+        ensure_dir(&class_dir)?;
+        ensure_dir(&repo.tmp_dir())?;
+        let id = loop {
+            let id = BackupId::new(created);
+            if !class_dir.join(format!("{id}.age")).exists() {
+                break id;
+            }
+        };
+        let data_name = format!("{id}.age");
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{id}."))
+            .suffix(".partial")
+            .tempfile_in(repo.tmp_dir())
+            .ctx(|| format!("creating a temporary file in {}", repo.tmp_dir().display()))?;
+        let ctx = || {
+            format!(
+                "sealing backup {id} into {} (nothing was committed; the partial file is removed)",
+                repo.root().display()
+            )
+        };
+        let ioe = |e| Error::io(ctx(), e);
+
+        let file = tmp.reopen().map_err(ioe)?;
+        let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _))
+            .map_err(|e| Error::InvalidRecipient {
+                input: "configured recipients".into(),
+                reason: e.to_string(),
+            })?;
+        let sealed = encryptor.wrap_output(hashing).map_err(ioe)?;
+        let compressed = compression.writer(sealed).map_err(ioe)?;
+        let mut aw = ArchiveWriter::new(compressed, Some(&repo.tmp_dir())).map_err(ioe)?;
+
+        let opts = WalkOptions {
+            skip_unreadable: self.skip_unreadable,
+            exclude: std::fs::metadata(repo.root())
+                .map(|m| vec![(m.dev(), m.ino())])
+                .unwrap_or_default(),
+        };
+        let mut walker = Walker::new(opts);
+        for (source, name) in self.sources.into_iter().zip(names) {
+            match source {
+                Source::Path { path, .. } => walker.add_tree(&mut aw, &path, &name, &ctx)?,
+                Source::Reader { reader, len, .. } => {
+                    add_stream(&mut aw, &name, reader, len, &repo.tmp_dir(), created, &ctx)?
+                }
+            }
+        }
+
+        let header = InnerHeader {
+            nkbackup_manifest: 0,
+            backup_id: id.to_string(),
+            class: self.class.clone(),
+            created,
+            host: crate::host_name(),
+            tool: crate::tool_version(),
+            entries: 0,
+            skipped: 0,
+            file_bytes: 0,
+        };
+        let (compressed, summary) = aw.finish(header).map_err(ioe)?;
+        let sealed = compressed.finish().map_err(ioe)?;
+        let hashing = sealed.finish().map_err(ioe)?;
+        let (buffered, digest) = hashing.finish();
+        let file = buffered.into_inner().map_err(|e| ioe(e.into_error()))?;
+        file.sync_all().map_err(ioe)?;
+        drop(file);
+
+        let data_path = class_dir.join(&data_name);
+        tmp.persist(&data_path).map_err(|e| ioe(e.error))?;
+        fsync_dir(&class_dir)?;
+        fsync_dir(&repo.tmp_dir())?;
+
+        let h = &summary.header;
+        let sidecar = Sidecar {
+            format: SIDECAR_FORMAT.into(),
+            id: id.to_string(),
+            class: self.class,
+            created,
+            host: h.host.clone(),
+            tool: h.tool.clone(),
+            compression: compression.to_string(),
+            data: data_name,
+            entries: h.entries,
+            skipped: h.skipped,
+            file_bytes: h.file_bytes,
+            tar_bytes: summary.tar_bytes,
+            ciphertext_bytes: digest.len,
+            ciphertext_sha256: digest.hex(),
+            manifest_sha256: summary.manifest_sha256.clone(),
+            recipients: cfg.recipients.iter().map(crate::recipient::info).collect(),
+        };
+        let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
+        json.push(b'\n');
+        let sidecar_name = format!("{id}.json");
+        write_atomic(&class_dir, &sidecar_name, &json)?;
+        Ok(SealReport {
+            sidecar,
+            data_path,
+            sidecar_path: class_dir.join(sidecar_name),
+            warnings: summary.warnings,
+            warning_count: summary.warning_count,
+        })
+    }
+
+    /// The top-level name of every source, checked for safety and clashes.
+    fn source_names(&self) -> Result<Vec<EntryPath>> {
+        let mut seen = std::collections::HashSet::new();
+        let mut out = Vec::new();
+        for s in &self.sources {
+            let name: Vec<u8> = match s {
+                Source::Path { name: Some(n), .. } | Source::Reader { name: n, .. } => {
+                    n.as_bytes().to_vec()
+                }
+                Source::Path { path, name: None } => match path.file_name() {
+                    Some(n) => n.as_bytes().to_vec(),
+                    None => b"root".to_vec(),
+                },
+            };
+            let checked =
+                crate::archive::safe_path("(new)", &name).map_err(|_| Error::InvalidName {
+                    what: "source name",
+                    value: String::from_utf8_lossy(&name).into_owned(),
+                    reason: format!(
+                        "it must be a relative path without '..' and not {MANIFEST_DIR}"
+                    ),
+                })?;
+            if !seen.insert(checked.as_bytes().to_vec()) {
+                return Err(Error::DuplicateSourceName {
+                    name: checked.to_string(),
+                });
+            }
+            out.push(checked);
+        }
+        if out.is_empty() {
+            return Err(Error::InvalidName {
+                what: "source list",
+                value: String::new(),
+                reason: "nothing to seal: give at least one path or a stream".into(),
+            });
+        }
+        Ok(out)
+    }
+}
+
+fn add_stream<W: Write>(
+    aw: &mut ArchiveWriter<W>,
+    name: &EntryPath,
+    reader: Box<dyn Read + Send + '_>,
+    len: Option<u64>,
+    tmp_dir: &Path,
+    created: OffsetDateTime,
+    ctx: &dyn Fn() -> String,
+) -> Result<()> {
+    let meta = EntryMeta {
+        mode: 0o600,
+        mtime: created.unix_timestamp(),
+        uid: 0,
+        gid: 0,
+    };
+    let (len, reader): (u64, Box<dyn Read + Send + '_>) = match len {
+        Some(l) => (l, reader),
+        None => {
+            let s = crate::spool::spool(reader, tmp_dir).map_err(|e| Error::Unreadable {
+                path: name.as_path().to_owned(),
+                source: e,
+            })?;
+            (s.len, s.reader)
+        }
+    };
+    match aw.add_file(name, &meta, len, reader) {
+        Ok(_) => Ok(()),
+        Err(crate::archive::AddFileError::Output(e)) => Err(Error::io(ctx(), e)),
+        Err(crate::archive::AddFileError::Source(e)) => Err(Error::Unreadable {
+            path: name.as_path().to_owned(),
+            source: e,
+        }),
+    }
+}
