@@ -1,0 +1,166 @@
+//! Helpers shared by the integration tests: a repository with a software
+//! key, a sample tree with every kind of entry, tree comparison, and access
+//! to the stock tools the interop tests need.
+#![allow(dead_code)]
+
+use nkbackup::Repository;
+use nkbackup::config::RecipientConfig;
+use std::fs;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A repository in a temp dir with one software recipient.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub repo: Repository,
+    pub key: age::x25519::Identity,
+    pub key_file: PathBuf,
+}
+
+impl Fixture {
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut repo = Repository::init(&dir.path().join("repo")).unwrap();
+        let key = age::x25519::Identity::generate();
+        let key_file = dir.path().join("key.txt");
+        use secrecy::ExposeSecret;
+        fs::write(&key_file, format!("{}\n", key.to_string().expose_secret())).unwrap();
+        repo.add_recipient(RecipientConfig {
+            label: "test-key".into(),
+            kind: "age".into(),
+            key: key.to_public().to_string(),
+        })
+        .unwrap();
+        Fixture {
+            dir,
+            repo,
+            key,
+            key_file,
+        }
+    }
+
+    pub fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+
+    pub fn repo_path(&self) -> &Path {
+        self.repo.root()
+    }
+}
+
+/// Builds a tree with files of several sizes, an empty file, an empty
+/// directory, a symlink, a hard link, a long path, a non-UTF-8 name and
+/// unusual modes.
+pub fn sample_tree(root: &Path) {
+    fs::create_dir_all(root.join("logs/old")).unwrap();
+    fs::create_dir_all(root.join("empty-dir")).unwrap();
+    fs::write(root.join("logs/x.log"), "line one\nline two\n".repeat(100)).unwrap();
+    fs::write(root.join("logs/old/y.log"), "old\n").unwrap();
+    fs::write(root.join("empty.txt"), "").unwrap();
+    let big: Vec<u8> = (0..3_000_000u32)
+        .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+        .collect();
+    fs::write(root.join("media.bin"), &big).unwrap();
+    std::os::unix::fs::symlink("logs/x.log", root.join("current.log")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/target", root.join("dangling")).unwrap();
+    fs::hard_link(root.join("logs/x.log"), root.join("x-hardlink.log")).unwrap();
+    let long = root
+        .join("d".repeat(90))
+        .join("e".repeat(90))
+        .join("f".repeat(120));
+    fs::create_dir_all(long.parent().unwrap()).unwrap();
+    fs::write(&long, "deep").unwrap();
+    let raw = std::ffi::OsStr::from_bytes(b"latin1-\xe9t\xe9.txt");
+    fs::write(root.join(raw), "non-utf8 name").unwrap();
+    fs::write(root.join("secret.key"), "s").unwrap();
+    fs::set_permissions(root.join("secret.key"), fs::Permissions::from_mode(0o600)).unwrap();
+    fs::write(root.join("run.sh"), "#!/bin/sh\n").unwrap();
+    fs::set_permissions(root.join("run.sh"), fs::Permissions::from_mode(0o750)).unwrap();
+}
+
+/// Asserts that two trees hold the same names, kinds, contents, link
+/// targets and permission bits. Returns the number of entries compared.
+pub fn assert_same_tree(a: &Path, b: &Path) -> usize {
+    let mut n = 0;
+    let mut names_a: Vec<_> = fs::read_dir(a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let mut names_b: Vec<_> = fs::read_dir(b)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names_a.sort();
+    names_b.sort();
+    assert_eq!(
+        names_a,
+        names_b,
+        "entries of {} vs {}",
+        a.display(),
+        b.display()
+    );
+    for name in names_a {
+        let (pa, pb) = (a.join(&name), b.join(&name));
+        let (ma, mb) = (
+            fs::symlink_metadata(&pa).unwrap(),
+            fs::symlink_metadata(&pb).unwrap(),
+        );
+        assert_eq!(ma.file_type(), mb.file_type(), "{}", pa.display());
+        if ma.file_type().is_symlink() {
+            assert_eq!(fs::read_link(&pa).unwrap(), fs::read_link(&pb).unwrap());
+        } else {
+            assert_eq!(
+                ma.mode() & 0o7777,
+                mb.mode() & 0o7777,
+                "mode of {}",
+                pb.display()
+            );
+            if ma.is_dir() {
+                n += assert_same_tree(&pa, &pb);
+            } else {
+                assert_eq!(
+                    fs::read(&pa).unwrap(),
+                    fs::read(&pb).unwrap(),
+                    "{}",
+                    pb.display()
+                );
+                assert_eq!(ma.mtime(), mb.mtime(), "mtime of {}", pb.display());
+            }
+        }
+        n += 1;
+    }
+    n
+}
+
+/// The `nkbackup` binary built for these tests.
+pub fn nkbackup() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_nkbackup"))
+}
+
+/// Whether a stock tool is on PATH. When it is not, a test that needs it
+/// fails under CI (CI must run it) and otherwise says why it is skipped.
+pub fn have_tool(name: &str) -> bool {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {name}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false);
+    if !found {
+        if std::env::var_os("CI").is_some() || std::env::var_os("NKBACKUP_REQUIRE_TOOLS").is_some()
+        {
+            panic!("{name} is not installed; tests/run-all.sh installs it");
+        }
+        eprintln!(
+            "SKIPPED: {name} is not installed; run tests/run-all.sh to install it and run this test"
+        );
+    }
+    found
+}
+
+/// Whether the tests run as root (some failure modes need or differ for root).
+pub fn is_root() -> bool {
+    let d = tempfile::tempdir().unwrap();
+    fs::metadata(d.path()).unwrap().uid() == 0
+}
