@@ -1,0 +1,115 @@
+//! A backup sealed by nkbackup opens with the stock `age`, `zstd` and `tar`
+//! binaries and matches the source tree byte for byte. tests/run-all.sh
+//! installs them; under CI a missing tool fails the test.
+
+mod common;
+
+use common::{Fixture, assert_same_tree, have_tool, sample_tree};
+use nkbackup::Sealer;
+use std::process::Command;
+
+#[test]
+fn stock_age_zstd_tar_restore_matches_the_source() {
+    if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
+        return;
+    }
+    let f = Fixture::new();
+    let src = f.path("service");
+    sample_tree(&src);
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let out = f.path("stock");
+    std::fs::create_dir(&out).unwrap();
+    let script = format!(
+        "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
+        f.key_file.display(),
+        rep.data_path.display(),
+        out.display()
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let n = assert_same_tree(&src, &out.join("service"));
+    assert!(n >= 14, "compared {n} entries");
+    // The inner manifest is there for a human too, last in the stream.
+    let manifest = std::fs::read_to_string(out.join(".nkbackup/manifest.jsonl")).unwrap();
+    assert!(
+        manifest.starts_with("{\"nkbackup_manifest\":1,"),
+        "{manifest}"
+    );
+    let o = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -t | tail -n 1",
+                f.key_file.display(),
+                rep.data_path.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout).trim(),
+        ".nkbackup/manifest.jsonl"
+    );
+}
+
+#[test]
+fn uncompressed_class_opens_with_age_and_tar_alone() {
+    if !(have_tool("age") && have_tool("tar")) {
+        return;
+    }
+    let f = Fixture::new();
+    let src = f.path("media");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("p.jpg"), vec![7u8; 50_000]).unwrap();
+    let rep = Sealer::new(&f.repo, "media").path(&src).seal().unwrap();
+    let out = f.path("stock");
+    std::fs::create_dir(&out).unwrap();
+    let script = format!(
+        "set -eo pipefail; age -d -i '{}' '{}' | tar -x -C '{}'",
+        f.key_file.display(),
+        rep.data_path.display(),
+        out.display()
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_same_tree(&src, &out.join("media"));
+}
+
+#[test]
+fn stock_age_encrypted_key_file_works_with_nkbackup() {
+    // The reverse direction: a key made by stock age-keygen opens our backups.
+    if !have_tool("age-keygen") {
+        return;
+    }
+    let f = Fixture::new();
+    let keyfile = f.path("stock-key.txt");
+    let o = Command::new("age-keygen")
+        .arg("-o")
+        .arg(&keyfile)
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let text = std::fs::read_to_string(&keyfile).unwrap();
+    let pk = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    let mut repo = f.repo.clone();
+    repo.add_recipient(nkbackup::config::RecipientConfig {
+        label: "stock".into(),
+        kind: "age".into(),
+        key: pk,
+    })
+    .unwrap();
+    Sealer::new(&repo, "db")
+        .bytes("x", b"x".to_vec())
+        .seal()
+        .unwrap();
+    let b = repo.find("latest").unwrap();
+    nkbackup::Opener::new(&b)
+        .identity_file(&keyfile)
+        .unwrap()
+        .verify_deep()
+        .unwrap();
+}
