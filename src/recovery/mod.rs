@@ -1,1 +1,7 @@
-//! Recovery keys (placeholder).
+//! Recovery keys: the offline way back in when no smartcard is at hand.
+
+mod error;
+mod key;
+
+pub use error::RecoveryError;
+pub use key::{KeyId, RecoveryKey};
