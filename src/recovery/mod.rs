@@ -1,5 +1,6 @@
 //! Recovery keys: the offline way back in when no smartcard is at hand.
 
+pub mod encoding;
 mod error;
 mod key;
 
