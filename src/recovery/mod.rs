@@ -1,8 +1,10 @@
 //! Recovery keys: the offline way back in when no smartcard is at hand.
 
+mod check;
 pub mod encoding;
 mod error;
 mod key;
 
+pub use check::KeyCheck;
 pub use error::RecoveryError;
 pub use key::{KeyId, RecoveryKey};
