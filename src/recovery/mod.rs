@@ -4,7 +4,9 @@ mod check;
 pub mod encoding;
 mod error;
 mod key;
+pub mod passphrase;
 
 pub use check::KeyCheck;
 pub use error::RecoveryError;
 pub use key::{KeyId, RecoveryKey};
+pub use passphrase::PassphraseParams;
