@@ -1,0 +1,683 @@
+//! Splitting the recovery key k-of-n between custodians (Shamir).
+//!
+//! An operator may not want one envelope to be able to open every backup,
+//! nor one lost envelope to lose them all. [`split`] cuts the 32-byte key
+//! into `n` shares of which any `k` rebuild it ([`combine`]) and any `k − 1`
+//! reveal nothing about it.
+//!
+//! The arithmetic is Shamir secret sharing over GF(256), byte by byte, from
+//! the [`vsss_rs`] crate (`Gf256::split_bytes_with_participant_ids_iter` /
+//! `Gf256::combine_bytes`). It was chosen over `blahaj` because its GF(256)
+//! multiplication and inversion are constant-time (blahaj uses log/exp
+//! table lookups indexed by secret bytes), it has had funded third-party
+//! audits, its audit fixes include uniform coefficients over the whole field
+//! (the bug class of RUSTSEC-2024-0398 in `sharks`), it rejects duplicate
+//! and zero share identifiers itself, and it lets us choose the share
+//! identifiers, so share *i* is evaluated at x = *i*. (`sharks` is never
+//! used: RUSTSEC-2024-0398.)
+//!
+//! # Share text
+//!
+//! A share is printed as one line (documented in
+//! `docs/RECOVERY-KEY-FORMAT.md`):
+//!
+//! ```text
+//! nkbs1-k2-i1 3kPq Jx7v …  (about 15 groups of 4)
+//! ```
+//!
+//! * `nkbs1` — "nkbackup share", format version 1;
+//! * `k2` — the threshold K: how many shares rebuild the key;
+//! * `i1` — this share's index (its x coordinate, 1…255);
+//! * the rest is Bitcoin base58, grouped by 4 like the recovery key, of
+//!   `key id (8) ‖ share value (32) ‖ checksum (4)` = 44 bytes, where
+//!   `checksum = SHA-256("nkbackup recovery-key share v1" ‖ K ‖ i ‖ key id ‖ value)[..4]`.
+//!
+//! The checksum covers the header's K and index too, so a typo anywhere is
+//! caught (with probability 1 − 2⁻³²) before any arithmetic. The key id
+//! (see [`KeyId`]) tells shares of different recovery keys apart, and after
+//! combining, the rebuilt key's id must equal it: this catches a share that
+//! is well formed but wrong (another split of the same key, or a forgery).
+
+use std::fmt;
+use std::str::FromStr;
+
+use getrandom::SysRng;
+use getrandom::rand_core::UnwrapErr;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+use vsss_rs::{Gf256, IdentifierGf256};
+use zeroize::Zeroizing;
+
+use super::encoding::{group_by_4, strip_base58};
+use super::error::RecoveryError;
+use super::key::{KeyId, RecoveryKey};
+
+/// First part of every share's text: "nkbackup share", version 1.
+pub const PREFIX: &str = "nkbs1";
+
+/// Domain separation for the share checksum.
+const CHECKSUM_DOMAIN: &[u8] = b"nkbackup recovery-key share v1";
+/// Checksum length in bytes.
+const CHECKSUM_LEN: usize = 4;
+/// Length of a share's base58 body: key id, value, checksum.
+const BODY_LEN: usize = KeyId::LEN + RecoveryKey::LEN + CHECKSUM_LEN;
+
+/// One custodian's share of a recovery key.
+///
+/// The share value is secret: it lives in a zeroizing buffer, leaves only
+/// as a [`SecretString`] ([`Share::to_text`]), and `Debug` shows only the
+/// index, threshold and key id.
+#[derive(Clone)]
+pub struct Share {
+    threshold: u8,
+    index: u8,
+    key_id: KeyId,
+    value: Zeroizing<[u8; RecoveryKey::LEN]>,
+}
+
+impl Share {
+    /// This share's index (1…255), printed as `i<index>`.
+    pub fn index(&self) -> u8 {
+        self.index
+    }
+
+    /// How many shares are needed to rebuild the key, printed as `k<K>`.
+    pub fn threshold(&self) -> u8 {
+        self.threshold
+    }
+
+    /// The id of the recovery key this share belongs to.
+    pub fn key_id(&self) -> KeyId {
+        self.key_id
+    }
+
+    /// The share's printable text: `nkbs1-k<K>-i<index>` then base58 groups.
+    pub fn to_text(&self) -> SecretString {
+        let mut body = Zeroizing::new([0u8; BODY_LEN]);
+        body[..KeyId::LEN].copy_from_slice(self.key_id.as_bytes());
+        body[KeyId::LEN..KeyId::LEN + RecoveryKey::LEN].copy_from_slice(self.value.as_ref());
+        body[BODY_LEN - CHECKSUM_LEN..].copy_from_slice(&self.checksum());
+        let encoded = Zeroizing::new(bs58::encode(body.as_ref()).into_string());
+        SecretString::from(format!(
+            "{PREFIX}-k{}-i{} {}",
+            self.threshold,
+            self.index,
+            group_by_4(&encoded)
+        ))
+    }
+
+    /// Parses a share's text (whitespace between groups is free; the header
+    /// is case-insensitive). Verifies the checksum.
+    pub fn parse(text: &str) -> Result<Self, RecoveryError> {
+        // Header: the first whitespace-free word.
+        let leading = text.chars().take_while(|c| c.is_whitespace()).count();
+        let header: String = text
+            .chars()
+            .skip(leading)
+            .take_while(|c| !c.is_whitespace())
+            .collect();
+        let (threshold, index) = parse_header(&header)?;
+
+        // Body: the rest, positions counted in the whole text as typed.
+        let consumed = leading + header.chars().count();
+        let body_text: String = text.chars().skip(consumed).collect();
+        let body_text = Zeroizing::new(body_text);
+        let compact = strip_base58(&body_text, consumed).map_err(|(character, position)| {
+            RecoveryError::ShareInvalidCharacter {
+                character,
+                position,
+            }
+        })?;
+        let body = Zeroizing::new(
+            bs58::decode(compact.as_bytes())
+                .into_vec()
+                .expect("only base58 characters are left"),
+        );
+        if body.len() != BODY_LEN {
+            return Err(RecoveryError::ShareWrongLength {
+                actual: body.len(),
+                expected: BODY_LEN,
+            });
+        }
+
+        let mut key_id = [0u8; KeyId::LEN];
+        key_id.copy_from_slice(&body[..KeyId::LEN]);
+        let mut value = Zeroizing::new([0u8; RecoveryKey::LEN]);
+        value.copy_from_slice(&body[KeyId::LEN..KeyId::LEN + RecoveryKey::LEN]);
+        let share = Share {
+            threshold,
+            index,
+            key_id: KeyId(key_id),
+            value,
+        };
+        // Not secret-dependent in any useful way (a typo check), but cheap
+        // to do in constant time anyway.
+        let stored = &body[BODY_LEN - CHECKSUM_LEN..];
+        if !bool::from(subtle::ConstantTimeEq::ct_eq(&share.checksum()[..], stored)) {
+            return Err(RecoveryError::ShareChecksum);
+        }
+        Ok(share)
+    }
+
+    fn checksum(&self) -> [u8; CHECKSUM_LEN] {
+        let mut h = Sha256::new();
+        h.update(CHECKSUM_DOMAIN);
+        h.update([self.threshold, self.index]);
+        h.update(self.key_id.as_bytes());
+        h.update(self.value.as_ref());
+        let digest = h.finalize();
+        let mut out = [0u8; CHECKSUM_LEN];
+        out.copy_from_slice(&digest[..CHECKSUM_LEN]);
+        out
+    }
+}
+
+impl FromStr for Share {
+    type Err = RecoveryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Share::parse(s)
+    }
+}
+
+impl fmt::Debug for Share {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Share(i{} of k{}, key id {})",
+            self.index, self.threshold, self.key_id
+        )
+    }
+}
+
+/// Parses `nkbs1-k<K>-i<index>` (any case).
+fn parse_header(header: &str) -> Result<(u8, u8), RecoveryError> {
+    let lower = header.to_ascii_lowercase();
+    let Some(rest) = lower.strip_prefix(PREFIX) else {
+        if lower.starts_with("nkbs") {
+            return Err(RecoveryError::ShareMalformedHeader {
+                reason: "unknown share format version; this nkbackup reads nkbs1",
+            });
+        }
+        return Err(RecoveryError::ShareWrongPrefix);
+    };
+    let malformed = |reason| RecoveryError::ShareMalformedHeader { reason };
+    let rest = rest
+        .strip_prefix("-k")
+        .ok_or(malformed("expected \"-k<threshold>\" after nkbs1"))?;
+    let (k, i) = rest
+        .split_once("-i")
+        .ok_or(malformed("expected \"-i<index>\" after the threshold"))?;
+    let threshold: u8 = k
+        .parse()
+        .map_err(|_| malformed("the threshold is not a number from 2 to 255"))?;
+    let index: u8 = i
+        .parse()
+        .map_err(|_| malformed("the index is not a number from 1 to 255"))?;
+    if threshold < 2 {
+        return Err(malformed("the threshold is not a number from 2 to 255"));
+    }
+    if index == 0 {
+        return Err(malformed("the index is not a number from 1 to 255"));
+    }
+    Ok((threshold, index))
+}
+
+/// Splits `key` into `count` shares, any `threshold` of which rebuild it.
+///
+/// Requires 2 ≤ `threshold` ≤ `count` ≤ 255. Shares get indices 1…`count`.
+pub fn split(
+    key: &RecoveryKey,
+    threshold: usize,
+    count: usize,
+) -> Result<Vec<Share>, RecoveryError> {
+    if threshold < 2 || threshold > count || count > 255 {
+        return Err(RecoveryError::InvalidSplit { threshold, count });
+    }
+    let ids = (1..=count).map(|i| IdentifierGf256(Gf256(i as u8)));
+    let raw = Zeroizing::new(
+        Gf256::split_bytes_with_participant_ids_iter(
+            threshold,
+            count,
+            key.secret_bytes(),
+            UnwrapErr(SysRng),
+            ids,
+        )
+        .map_err(|e| RecoveryError::Sharing(format!("{e:?}")))?,
+    );
+    let key_id = key.key_id();
+    raw.iter()
+        .zip(1..=count)
+        .map(|(bytes, i)| {
+            // vsss-rs lays a share out as identifier ‖ one byte per secret byte.
+            if bytes.len() != 1 + RecoveryKey::LEN || usize::from(bytes[0]) != i {
+                return Err(RecoveryError::Sharing(
+                    "unexpected share layout from vsss-rs".into(),
+                ));
+            }
+            let mut value = Zeroizing::new([0u8; RecoveryKey::LEN]);
+            value.copy_from_slice(&bytes[1..]);
+            Ok(Share {
+                threshold: threshold as u8,
+                index: i as u8,
+                key_id,
+                value,
+            })
+        })
+        .collect()
+}
+
+/// Rebuilds the recovery key from shares.
+///
+/// Checks, in order: at least one share ([`RecoveryError::NoShares`]); all
+/// of the same key ([`RecoveryError::MixedKeys`]) and threshold
+/// ([`RecoveryError::MismatchedThresholds`]); no index twice
+/// ([`RecoveryError::DuplicateShare`]); at least K of them
+/// ([`RecoveryError::TooFewShares`]). After interpolation the rebuilt key's
+/// id must equal the shares' ([`RecoveryError::CombinedKeyMismatch`]).
+/// Share numbers in errors are 1-based positions in `shares`.
+pub fn combine(shares: &[Share]) -> Result<RecoveryKey, RecoveryError> {
+    let first = shares.first().ok_or(RecoveryError::NoShares)?;
+    for (n, share) in shares.iter().enumerate().skip(1) {
+        if share.key_id != first.key_id {
+            return Err(RecoveryError::MixedKeys {
+                number: n + 1,
+                expected: first.key_id,
+                found: share.key_id,
+            });
+        }
+    }
+    for (n, share) in shares.iter().enumerate().skip(1) {
+        if share.threshold != first.threshold {
+            return Err(RecoveryError::MismatchedThresholds {
+                number: n + 1,
+                expected: first.threshold,
+                found: share.threshold,
+            });
+        }
+    }
+    for (a, sa) in shares.iter().enumerate() {
+        if let Some(b) = shares[a + 1..].iter().position(|sb| sb.index == sa.index) {
+            return Err(RecoveryError::DuplicateShare {
+                index: sa.index,
+                first: a + 1,
+                second: a + 1 + b + 1,
+            });
+        }
+    }
+    if shares.len() < usize::from(first.threshold) {
+        return Err(RecoveryError::TooFewShares {
+            needed: first.threshold,
+            got: shares.len(),
+        });
+    }
+
+    let raw: Zeroizing<Vec<Vec<u8>>> = Zeroizing::new(
+        shares
+            .iter()
+            .map(|s| {
+                let mut v = Vec::with_capacity(1 + RecoveryKey::LEN);
+                v.push(s.index);
+                v.extend_from_slice(s.value.as_ref());
+                v
+            })
+            .collect(),
+    );
+    let secret = Zeroizing::new(
+        Gf256::combine_bytes(&raw[..]).map_err(|e| RecoveryError::Sharing(format!("{e:?}")))?,
+    );
+    let bytes: &[u8; RecoveryKey::LEN] = secret
+        .as_slice()
+        .try_into()
+        .map_err(|_| RecoveryError::Sharing("combined secret has the wrong length".into()))?;
+    let key = RecoveryKey::from_bytes(bytes);
+    if key.key_id() != first.key_id {
+        return Err(RecoveryError::CombinedKeyMismatch);
+    }
+    Ok(key)
+}
+
+/// Parses a list of share texts, reporting which one is wrong as
+/// [`RecoveryError::InShare`] (1-based).
+pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Share>, RecoveryError> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(n, t)| {
+            Share::parse(t.as_ref()).map_err(|e| RecoveryError::InShare {
+                number: n + 1,
+                source: Box::new(e),
+            })
+        })
+        .collect()
+}
+
+/// Parses share texts and combines them: [`parse_all`] then [`combine`].
+pub fn combine_text<S: AsRef<str>>(texts: &[S]) -> Result<RecoveryKey, RecoveryError> {
+    combine(&parse_all(texts)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use secrecy::ExposeSecret;
+
+    /// All subsets of `0..n` with `k` elements.
+    fn subsets(n: usize, k: usize) -> Vec<Vec<usize>> {
+        (0u32..(1 << n))
+            .filter(|m| m.count_ones() as usize == k)
+            .map(|m| (0..n).filter(|i| m & (1 << i) != 0).collect())
+            .collect()
+    }
+
+    fn pick(shares: &[Share], idx: &[usize]) -> Vec<Share> {
+        idx.iter().map(|&i| shares[i].clone()).collect()
+    }
+
+    #[test]
+    fn every_k_subset_rebuilds_the_key() {
+        for (k, n) in [(2, 2), (2, 3), (3, 5), (4, 6)] {
+            let key = RecoveryKey::generate();
+            let shares = split(&key, k, n).unwrap();
+            assert_eq!(shares.len(), n);
+            for (i, s) in shares.iter().enumerate() {
+                assert_eq!(usize::from(s.index()), i + 1);
+                assert_eq!(usize::from(s.threshold()), k);
+                assert_eq!(s.key_id(), key.key_id());
+            }
+            for size in k..=n {
+                for subset in subsets(n, size) {
+                    let mut picked = pick(&shares, &subset);
+                    assert_eq!(combine(&picked).unwrap(), key, "{k}-of-{n} {subset:?}");
+                    picked.reverse();
+                    assert_eq!(
+                        combine(&picked).unwrap(),
+                        key,
+                        "{k}-of-{n} {subset:?} reversed"
+                    );
+                }
+            }
+            // Also through the printed text.
+            let texts: Vec<String> = shares
+                .iter()
+                .map(|s| s.to_text().expose_secret().to_string())
+                .collect();
+            assert_eq!(combine_text(&texts[n - k..]).unwrap(), key);
+        }
+    }
+
+    /// A fixed 2-of-3 split of the RFC 7748 Alice key (the Matrix test key
+    /// `EsTc LW2K …`), made with this code and kept as the format's own
+    /// test vector (also shown in docs/RECOVERY-KEY-FORMAT.md): if the share
+    /// format ever changes, this breaks.
+    const FORMAT_VECTOR: [&str; 3] = [
+        "nkbs1-k2-i1 Gd7T xeHk gFiu HPc1 iRdS kxmM vZF9 ACmi mDGi 9mSi 31pc wGU1 hGqX cTLW CLf1",
+        "nkbs1-k2-i2 Gd7T xeHk gFk9 QCHV tyb4 fkNW KUvZ deni nGkr Ji7V YJbr NXXd 5s3F nSEJ 8aac",
+        "nkbs1-k2-i3 Gd7T xeHk gFjg rRAz i9Pw uZ4R SswD VW3q ydVz NDp1 gHMj hKVy npFm Lcwq PLX4",
+    ];
+
+    #[test]
+    fn format_vector_combines_to_the_alice_key() {
+        let alice = RecoveryKey::from_encoded(
+            "EsTc LW2K PGiF wKEA 3As5 g5c4 BXwk qeeJ ZJV8 Q9fu gUMN UE4d",
+        )
+        .unwrap();
+        assert_eq!(alice.key_id().to_string(), "300c9c9603b92a4b");
+        for pair in subsets(3, 2) {
+            let texts: Vec<&str> = pair.iter().map(|&i| FORMAT_VECTOR[i]).collect();
+            assert_eq!(combine_text(&texts).unwrap(), alice, "{pair:?}");
+        }
+        for (i, text) in FORMAT_VECTOR.iter().enumerate() {
+            let share = Share::parse(text).unwrap();
+            assert_eq!(usize::from(share.index()), i + 1);
+            assert_eq!(share.threshold(), 2);
+            assert_eq!(share.key_id(), alice.key_id());
+            assert_eq!(share.to_text().expose_secret(), *text);
+        }
+    }
+
+    #[test]
+    fn k_minus_one_shares_are_too_few() {
+        let key = RecoveryKey::generate();
+        let shares = split(&key, 3, 5).unwrap();
+        for subset in subsets(5, 2) {
+            assert_eq!(
+                combine(&pick(&shares, &subset)).unwrap_err(),
+                RecoveryError::TooFewShares { needed: 3, got: 2 }
+            );
+        }
+        let err = combine(&shares[..1]).unwrap_err();
+        assert_eq!(err, RecoveryError::TooFewShares { needed: 3, got: 1 });
+        assert!(err.to_string().contains("needs 3 shares, got 1"), "{err}");
+        assert_eq!(combine(&[]).unwrap_err(), RecoveryError::NoShares);
+    }
+
+    #[test]
+    fn forged_share_with_valid_checksum_is_caught_by_key_id() {
+        let key = RecoveryKey::generate();
+        let shares = split(&key, 3, 5).unwrap();
+        // A forger who knows the public header (key id, K) but not the value
+        // makes a share with a correct checksum.
+        for forged_index in [4u8, 5] {
+            let mut value = Zeroizing::new([0u8; 32]);
+            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, value.as_mut());
+            let forged = Share {
+                threshold: 3,
+                index: forged_index,
+                key_id: key.key_id(),
+                value,
+            };
+            // Its text passes the checksum…
+            let reparsed = Share::parse(forged.to_text().expose_secret()).unwrap();
+            // …but K-1 genuine shares plus it do not give the key.
+            let mut set = pick(&shares, &[0, 1]);
+            set.push(reparsed);
+            assert_eq!(
+                combine(&set).unwrap_err(),
+                RecoveryError::CombinedKeyMismatch
+            );
+        }
+        // A real share from a *different split* of the same key is also
+        // well formed and also caught.
+        let other_split = split(&key, 3, 5).unwrap();
+        let mut set = pick(&shares, &[0, 1]);
+        set.push(other_split[2].clone());
+        assert_eq!(
+            combine(&set).unwrap_err(),
+            RecoveryError::CombinedKeyMismatch
+        );
+    }
+
+    #[test]
+    fn typo_in_share_is_detected() {
+        let key = RecoveryKey::generate();
+        let shares = split(&key, 2, 3).unwrap();
+        let text = shares[1].to_text().expose_secret().to_string();
+        assert!(text.starts_with("nkbs1-k2-i2 "), "{text}");
+        assert_eq!(Share::parse(&text).unwrap().index(), 2);
+
+        // Every single-character change of the body is caught.
+        let chars: Vec<char> = text.chars().collect();
+        let body_start = text.find(' ').unwrap() + 1;
+        for pos in body_start..chars.len() {
+            if chars[pos] == ' ' {
+                continue;
+            }
+            let mut typo = chars.clone();
+            typo[pos] = if chars[pos] == 'z' { 'y' } else { 'z' };
+            let typed: String = typo.into_iter().collect();
+            match Share::parse(&typed) {
+                Err(RecoveryError::ShareChecksum | RecoveryError::ShareWrongLength { .. }) => {}
+                other => panic!("typo at {pos}: {other:?}"),
+            }
+        }
+        // Changing K or the index in the header is caught by the checksum.
+        for bad in [
+            text.replacen("-k2-", "-k3-", 1),
+            text.replacen("-i2 ", "-i3 ", 1),
+        ] {
+            assert_eq!(
+                Share::parse(&bad).unwrap_err(),
+                RecoveryError::ShareChecksum
+            );
+        }
+
+        // combine_text names the share.
+        let typo = text.replacen("-i2 ", "-i3 ", 1);
+        let texts = [shares[0].to_text().expose_secret().to_string(), typo];
+        let err = combine_text(&texts).unwrap_err();
+        assert_eq!(
+            err,
+            RecoveryError::InShare {
+                number: 2,
+                source: Box::new(RecoveryError::ShareChecksum)
+            }
+        );
+        assert!(err.to_string().starts_with("share #2: "), "{err}");
+        assert!(err.to_string().contains("mistyped"), "{err}");
+    }
+
+    #[test]
+    fn share_parse_errors_are_distinct() {
+        let key = RecoveryKey::generate();
+        let text = split(&key, 2, 2).unwrap()[0]
+            .to_text()
+            .expose_secret()
+            .to_string();
+        // Whitespace is free, header case-insensitive.
+        let relaxed = format!(
+            "  {}\n",
+            text.replace(' ', "\n  ").replacen("nkbs1", "NKBS1", 1)
+        );
+        assert_eq!(Share::parse(&relaxed).unwrap().index(), 1);
+
+        assert_eq!(
+            Share::parse(&text.replacen("nkbs1", "EsTc", 1)).unwrap_err(),
+            RecoveryError::ShareWrongPrefix
+        );
+        assert!(matches!(
+            Share::parse(&text.replacen("nkbs1", "nkbs2", 1)).unwrap_err(),
+            RecoveryError::ShareMalformedHeader { .. }
+        ));
+        assert!(matches!(
+            Share::parse(&text.replacen("-k2-", "-k1-", 1)).unwrap_err(),
+            RecoveryError::ShareMalformedHeader { .. }
+        ));
+        assert!(matches!(
+            Share::parse(&text.replacen("-i1", "-i0", 1)).unwrap_err(),
+            RecoveryError::ShareMalformedHeader { .. }
+        ));
+        // "nkbs1-k2-i1 " is 12 characters; put an 'l' as the 14th.
+        let mut chars: Vec<char> = text.chars().collect();
+        chars[13] = 'l';
+        let typed: String = chars.into_iter().collect();
+        assert_eq!(
+            Share::parse(&typed).unwrap_err(),
+            RecoveryError::ShareInvalidCharacter {
+                character: 'l',
+                position: 14
+            }
+        );
+        // A missing group (a full one from the middle: dropping the last,
+        // possibly 1-character group may still leave 44 bytes).
+        let groups: Vec<&str> = text.split(' ').collect();
+        let short = [&groups[..3], &groups[4..]].concat().join(" ");
+        assert!(matches!(
+            Share::parse(&short).unwrap_err(),
+            RecoveryError::ShareWrongLength { expected: 44, .. }
+        ));
+    }
+
+    #[test]
+    fn shares_of_two_different_keys_are_rejected() {
+        let a = RecoveryKey::generate();
+        let b = RecoveryKey::generate();
+        let sa = split(&a, 2, 3).unwrap();
+        let sb = split(&b, 2, 3).unwrap();
+        let err = combine(&[sa[0].clone(), sb[1].clone()]).unwrap_err();
+        assert_eq!(
+            err,
+            RecoveryError::MixedKeys {
+                number: 2,
+                expected: a.key_id(),
+                found: b.key_id()
+            }
+        );
+        let msg = err.to_string();
+        assert!(msg.contains(&b.key_id().to_string()), "{msg}");
+    }
+
+    #[test]
+    fn mismatching_thresholds_and_duplicates_are_rejected() {
+        let key = RecoveryKey::generate();
+        let two = split(&key, 2, 3).unwrap();
+        let three = split(&key, 3, 3).unwrap();
+        assert_eq!(
+            combine(&[two[0].clone(), three[1].clone(), three[2].clone()]).unwrap_err(),
+            RecoveryError::MismatchedThresholds {
+                number: 2,
+                expected: 2,
+                found: 3
+            }
+        );
+        assert_eq!(
+            combine(&[two[0].clone(), two[1].clone(), two[0].clone()]).unwrap_err(),
+            RecoveryError::DuplicateShare {
+                index: 1,
+                first: 1,
+                second: 3
+            }
+        );
+    }
+
+    #[test]
+    fn split_validates_parameters() {
+        let key = RecoveryKey::generate();
+        for (k, n) in [(1, 3), (0, 0), (4, 3), (2, 256), (300, 300)] {
+            assert_eq!(
+                split(&key, k, n).unwrap_err(),
+                RecoveryError::InvalidSplit {
+                    threshold: k,
+                    count: n
+                }
+            );
+        }
+        let max = split(&key, 255, 255).unwrap();
+        assert_eq!(max.len(), 255);
+        assert_eq!(max[254].index(), 255);
+        assert_eq!(combine(&max).unwrap(), key);
+    }
+
+    #[test]
+    fn splitting_is_randomised() {
+        let key = RecoveryKey::from_bytes(&[7u8; 32]);
+        let shares = split(&key, 2, 2).unwrap();
+        // The same key split twice gives unrelated shares.
+        let again = split(&key, 2, 2).unwrap();
+        assert_ne!(shares[0].value.as_ref(), again[0].value.as_ref());
+        assert_ne!(shares[0].value.as_ref(), key.secret_bytes());
+    }
+
+    #[test]
+    fn debug_and_errors_show_no_share_value() {
+        let key = RecoveryKey::from_bytes(&[0x5Au8; 32]);
+        let shares = split(&key, 2, 3).unwrap();
+        for s in &shares {
+            let text = s.to_text().expose_secret().to_string();
+            let shown = format!("{s:?} {s:#?} {shares:?}");
+            assert!(shown.contains(&format!("i{} of k2", s.index())), "{shown}");
+            assert!(shown.contains(&key.key_id().to_string()));
+            assert!(!shown.contains(&hex::encode(s.value.as_ref())), "{shown}");
+            for group in text.split(' ').skip(1) {
+                assert!(!shown.contains(group), "{shown} shows {group}");
+            }
+            // An error about this share doesn't echo it either.
+            let bad = text.replacen("-k2-", "-k3-", 1);
+            let err = Share::parse(&bad).unwrap_err();
+            let msg = format!("{err} {err:?}");
+            for group in text.split(' ').skip(1) {
+                assert!(!msg.contains(group), "{msg}");
+            }
+        }
+    }
+}
