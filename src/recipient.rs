@@ -66,12 +66,11 @@ mod tests {
             kind: "pgp".into(),
             key: pk.clone(),
         };
-        assert!(
-            parse(&bad)
-                .unwrap_err()
-                .to_string()
-                .contains("unknown recipient type")
-        );
+        let err = parse(&bad)
+            .err()
+            .expect("unknown type is refused")
+            .to_string();
+        assert!(err.contains("unknown recipient type"), "{err}");
         assert!(default_label(&pk).starts_with("age1") && default_label(&pk).len() == 18);
     }
 }

@@ -71,10 +71,10 @@ impl Extractor {
 
 impl EntrySink for Extractor {
     fn entry(&mut self, e: &Entry, data: &mut dyn Read) -> Result<()> {
-        if let Some(f) = &self.filter {
-            if !e.path.starts_with(f) {
-                return Ok(());
-            }
+        if let Some(f) = &self.filter
+            && !e.path.starts_with(f)
+        {
+            return Ok(());
         }
         let dst = self.root.join(e.path.as_path());
         let at = || format!("restoring {}", dst.display());

@@ -248,10 +248,10 @@ impl Repository {
                     if BackupId::is_well_formed(id) {
                         datas.insert(id.to_owned());
                     }
-                } else if let Some(id) = name.strip_suffix(".json") {
-                    if BackupId::is_well_formed(id) {
-                        sidecars.push(id.to_owned());
-                    }
+                } else if let Some(id) = name.strip_suffix(".json")
+                    && BackupId::is_well_formed(id)
+                {
+                    sidecars.push(id.to_owned());
                 }
             }
             for id in sidecars {
