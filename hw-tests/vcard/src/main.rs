@@ -5,7 +5,10 @@
 //! a real `pcscd` through the vsmartcard `vpcd` reader driver: this process
 //! connects to vpcd's TCP port (35963 = reader "Virtual PCD 00 00",
 //! 35964 = "Virtual PCD 00 01") and is then the card "inserted" in that reader.
-//! Killing the process pulls the card.
+//!
+//! Signals: SIGTERM/SIGINT pull the card and exit 0. SIGUSR1 pulls the card
+//! but keeps the process (and the card's RAM state, i.e. its keys); SIGUSR2
+//! inserts it again.
 //!
 //! FOR TESTS ONLY: keys live in RAM (or in plain files with `--state-dir`) and
 //! the RNG is seeded from the serial number, so key generation is
@@ -19,10 +22,7 @@ use std::{
     os::fd::AsRawFd,
     path::PathBuf,
     process::ExitCode,
-    sync::{
-        atomic::{AtomicBool, Ordering},
-        Arc,
-    },
+    sync::{Arc, Condvar, Mutex},
     time::{Duration, Instant},
 };
 
@@ -265,32 +265,47 @@ impl<C: opcard::Client> vpicc::VSmartCard for VirtualCard<C> {
     }
 }
 
-fn run(args: Args) -> Result<(), String> {
-    let stream = connect(&args).map_err(|e| {
-        format!("cannot reach vpcd on {}:{} ({e}); is pcscd with vsmartcard-vpcd running?", args.host, args.port)
-    })?;
-    stream.set_nodelay(true).ok();
-    // A second handle on the same socket: the reader loop re-arms QUICKACK
-    // through it, the signal thread shuts the socket down through another.
-    let control = stream.try_clone().map_err(|e| e.to_string())?;
-    let signal_handle = stream.try_clone().map_err(|e| e.to_string())?;
+/// What the signal thread asks of the card loop.
+#[derive(Default)]
+struct Control {
+    /// SIGTERM/SIGINT: leave.
+    stop: bool,
+    /// SIGUSR1 sets (pull the card out of the reader), SIGUSR2 clears (insert).
+    pulled: bool,
+    /// Handle on the current vpcd socket, to interrupt a blocking read.
+    socket: Option<TcpStream>,
+}
 
-    let stopping = Arc::new(AtomicBool::new(false));
-    {
-        let stopping = stopping.clone();
-        let mut signals = signal_hook::iterator::Signals::new([
-            signal_hook::consts::SIGTERM,
-            signal_hook::consts::SIGINT,
-        ])
+type Shared = Arc<(Mutex<Control>, Condvar)>;
+
+fn spawn_signal_thread(shared: Shared) -> Result<(), String> {
+    use signal_hook::consts::{SIGINT, SIGTERM, SIGUSR1, SIGUSR2};
+    let mut signals = signal_hook::iterator::Signals::new([SIGTERM, SIGINT, SIGUSR1, SIGUSR2])
         .map_err(|e| e.to_string())?;
-        std::thread::spawn(move || {
-            if let Some(signal) = signals.forever().next() {
-                log::info!("signal {signal}: pulling the card");
-                stopping.store(true, Ordering::SeqCst);
-                let _ = signal_handle.shutdown(Shutdown::Both);
+    std::thread::spawn(move || {
+        for signal in signals.forever() {
+            let (lock, wake) = &*shared;
+            let mut control = lock.lock().expect("control lock");
+            match signal {
+                SIGUSR2 => control.pulled = false,
+                SIGUSR1 => control.pulled = true,
+                _ => control.stop = true,
             }
-        });
-    }
+            if signal != SIGUSR2 {
+                if let Some(socket) = control.socket.take() {
+                    // Makes the card loop's blocking read fail at once.
+                    let _ = socket.shutdown(Shutdown::Both);
+                }
+            }
+            wake.notify_all();
+        }
+    });
+    Ok(())
+}
+
+fn run(args: Args) -> Result<(), String> {
+    let shared: Shared = Arc::default();
+    spawn_signal_thread(shared.clone())?;
 
     let ident = format!(
         "{:02X}{:02X}:{:02X}{:02X}{:02X}{:02X}",
@@ -307,20 +322,60 @@ fn run(args: Args) -> Result<(), String> {
         // `button_available` stays true like a Nitrokey 3 (UIF data objects
         // exist); trussed's virt UI confirms user presence at once.
         let mut card = VirtualCard::new(opcard::Card::new(client, options));
-        let mut connection = vpicc::Connection::from(stream);
-        eprintln!(
-            "nkbackup-vcard: card {ident} inserted via vpcd port {} (pid {})",
-            args.port,
-            std::process::id()
-        );
+        let (lock, wake) = &*shared;
+
+        // One iteration per insertion: connect to vpcd, serve until the
+        // socket ends, then stop, wait to be inserted again, or fail.
         loop {
-            rearm_quickack(&control);
-            if let Err(err) = connection.poll(&mut card) {
-                if stopping.load(Ordering::SeqCst) {
-                    eprintln!("nkbackup-vcard: card {ident} stopped");
+            let stream = connect(&args).map_err(|e| {
+                format!(
+                    "cannot reach vpcd on {}:{} ({e}); is pcscd with vsmartcard-vpcd running?",
+                    args.host, args.port
+                )
+            })?;
+            stream.set_nodelay(true).ok();
+            // Extra handles on the same socket: one to re-arm QUICKACK, one
+            // for the signal thread to shut the socket down.
+            let quickack = stream.try_clone().map_err(|e| e.to_string())?;
+            {
+                let mut control = lock.lock().expect("control lock");
+                if control.stop {
                     return Ok(());
                 }
+                control.socket = Some(stream.try_clone().map_err(|e| e.to_string())?);
+            }
+            let mut connection = vpicc::Connection::from(stream);
+            eprintln!(
+                "nkbackup-vcard: card {ident} inserted via vpcd port {} (pid {})",
+                args.port,
+                std::process::id()
+            );
+            let err = loop {
+                rearm_quickack(&quickack);
+                if let Err(err) = connection.poll(&mut card) {
+                    break err;
+                }
+            };
+            drop(connection);
+
+            let mut control = lock.lock().expect("control lock");
+            control.socket = None;
+            if control.stop {
+                eprintln!("nkbackup-vcard: card {ident} stopped");
+                return Ok(());
+            }
+            if !control.pulled {
                 return Err(format!("vpcd connection ended: {err}"));
+            }
+            // Pulled: like a real card losing power, forget verified PINs.
+            vpicc::VSmartCard::reset(&mut card);
+            eprintln!("nkbackup-vcard: card {ident} pulled (SIGUSR2 inserts it again)");
+            while control.pulled && !control.stop {
+                control = wake.wait(control).expect("control lock");
+            }
+            if control.stop {
+                eprintln!("nkbackup-vcard: card {ident} stopped");
+                return Ok(());
             }
         }
     })
@@ -341,5 +396,76 @@ fn main() -> ExitCode {
             eprintln!("nkbackup-vcard: {err}");
             ExitCode::FAILURE
         }
+    }
+}
+
+/// Drive `VirtualCard` directly (no vpcd, no pcscd) to exercise the glue
+/// that openpgp-card over pcscd does not: it uses extended-length APDUs with
+/// this card, so neither chaining nor GET RESPONSE happens there.
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_card(f: impl FnOnce(&mut VirtualCard<platform::Client<'_>>)) {
+        let store = platform::store_config(None).unwrap();
+        platform::with_client(store, 1, "opcard", |client| {
+            let mut options = opcard::Options::default();
+            options.manufacturer = [0xFF, 0xFE];
+            options.serial = [0, 0, 0, 1];
+            let mut card = VirtualCard::new(opcard::Card::new(client, options));
+            f(&mut card)
+        })
+    }
+
+    fn sw(response: &[u8]) -> [u8; 2] {
+        [response[response.len() - 2], response[response.len() - 1]]
+    }
+
+    const SELECT: &[u8] = &[0x00, 0xA4, 0x04, 0x00, 0x06, 0xD2, 0x76, 0x00, 0x01, 0x24, 0x01, 0x00];
+
+    #[test]
+    fn chained_verify_is_reassembled() {
+        with_card(|card| {
+            assert_eq!(sw(&card.handle(SELECT)), [0x90, 0x00]);
+            // VERIFY PW1 (0x82) with "123456" split over two chained APDUs.
+            assert_eq!(card.handle(&[0x10, 0x20, 0x00, 0x82, 0x03, b'1', b'2', b'3']), [0x90, 0x00]);
+            assert_eq!(card.handle(&[0x00, 0x20, 0x00, 0x82, 0x03, b'4', b'5', b'6']), [0x90, 0x00]);
+            // VERIFY without data: 9000 = PW1 is verified.
+            assert_eq!(card.handle(&[0x00, 0x20, 0x00, 0x82]), [0x90, 0x00]);
+            // A wrong PIN in two parts costs one retry.
+            assert_eq!(card.handle(&[0x10, 0x20, 0x00, 0x82, 0x03, b'0', b'0', b'0']), [0x90, 0x00]);
+            assert_eq!(sw(&card.handle(&[0x00, 0x20, 0x00, 0x82, 0x03, b'0', b'0', b'0'])), [0x63, 0xC2]);
+        })
+    }
+
+    #[test]
+    fn long_response_with_get_response() {
+        with_card(|card| {
+            assert_eq!(sw(&card.handle(SELECT)), [0x90, 0x00]);
+            let verify_pw3 = [&[0x00, 0x20, 0x00, 0x83, 0x08][..], b"12345678"].concat();
+            assert_eq!(card.handle(&verify_pw3), [0x90, 0x00]);
+            // GENERATE ASYMMETRIC KEY PAIR, decryption slot (B8, RSA-2048
+            // after factory reset), short Le = 00 (256 bytes).
+            let first = card.handle(&[0x00, 0x47, 0x80, 0x00, 0x02, 0xB8, 0x00, 0x00]);
+            assert_eq!(first.len(), 256 + 2);
+            assert_eq!(first[256], 0x61, "61xx: more data");
+            let mut data = first[..256].to_vec();
+            loop {
+                let next = card.handle(&[0x00, 0xC0, 0x00, 0x00, 0x00]);
+                data.extend_from_slice(&next[..next.len() - 2]);
+                match sw(&next) {
+                    [0x90, 0x00] => break,
+                    [0x61, _] => continue,
+                    other => panic!("GET RESPONSE: {other:02x?}"),
+                }
+            }
+            // 7F49 82 len ... 81 82 01 00 <modulus> 82 03 <exponent>
+            assert_eq!(&data[..3], &[0x7F, 0x49, 0x82]);
+            assert_eq!(data.len(), 5 + usize::from(u16::from_be_bytes([data[3], data[4]])));
+            // Reading the public key again with an extended Le returns it at once.
+            let whole = card.handle(&[0x00, 0x47, 0x81, 0x00, 0x00, 0x00, 0x02, 0xB8, 0x00, 0x00, 0x00]);
+            assert_eq!(sw(&whole), [0x90, 0x00]);
+            assert_eq!(&whole[..whole.len() - 2], &data[..]);
+        })
     }
 }

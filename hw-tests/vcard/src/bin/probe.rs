@@ -53,6 +53,10 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn pin(s: &str) -> SecretString {
     SecretString::from(s.to_owned())
 }
@@ -77,9 +81,12 @@ fn list_cards() -> Result<Vec<Found>> {
     let mut found = Vec::new();
     for reader in ctx.list_readers_owned()? {
         let name = reader.to_string_lossy().into_owned();
-        // CardNotFound = empty reader.
         let backend = match PcscBackend::from_pcsc_reader(&ctx, &reader, None) {
             Ok(b) => b,
+            Err(card_backend::SmartcardError::CardNotFound(_)) => {
+                println!("    {name:<22} (empty)");
+                continue;
+            }
             Err(err) => {
                 println!("  reader {name:?}: {err}");
                 continue;
@@ -233,8 +240,10 @@ fn round_trip(tx: &mut Card<Transaction<'_>>, algo: Algo, rounds: u32) -> Result
     }
     let public = timed("public_key_material(Decryption)", || Ok(tx.public_key_material(KeyType::Decryption)?))?;
     match &public {
-        PublicKeyMaterial::R(r) => println!("    RSA n: {} bytes, e: {:02x?}", r.n().len(), r.v()),
-        PublicKeyMaterial::E(e) => println!("    ECC public: {} bytes", e.data().len()),
+        PublicKeyMaterial::R(r) => {
+            println!("    RSA n: {} bytes ({}…), e: {}", r.n().len(), hex(&r.n()[..8]), hex(r.v()))
+        }
+        PublicKeyMaterial::E(e) => println!("    ECC public: {} bytes ({}…)", e.data().len(), hex(&e.data()[..8])),
     }
 
     timed("verify user PIN (PW1 0x82)", || Ok(tx.verify_user_pin(pin(USER_PIN))?))?;
