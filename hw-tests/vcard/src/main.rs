@@ -34,6 +34,9 @@ const REPLY_CAPACITY: usize = 7609;
 /// Largest reassembled (chained) command we accept.
 const COMMAND_CAPACITY: usize = 7609;
 
+/// Shortest time a pulled card stays out of the reader (see `run`).
+const MIN_PULL: Duration = Duration::from_millis(1200);
+
 /// ATR of a Nitrokey 3 (T=1, historical bytes "Nitrokey").
 const ATR: &[u8] = &[
     0x3B, 0x8F, 0x01, 0x80, 0x5D, 0x4E, 0x69, 0x74, 0x72, 0x6F, 0x6B, 0x65, 0x79, 0x00, 0x00,
@@ -369,6 +372,7 @@ fn run(args: Args) -> Result<(), String> {
             }
             // Pulled: like a real card losing power, forget verified PINs.
             vpicc::VSmartCard::reset(&mut card);
+            let pulled_at = Instant::now();
             eprintln!("nkbackup-vcard: card {ident} pulled (SIGUSR2 inserts it again)");
             while control.pulled && !control.stop {
                 control = wake.wait(control).expect("control lock");
@@ -377,6 +381,12 @@ fn run(args: Args) -> Result<(), String> {
                 eprintln!("nkbackup-vcard: card {ident} stopped");
                 return Ok(());
             }
+            drop(control);
+            // pcscd's reader thread polls presence every 400 ms. If the pull
+            // broke a transmit, pcscd already marks the slot empty; a card
+            // back before the next poll is then never seen again. Stay out
+            // long enough for pcscd to notice the removal itself.
+            std::thread::sleep(MIN_PULL.saturating_sub(pulled_at.elapsed()));
         }
     })
 }

@@ -77,6 +77,14 @@ struct Found {
 /// the readers with the `pcsc` crate and opens each with
 /// `PcscBackend::from_pcsc_reader`, so a caller can select by reader name too.
 fn list_cards() -> Result<Vec<Found>> {
+    list_cards_impl(true)
+}
+
+fn list_cards_quiet() -> Result<Vec<Found>> {
+    list_cards_impl(false)
+}
+
+fn list_cards_impl(verbose: bool) -> Result<Vec<Found>> {
     let ctx = pcsc::Context::establish(pcsc::Scope::User)?;
     let mut found = Vec::new();
     for reader in ctx.list_readers_owned()? {
@@ -84,11 +92,15 @@ fn list_cards() -> Result<Vec<Found>> {
         let backend = match PcscBackend::from_pcsc_reader(&ctx, &reader, None) {
             Ok(b) => b,
             Err(card_backend::SmartcardError::CardNotFound(_)) => {
-                println!("    {name:<22} (empty)");
+                if verbose {
+                    println!("    {name:<22} (empty)");
+                }
                 continue;
             }
             Err(err) => {
-                println!("  reader {name:?}: {err}");
+                if verbose {
+                    println!("    {name:<22} {err}");
+                }
                 continue;
             }
         };
@@ -96,7 +108,9 @@ fn list_cards() -> Result<Vec<Found>> {
         let mut card: Card<Open> = match Card::new(backend) {
             Ok(c) => c,
             Err(err) => {
-                println!("  reader {name:?}: no OpenPGP application ({err})");
+                if verbose {
+                    println!("    {name:<22} no OpenPGP application ({err})");
+                }
                 continue;
             }
         };
@@ -291,6 +305,7 @@ fn retry_counter_demo(tx: &mut Card<Transaction<'_>>) -> Result<()> {
 
 struct Args {
     list_only: bool,
+    porcelain: bool,
     ident: Option<String>,
     algos: Vec<Algo>,
     rounds: u32,
@@ -300,6 +315,7 @@ struct Args {
 fn parse_args() -> Result<Args> {
     let mut args = Args {
         list_only: false,
+        porcelain: false,
         ident: None,
         algos: vec![Algo::Cv25519, Algo::Rsa2048, Algo::P256],
         rounds: 10,
@@ -309,6 +325,8 @@ fn parse_args() -> Result<Args> {
     while let Some(a) = it.next() {
         match a.as_str() {
             "--list" => args.list_only = true,
+            // With --list: only "IDENT<TAB>READER" lines, for scripts.
+            "--porcelain" => args.porcelain = true,
             "--ident" => args.ident = Some(it.next().ok_or("--ident needs a value")?.to_ascii_uppercase()),
             "--algos" => {
                 args.algos = it.next().ok_or("--algos needs a value")?.split(',').map(Algo::parse).collect::<Result<_>>()?
@@ -324,6 +342,12 @@ fn parse_args() -> Result<Args> {
 fn run() -> Result<()> {
     let args = parse_args()?;
 
+    if args.list_only && args.porcelain {
+        for c in list_cards_quiet()? {
+            println!("{}\t{}", c.ident, c.reader);
+        }
+        return Ok(());
+    }
     println!("cards:");
     let cards = timed("list readers + SELECT + read AID", list_cards)?;
     for c in &cards {
