@@ -3,14 +3,15 @@
 //! (`openpgp-card` 0.7 + `card-backend-pcsc` 0.5 + `secrecy` 0.10).
 //!
 //! ```text
-//! nkbackup-vcard-probe --list
+//! nkbackup-vcard-probe --list [--porcelain]
+//! nkbackup-vcard-probe --info [--ident FFFE:0000CAFE]
 //! nkbackup-vcard-probe --ident FFFE:0000CAFE [--algos cv25519,rsa2048,p256,rsa4096] [--rounds N]
 //! ```
 //!
 //! The full probe is DESTRUCTIVE: it factory-resets the card, generates new
 //! decryption keys and tries a wrong PIN once. It therefore refuses any card
 //! whose manufacturer id is not 0xFFFE (our virtual cards) unless
-//! `--allow-factory-reset` is given. `--list` is always harmless.
+//! `--allow-factory-reset` is given. `--list` and `--info` only read.
 
 use std::{
     ffi::CString,
@@ -303,9 +304,31 @@ fn retry_counter_demo(tx: &mut Card<Transaction<'_>>) -> Result<()> {
     Ok(())
 }
 
+/// Read-only look at the decryption slot and the PIN state.
+fn info(tx: &mut Card<Transaction<'_>>) -> Result<()> {
+    let aid = tx.application_identifier()?;
+    println!("info:");
+    println!("    ident {}  version {:04x}", aid.ident(), aid.version());
+    println!("    decryption algorithm: {}", tx.algorithm_attributes(KeyType::Decryption)?);
+    match tx.fingerprint(KeyType::Decryption)? {
+        None => println!("    decryption key: none"),
+        Some(fp) => {
+            println!("    decryption fingerprint: {fp}");
+            match tx.public_key_material(KeyType::Decryption)? {
+                PublicKeyMaterial::R(r) => println!("    public: RSA n {} bytes ({}…)", r.n().len(), hex(&r.n()[..8])),
+                PublicKeyMaterial::E(e) => println!("    public: {} bytes ({}…)", e.data().len(), hex(&e.data()[..8])),
+            }
+        }
+    }
+    let pw = tx.pw_status_bytes()?;
+    println!("    PW1 retries left {}, PW3 retries left {}", pw.err_count_pw1(), pw.err_count_pw3());
+    Ok(())
+}
+
 struct Args {
     list_only: bool,
     porcelain: bool,
+    info_only: bool,
     ident: Option<String>,
     algos: Vec<Algo>,
     rounds: u32,
@@ -316,6 +339,7 @@ fn parse_args() -> Result<Args> {
     let mut args = Args {
         list_only: false,
         porcelain: false,
+        info_only: false,
         ident: None,
         algos: vec![Algo::Cv25519, Algo::Rsa2048, Algo::P256],
         rounds: 10,
@@ -332,6 +356,7 @@ fn parse_args() -> Result<Args> {
                 args.algos = it.next().ok_or("--algos needs a value")?.split(',').map(Algo::parse).collect::<Result<_>>()?
             }
             "--rounds" => args.rounds = it.next().ok_or("--rounds needs a value")?.parse()?,
+            "--info" => args.info_only = true,
             "--allow-factory-reset" => args.allow_factory_reset = true,
             _ => return Err(format!("unknown argument {a:?}").into()),
         }
@@ -368,6 +393,9 @@ fn run() -> Result<()> {
         Ok(Card::<Open>::open_by_ident(PcscBackend::card_backends(None)?, &ident)?)
     })?;
     let mut tx = card.transaction()?;
+    if args.info_only {
+        return info(&mut tx);
+    }
     let aid = tx.application_identifier()?;
     if aid.manufacturer() != VIRTUAL_MANUFACTURER && !args.allow_factory_reset {
         return Err(format!(
