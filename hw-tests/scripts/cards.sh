@@ -66,11 +66,19 @@ stop_recorded() {
             kill -KILL "$pid" 2>/dev/null || true
             for _ in $(seq 20); do alive "$pid" || break; sleep 0.1; done
         fi
+        wait_reaped "$pid"
         say "stopped $name (pid $pid)"
     elif [[ -n "$pid" ]]; then
+        wait_reaped "$pid"
         say "recorded $name pid $pid is not running any more"
     fi
     rm -f "$file"
+}
+
+# Waits (max 5 s) until a dead PID is reaped. A zombie still passes
+# kill(pid, 0), and pcscd refuses to start while the PID in its pid file does.
+wait_reaped() {
+    for _ in $(seq 50); do [[ -e /proc/$1 ]] || return 0; sleep 0.1; done
 }
 
 # PIDs of all running pcscd processes.
@@ -105,8 +113,11 @@ start_pcscd() {
         say "using the already running pcscd (not managed by this script)"
         return 0
     fi
-    local others
-    others=$(all_pcscd | tr '\n' ' ')
+    local others stale
+    # pcscd's own pid file may name a dead pcscd that is not reaped yet.
+    stale=$(tr -dc '0-9' </run/pcscd/pcscd.pid 2>/dev/null || true)
+    [[ -n "$stale" ]] && ! alive "$stale" && wait_reaped "$stale"
+    others=$(all_pcscd | xargs)
     if [[ -n "$others" ]]; then
         cat >&2 <<EOF
 cards.sh: error: a pcscd not started by this script is running (pid $others).
