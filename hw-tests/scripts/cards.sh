@@ -115,7 +115,7 @@ start_pcscd() {
     fi
     local others stale
     # pcscd's own pid file may name a dead pcscd that is not reaped yet.
-    stale=$(tr -dc '0-9' </run/pcscd/pcscd.pid 2>/dev/null || true)
+    stale=$( { tr -dc '0-9' </run/pcscd/pcscd.pid; } 2>/dev/null || true)
     [[ -n "$stale" ]] && ! alive "$stale" && wait_reaped "$stale"
     others=$(all_pcscd | xargs)
     if [[ -n "$others" ]]; then
