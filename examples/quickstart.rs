@@ -40,6 +40,7 @@ fn run(keep: bool) -> Result<(), Box<dyn Error>> {
         label: "quickstart-key".into(),
         kind: "age".into(),
         key: key.to_public().to_string(),
+        ..Default::default()
     })?;
     println!(
         "1. repository {} with recipient quickstart-key",

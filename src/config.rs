@@ -39,16 +39,30 @@ pub struct RepositoryConfig {
 }
 
 /// One `[[recipients]]` entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RecipientConfig {
     /// Human label, unique in the repository (`offsite-1`, `alice-nk3`).
     pub label: String,
-    /// `age` for an X25519 `age1…` key.
+    /// `age` for an X25519 `age1…` key; `card-x25519` / `card-openpgp` for
+    /// an OpenPGP card's decryption key (see docs/FORMAT.md §8).
     #[serde(rename = "type")]
     pub kind: String,
     /// The public key.
     pub key: String,
+    /// Card recipients: the card's ident, `MMMM:SSSSSSSS` (manufacturer and
+    /// serial in hex), used to find the token and to ask for it by name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ident: Option<String>,
+    /// Card recipients: the key algorithm (`cv25519`, `rsa2048`, `nistp256`…).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub algorithm: Option<String>,
+    /// Card recipients: the OpenPGP v4 fingerprint of the decryption key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+    /// Card recipients: the key's creation time on the card (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<String>,
 }
 
 /// One `[classes.NAME]` table.

@@ -259,6 +259,10 @@ pub enum Error {
         holder: String,
     },
 
+    /// A smartcard operation failed (no token, wrong PIN, token pulled…).
+    #[error(transparent)]
+    Card(#[from] crate::card::CardError),
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -286,6 +290,7 @@ impl Error {
             }
             Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
+            Error::Card(e) => e.kind(),
             _ => ErrorKind::Other,
         }
     }

@@ -21,6 +21,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+pub mod card;
 pub mod compression;
 pub mod config;
 pub mod digest;

@@ -97,6 +97,14 @@ impl<'a> Opener<'a> {
         self
     }
 
+    /// Adds a smartcard identity, first giving it this backup's sidecar so
+    /// that it uses its token once, on its own stanza (see
+    /// [`crate::card::identity`]).
+    pub fn card(self, mut card: crate::card::CardIdentity) -> Self {
+        card.use_sidecar(&self.backup.sidecar);
+        self.identity(Box::new(card))
+    }
+
     /// Adds every identity in an age identity file (`AGE-SECRET-KEY-1…`).
     pub fn identity_file(mut self, path: &Path) -> Result<Self> {
         let bad = |message: String| Error::IdentityFile {
@@ -272,6 +280,22 @@ impl<'a> Opener<'a> {
 
 fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
     let id = b.sidecar.id.clone();
+    // A card identity reports its own errors through DecryptError::Io.
+    let e = match e {
+        age::DecryptError::Io(io)
+            if io
+                .get_ref()
+                .is_some_and(|i| i.is::<crate::card::CardError>()) =>
+        {
+            let inner = io.into_inner().expect("checked above");
+            return Error::Card(
+                *inner
+                    .downcast::<crate::card::CardError>()
+                    .expect("checked above"),
+            );
+        }
+        other => other,
+    };
     match e {
         age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
             id,

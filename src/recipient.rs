@@ -2,8 +2,9 @@
 //!
 //! A recipient is configured as a label, a type and a public key. Sealing
 //! turns each into an `age` recipient producing one stanza. This version
-//! knows the `age` type (native X25519, `age1…`); smartcards and the
-//! recovery key add their own types.
+//! knows the `age` type (native X25519, `age1…`) and the smartcard types
+//! `card-x25519` and `card-openpgp` ([`crate::card`]); the recovery key adds
+//! its own.
 
 use crate::config::RecipientConfig;
 use crate::error::{Error, Result};
@@ -13,9 +14,19 @@ use crate::manifest::RecipientInfo;
 pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
     match r.kind.as_str() {
         "age" => Ok(Box::new(parse_age(&r.key)?)),
+        // The card holds the secret half; sealing is ordinary X25519.
+        crate::card::key::KIND_X25519 => {
+            crate::card::key::from_recipient(r)?;
+            Ok(Box::new(parse_age(&r.key)?))
+        }
+        crate::card::key::KIND_OPENPGP => Ok(Box::new(
+            crate::card::openpgp::OpenpgpRecipient::new(&crate::card::key::from_recipient(r)?),
+        )),
         other => Err(Error::InvalidRecipient {
             input: r.label.clone(),
-            reason: format!("unknown recipient type {other:?} (known: age)"),
+            reason: format!(
+                "unknown recipient type {other:?} (known: age, card-x25519, card-openpgp)"
+            ),
         }),
     }
 }
@@ -65,6 +76,7 @@ mod tests {
             label: "x".into(),
             kind: "pgp".into(),
             key: pk.clone(),
+            ..Default::default()
         };
         let err = parse(&bad)
             .err()

@@ -379,6 +379,7 @@ fn full_disk_fails_the_seal_and_commits_nothing() {
         label: "k".into(),
         kind: "age".into(),
         key: key.to_public().to_string(),
+        ..Default::default()
     })
     .unwrap();
     let src = d.path().join("src");

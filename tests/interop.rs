@@ -100,6 +100,7 @@ fn stock_age_encrypted_key_file_works_with_nkbackup() {
         label: "stock".into(),
         kind: "age".into(),
         key: pk,
+        ..Default::default()
     })
     .unwrap();
     Sealer::new(&repo, "db")

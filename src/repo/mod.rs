@@ -171,6 +171,16 @@ impl Repository {
             t["label"] = toml_edit::value(r.label.clone());
             t["type"] = toml_edit::value(r.kind.clone());
             t["key"] = toml_edit::value(r.key.clone());
+            for (name, v) in [
+                ("ident", &r.ident),
+                ("algorithm", &r.algorithm),
+                ("fingerprint", &r.fingerprint),
+                ("created", &r.created),
+            ] {
+                if let Some(v) = v {
+                    t[name] = toml_edit::value(v.clone());
+                }
+            }
             arr.push(t);
             Ok(())
         })

@@ -31,6 +31,7 @@ impl Fixture {
             label: "test-key".into(),
             kind: "age".into(),
             key: key.to_public().to_string(),
+            ..Default::default()
         })
         .unwrap();
         Fixture {

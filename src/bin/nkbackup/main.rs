@@ -4,6 +4,7 @@
 //! 0 success · 1 error · 2 usage error · 3 a backup is damaged or unsafe ·
 //! 4 no usable key for a backup · 5 repository locked by another process.
 
+mod card;
 mod output;
 
 use anyhow::{Context, Result};
@@ -40,6 +41,9 @@ enum Command {
     /// Manage the public keys backups are sealed to.
     #[command(subcommand)]
     Recipient(RecipientCmd),
+    /// OpenPGP smartcards: list, enroll, generate.
+    #[command(subcommand)]
+    Card(card::CardCmd),
     /// Seal paths (and/or standard input) into one encrypted backup.
     Seal {
         #[command(flatten)]
@@ -118,6 +122,8 @@ struct KeyArgs {
     /// An age identity file (AGE-SECRET-KEY-1...); may be repeated.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]
     identities: Vec<PathBuf>,
+    #[command(flatten)]
+    card: card::CardArgs,
 }
 
 #[derive(Subcommand)]
@@ -170,12 +176,12 @@ fn open(repo: &RepoArg) -> Result<Repository> {
     Ok(Repository::open(&repo.repo)?)
 }
 
-fn opener<'a>(b: &'a nkbackup::BackupInfo, keys: &KeyArgs) -> Result<Opener<'a>> {
+fn opener<'a>(r: &Repository, b: &'a nkbackup::BackupInfo, keys: &KeyArgs) -> Result<Opener<'a>> {
     let mut o = Opener::new(b);
     for f in &keys.identities {
         o = o.identity_file(f)?;
     }
-    Ok(o)
+    card::add_identity(o, r, &keys.card)
 }
 
 fn run(cli: Cli) -> Result<()> {
@@ -196,11 +202,13 @@ fn run(cli: Cli) -> Result<()> {
                 label: label.clone(),
                 kind: "age".into(),
                 key: key.trim().to_owned(),
+                ..Default::default()
             })?;
             println!(
                 "added recipient {label}; backups sealed from now on can be opened with its key"
             );
         }
+        Command::Card(cmd) => card::run(cmd)?,
         Command::Recipient(RecipientCmd::List { repo, json }) => {
             let r = open(&repo)?;
             if json {
@@ -309,7 +317,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = open(&repo)?;
             let b = r.find(&id)?;
             if deep {
-                let rep = opener(&b, &keys)?.verify_deep()?;
+                let rep = opener(&r, &b, &keys)?.verify_deep()?;
                 if json {
                     print_json(&rep)?;
                 } else {
@@ -322,9 +330,9 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             } else {
-                if !keys.identities.is_empty() {
+                if !keys.identities.is_empty() || keys.card.used() {
                     anyhow::bail!(
-                        "-i is only used with --deep; add --deep to decrypt and check every entry"
+                        "-i and --card are only used with --deep; add --deep to decrypt and check every entry"
                     );
                 }
                 let rep = r.verify(&b)?;
@@ -350,7 +358,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let r = open(&repo)?;
             let b = r.find(&id)?;
-            let rep = opener(&b, &keys)?
+            let rep = opener(&r, &b, &keys)?
                 .restore(&to, &RestoreOptions { path, force })
                 .with_context(|| {
                     format!(

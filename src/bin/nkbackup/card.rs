@@ -1,0 +1,158 @@
+//! `nkbackup card …` and the `--card` options of restore and verify.
+
+use crate::RepoArg;
+use crate::output::print_json;
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use nkbackup::card::{self, CardIdentity, KeyAlgorithm};
+use nkbackup::{Opener, Repository};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Options for opening a backup with a smartcard.
+#[derive(Args, Debug, Default)]
+pub struct CardArgs {
+    /// Open with an enrolled OpenPGP card (any enrolled one present, or the
+    /// one with this ident, e.g. 000F:1234ABCD). The PIN comes from
+    /// NKBACKUP_PIN (automation/tests), --pin-file, pinentry or the terminal.
+    #[arg(long, value_name = "IDENT", num_args = 0..=1, default_missing_value = "")]
+    pub card: Option<String>,
+    /// Read the card's user PIN from the first line of this file.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// Present the PIN even when only one try is left (a wrong PIN then
+    /// locks the token).
+    #[arg(long)]
+    pub i_know_the_last_try: bool,
+    /// Seconds to wait for an enrolled token to be inserted.
+    #[arg(long, value_name = "SECS", default_value_t = 60)]
+    pub card_timeout: u64,
+}
+
+impl CardArgs {
+    /// Whether any card option was given.
+    pub fn used(&self) -> bool {
+        self.card.is_some()
+    }
+}
+
+/// Adds the card identity to `o` if `--card` was given.
+pub fn add_identity<'a>(o: Opener<'a>, repo: &Repository, args: &CardArgs) -> Result<Opener<'a>> {
+    let Some(ident) = &args.card else {
+        if args.pin_file.is_some() || args.i_know_the_last_try {
+            bail!("--pin-file and --i-know-the-last-try need --card");
+        }
+        return Ok(o);
+    };
+    let ident = (!ident.is_empty()).then_some(ident.as_str());
+    let pins = card::pin::default_source(args.pin_file.clone());
+    let id = CardIdentity::from_config(repo.config(), ident, pins)
+        .map_err(nkbackup::Error::from)?
+        .timeout(Duration::from_secs(args.card_timeout))
+        .allow_last_try(args.i_know_the_last_try);
+    Ok(o.card(id))
+}
+
+/// `nkbackup card …`.
+#[derive(Subcommand)]
+pub enum CardCmd {
+    /// List PC/SC readers' OpenPGP cards: ident, maker, key, PIN retries, touch.
+    List {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add a card's decryption key as a recipient (reads the public key; no PIN).
+    Enroll {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The card, MMMM:SSSSSSSS (default: the only card present).
+        #[arg(long)]
+        ident: Option<String>,
+        /// A label for messages and sidecars, e.g. alice-nk3.
+        #[arg(long)]
+        label: String,
+    },
+    /// Generate a new decryption key on a card. DESTROYS the key there.
+    /// Needs the admin PIN (NKBACKUP_ADMIN_PIN for automation, else asked).
+    Generate {
+        /// The card, MMMM:SSSSSSSS.
+        #[arg(long)]
+        ident: String,
+        /// cv25519, rsa2048, rsa3072, rsa4096, nistp256, nistp384 or nistp521.
+        #[arg(long)]
+        algo: String,
+        /// Confirm that the card's current decryption key may be destroyed.
+        #[arg(long)]
+        yes: bool,
+    },
+}
+
+/// Runs `nkbackup card …`.
+pub fn run(cmd: CardCmd) -> Result<()> {
+    match cmd {
+        CardCmd::List { json } => {
+            let cards = card::list().map_err(nkbackup::Error::from)?;
+            if json {
+                print_json(&cards)?;
+            } else if cards.is_empty() {
+                println!("no OpenPGP card in any reader");
+            } else {
+                for c in &cards {
+                    println!("{} in {:?}", c.ident, c.reader);
+                    println!(
+                        "  maker {:04X} {}, OpenPGP card {}",
+                        c.manufacturer_id, c.manufacturer, c.version
+                    );
+                    match &c.key {
+                        Some(k) => println!(
+                            "  decryption key {} {} (created {}; enrolls as {})",
+                            k.algorithm, k.fingerprint, k.created, k.recipient_type
+                        ),
+                        None => println!("  decryption key: none (slot set to {})", c.algorithm),
+                    }
+                    println!(
+                        "  PIN tries left: user {}, admin {}; touch: {}",
+                        c.user_pin_retries, c.admin_pin_retries, c.touch
+                    );
+                }
+            }
+        }
+        CardCmd::Enroll { repo, ident, label } => {
+            let mut r = Repository::open(&repo.repo)?;
+            let rc = card::enroll(ident.as_deref(), &label).map_err(nkbackup::Error::from)?;
+            let (kind, fp, id) = (
+                rc.kind.clone(),
+                rc.fingerprint.clone().unwrap_or_default(),
+                rc.ident.clone().unwrap_or_default(),
+            );
+            r.add_recipient(rc)?;
+            println!(
+                "enrolled token {label} ({id}) as {kind}, key {fp}; backups sealed from now on open with it (sealing never needs the card)"
+            );
+        }
+        CardCmd::Generate { ident, algo, yes } => {
+            let Some(a) = KeyAlgorithm::parse(&algo) else {
+                bail!(
+                    "unknown --algo {algo:?}: use cv25519, rsa2048, rsa3072, rsa4096, nistp256, nistp384 or nistp521"
+                );
+            };
+            if !yes {
+                bail!(
+                    "`card generate` destroys the decryption key on {ident}; backups sealed only to it could never be opened again. Add --yes if that is what you want"
+                );
+            }
+            let mut pins = card::pin::default_source(None);
+            let key = card::generate(&ident, a, pins.as_mut())
+                .map_err(nkbackup::Error::from)
+                .with_context(|| format!("generating a {a} key on {ident}"))?;
+            println!(
+                "generated {a} decryption key {} on {}; enroll it with `nkbackup card enroll --ident {} --label NAME`",
+                key.fingerprint_hex(),
+                ident.to_ascii_uppercase(),
+                ident.to_ascii_uppercase()
+            );
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,463 @@
+//! [`CardIdentity`]: opens backups with an enrolled OpenPGP card.
+//!
+//! ## One card operation per backup
+//!
+//! A card is slow (an RSA decipher on a Nitrokey takes about a second) and
+//! may need a touch per operation, so the identity makes exactly one
+//! PSO:DECIPHER per backup, whatever the number of stanzas. Native X25519
+//! stanzas do not say whom they are for, so it needs a hint: the sidecar's
+//! `recipients` list is in stanza order (the seal writes one stanza per
+//! recipient, in configuration order, and the age encryptor keeps that
+//! order). [`crate::Opener::card`] passes the sidecar to
+//! [`CardIdentity::use_sidecar`], which finds each enrolled token's entry
+//! (same `type` and `key`) and so its stanza index.
+//!
+//! If the hint is wrong (a sidecar edited or swapped): a stanza index past
+//! the header, a stanza of the wrong type, or an `nkbackup/openpgp` stanza
+//! for another fingerprint is refused with [`CardError::HeaderMismatch`]
+//! before any card operation; an X25519 stanza that does not authenticate
+//! with the card's answer is refused after that one operation. No other
+//! stanza is tried, so a tampered sidecar never costs more card operations
+//! (or touches). Without a sidecar, the identity picks the stanza whose
+//! fingerprint matches (`nkbackup/openpgp`) or the only X25519 stanza, and
+//! otherwise refuses ([`CardError::AmbiguousStanza`]).
+
+use super::error::CardError;
+use super::key::{self, CardKey, KIND_OPENPGP, KIND_X25519};
+use super::openpgp::{CardInput, OpenpgpStanza};
+use super::pin::{self, PinKind, PinRequest, PinSource};
+use super::x25519::X25519Stanza;
+use crate::config::{Config, RecipientConfig};
+use crate::manifest::Sidecar;
+use age_core::format::{FileKey, Stanza};
+use openpgp_card::ocard::crypto::Cryptogram;
+use openpgp_card::ocard::{KeyType, StatusBytes};
+use std::cell::RefCell;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
+
+/// How long to wait for an absent token by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// One enrolled token, from a `card-x25519` / `card-openpgp` recipient.
+#[derive(Debug, Clone)]
+pub struct EnrolledCard {
+    /// The recipient label (`alice-nk3`).
+    pub label: String,
+    /// The card's ident (`000F:1234ABCD`).
+    pub ident: String,
+    /// The recipient type.
+    pub kind: String,
+    /// The recipient's `key` value as configured (matched against sidecars).
+    pub config_key: String,
+    /// The decryption public key.
+    pub key: CardKey,
+}
+
+impl EnrolledCard {
+    /// The token a recipient entry describes; `None` for non-card types.
+    pub fn from_recipient(r: &RecipientConfig) -> Option<Result<Self, CardError>> {
+        if r.kind != KIND_X25519 && r.kind != KIND_OPENPGP {
+            return None;
+        }
+        Some((|| {
+            let ident = r.ident.clone().ok_or_else(|| CardError::InvalidRecipient {
+                label: r.label.clone(),
+                reason: "it has no `ident` (MMMM:SSSSSSSS); enroll the card again with `nkbackup card enroll`".into(),
+            })?;
+            Ok(EnrolledCard {
+                label: r.label.clone(),
+                ident: ident.to_ascii_uppercase(),
+                kind: r.kind.clone(),
+                config_key: r.key.clone(),
+                key: key::from_recipient(r)?,
+            })
+        })())
+    }
+
+    fn name(&self) -> String {
+        format!("{} ({})", self.label, self.ident)
+    }
+}
+
+/// Opens backups with any one of several enrolled OpenPGP cards.
+pub struct CardIdentity {
+    cards: Vec<EnrolledCard>,
+    pin: RefCell<Box<dyn PinSource>>,
+    timeout: Duration,
+    allow_last_try: bool,
+    notify: Box<dyn Fn(&str)>,
+    hint: Option<Vec<Option<usize>>>,
+    ops: Arc<AtomicU32>,
+}
+
+impl CardIdentity {
+    /// An identity for the given tokens, asking `pin` for PINs.
+    pub fn new(cards: Vec<EnrolledCard>, pin: Box<dyn PinSource>) -> Self {
+        CardIdentity {
+            cards,
+            pin: RefCell::new(pin),
+            timeout: DEFAULT_TIMEOUT,
+            allow_last_try: false,
+            notify: Box::new(|msg| eprintln!("nkbackup: {msg}")),
+            hint: None,
+            ops: Arc::new(AtomicU32::new(0)),
+        }
+    }
+
+    /// An identity for every card recipient in `config`, or only the one
+    /// with ident `ident`.
+    pub fn from_config(
+        config: &Config,
+        ident: Option<&str>,
+        pin: Box<dyn PinSource>,
+    ) -> Result<Self, CardError> {
+        let mut cards = Vec::new();
+        for r in &config.recipients {
+            if let Some(c) = EnrolledCard::from_recipient(r) {
+                let c = c?;
+                if ident.is_none_or(|i| i.eq_ignore_ascii_case(&c.ident)) {
+                    cards.push(c);
+                }
+            }
+        }
+        if cards.is_empty() {
+            return Err(match ident {
+                Some(i) => CardError::NotFound {
+                    ident: format!("{} among the enrolled tokens", i.to_ascii_uppercase()),
+                },
+                None => CardError::InvalidRecipient {
+                    label: "(none)".into(),
+                    reason: "the repository has no card recipients; enroll one with `nkbackup card enroll`".into(),
+                },
+            });
+        }
+        Ok(Self::new(cards, pin))
+    }
+
+    /// How long to wait for an absent token (default 60 s).
+    pub fn timeout(mut self, d: Duration) -> Self {
+        self.timeout = d;
+        self
+    }
+
+    /// Allow presenting a PIN when only one try is left (default: refuse,
+    /// so nkbackup never locks a token).
+    pub fn allow_last_try(mut self, yes: bool) -> Self {
+        self.allow_last_try = yes;
+        self
+    }
+
+    /// Where messages for the person at the token go ("insert token …",
+    /// "touch your token …"). Default: standard error.
+    pub fn notify(mut self, f: impl Fn(&str) + 'static) -> Self {
+        self.notify = Box::new(f);
+        self
+    }
+
+    /// Uses `sidecar`'s recipient list (stanza order) to find each token's
+    /// stanza; see the module documentation.
+    pub fn use_sidecar(&mut self, sidecar: &Sidecar) {
+        self.hint = Some(
+            self.cards
+                .iter()
+                .map(|c| {
+                    sidecar
+                        .recipients
+                        .iter()
+                        .position(|r| r.kind == c.kind && r.key == c.config_key)
+                })
+                .collect(),
+        );
+    }
+
+    /// A counter of card operations (PSO:DECIPHER) this identity made.
+    pub fn operations(&self) -> Arc<AtomicU32> {
+        self.ops.clone()
+    }
+
+    /// The enrolled tokens.
+    pub fn cards(&self) -> &[EnrolledCard] {
+        &self.cards
+    }
+
+    /// (card index, stanza index) pairs to consider.
+    fn candidates(&self, stanzas: &[Stanza]) -> Result<Vec<(usize, usize)>, CardError> {
+        if let Some(h) = &self.hint {
+            return Ok(h
+                .iter()
+                .enumerate()
+                .filter_map(|(c, s)| s.map(|s| (c, s)))
+                .collect());
+        }
+        let mut out = Vec::new();
+        let x25519: Vec<usize> = (0..stanzas.len())
+            .filter(|&i| stanzas[i].tag == super::x25519::STANZA_TAG)
+            .collect();
+        for (ci, c) in self.cards.iter().enumerate() {
+            if c.kind == KIND_OPENPGP {
+                let fp = c.key.fingerprint_hex();
+                if let Some(si) = stanzas.iter().position(|s| {
+                    s.tag == super::openpgp::STANZA_TAG
+                        && s.args.first().is_some_and(|a| a.eq_ignore_ascii_case(&fp))
+                }) {
+                    out.push((ci, si));
+                }
+            } else {
+                match x25519.as_slice() {
+                    [] => {}
+                    [one] => out.push((ci, *one)),
+                    more => {
+                        return Err(CardError::AmbiguousStanza {
+                            label: c.label.clone(),
+                            count: more.len(),
+                        });
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Waits until one of `wanted` (card indices) is in a reader.
+    fn wait_for(&self, wanted: &[usize]) -> Result<(usize, String), CardError> {
+        let start = Instant::now();
+        let mut told = false;
+        loop {
+            let present = super::present()?;
+            for &ci in wanted {
+                if let Some((reader, _)) = present
+                    .iter()
+                    .find(|(_, i)| i.eq_ignore_ascii_case(&self.cards[ci].ident))
+                {
+                    return Ok((ci, reader.clone()));
+                }
+            }
+            let names = wanted
+                .iter()
+                .map(|&ci| self.cards[ci].name())
+                .collect::<Vec<_>>()
+                .join(" or ");
+            if start.elapsed() >= self.timeout {
+                return Err(CardError::TokenAbsent {
+                    wanted: names,
+                    waited_secs: self.timeout.as_secs(),
+                });
+            }
+            if !told {
+                (self.notify)(&format!(
+                    "insert token {names} (waiting up to {} s; Ctrl-C to stop)",
+                    self.timeout.as_secs()
+                ));
+                told = true;
+            }
+            std::thread::sleep(Duration::from_millis(300).min(self.timeout));
+        }
+    }
+
+    fn unwrap(&self, stanzas: &[Stanza]) -> Result<Option<FileKey>, CardError> {
+        let candidates = self.candidates(stanzas)?;
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        // Check every candidate stanza before touching a card.
+        let mut parsed = Vec::new();
+        for &(ci, si) in &candidates {
+            let c = &self.cards[ci];
+            let mismatch = |detail: String| CardError::HeaderMismatch { detail, ops: 0 };
+            let stanza = stanzas.get(si).ok_or_else(|| {
+                mismatch(format!(
+                    "the sidecar lists {} as recipient #{} but the header has {} stanzas",
+                    c.label,
+                    si + 1,
+                    stanzas.len()
+                ))
+            })?;
+            let p = if c.kind == KIND_X25519 {
+                X25519Stanza::parse(stanza).map(|r| r.map(Parsed::X25519))
+            } else {
+                OpenpgpStanza::parse(stanza, &c.key).map(|r| r.map(Parsed::Openpgp))
+            };
+            match p {
+                None => {
+                    return Err(mismatch(format!(
+                        "stanza #{} is a {:?} stanza, but {} ({}) needs {}",
+                        si + 1,
+                        stanza.tag,
+                        c.label,
+                        c.kind,
+                        if c.kind == KIND_X25519 {
+                            "X25519"
+                        } else {
+                            super::openpgp::STANZA_TAG
+                        }
+                    )));
+                }
+                Some(Err(detail)) => {
+                    return Err(mismatch(format!(
+                        "stanza #{} ({}): {detail}",
+                        si + 1,
+                        c.label
+                    )));
+                }
+                Some(Ok(p)) => parsed.push((ci, si, p)),
+            }
+        }
+        let wanted: Vec<usize> = parsed.iter().map(|(ci, _, _)| *ci).collect();
+        let (ci, reader) = self.wait_for(&wanted)?;
+        let (_, si, stanza) = parsed
+            .into_iter()
+            .find(|(c, _, _)| *c == ci)
+            .expect("wait_for returns a wanted card");
+        self.with_card(ci, si, &reader, &stanza).map(Some)
+    }
+
+    /// One session with card `ci`: check its key, verify the PIN, one
+    /// decipher; the connection is closed with a card reset.
+    fn with_card(
+        &self,
+        ci: usize,
+        si: usize,
+        reader: &str,
+        stanza: &Parsed,
+    ) -> Result<FileKey, CardError> {
+        let c = &self.cards[ci];
+        let removed = |during: &str| CardError::Removed {
+            label: c.label.clone(),
+            ident: c.ident.clone(),
+            during: during.to_owned(),
+        };
+        let classify = |during: &str, e: openpgp_card::Error| match e {
+            openpgp_card::Error::Smartcard(_) => removed(during),
+            other => CardError::card(&c.ident, other),
+        };
+        let mut card = super::open_reader(reader).map_err(|_| removed("connecting"))?;
+        let mut tx = card.transaction().map_err(|e| classify("connecting", e))?;
+        let ident = tx
+            .application_identifier()
+            .map_err(|e| classify("reading its identity", e))?
+            .ident();
+        if !ident.eq_ignore_ascii_case(&c.ident) {
+            return Err(removed("connecting (another card is in its reader now)"));
+        }
+        let on_card = super::read_key(&mut tx, &c.ident)?;
+        if !on_card.same_material(&c.key) {
+            return Err(CardError::KeyMismatch {
+                label: c.label.clone(),
+                ident: c.ident.clone(),
+                enrolled: c.key.fingerprint_hex(),
+            });
+        }
+        let retries = tx
+            .pw_status_bytes()
+            .map_err(|e| classify("reading the PIN retry counter", e))?
+            .err_count_pw1();
+        match retries {
+            0 => {
+                return Err(CardError::PinBlocked {
+                    label: c.label.clone(),
+                    ident: c.ident.clone(),
+                });
+            }
+            1 if !self.allow_last_try => {
+                return Err(CardError::LastPinTry {
+                    label: c.label.clone(),
+                    ident: c.ident.clone(),
+                });
+            }
+            _ => {}
+        }
+        let req = PinRequest {
+            kind: PinKind::User,
+            label: c.label.clone(),
+            ident: c.ident.clone(),
+            retries_left: retries,
+        };
+        let pin = self.pin.borrow_mut().pin(&req)?;
+        pin::check_shape(&pin, &req)?;
+        if let Err(e) = tx.verify_user_pin(pin) {
+            return Err(match e {
+                openpgp_card::Error::CardStatus(
+                    StatusBytes::PasswordNotChecked(_)
+                    | StatusBytes::SecurityStatusNotSatisfied
+                    | StatusBytes::AuthenticationMethodBlocked,
+                ) => {
+                    let _ = tx.invalidate_cache();
+                    let left = tx.pw_status_bytes().map(|p| p.err_count_pw1()).unwrap_or(0);
+                    if left == 0 {
+                        CardError::PinBlocked {
+                            label: c.label.clone(),
+                            ident: c.ident.clone(),
+                        }
+                    } else {
+                        CardError::WrongPin {
+                            label: c.label.clone(),
+                            ident: c.ident.clone(),
+                            retries_left: left,
+                        }
+                    }
+                }
+                other => classify("verifying the PIN", other),
+            });
+        }
+        if let Ok(Some(uif)) = tx.user_interaction_flag(KeyType::Decryption)
+            && uif.touch_policy().touch_required()
+        {
+            (self.notify)(&format!(
+                "touch your token {} to confirm the decryption",
+                c.name()
+            ));
+        }
+        let mut decipher = |input: CardInput<'_>| -> Result<Zeroizing<Vec<u8>>, CardError> {
+            self.ops.fetch_add(1, Ordering::SeqCst);
+            let res = match input {
+                CardInput::Ecdh(p) => tx.card().decipher(Cryptogram::ECDH(p)),
+                CardInput::Rsa(p) => tx.card().decipher(Cryptogram::RSA(p)),
+            };
+            res.map(Zeroizing::new)
+                .map_err(|e| classify("decrypting", e))
+        };
+        let not_for_us = || CardError::HeaderMismatch {
+            detail: format!(
+                "stanza #{} did not open with the key of token {}; the sidecar names the wrong stanza for it",
+                si + 1,
+                c.name()
+            ),
+            ops: 1,
+        };
+        let fk = match stanza {
+            Parsed::X25519(s) => {
+                let shared = decipher(CardInput::Ecdh(&s.ephemeral))?;
+                s.unwrap(&shared, &c.key.public).ok_or_else(not_for_us)?
+            }
+            Parsed::Openpgp(s) => s.unwrap(&c.key, &mut decipher)?.ok_or_else(not_for_us)?,
+        };
+        // Dropping the transaction and card disconnects with SCARD_RESET_CARD:
+        // the verified PIN does not outlive this call.
+        drop(tx);
+        drop(card);
+        Ok(fk)
+    }
+}
+
+enum Parsed {
+    X25519(X25519Stanza),
+    Openpgp(OpenpgpStanza),
+}
+
+impl age::Identity for CardIdentity {
+    fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
+        self.unwrap_stanzas(std::slice::from_ref(stanza))
+    }
+
+    fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
+        match self.unwrap(stanzas) {
+            Ok(Some(fk)) => Some(Ok(fk)),
+            Ok(None) => None,
+            // The Opener turns this back into `Error::Card` (see open.rs).
+            Err(e) => Some(Err(age::DecryptError::Io(std::io::Error::other(e)))),
+        }
+    }
+}

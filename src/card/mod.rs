@@ -1,0 +1,269 @@
+//! OpenPGP smartcards over PC/SC: list, enroll, open backups, generate keys.
+//!
+//! A card (Nitrokey 3/Pro/Start, YubiKey, any ISO 7816 OpenPGP card) holds
+//! a decryption key that never leaves it. nkbackup uses it in three ways:
+//!
+//! * **enroll** ([`enroll`]): read the decryption *public* key (no PIN) and
+//!   turn it into a recipient entry (`card-x25519` or `card-openpgp`,
+//!   [`key`]). Sealing then needs only that entry, never the card.
+//! * **open** ([`CardIdentity`]): an [`age::Identity`] that finds an
+//!   enrolled token among all readers (asking for it and waiting if none is
+//!   inserted), asks a caller-supplied [`PinSource`] for the PIN, and makes
+//!   exactly **one** card operation per backup: the stanza it unwraps is
+//!   chosen from the sidecar's recipient list (stanza order), see
+//!   [`identity`].
+//! * **generate** ([`generate`]): a new decryption key on the card
+//!   (destructive; admin PIN).
+//!
+//! Stanzas: a Curve25519 card key gets age's native `X25519` stanza
+//! ([`x25519`]); RSA and NIST ECDH keys get an `nkbackup/openpgp` stanza
+//! holding an OpenPGP PKESK ([`openpgp`]). docs/FORMAT.md §8 specifies both.
+//!
+//! Disconnecting resets the card (PC/SC `SCARD_RESET_CARD`), so a verified
+//! PIN does not linger for other processes.
+
+pub mod error;
+pub mod generate;
+pub mod identity;
+pub mod key;
+pub mod openpgp;
+pub mod pin;
+pub mod x25519;
+
+pub use error::CardError;
+pub use generate::generate;
+pub use identity::CardIdentity;
+pub use key::{CardKey, KeyAlgorithm};
+pub use pin::{PinKind, PinRequest, PinSource};
+
+use card_backend_pcsc::PcscBackend;
+use openpgp_card::Card;
+use openpgp_card::ocard::KeyType;
+use openpgp_card::state::{Open, Transaction};
+use serde::Serialize;
+use std::ffi::CString;
+
+/// One OpenPGP card in one reader, as `card list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct CardInfo {
+    /// The PC/SC reader name.
+    pub reader: String,
+    /// `MMMM:SSSSSSSS`: manufacturer id and serial number, upper-case hex.
+    pub ident: String,
+    /// The manufacturer id (0x000F Nitrokey, 0x0006 Yubico, 0xFFFE test).
+    pub manufacturer_id: u16,
+    /// The manufacturer's name.
+    pub manufacturer: String,
+    /// OpenPGP card application version, e.g. `3.4`.
+    pub version: String,
+    /// The decryption slot's algorithm as the card reports it.
+    pub algorithm: String,
+    /// The decryption key, if there is one and nkbackup can use it.
+    pub key: Option<KeyInfo>,
+    /// User PIN (PW1) tries left.
+    pub user_pin_retries: u8,
+    /// Admin PIN (PW3) tries left.
+    pub admin_pin_retries: u8,
+    /// Touch confirmation (UIF) for decryption: `off`, `on`, `fixed`,
+    /// `cached`, `cached-fixed`, or `unsupported`.
+    pub touch: String,
+}
+
+/// The decryption key of a card.
+#[derive(Debug, Clone, Serialize)]
+pub struct KeyInfo {
+    /// `cv25519`, `rsa2048`, `nistp256`…
+    pub algorithm: String,
+    /// The fingerprint the card stores (hex), if any.
+    pub card_fingerprint: Option<String>,
+    /// The OpenPGP v4 fingerprint nkbackup computes for this key.
+    pub fingerprint: String,
+    /// Creation time stored on the card (RFC 3339).
+    pub created: String,
+    /// The recipient type it would be enrolled as.
+    pub recipient_type: String,
+}
+
+/// Lists every OpenPGP card in every PC/SC reader. Reads only; no PIN.
+pub fn list() -> Result<Vec<CardInfo>, CardError> {
+    let mut out = Vec::new();
+    for reader in readers()? {
+        let Ok(mut card) = open_reader(&reader) else {
+            continue; // empty reader, or a card without the OpenPGP application
+        };
+        let mut tx = card
+            .transaction()
+            .map_err(|e| CardError::card(&reader, e))?;
+        out.push(info(&mut tx, &reader)?);
+    }
+    Ok(out)
+}
+
+/// The PC/SC reader names.
+pub(crate) fn readers() -> Result<Vec<String>, CardError> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
+        message: e.to_string(),
+    })?;
+    match ctx.list_readers_owned() {
+        Ok(r) => Ok(r
+            .into_iter()
+            .map(|n| n.to_string_lossy().into_owned())
+            .collect()),
+        Err(pcsc::Error::NoReadersAvailable) => Ok(Vec::new()),
+        Err(e) => Err(CardError::NoPcsc {
+            message: e.to_string(),
+        }),
+    }
+}
+
+/// Connects to the card in `reader` and selects the OpenPGP application.
+pub(crate) fn open_reader(reader: &str) -> Result<Card<Open>, CardError> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
+        message: e.to_string(),
+    })?;
+    let name = CString::new(reader).map_err(|e| CardError::card(reader, e))?;
+    let backend =
+        PcscBackend::from_pcsc_reader(&ctx, &name, None).map_err(|e| CardError::card(reader, e))?;
+    Card::new(backend).map_err(|e| CardError::card(reader, e))
+}
+
+/// The ident of the card in each reader that has an OpenPGP card:
+/// `(reader, ident)`.
+pub(crate) fn present() -> Result<Vec<(String, String)>, CardError> {
+    let mut out = Vec::new();
+    for reader in readers()? {
+        if let Ok(mut card) = open_reader(&reader)
+            && let Ok(tx) = card.transaction()
+            && let Ok(aid) = tx.application_identifier()
+        {
+            out.push((reader, aid.ident()));
+        }
+    }
+    Ok(out)
+}
+
+/// Opens the card `ident`, or the only card present when `ident` is `None`.
+pub(crate) fn open_one(ident: Option<&str>) -> Result<(String, Card<Open>), CardError> {
+    let cards = present()?;
+    let reader = match ident {
+        Some(want) => cards
+            .iter()
+            .find(|(_, i)| i.eq_ignore_ascii_case(want))
+            .map(|(r, _)| r.clone())
+            .ok_or_else(|| CardError::NotFound {
+                ident: want.to_ascii_uppercase(),
+            })?,
+        None => match cards.as_slice() {
+            [] => return Err(CardError::NoCards),
+            [(r, _)] => r.clone(),
+            more => {
+                return Err(CardError::SeveralCards {
+                    idents: more
+                        .iter()
+                        .map(|(_, i)| i.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                });
+            }
+        },
+    };
+    Ok((reader.clone(), open_reader(&reader)?))
+}
+
+/// Reads [`CardInfo`] through an open transaction.
+pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardInfo, CardError> {
+    let aid = tx
+        .application_identifier()
+        .map_err(|e| CardError::card(reader, e))?;
+    let ident = aid.ident();
+    let err = |e: openpgp_card::Error| CardError::card(&ident, e);
+    let attrs = tx.algorithm_attributes(KeyType::Decryption).map_err(err)?;
+    let algorithm = KeyAlgorithm::from_attributes(&attrs)
+        .map(|a| a.to_string())
+        .unwrap_or_else(|| format!("{attrs:?}"));
+    let card_fp = tx.fingerprint(KeyType::Decryption).map_err(err)?;
+    let key = match card_fp {
+        None => None,
+        Some(fp) => read_key(tx, &ident).ok().map(|k| KeyInfo {
+            algorithm: k.algorithm.to_string(),
+            card_fingerprint: Some(hex::encode_upper(fp.as_bytes())),
+            fingerprint: k.fingerprint_hex(),
+            created: key::rfc3339(k.created),
+            recipient_type: k.algorithm.recipient_kind().into(),
+        }),
+    };
+    let pw = tx.pw_status_bytes().map_err(err)?;
+    let touch = match tx.user_interaction_flag(KeyType::Decryption) {
+        Ok(Some(uif)) => touch_name(uif.touch_policy()),
+        _ => "unsupported".into(),
+    };
+    let v = aid.version();
+    Ok(CardInfo {
+        reader: reader.to_owned(),
+        ident: ident.clone(),
+        manufacturer_id: aid.manufacturer(),
+        manufacturer: aid.manufacturer_name().to_owned(),
+        version: format!("{}.{}", v >> 8, v & 0xff),
+        algorithm,
+        key,
+        user_pin_retries: pw.err_count_pw1(),
+        admin_pin_retries: pw.err_count_pw3(),
+        touch,
+    })
+}
+
+fn touch_name(p: openpgp_card::ocard::data::TouchPolicy) -> String {
+    use openpgp_card::ocard::data::TouchPolicy as T;
+    match p {
+        T::Off => "off".into(),
+        T::On => "on".into(),
+        T::Fixed => "fixed".into(),
+        T::Cached => "cached".into(),
+        T::CachedFixed => "cached-fixed".into(),
+        T::Unknown(v) => format!("unknown ({v})"),
+    }
+}
+
+/// Reads the decryption public key (no PIN needed).
+pub(crate) fn read_key(tx: &mut Card<Transaction<'_>>, ident: &str) -> Result<CardKey, CardError> {
+    if tx
+        .fingerprint(KeyType::Decryption)
+        .map_err(|e| CardError::card(ident, e))?
+        .is_none()
+    {
+        return Err(CardError::NoDecryptionKey {
+            ident: ident.to_owned(),
+        });
+    }
+    let public = tx
+        .public_key_material(KeyType::Decryption)
+        .map_err(|e| CardError::card(ident, e))?;
+    let created = tx
+        .key_generation_time(KeyType::Decryption)
+        .map_err(|e| CardError::card(ident, e))?
+        .map(|t| t.get())
+        .unwrap_or(0);
+    CardKey::from_card(&public, created).map_err(|algorithm| CardError::UnsupportedAlgorithm {
+        ident: ident.to_owned(),
+        algorithm,
+    })
+}
+
+/// Reads the decryption public key of card `ident` (or of the only card
+/// present) and returns the recipient entry for it, labelled `label`. No
+/// PIN is needed; the card is not changed.
+pub fn enroll(
+    ident: Option<&str>,
+    label: &str,
+) -> Result<crate::config::RecipientConfig, CardError> {
+    let (reader, mut card) = open_one(ident)?;
+    let mut tx = card
+        .transaction()
+        .map_err(|e| CardError::card(&reader, e))?;
+    let ident = tx
+        .application_identifier()
+        .map_err(|e| CardError::card(&reader, e))?
+        .ident();
+    let key = read_key(&mut tx, &ident)?;
+    Ok(key.recipient_config(label, &ident))
+}
