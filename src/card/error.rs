@@ -83,7 +83,8 @@ pub enum CardError {
 
     /// The user PIN was wrong.
     #[error(
-        "wrong PIN for token {label} ({ident}): {retries_left} tries left before the PIN locks; check the PIN and try again"
+        "wrong PIN for token {label} ({ident}): {retries_left} {} left before the PIN locks; check the PIN and try again",
+        tries(*.retries_left)
     )]
     WrongPin {
         /// The recipient label (or the ident when not enrolled).
@@ -191,6 +192,10 @@ pub enum CardError {
         /// What failed.
         message: String,
     },
+}
+
+fn tries(n: u8) -> &'static str {
+    if n == 1 { "try" } else { "tries" }
 }
 
 impl CardError {

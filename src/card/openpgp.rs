@@ -221,3 +221,59 @@ impl<E> Decryptor for CardDecryptor<'_, E> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::card::key::KeyAlgorithm;
+    use age::Recipient as _;
+
+    /// The stanza a NIST P-256 card recipient writes opens through the
+    /// card glue, with the card's half (ECDH) done in software here.
+    #[test]
+    fn p256_stanza_round_trips_through_the_card_glue() {
+        let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+        let point = p256::EncodedPoint::from(secret.public_key());
+        let key = CardKey {
+            algorithm: KeyAlgorithm::NistP256,
+            public: point.as_bytes().to_vec(),
+            exponent: Vec::new(),
+            created: 1_760_000_000,
+        };
+        let fk = FileKey::new(Box::new([9u8; 16]));
+        let (stanzas, labels) = OpenpgpRecipient::new(&key).wrap_file_key(&fk).unwrap();
+        assert!(labels.is_empty());
+        let [stanza] = stanzas.as_slice() else {
+            panic!("one stanza")
+        };
+        assert_eq!(stanza.tag, STANZA_TAG);
+        assert_eq!(stanza.args, vec![key.fingerprint_hex()]);
+
+        let parsed = OpenpgpStanza::parse(stanza, &key).unwrap().unwrap();
+        let mut calls = 0;
+        let mut card = |input: CardInput<'_>| -> Result<Zeroizing<Vec<u8>>, String> {
+            calls += 1;
+            let CardInput::Ecdh(p) = input else {
+                return Err("expected ECDH".into());
+            };
+            let eph = p256::PublicKey::from_sec1_bytes(p).map_err(|e| e.to_string())?;
+            let shared = p256::ecdh::diffie_hellman(secret.to_nonzero_scalar(), eph.as_affine());
+            Ok(Zeroizing::new(shared.raw_secret_bytes().to_vec()))
+        };
+        let got = parsed.unwrap(&key, &mut card).unwrap().expect("opens");
+        assert_eq!(got.expose_secret(), &[9u8; 16]);
+        assert_eq!(calls, 1, "one card operation");
+
+        // Another key: refused from the stanza alone.
+        let other = CardKey {
+            created: key.created + 1,
+            ..key.clone()
+        };
+        let err = OpenpgpStanza::parse(stanza, &other).unwrap().unwrap_err();
+        assert!(err.contains("is for key"), "{err}");
+        // A card error is passed through, not swallowed by sequoia.
+        let mut failing =
+            |_: CardInput<'_>| -> Result<Zeroizing<Vec<u8>>, String> { Err("pulled".into()) };
+        assert!(matches!(parsed.unwrap(&key, &mut failing), Err(e) if e == "pulled"));
+    }
+}
