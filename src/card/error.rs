@@ -23,6 +23,12 @@ pub enum CardError {
     #[error("no OpenPGP card found in any reader; insert your token and try again")]
     NoCards,
 
+    /// `--card` was given but the repository has no card recipients.
+    #[error(
+        "this repository has no card recipients, so no card can open its backups; enroll one with `nkbackup card enroll` (backups sealed before that stay closed to it)"
+    )]
+    NoneEnrolled,
+
     /// A card was asked for by ident and is not in any reader.
     #[error("no OpenPGP card {ident} in any reader; `nkbackup card list` shows the cards present")]
     NotFound {
@@ -207,6 +213,7 @@ impl CardError {
             CardError::HeaderMismatch { .. } => ErrorKind::Integrity,
             CardError::NoCards
             | CardError::NotFound { .. }
+            | CardError::NoneEnrolled
             | CardError::TokenAbsent { .. }
             | CardError::KeyMismatch { .. }
             | CardError::WrongPin { .. }

@@ -128,10 +128,7 @@ impl CardIdentity {
                 Some(i) => CardError::NotFound {
                     ident: format!("{} among the enrolled tokens", i.to_ascii_uppercase()),
                 },
-                None => CardError::InvalidRecipient {
-                    label: "(none)".into(),
-                    reason: "the repository has no card recipients; enroll one with `nkbackup card enroll`".into(),
-                },
+                None => CardError::NoneEnrolled,
             });
         }
         Ok(Self::new(cards, pin))
@@ -184,8 +181,12 @@ impl CardIdentity {
     }
 
     /// (card index, stanza index) pairs to consider.
-    fn candidates(&self, stanzas: &[Stanza]) -> Result<Vec<(usize, usize)>, CardError> {
-        if let Some(h) = &self.hint {
+    fn candidates(
+        &self,
+        stanzas: &[Stanza],
+        whole_header: bool,
+    ) -> Result<Vec<(usize, usize)>, CardError> {
+        if let (Some(h), true) = (&self.hint, whole_header) {
             return Ok(h
                 .iter()
                 .enumerate()
@@ -221,11 +222,32 @@ impl CardIdentity {
         Ok(out)
     }
 
-    /// Waits until one of `wanted` (card indices) is in a reader.
+    /// Waits until one of `wanted` (card indices) is in a reader. Between
+    /// scans it sleeps in PC/SC's SCardGetStatusChange, so a token is seen
+    /// as soon as it is inserted, and other cards are not reconnected (and
+    /// so not reset) while nothing changes.
     fn wait_for(&self, wanted: &[usize]) -> Result<(usize, String), CardError> {
-        let start = Instant::now();
+        let deadline = Instant::now() + self.timeout;
         let mut told = false;
+        let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
+            message: e.to_string(),
+        })?;
         loop {
+            // Snapshot the readers' states before scanning, so a change
+            // during the scan is not missed.
+            let mut states = vec![pcsc::ReaderState::new(
+                pcsc::PNP_NOTIFICATION(),
+                pcsc::State::UNAWARE,
+            )];
+            for r in super::readers()? {
+                if let Ok(name) = std::ffi::CString::new(r) {
+                    states.push(pcsc::ReaderState::new(name, pcsc::State::UNAWARE));
+                }
+            }
+            let _ = ctx.get_status_change(Duration::ZERO, &mut states);
+            for s in &mut states {
+                s.sync_current_state();
+            }
             let present = super::present()?;
             for &ci in wanted {
                 if let Some((reader, _)) = present
@@ -240,7 +262,8 @@ impl CardIdentity {
                 .map(|&ci| self.cards[ci].name())
                 .collect::<Vec<_>>()
                 .join(" or ");
-            if start.elapsed() >= self.timeout {
+            let now = Instant::now();
+            if now >= deadline {
                 return Err(CardError::TokenAbsent {
                     wanted: names,
                     waited_secs: self.timeout.as_secs(),
@@ -253,12 +276,19 @@ impl CardIdentity {
                 ));
                 told = true;
             }
-            std::thread::sleep(Duration::from_millis(300).min(self.timeout));
+            // Wake on any reader change (card in/out, reader plugged), at
+            // the deadline, or after 2 s at most (a reader that does not
+            // report changes).
+            let wait = (deadline - now).min(Duration::from_secs(2));
+            match ctx.get_status_change(wait, &mut states) {
+                Ok(()) | Err(pcsc::Error::Timeout) => {}
+                Err(_) => std::thread::sleep(Duration::from_millis(300).min(deadline - now)),
+            }
         }
     }
 
-    fn unwrap(&self, stanzas: &[Stanza]) -> Result<Option<FileKey>, CardError> {
-        let candidates = self.candidates(stanzas)?;
+    fn unwrap(&self, stanzas: &[Stanza], whole_header: bool) -> Result<Option<FileKey>, CardError> {
+        let candidates = self.candidates(stanzas, whole_header)?;
         if candidates.is_empty() {
             return Ok(None);
         }
@@ -375,9 +405,18 @@ impl CardIdentity {
             ident: c.ident.clone(),
             retries_left: retries,
         };
-        let pin = self.pin.borrow_mut().pin(&req)?;
-        pin::check_shape(&pin, &req)?;
-        if let Err(e) = tx.verify_user_pin(pin) {
+        let verified = if tx.feature_pinpad_verify() {
+            (self.notify)(&format!(
+                "enter the PIN of token {} on the reader's pinpad ({retries} tries left)",
+                c.name()
+            ));
+            tx.verify_user_pinpad(&|| {})
+        } else {
+            let pin = self.pin.borrow_mut().pin(&req)?;
+            pin::check_shape(&pin, &req)?;
+            tx.verify_user_pin(pin)
+        };
+        if let Err(e) = verified {
             return Err(match e {
                 openpgp_card::Error::CardStatus(
                     StatusBytes::PasswordNotChecked(_)
@@ -448,16 +487,22 @@ enum Parsed {
 }
 
 impl age::Identity for CardIdentity {
+    /// One stanza alone: the sidecar hint (which indexes the whole header)
+    /// does not apply; the stanza is used if it can only be this card's.
     fn unwrap_stanza(&self, stanza: &Stanza) -> Option<Result<FileKey, age::DecryptError>> {
-        self.unwrap_stanzas(std::slice::from_ref(stanza))
+        to_age(self.unwrap(std::slice::from_ref(stanza), false))
     }
 
     fn unwrap_stanzas(&self, stanzas: &[Stanza]) -> Option<Result<FileKey, age::DecryptError>> {
-        match self.unwrap(stanzas) {
-            Ok(Some(fk)) => Some(Ok(fk)),
-            Ok(None) => None,
-            // The Opener turns this back into `Error::Card` (see open.rs).
-            Err(e) => Some(Err(age::DecryptError::Io(std::io::Error::other(e)))),
-        }
+        to_age(self.unwrap(stanzas, true))
+    }
+}
+
+fn to_age(r: Result<Option<FileKey>, CardError>) -> Option<Result<FileKey, age::DecryptError>> {
+    match r {
+        Ok(Some(fk)) => Some(Ok(fk)),
+        Ok(None) => None,
+        // The Opener turns this back into `Error::Card` (see open.rs).
+        Err(e) => Some(Err(age::DecryptError::Io(std::io::Error::other(e)))),
     }
 }

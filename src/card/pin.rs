@@ -149,7 +149,9 @@ impl PinSource for Pinentry {
             reason,
         };
         let mut args = Vec::new();
-        if let Ok(tty) = std::fs::read_link("/proc/self/fd/0") {
+        if std::io::IsTerminal::is_terminal(&std::io::stdin())
+            && let Ok(tty) = std::fs::read_link("/proc/self/fd/0")
+        {
             args.push("--ttyname".to_owned());
             args.push(tty.to_string_lossy().into_owned());
         }
@@ -268,8 +270,11 @@ pub fn default_source(pin_file: Option<PathBuf>) -> Box<dyn PinSource> {
         if let (Some(f), PinKind::User) = (&pin_file, req.kind) {
             return FilePin(f.clone()).pin(req);
         }
+        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin())
+            || std::env::var_os("DISPLAY").is_some()
+            || std::env::var_os("WAYLAND_DISPLAY").is_some();
         if let Some(mut p) = Pinentry::find()
-            && std::fs::metadata("/dev/tty").is_ok()
+            && interactive
         {
             match p.pin(req) {
                 Ok(pin) => return Ok(pin),
