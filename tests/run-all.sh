@@ -34,7 +34,7 @@ if [ "${NKBACKUP_SKIP_LINT:-0}" != 1 ]; then
   say "cargo fmt --check"
   cargo fmt --all -- --check
   say "cargo clippy"
-  cargo clippy --all-targets --quiet -- -D warnings
+  cargo clippy --all-targets --features hw-tests --quiet -- -D warnings
 fi
 
 say "cargo test (unit, integration, examples, doc tests)"
