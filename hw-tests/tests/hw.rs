@@ -263,6 +263,17 @@ fn round_trip(algo: KeyAlgorithm) {
     let cli = start.elapsed();
     assert!(String::from_utf8_lossy(&out.stdout).contains("every entry verified"));
     assert!(s.compare("r") > 10);
+    let out = ok(nkbackup()
+        .args(["verify", "--repo"])
+        .arg(&s.repo)
+        .args(["latest", "--deep", "--card", &ident])
+        .env("NKBACKUP_PIN", user_pin())
+        .output()
+        .unwrap());
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains(" OK: "),
+        "{out:?}"
+    );
 
     let (ops, took) = open_with_library(&s, Some(&ident), user_pin()).unwrap();
     assert_eq!(ops, 1, "exactly one card operation per backup opened");
