@@ -14,6 +14,10 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Opening needs a private key: an age identity file, the recovery key, or
+//! an OpenPGP smartcard ([`card::CardIdentity`], passed with
+//! [`Opener::card`], with a PIN callback the caller supplies).
+//!
 //! The format (an age v1 file holding a zstd-compressed pax tar stream that
 //! ends with an inner manifest, plus a JSON sidecar) is documented in
 //! `docs/FORMAT.md`; stock `age`, `zstd` and `tar` can restore a backup.
