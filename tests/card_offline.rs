@@ -90,3 +90,42 @@ fn card_recipients_seal_without_a_card_and_bad_hints_cost_no_card_operation() {
     assert_eq!(ops.load(Ordering::SeqCst), 0);
     assert_eq!(err.kind(), nkbackup::ErrorKind::Integrity);
 }
+
+#[test]
+fn cli_card_options_without_card_recipients_say_what_to_do() {
+    let f = common::Fixture::new();
+    let src = f.path("data");
+    std::fs::create_dir_all(&src).unwrap();
+    std::fs::write(src.join("a"), "a").unwrap();
+    let seal = common::nkbackup()
+        .args(["seal", "--repo"])
+        .arg(f.repo_path())
+        .args(["--class", "db"])
+        .arg(&src)
+        .output()
+        .unwrap();
+    assert!(seal.status.success());
+    let out = common::nkbackup()
+        .args(["restore", "--repo"])
+        .arg(f.repo_path())
+        .args(["latest", "--to"])
+        .arg(f.path("r"))
+        .arg("--card")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no card recipients") && err.contains("card enroll"),
+        "{err}"
+    );
+    let out = common::nkbackup()
+        .args(["verify", "--repo"])
+        .arg(f.repo_path())
+        .args(["latest", "--pin-file", "/nonexistent"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--deep"));
+    assert!(!f.path("r").exists());
+}

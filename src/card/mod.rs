@@ -12,7 +12,7 @@
 //!   exactly **one** card operation per backup: the stanza it unwraps is
 //!   chosen from the sidecar's recipient list (stanza order), see
 //!   [`identity`].
-//! * **generate** ([`generate`]): a new decryption key on the card
+//! * **generate** ([`generate()`]): a new decryption key on the card
 //!   (destructive; admin PIN).
 //!
 //! Stanzas: a Curve25519 card key gets age's native `X25519` stanza
@@ -99,8 +99,8 @@ pub fn list() -> Result<Vec<CardInfo>, CardError> {
     Ok(out)
 }
 
-/// The PC/SC reader names.
-pub(crate) fn readers() -> Result<Vec<String>, CardError> {
+/// The PC/SC reader names (empty if there are none).
+pub fn readers() -> Result<Vec<String>, CardError> {
     let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
         message: e.to_string(),
     })?;

@@ -32,7 +32,7 @@ pub struct CardArgs {
 impl CardArgs {
     /// Whether any card option was given.
     pub fn used(&self) -> bool {
-        self.card.is_some()
+        self.card.is_some() || self.pin_file.is_some() || self.i_know_the_last_try
     }
 }
 
@@ -95,9 +95,17 @@ pub fn run(cmd: CardCmd) -> Result<()> {
             let cards = card::list().map_err(nkbackup::Error::from)?;
             if json {
                 print_json(&cards)?;
-            } else if cards.is_empty() {
-                println!("no OpenPGP card in any reader");
             } else {
+                let readers = card::readers().map_err(nkbackup::Error::from)?;
+                if readers.is_empty() {
+                    println!("no PC/SC reader found (is the token plugged in, and pcscd running?)");
+                }
+                for r in readers
+                    .iter()
+                    .filter(|r| !cards.iter().any(|c| &c.reader == *r))
+                {
+                    println!("{r:?}: no OpenPGP card");
+                }
                 for c in &cards {
                     println!("{} in {:?}", c.ident, c.reader);
                     println!(
