@@ -12,10 +12,10 @@ use crate::manifest::RecipientInfo;
 /// Parses a configured recipient into an age recipient.
 pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
     match r.kind.as_str() {
-        "age" => Ok(Box::new(parse_age(&r.key)?)),
+        "age" | "recovery" => Ok(Box::new(parse_age(&r.key)?)),
         other => Err(Error::InvalidRecipient {
             input: r.label.clone(),
-            reason: format!("unknown recipient type {other:?} (known: age)"),
+            reason: format!("unknown recipient type {other:?} (known: age, recovery)"),
         }),
     }
 }
