@@ -24,7 +24,31 @@ pub struct Config {
     /// Retention classes by name.
     #[serde(default)]
     pub classes: BTreeMap<String, ClassConfig>,
+    /// The offline recovery key, if one was made (`recovery-key new`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recovery: Option<RecoveryConfig>,
 }
+
+/// `[recovery]`: what the repository knows of its recovery key. Only public
+/// data: the key itself is printed once and kept offline.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecoveryConfig {
+    /// Public key id (16 hex digits), printed on the sheet and on shares.
+    pub key_id: String,
+    /// The X25519 public key every backup is also sealed to (`age1…`).
+    pub recipient: String,
+    /// When the key was made (RFC 3339).
+    pub created: String,
+    /// Matrix-style key check, to verify a typed key without storing it.
+    pub check: crate::recovery::KeyCheck,
+    /// Present if the key is derived from a passphrase (Matrix `m.pbkdf2`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub passphrase: Option<crate::recovery::PassphraseParams>,
+}
+
+/// The label the recovery recipient has in sidecars and messages.
+pub const RECOVERY_LABEL: &str = "recovery-key";
 
 /// `[repository]`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,9 +148,35 @@ impl Config {
                     r.label
                 )));
             }
+            if r.label == RECOVERY_LABEL {
+                return Err(invalid(format!(
+                    "the label {RECOVERY_LABEL:?} is reserved for the [recovery] key"
+                )));
+            }
             crate::recipient::parse(r).map_err(|e| invalid(e.to_string()))?;
         }
+        if let Some(r) = &self.recovery {
+            crate::recipient::parse_age(&r.recipient)
+                .map_err(|e| invalid(format!("[recovery] recipient: {e}")))?;
+            crate::recovery::KeyCheck::verify_well_formed(&r.check)
+                .map_err(|e| invalid(format!("[recovery] check: {e}")))?;
+        }
         Ok(())
+    }
+
+    /// Every recipient a seal encrypts to, in stanza order: the configured
+    /// recipients, then the recovery key (type `recovery`) if there is one.
+    pub fn sealing_recipients(&self) -> Vec<RecipientConfig> {
+        let mut all = self.recipients.clone();
+        if let Some(r) = &self.recovery {
+            all.push(RecipientConfig {
+                label: RECOVERY_LABEL.into(),
+                kind: "recovery".into(),
+                key: r.recipient.clone(),
+                ..Default::default()
+            });
+        }
+        all
     }
 
     /// The class named `name`, or an error listing the defined ones.

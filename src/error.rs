@@ -263,6 +263,37 @@ pub enum Error {
     #[error(transparent)]
     Card(#[from] crate::card::CardError),
 
+    /// A recovery key, passphrase or share was rejected.
+    #[error(transparent)]
+    Recovery(#[from] crate::recovery::RecoveryError),
+
+    /// `recovery-key new` on a repository that already has one.
+    #[error(
+        "the repository at {path} already has a recovery key (key id {key_id}); pass --replace to make a new one (backups sealed before stay openable only with the old key)"
+    )]
+    RecoveryKeyExists {
+        /// The repository path.
+        path: PathBuf,
+        /// The existing key's id.
+        key_id: String,
+    },
+
+    /// A recovery-key operation on a repository without one.
+    #[error(
+        "the repository at {path} has no recovery key; make one with `nkbackup recovery-key new --repo {path}`"
+    )]
+    NoRecoveryKey {
+        /// The repository path.
+        path: PathBuf,
+    },
+
+    /// An escrowed item does not exist.
+    #[error("no escrowed secret named {name:?}; `nkbackup escrow list` shows what is escrowed")]
+    EscrowNotFound {
+        /// The name asked for.
+        name: String,
+    },
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -289,6 +320,7 @@ impl Error {
                 ErrorKind::Integrity
             }
             Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
+            Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),
             _ => ErrorKind::Other,

@@ -30,6 +30,7 @@ pub mod compression;
 pub mod config;
 pub mod digest;
 mod error;
+pub mod escrow;
 pub mod id;
 pub mod manifest;
 pub mod open;

@@ -105,6 +105,12 @@ impl<'a> Opener<'a> {
         self.identity(Box::new(card))
     }
 
+    /// Adds the recovery key (check it against the repository first with
+    /// [`crate::recovery::setup::check_key`] for a clearer error).
+    pub fn recovery_key(self, key: &crate::recovery::RecoveryKey) -> Self {
+        self.identity(Box::new(key.to_age_identity()))
+    }
+
     /// Adds every identity in an age identity file (`AGE-SECRET-KEY-1…`).
     pub fn identity_file(mut self, path: &Path) -> Result<Self> {
         let bad = |message: String| Error::IdentityFile {

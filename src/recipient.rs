@@ -2,9 +2,9 @@
 //!
 //! A recipient is configured as a label, a type and a public key. Sealing
 //! turns each into an `age` recipient producing one stanza. This version
-//! knows the `age` type (native X25519, `age1…`) and the smartcard types
-//! `card-x25519` and `card-openpgp` ([`crate::card`]); the recovery key adds
-//! its own.
+//! knows the `age` type (native X25519, `age1…`), `recovery` (the recovery
+//! key's public half, also X25519) and the smartcard types `card-x25519` and
+//! `card-openpgp` ([`crate::card`]).
 
 use crate::config::RecipientConfig;
 use crate::error::{Error, Result};
@@ -13,7 +13,7 @@ use crate::manifest::RecipientInfo;
 /// Parses a configured recipient into an age recipient.
 pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
     match r.kind.as_str() {
-        "age" => Ok(Box::new(parse_age(&r.key)?)),
+        "age" | "recovery" => Ok(Box::new(parse_age(&r.key)?)),
         // The card holds the secret half; sealing is ordinary X25519.
         crate::card::key::KIND_X25519 => {
             crate::card::key::from_recipient(r)?;
@@ -25,7 +25,7 @@ pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
         other => Err(Error::InvalidRecipient {
             input: r.label.clone(),
             reason: format!(
-                "unknown recipient type {other:?} (known: age, card-x25519, card-openpgp)"
+                "unknown recipient type {other:?} (known: age, recovery, card-x25519, card-openpgp)"
             ),
         }),
     }

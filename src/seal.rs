@@ -149,13 +149,13 @@ impl<'a> Sealer<'a> {
         let cfg = repo.config();
         let class_cfg = cfg.class(&self.class)?;
         let compression = class_cfg.compression()?;
-        if cfg.recipients.is_empty() {
+        let all_recipients = cfg.sealing_recipients();
+        if all_recipients.is_empty() {
             return Err(Error::NoRecipients {
                 path: repo.root().to_owned(),
             });
         }
-        let recipients = cfg
-            .recipients
+        let recipients = all_recipients
             .iter()
             .map(crate::recipient::parse)
             .collect::<Result<Vec<_>>>()?;
@@ -258,7 +258,7 @@ impl<'a> Sealer<'a> {
             ciphertext_bytes: digest.len,
             ciphertext_sha256: digest.hex(),
             manifest_sha256: summary.manifest_sha256.clone(),
-            recipients: cfg.recipients.iter().map(crate::recipient::info).collect(),
+            recipients: all_recipients.iter().map(crate::recipient::info).collect(),
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');

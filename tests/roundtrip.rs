@@ -385,3 +385,45 @@ fn read_manifest(f: &Fixture, b: &nkbackup::BackupInfo) -> Vec<nkbackup::manifes
     }
     panic!("no manifest")
 }
+
+#[test]
+fn ownership_is_restored_when_restoring_as_root() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if !common::is_root() {
+        eprintln!("SKIPPED: restoring ownership needs root; CI runs as root");
+        assert!(std::env::var_os("CI").is_none(), "CI must run this as root");
+        return;
+    }
+    let f = Fixture::new();
+    let src = f.path("svc");
+    fs::create_dir_all(src.join("d")).unwrap();
+    fs::write(src.join("d/owned"), "x").unwrap();
+    fs::write(src.join("setgid"), "x").unwrap();
+    std::os::unix::fs::symlink("owned", src.join("d/link")).unwrap();
+    std::os::unix::fs::lchown(src.join("d/owned"), Some(1234), Some(2345)).unwrap();
+    std::os::unix::fs::lchown(src.join("d"), Some(4321), Some(5432)).unwrap();
+    std::os::unix::fs::lchown(src.join("d/link"), Some(77), Some(88)).unwrap();
+    std::os::unix::fs::lchown(src.join("setgid"), Some(10), Some(20)).unwrap();
+    fs::set_permissions(src.join("setgid"), fs::Permissions::from_mode(0o2755)).unwrap();
+    Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let b = f.repo.find("latest").unwrap();
+    let out = f.path("out");
+    Opener::new(&b)
+        .identity_file(&f.key_file)
+        .unwrap()
+        .restore(&out, &RestoreOptions::default())
+        .unwrap();
+    let m = |p: &str| fs::symlink_metadata(out.join(p)).unwrap();
+    assert_eq!(
+        (m("svc/d/owned").uid(), m("svc/d/owned").gid()),
+        (1234, 2345)
+    );
+    assert_eq!((m("svc/d").uid(), m("svc/d").gid()), (4321, 5432));
+    assert_eq!((m("svc/d/link").uid(), m("svc/d/link").gid()), (77, 88));
+    assert_eq!(
+        m("svc/setgid").mode() & 0o7777,
+        0o2755,
+        "set-id bit survives chown"
+    );
+    assert_eq!(m("svc/setgid").uid(), 10);
+}

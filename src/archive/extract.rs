@@ -64,6 +64,12 @@ impl Extractor {
         Ok(())
     }
 
+    fn chown(&self, e: &Entry, dst: &Path) -> Result<()> {
+        let (uid, gid) = (e.uid.map(|u| u as u32), e.gid.map(|g| g as u32));
+        std::os::unix::fs::lchown(dst, uid, gid)
+            .ctx(|| format!("setting the owner of {}", dst.display()))
+    }
+
     fn mode(&self, m: u32) -> u32 {
         if self.as_root { m } else { m & 0o1777 }
     }
@@ -108,6 +114,10 @@ impl EntrySink for Extractor {
                 let f = w
                     .into_inner()
                     .map_err(|e2| Error::io(at(), e2.into_error()))?;
+                // Owner before mode: chown clears set-id bits.
+                if self.as_root {
+                    self.chown(e, &dst)?;
+                }
                 f.set_permissions(fs::Permissions::from_mode(self.mode(e.mode)))
                     .ctx(at)?;
                 let _ = f.set_modified(to_system_time(e.mtime));
@@ -132,6 +142,9 @@ impl EntrySink for Extractor {
                 fs::hard_link(&src, &dst).ctx(at)?;
             }
             EntryKind::Skipped => return Ok(()),
+        }
+        if self.as_root && matches!(e.kind, EntryKind::Dir | EntryKind::Symlink) {
+            self.chown(e, &dst)?;
         }
         self.restored += 1;
         Ok(())

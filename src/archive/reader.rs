@@ -208,6 +208,8 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
             size,
             mode,
             mtime,
+            uid: h.uid().ok(),
+            gid: h.gid().ok(),
             sha256: None,
             target,
             note: None,

@@ -295,6 +295,8 @@ impl<W: Write> ArchiveWriter<W> {
             size,
             mode: meta.mode,
             mtime: meta.mtime,
+            uid: (kind != EntryKind::Skipped).then_some(meta.uid),
+            gid: (kind != EntryKind::Skipped).then_some(meta.gid),
             sha256,
             target: target.cloned(),
             note,

@@ -37,6 +37,12 @@ pub struct Entry {
     /// Modification time, seconds since the Unix epoch.
     #[serde(default)]
     pub mtime: i64,
+    /// Numeric owner (restored when restoring as root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uid: Option<u64>,
+    /// Numeric group (restored when restoring as root).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<u64>,
     /// Lowercase hex SHA-256 of the content (files only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sha256: Option<String>,

@@ -87,6 +87,8 @@ mod tests {
                 size: i,
                 mode: 0o644,
                 mtime: 0,
+                uid: None,
+                gid: None,
                 sha256: None,
                 target: None,
                 note: None,

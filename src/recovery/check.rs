@@ -97,6 +97,15 @@ impl KeyCheck {
     }
 }
 
+impl KeyCheck {
+    /// Checks that `iv` and `mac` decode to 16 and 32 bytes, without a key.
+    pub fn verify_well_formed(&self) -> Result<(), RecoveryError> {
+        decode_exact::<16>(&self.iv, "iv")?;
+        decode_exact::<32>(&self.mac, "mac")?;
+        Ok(())
+    }
+}
+
 /// Decodes padded or unpadded standard base64 of exactly `N` bytes.
 fn decode_exact<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], RecoveryError> {
     let malformed = RecoveryError::KeyCheckMalformed { field, expected: N };

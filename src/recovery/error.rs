@@ -223,3 +223,14 @@ pub enum RecoveryError {
     #[error("secret sharing failed: {0}")]
     Sharing(String),
 }
+
+impl RecoveryError {
+    /// Whether this says "a well-formed key, but not this repository's":
+    /// the key check or the combined shares' key id did not match.
+    pub fn is_wrong_key(&self) -> bool {
+        matches!(
+            self,
+            RecoveryError::KeyCheckMismatch | RecoveryError::CombinedKeyMismatch
+        )
+    }
+}

@@ -30,7 +30,9 @@ pub mod encoding;
 mod error;
 mod key;
 pub mod passphrase;
+pub mod setup;
 pub mod shares;
+pub mod sheet;
 
 pub use check::KeyCheck;
 pub use error::RecoveryError;

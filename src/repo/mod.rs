@@ -209,6 +209,53 @@ impl Repository {
         })
     }
 
+    /// Stores the recovery key's public data (`[recovery]`). Refuses to
+    /// replace an existing one unless `replace`.
+    pub fn set_recovery(&mut self, cfg: config::RecoveryConfig, replace: bool) -> Result<()> {
+        let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
+        if let Some(old) = Self::open(&self.root)?.config.recovery
+            && !replace
+        {
+            return Err(Error::RecoveryKeyExists {
+                path: self.root.clone(),
+                key_id: old.key_id,
+            });
+        }
+        let mut t = toml_edit::Table::new();
+        t.decor_mut().set_prefix(
+            "\n# The offline recovery key: public data only (`nkbackup recovery-key new`).\n",
+        );
+        t["key_id"] = toml_edit::value(cfg.key_id.clone());
+        t["recipient"] = toml_edit::value(cfg.recipient.clone());
+        t["created"] = toml_edit::value(cfg.created.clone());
+        let mut check = toml_edit::InlineTable::new();
+        check.insert("iv", cfg.check.iv.clone().into());
+        check.insert("mac", cfg.check.mac.clone().into());
+        t["check"] = toml_edit::value(check);
+        if let Some(p) = &cfg.passphrase {
+            let mut pp = toml_edit::InlineTable::new();
+            pp.insert("algorithm", p.algorithm.clone().into());
+            pp.insert("salt", p.salt.clone().into());
+            pp.insert("iterations", i64::from(p.iterations).into());
+            pp.insert("bits", i64::from(p.bits).into());
+            t["passphrase"] = toml_edit::value(pp);
+        }
+        self.edit_config(|doc| {
+            doc["recovery"] = toml_edit::Item::Table(t);
+            Ok(())
+        })
+    }
+
+    /// The recovery key's configuration, or an error saying how to make one.
+    pub fn recovery(&self) -> Result<&config::RecoveryConfig> {
+        self.config
+            .recovery
+            .as_ref()
+            .ok_or_else(|| Error::NoRecoveryKey {
+                path: self.root.clone(),
+            })
+    }
+
     fn edit_config(
         &mut self,
         f: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), &'static str>,

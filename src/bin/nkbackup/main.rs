@@ -5,12 +5,17 @@
 //! 4 no usable key for a backup · 5 repository locked by another process.
 
 mod card;
+mod escrow;
+mod keys;
 mod output;
+mod recovery;
+mod secrets;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
+use keys::KeyArgs;
 use nkbackup::config::RecipientConfig;
-use nkbackup::{ErrorKind, Opener, Repository, RestoreOptions, Sealer};
+use nkbackup::{ErrorKind, Repository, RestoreOptions, Sealer};
 use output::{human_bytes, print_json};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -25,10 +30,10 @@ struct Cli {
 }
 
 #[derive(Args)]
-struct RepoArg {
+pub struct RepoArg {
     /// The repository directory.
     #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
-    repo: PathBuf,
+    pub repo: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -44,6 +49,12 @@ enum Command {
     /// OpenPGP smartcards: list, enroll, generate.
     #[command(subcommand)]
     Card(card::CardCmd),
+    /// The offline recovery key: make, check, export, split, combine.
+    #[command(subcommand, name = "recovery-key")]
+    RecoveryKey(recovery::RecoveryCmd),
+    /// Escrow a service's own small secrets to the same recipients.
+    #[command(subcommand)]
+    Escrow(escrow::EscrowCmd),
     /// Seal paths (and/or standard input) into one encrypted backup.
     Seal {
         #[command(flatten)]
@@ -117,15 +128,6 @@ enum Command {
     },
 }
 
-#[derive(Args)]
-struct KeyArgs {
-    /// An age identity file (AGE-SECRET-KEY-1...); may be repeated.
-    #[arg(short = 'i', long = "identity", value_name = "FILE")]
-    identities: Vec<PathBuf>,
-    #[command(flatten)]
-    card: card::CardArgs,
-}
-
 #[derive(Subcommand)]
 enum RecipientCmd {
     /// Add a software or offsite age key (age1...).
@@ -161,31 +163,38 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("nkbackup: {e:#}");
-            let code = match e.downcast_ref::<nkbackup::Error>().map(|e| e.kind()) {
-                Some(ErrorKind::Integrity) => 3,
-                Some(ErrorKind::Key) => 4,
-                Some(ErrorKind::Locked) => 5,
-                _ => 1,
-            };
-            ExitCode::from(code)
+            ExitCode::from(exit_code(&e))
         }
     }
 }
 
-fn open(repo: &RepoArg) -> Result<Repository> {
-    Ok(Repository::open(&repo.repo)?)
+/// The documented exit code for an error (docs/CLI.md).
+fn exit_code(e: &anyhow::Error) -> u8 {
+    for cause in e.chain() {
+        if let Some(err) = cause.downcast_ref::<nkbackup::Error>() {
+            return match err.kind() {
+                ErrorKind::Integrity => 3,
+                ErrorKind::Key => 4,
+                ErrorKind::Locked => 5,
+                _ => 1,
+            };
+        }
+        if let Some(err) = cause.downcast_ref::<nkbackup::recovery::RecoveryError>() {
+            return if err.is_wrong_key() { 4 } else { 1 };
+        }
+    }
+    1
 }
 
-fn opener<'a>(r: &Repository, b: &'a nkbackup::BackupInfo, keys: &KeyArgs) -> Result<Opener<'a>> {
-    let mut o = Opener::new(b);
-    for f in &keys.identities {
-        o = o.identity_file(f)?;
-    }
-    card::add_identity(o, r, &keys.card)
+/// Opens the repository named by `--repo` / `NKBACKUP_REPO`.
+pub fn open(repo: &RepoArg) -> Result<Repository> {
+    Ok(Repository::open(&repo.repo)?)
 }
 
 fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::RecoveryKey(cmd) => recovery::run(cmd)?,
+        Command::Escrow(cmd) => escrow::run(cmd)?,
         Command::Init { repo } => {
             let r = Repository::init(&repo.repo)?;
             println!(
@@ -317,7 +326,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = open(&repo)?;
             let b = r.find(&id)?;
             if deep {
-                let rep = opener(&r, &b, &keys)?.verify_deep()?;
+                let rep = keys::opener(&r, &b, &keys)?.verify_deep()?;
                 if json {
                     print_json(&rep)?;
                 } else {
@@ -330,9 +339,9 @@ fn run(cli: Cli) -> Result<()> {
                     );
                 }
             } else {
-                if !keys.identities.is_empty() || keys.card.used() {
+                if !keys.is_empty() {
                     anyhow::bail!(
-                        "-i and --card are only used with --deep; add --deep to decrypt and check every entry"
+                        "keys are only used with --deep; add --deep to decrypt and check every entry"
                     );
                 }
                 let rep = r.verify(&b)?;
@@ -358,7 +367,7 @@ fn run(cli: Cli) -> Result<()> {
         } => {
             let r = open(&repo)?;
             let b = r.find(&id)?;
-            let rep = opener(&r, &b, &keys)?
+            let rep = keys::opener(&r, &b, &keys)?
                 .restore(&to, &RestoreOptions { path, force })
                 .with_context(|| {
                     format!(

@@ -1,0 +1,123 @@
+//! The options that say how to open a backup, turned into identities.
+
+use crate::secrets;
+use anyhow::{Context, Result, bail};
+use clap::Args;
+use nkbackup::recovery::{RecoveryKey, setup};
+use nkbackup::{Opener, Repository};
+use secrecy::ExposeSecret;
+use std::path::PathBuf;
+
+/// How to open: age identity files and/or the recovery key in one of its
+/// forms. Secrets are typed or read from files, never given on argv.
+#[derive(Args, Default)]
+pub struct KeyArgs {
+    /// An age identity file (AGE-SECRET-KEY-1...); may be repeated.
+    #[arg(short = 'i', long = "identity", value_name = "FILE")]
+    pub identities: Vec<PathBuf>,
+    /// Ask for the recovery key (typed without echo).
+    #[arg(long)]
+    pub recovery_key: bool,
+    /// Read the recovery key from FILE.
+    #[arg(long, value_name = "FILE")]
+    pub recovery_key_file: Option<PathBuf>,
+    /// Rebuild the recovery key from share files (at least the threshold).
+    #[arg(long, value_name = "FILE", num_args = 1.., value_delimiter = ',')]
+    pub recovery_shares: Vec<PathBuf>,
+    /// Derive the recovery key from its passphrase (asked without echo).
+    #[arg(long)]
+    pub recovery_passphrase: bool,
+    #[command(flatten)]
+    pub card: crate::card::CardArgs,
+}
+
+impl KeyArgs {
+    /// Whether any recovery-key option was given.
+    pub fn wants_recovery(&self) -> bool {
+        self.recovery_key
+            || self.recovery_key_file.is_some()
+            || !self.recovery_shares.is_empty()
+            || self.recovery_passphrase
+    }
+
+    /// Whether any key at all was given.
+    pub fn is_empty(&self) -> bool {
+        self.identities.is_empty() && !self.wants_recovery() && !self.card.used()
+    }
+}
+
+/// Reads the recovery key as the options say (prompting when none does)
+/// and checks it against the repository.
+pub fn recovery_key(repo: &Repository, args: &KeyArgs) -> Result<RecoveryKey> {
+    let cfg = repo.recovery()?;
+    let key = if let Some(f) = &args.recovery_key_file {
+        let text = secrets::read_file(f)?;
+        RecoveryKey::from_encoded(&text).with_context(|| format!("in {}", f.display()))?
+    } else if !args.recovery_shares.is_empty() {
+        let mut lines = Vec::new();
+        for f in &args.recovery_shares {
+            let text = secrets::read_file(f)?;
+            lines.extend(
+                text.lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
+                    .map(|l| zeroize::Zeroizing::new(l.to_owned())),
+            );
+        }
+        let texts: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
+        nkbackup::recovery::shares::combine_text(&texts)?
+    } else if args.recovery_passphrase {
+        let p = secrets::passphrase(false)?;
+        match setup::key_from_passphrase(cfg, &p) {
+            Some(k) => {
+                return k.context(
+                    "the passphrase does not give this repository's recovery key (mistyped passphrase?)",
+                );
+            }
+            None => bail!(
+                "this repository's recovery key was not made from a passphrase; use --recovery-key"
+            ),
+        }
+    } else {
+        let typed = secrets::prompt("Recovery key: ", "use --recovery-key-file FILE")?;
+        RecoveryKey::from_encoded(typed.expose_secret())?
+    };
+    setup::check_key(cfg, &key)?;
+    Ok(key)
+}
+
+/// An opener for `b` with every key the options name.
+pub fn opener<'a>(
+    repo: &Repository,
+    b: &'a nkbackup::BackupInfo,
+    args: &KeyArgs,
+) -> Result<Opener<'a>> {
+    let mut o = Opener::new(b);
+    for f in &args.identities {
+        o = o.identity_file(f)?;
+    }
+    if args.wants_recovery() {
+        o = o.recovery_key(&recovery_key(repo, args)?);
+    }
+    crate::card::add_identity(o, repo, &args.card)
+}
+
+/// Identities for escrow: the same options as [`opener`].
+pub fn identities(repo: &Repository, args: &KeyArgs) -> Result<Vec<Box<dyn age::Identity>>> {
+    if args.card.used() {
+        bail!("--card is not supported for escrow yet; use -i or the recovery key");
+    }
+    let mut out: Vec<Box<dyn age::Identity>> = Vec::new();
+    for f in &args.identities {
+        let file = age::IdentityFile::from_file(f.to_string_lossy().into_owned())
+            .with_context(|| format!("cannot read identity file {}", f.display()))?;
+        out.extend(
+            file.into_identities()
+                .map_err(|e| anyhow::anyhow!("identity file {}: {e}", f.display()))?,
+        );
+    }
+    if args.wants_recovery() {
+        out.push(Box::new(recovery_key(repo, args)?.to_age_identity()));
+    }
+    Ok(out)
+}

@@ -1,0 +1,292 @@
+//! Escrow of small secrets: a service's own keys, sealed to the same
+//! recipients as its backups.
+//!
+//! A homeserver's signing key or a database encryption key is useless to
+//! back up with the data it protects if nobody can open it after a
+//! disaster. `escrow` seals such a secret to the repository's recipients
+//! (cards, offsite keys, the recovery key), so whoever can open a backup can
+//! also open the keys needed to run it.
+//!
+//! Layout: `<repo>/escrow/<name>/<id>.age` with a sidecar `<id>.json`. Each
+//! seal adds a version; opening takes the newest unless an id is given. The
+//! plaintext is one JSON header line `{"nkbackup_escrow":1,"name":…,
+//! "created":…}` followed by the secret bytes, so the name is authenticated
+//! and a blob moved to another name is refused. Listing shows names and
+//! dates, never contents.
+
+use crate::error::{Error, IoContext, Result};
+use crate::id::BackupId;
+use crate::manifest::RecipientInfo;
+use crate::repo::{Repository, ensure_dir, write_atomic};
+use secrecy::{ExposeSecret, SecretSlice};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use time::OffsetDateTime;
+use zeroize::Zeroizing;
+
+/// Largest secret accepted: escrow is for keys, not data.
+pub const MAX_SECRET: usize = 1 << 20;
+/// `format` of escrow sidecars.
+pub const ESCROW_FORMAT: &str = "nkbackup-escrow/1";
+
+/// One escrowed version of a secret, as listed (no contents).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct EscrowItem {
+    /// Always [`ESCROW_FORMAT`].
+    pub format: String,
+    /// The secret's name.
+    pub name: String,
+    /// This version's id.
+    pub id: String,
+    /// When it was escrowed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Who can open it.
+    pub recipients: Vec<RecipientInfo>,
+    /// SHA-256 of the age file.
+    pub ciphertext_sha256: String,
+    /// Where the age file is.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Header {
+    nkbackup_escrow: u32,
+    name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    created: OffsetDateTime,
+}
+
+/// Seals `secret` under `name` to `recipients`, returning the age file.
+pub fn seal_to(
+    name: &str,
+    secret: &SecretSlice<u8>,
+    recipients: &[Box<dyn age::Recipient + Send>],
+    created: OffsetDateTime,
+) -> Result<Vec<u8>> {
+    crate::config::check_name("escrow name", name)?;
+    if secret.expose_secret().len() > MAX_SECRET {
+        return Err(Error::InvalidName {
+            what: "escrowed secret",
+            value: name.to_owned(),
+            reason: format!(
+                "it is larger than {MAX_SECRET} bytes; escrow is for keys, seal data as a backup"
+            ),
+        });
+    }
+    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _)).map_err(
+        |e| Error::InvalidRecipient {
+            input: "configured recipients".into(),
+            reason: e.to_string(),
+        },
+    )?;
+    let mut out = Vec::new();
+    let mut w = enc
+        .wrap_output(&mut out)
+        .map_err(|e| Error::io("encrypting", e))?;
+    let mut header = serde_json::to_vec(&Header {
+        nkbackup_escrow: 1,
+        name: name.to_owned(),
+        created,
+    })
+    .expect("header serializes");
+    header.push(b'\n');
+    w.write_all(&header)
+        .and_then(|_| w.write_all(secret.expose_secret()))
+        .and_then(|_| w.finish().map(|_| ()))
+        .map_err(|e| Error::io("encrypting", e))?;
+    Ok(out)
+}
+
+/// Opens an age file made by [`seal_to`], checking it was sealed as `name`.
+pub fn open_with(
+    name: &str,
+    blob: &[u8],
+    identities: &[Box<dyn age::Identity + '_>],
+    labels: &str,
+) -> Result<SecretSlice<u8>> {
+    let what = format!("escrow {name}");
+    let damaged = |detail: String| Error::Damaged {
+        id: what.clone(),
+        detail,
+    };
+    if identities.is_empty() {
+        return Err(Error::NoIdentity { id: what.clone() });
+    }
+    let dec = age::Decryptor::new_buffered(blob).map_err(|e| match e {
+        age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
+            id: what.clone(),
+            labels: labels.to_owned(),
+        },
+        other => damaged(other.to_string()),
+    })?;
+    let mut r = dec
+        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
+        .map_err(|e| match e {
+            age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
+                id: what.clone(),
+                labels: labels.to_owned(),
+            },
+            other => damaged(format!("its age header is invalid ({other})")),
+        })?;
+    let mut plain = Zeroizing::new(Vec::new());
+    r.read_to_end(&mut plain).map_err(|e| {
+        damaged(format!(
+            "it fails authentication (tampered or truncated): {e}"
+        ))
+    })?;
+    let nl = plain
+        .iter()
+        .position(|&c| c == b'\n')
+        .ok_or_else(|| damaged("it has no header".into()))?;
+    let header: Header = serde_json::from_slice(&plain[..nl])
+        .map_err(|e| damaged(format!("its header is invalid: {e}")))?;
+    if header.name != name {
+        return Err(damaged(format!(
+            "it was sealed as {:?}, not {name:?} (blob moved between names)",
+            header.name
+        )));
+    }
+    Ok(SecretSlice::from(plain[nl + 1..].to_vec()))
+}
+
+/// Seals `secret` under `name` to all of the repository's recipients.
+pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<EscrowItem> {
+    let cfg = repo.config();
+    let all = cfg.sealing_recipients();
+    if all.is_empty() {
+        return Err(Error::NoRecipients {
+            path: repo.root().to_owned(),
+        });
+    }
+    let recipients = all
+        .iter()
+        .map(crate::recipient::parse)
+        .collect::<Result<Vec<_>>>()?;
+    let created = OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .expect("0 is a valid nanosecond");
+    let blob = seal_to(name, secret, &recipients, created)?;
+    let _lock = repo.lock(crate::repo::DEFAULT_LOCK_WAIT)?;
+    let dir = repo.root().join("escrow").join(name);
+    ensure_dir(&dir)?;
+    let id = BackupId::new(created).to_string();
+    let item = EscrowItem {
+        format: ESCROW_FORMAT.into(),
+        name: name.to_owned(),
+        id: id.clone(),
+        created,
+        recipients: all.iter().map(crate::recipient::info).collect(),
+        ciphertext_sha256: hex::encode(Sha256::digest(&blob)),
+        path: dir.join(format!("{id}.age")),
+    };
+    write_atomic(&dir, &format!("{id}.age"), &blob)?;
+    let mut json = serde_json::to_vec_pretty(&item).expect("item serializes");
+    json.push(b'\n');
+    write_atomic(&dir, &format!("{id}.json"), &json)?;
+    Ok(item)
+}
+
+/// Every escrowed version, by name then age (oldest first).
+pub fn list(repo: &Repository) -> Result<Vec<EscrowItem>> {
+    let root = repo.root().join("escrow");
+    let mut out = Vec::new();
+    let names = match std::fs::read_dir(&root) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
+        Err(e) => return Err(Error::io(format!("reading {}", root.display()), e)),
+    };
+    for n in names {
+        let dir = n.ctx(|| format!("reading {}", root.display()))?.path();
+        for f in std::fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))? {
+            let p = f.ctx(|| format!("reading {}", dir.display()))?.path();
+            if p.extension().is_some_and(|e| e == "json") {
+                let bytes = std::fs::read(&p).ctx(|| format!("reading {}", p.display()))?;
+                let mut item: EscrowItem =
+                    serde_json::from_slice(&bytes).map_err(|e| Error::SidecarInvalid {
+                        id: p.display().to_string(),
+                        path: p.clone(),
+                        message: e.to_string(),
+                    })?;
+                item.path = p.with_extension("age");
+                out.push(item);
+            }
+        }
+    }
+    out.sort_by(|a, b| (&a.name, a.created, &a.id).cmp(&(&b.name, b.created, &b.id)));
+    Ok(out)
+}
+
+/// The newest version of `name` (or the version `id`).
+pub fn find(repo: &Repository, name: &str, id: Option<&str>) -> Result<EscrowItem> {
+    list(repo)?
+        .into_iter()
+        .rfind(|i| i.name == name && id.is_none_or(|id| i.id == id))
+        .ok_or_else(|| Error::EscrowNotFound {
+            name: name.to_owned(),
+        })
+}
+
+/// Opens an escrowed version with the given identities.
+pub fn open(
+    item: &EscrowItem,
+    identities: &[Box<dyn age::Identity + '_>],
+) -> Result<SecretSlice<u8>> {
+    let blob = std::fs::read(&item.path).ctx(|| format!("reading {}", item.path.display()))?;
+    if hex::encode(Sha256::digest(&blob)) != item.ciphertext_sha256 {
+        return Err(Error::Damaged {
+            id: format!("escrow {}", item.name),
+            detail: "the file differs from what its sidecar recorded (corrupted or replaced)"
+                .into(),
+        });
+    }
+    let labels = item
+        .recipients
+        .iter()
+        .map(|r| format!("{} ({})", r.label, r.kind))
+        .collect::<Vec<_>>()
+        .join(", ");
+    open_with(&item.name, &blob, identities, &labels)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(k: &age::x25519::Identity) -> Vec<Box<dyn age::Recipient + Send>> {
+        vec![Box::new(k.to_public())]
+    }
+
+    #[test]
+    fn round_trip_and_name_binding() {
+        let k = age::x25519::Identity::generate();
+        let secret = SecretSlice::from(b"ed25519 a_XYZ signing-key-bytes".to_vec());
+        let now = OffsetDateTime::now_utc();
+        let blob = seal_to("synapse-signing-key", &secret, &boxed(&k), now).unwrap();
+        let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(k.clone())];
+        let back = open_with("synapse-signing-key", &blob, &ids, "k").unwrap();
+        assert_eq!(back.expose_secret(), secret.expose_secret());
+        let e = open_with("db-key", &blob, &ids, "k").unwrap_err();
+        assert!(e.to_string().contains("moved between names"), "{e}");
+    }
+
+    #[test]
+    fn tampered_blob_and_wrong_key_are_distinct_errors() {
+        let k = age::x25519::Identity::generate();
+        let secret = SecretSlice::from(vec![7u8; 64]);
+        let mut blob = seal_to("k", &secret, &boxed(&k), OffsetDateTime::now_utc()).unwrap();
+        let n = blob.len();
+        blob[n - 3] ^= 0x40;
+        let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(k.clone())];
+        let e = open_with("k", &blob, &ids, "k").unwrap_err();
+        assert!(matches!(e, Error::Damaged { .. }), "{e}");
+        let other: Vec<Box<dyn age::Identity>> = vec![Box::new(age::x25519::Identity::generate())];
+        let blob = seal_to("k", &secret, &boxed(&k), OffsetDateTime::now_utc()).unwrap();
+        let e = open_with("k", &blob, &other, "offsite (age)").unwrap_err();
+        assert!(matches!(e, Error::NoMatchingIdentity { .. }), "{e}");
+        assert!(e.to_string().contains("offsite (age)"));
+    }
+}
