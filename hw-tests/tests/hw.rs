@@ -247,6 +247,7 @@ fn round_trip(algo: KeyAlgorithm) {
     }
     let info = card::list().unwrap();
     let c = info.iter().find(|c| c.ident == ident).unwrap();
+    assert!(c.has_key && c.key.is_some(), "{c:?}");
     if is_virtual(&ident) {
         assert_eq!(c.key.as_ref().unwrap().algorithm, algo.to_string(), "{c:?}");
     }

@@ -58,6 +58,8 @@ pub struct CardInfo {
     pub version: String,
     /// The decryption slot's algorithm as the card reports it.
     pub algorithm: String,
+    /// Whether the decryption slot holds a key (a fingerprint is stored).
+    pub has_key: bool,
     /// The decryption key, if there is one and nkbackup can use it.
     pub key: Option<KeyInfo>,
     /// User PIN (PW1) tries left.
@@ -182,6 +184,7 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
         .map(|a| a.to_string())
         .unwrap_or_else(|| format!("{attrs:?}"));
     let card_fp = tx.fingerprint(KeyType::Decryption).map_err(err)?;
+    let has_key = card_fp.is_some();
     let key = match card_fp {
         None => None,
         Some(fp) => read_key(tx, &ident).ok().map(|k| KeyInfo {
@@ -205,6 +208,7 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
         manufacturer: aid.manufacturer_name().to_owned(),
         version: format!("{}.{}", v >> 8, v & 0xff),
         algorithm,
+        has_key,
         key,
         user_pin_retries: pw.err_count_pw1(),
         admin_pin_retries: pw.err_count_pw3(),

@@ -117,6 +117,10 @@ pub fn run(cmd: CardCmd) -> Result<()> {
                             "  decryption key {} {} (created {}; enrolls as {})",
                             k.algorithm, k.fingerprint, k.created, k.recipient_type
                         ),
+                        None if c.has_key => println!(
+                            "  decryption key {} (nkbackup cannot use this algorithm)",
+                            c.algorithm
+                        ),
                         None => println!("  decryption key: none (slot set to {})", c.algorithm),
                     }
                     println!(
