@@ -61,6 +61,24 @@ pub struct ClassConfig {
     /// What the class holds, or the promise it implements.
     #[serde(default)]
     pub description: Option<String>,
+    /// Retention: a backup must be gone by created + max_age (`7d`, `24h`).
+    #[serde(default)]
+    pub max_age: Option<String>,
+    /// Retention: the privacy-policy promise this class implements.
+    #[serde(default)]
+    pub promise: Option<String>,
+    /// Retention: keep the newest backup of this many recent days.
+    #[serde(default)]
+    pub keep_daily: Option<u32>,
+    /// Retention: keep the newest backup of this many recent ISO weeks.
+    #[serde(default)]
+    pub keep_weekly: Option<u32>,
+    /// Retention: keep the newest backup of this many recent months.
+    #[serde(default)]
+    pub keep_monthly: Option<u32>,
+    /// Retention: sealed files older than this are reported at seal time.
+    #[serde(default)]
+    pub source_max_age: Option<String>,
 }
 
 impl ClassConfig {
@@ -100,6 +118,8 @@ impl Config {
             check_name("class", name).map_err(|e| invalid(e.to_string()))?;
             class
                 .compression()
+                .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
+            crate::retention::ClassPolicy::from_config(name, class)
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
         }
         let mut labels = std::collections::HashSet::new();
