@@ -99,8 +99,20 @@ impl Period {
 }
 
 impl fmt::Display for Period {
-    /// The canonical spelling: `90d`, `24h` → `1d`, `36h` → `1d12h`.
+    /// The canonical spelling: whole days from two days on (`90d`, `2w` →
+    /// `14d`), else whole hours (`24h`, `36h`), else whole minutes, else
+    /// mixed (`1h30m5s`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s = self.secs;
+        if s % 86_400 == 0 && s >= 2 * 86_400 {
+            return write!(f, "{}d", s / 86_400);
+        }
+        if s % 3_600 == 0 {
+            return write!(f, "{}h", s / 3_600);
+        }
+        if s % 60 == 0 {
+            return write!(f, "{}m", s / 60);
+        }
         let mut rest = self.secs;
         for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
             if rest >= len {
@@ -132,8 +144,11 @@ mod tests {
         assert_eq!(Period::parse("1d12h").unwrap().as_secs(), 36 * 3_600);
         assert_eq!(Period::parse("90s").unwrap().as_secs(), 90);
         assert_eq!(Period::parse("90d").unwrap().to_string(), "90d");
-        assert_eq!(Period::parse("24h").unwrap().to_string(), "1d");
-        assert_eq!(Period::parse("36h").unwrap().to_string(), "1d12h");
+        assert_eq!(Period::parse("24h").unwrap().to_string(), "24h");
+        assert_eq!(Period::parse("1d").unwrap().to_string(), "24h");
+        assert_eq!(Period::parse("1d12h").unwrap().to_string(), "36h");
+        assert_eq!(Period::parse("90m").unwrap().to_string(), "90m");
+        assert_eq!(Period::parse("1h1s").unwrap().to_string(), "1h1s");
         assert_eq!(Period::parse("2w").unwrap().to_string(), "14d");
     }
 

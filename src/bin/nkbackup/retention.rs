@@ -161,7 +161,7 @@ fn check(
     } else {
         if !summary {
             println!(
-                "{:<25} {:<10} {:<20} {:<20} {:<13} ACTION",
+                "{:<25} {:<12} {:<20} {:<20} {:<13} ACTION",
                 "ID", "CLASS", "CREATED", "DEADLINE", "STATE"
             );
             for a in &ev.backups {
@@ -182,7 +182,7 @@ fn check(
                     Action::Hold => "hold (see problems)".into(),
                 };
                 println!(
-                    "{:<25} {:<10} {:<20} {:<20} {:<13} {action}",
+                    "{:<25} {:<12} {:<20} {:<20} {:<13} {action}",
                     a.id,
                     a.class,
                     retention::rfc3339(a.created),
@@ -193,7 +193,7 @@ fn check(
             println!();
         }
         println!(
-            "{:<10} {:>7} {:>8} {:>5} {:>8} {:>7} {:>7} {:>9} {:<20} PROMISE",
+            "{:<12} {:>7} {:>8} {:>5} {:>8} {:>7} {:>7} {:>9} {:<20} PROMISE",
             "CLASS",
             "MAX_AGE",
             "BACKUPS",
@@ -206,7 +206,7 @@ fn check(
         );
         for c in &ev.classes {
             println!(
-                "{:<10} {:>7} {:>8} {:>5} {:>8} {:>7} {:>7} {:>9} {:<20} {}",
+                "{:<12} {:>7} {:>8} {:>5} {:>8} {:>7} {:>7} {:>9} {:<20} {}",
                 c.class,
                 c.max_age.as_deref().unwrap_or("-"),
                 c.backups,
