@@ -104,13 +104,13 @@ impl fmt::Display for Period {
     /// mixed (`1h30m5s`).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let s = self.secs;
-        if s % 86_400 == 0 && s >= 2 * 86_400 {
+        if s.is_multiple_of(86_400) && s >= 2 * 86_400 {
             return write!(f, "{}d", s / 86_400);
         }
-        if s % 3_600 == 0 {
+        if s.is_multiple_of(3_600) {
             return write!(f, "{}h", s / 3_600);
         }
-        if s % 60 == 0 {
+        if s.is_multiple_of(60) {
             return write!(f, "{}m", s / 60);
         }
         let mut rest = self.secs;
