@@ -4,13 +4,13 @@
 //! outlives the promise breaks it. Each class in `nkbackup.toml` states its
 //! `max_age` and the promise it implements ([`policy`]). From sidecars
 //! alone, without any key, nkbackup
-//! * evaluates every backup against the *current* policy ([`evaluate`]);
+//! * evaluates every backup against the *current* policy ([`mod@evaluate`]);
 //! * prunes what is overdue or surplus, journaling each deletion in an
-//!   append-only, hash-chained journal before and after it ([`prune`],
+//!   append-only, hash-chained journal before and after it ([`mod@prune`],
 //!   [`journal`]);
 //! * proves the state: every journaled deletion is gone, nothing overdue
 //!   exists, nothing is orphaned, and writes a report an auditor can read
-//!   ([`verify`], [`report`]).
+//!   ([`mod@verify`], [`report`]).
 //!
 //! All times are UTC. The clock is injectable ([`Clock`]) so that tests
 //! and what-if questions ("what is overdue next Monday?") never wait.
