@@ -485,6 +485,72 @@ fn sidecars_that_disagree_with_their_data_are_reported_not_deleted() {
     let o = cli(f.repo_path(), &["prune", "--at", "2026-01-10"], &[]);
     assert_eq!(o.status.code(), Some(6), "overdue backups remain");
     assert!(String::from_utf8_lossy(&o.stderr).contains("held"));
+    // verify compares lengths; with --digests also the SHA-256.
+    let o = cli(
+        f.repo_path(),
+        &["retention", "verify", "--json", "--at", "2025-12-01"],
+        &[],
+    );
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let subjects = |v: &serde_json::Value| -> Vec<String> {
+        v["violations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["subject"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(!subjects(&v).contains(&flipped.sidecar.id));
+    assert!(subjects(&v).contains(&truncated.sidecar.id));
+    let o = cli(
+        f.repo_path(),
+        &[
+            "retention",
+            "verify",
+            "--digests",
+            "--json",
+            "--at",
+            "2025-12-01",
+        ],
+        &[],
+    );
+    assert_eq!(o.status.code(), Some(6));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(subjects(&v).contains(&flipped.sidecar.id));
+    assert!(subjects(&v).contains(&newest.sidecar.id));
+}
+
+#[test]
+fn prune_takes_the_repository_lock() {
+    let f = Fixture::new();
+    let repo = repo_with(&f, CLASSES);
+    let b = seal_at(&repo, "logs", T0);
+    let lock = repo.lock(std::time::Duration::from_secs(1)).unwrap();
+    let e = retention::prune(
+        &repo,
+        &PruneOptions {
+            clock: at(NOW),
+            lock_wait: std::time::Duration::from_millis(200),
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap_err();
+    assert!(matches!(e, Error::Locked { .. }), "{e}");
+    assert!(b.data_path.exists());
+    // A dry run needs no lock.
+    let rep = retention::prune(
+        &repo,
+        &PruneOptions {
+            clock: at(NOW),
+            dry_run: true,
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap();
+    assert_eq!(rep.deleted.len(), 1);
+    drop(lock);
+    assert_eq!(prune_at(&repo, NOW).deleted.len(), 1);
+    assert!(!b.data_path.exists());
 }
 
 #[test]

@@ -78,7 +78,11 @@ fn check_is_fast_on_many_backups() {
         total.as_secs_f64()
     );
     assert_eq!(ev.backups.len(), n);
-    let overdue = ev.backups.iter().filter(|a| a.state == State::Overdue).count();
+    let overdue = ev
+        .backups
+        .iter()
+        .filter(|a| a.state == State::Overdue)
+        .count();
     assert_eq!(overdue, n.saturating_sub(7 * 24 * 60));
     assert!(ev.problems.is_empty(), "{:?}", &ev.problems[..1]);
 
@@ -90,7 +94,10 @@ fn check_is_fast_on_many_backups() {
         .output()
         .unwrap();
     let cli = start.elapsed();
-    eprintln!("cli: retention check --summary on {n} backups {:.2}s", cli.as_secs_f64());
+    eprintln!(
+        "cli: retention check --summary on {n} backups {:.2}s",
+        cli.as_secs_f64()
+    );
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains(&format!("{n}")), "{out}");
     assert_eq!(o.status.code(), Some(if overdue > 0 { 6 } else { 0 }));

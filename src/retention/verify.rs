@@ -6,8 +6,9 @@
 //! * no backup is past its deadline;
 //! * nothing is orphaned or questionable: no incomplete write or partial
 //!   file older than the grace period, no unreadable or misplaced sidecar,
-//!   no sidecar without its data or disagreeing with its length, no
-//!   backup of an undefined class.
+//!   no sidecar without its data or disagreeing with its length (with
+//!   [`VerifyOptions::digests`], its SHA-256), no backup of an undefined
+//!   class.
 //!
 //! Everything found is a [`Problem`] in [`VerifyReport::violations`]; the
 //! CLI exits non-zero when there is any.
@@ -31,6 +32,9 @@ pub struct VerifyOptions {
     pub grace: time::Duration,
     /// Start of the reporting period for deletions (default: all).
     pub since: Option<OffsetDateTime>,
+    /// Also hash every data file against its sidecar's SHA-256 (reads
+    /// all backup data; default: compare lengths only).
+    pub digests: bool,
 }
 
 impl Default for VerifyOptions {
@@ -39,6 +43,7 @@ impl Default for VerifyOptions {
             clock: Clock::System,
             grace: super::DEFAULT_GRACE,
             since: None,
+            digests: false,
         }
     }
 }
@@ -166,6 +171,20 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         });
     }
     violations.extend(evaluation.problems.iter().cloned());
+    if opts.digests {
+        for (b, a) in listing.backups.iter().zip(&evaluation.backups) {
+            if a.action == super::Action::Hold {
+                continue; // already reported
+            }
+            if let Err(e) = repo.verify(b) {
+                violations.push(Problem {
+                    kind: ProblemKind::DataMismatch,
+                    subject: a.id.clone(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
     Ok(VerifyReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),

@@ -76,6 +76,10 @@ pub enum RetentionCmd {
         /// Report deletions from this time on (default: the whole journal).
         #[arg(long, value_name = "TIME")]
         since: Option<String>,
+        /// Also check every data file's SHA-256 against its sidecar (reads
+        /// all backup data).
+        #[arg(long)]
+        digests: bool,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -123,8 +127,9 @@ pub fn run(cmd: RetentionCmd) -> Result<()> {
             clock,
             report,
             since,
+            digests,
             json,
-        } => verify(&repo, &clock, report, since, json),
+        } => verify(&repo, &clock, report, since, digests, json),
     }
 }
 
@@ -255,6 +260,7 @@ fn verify(
     clock: &ClockArgs,
     report: Option<PathBuf>,
     since: Option<String>,
+    digests: bool,
     json: bool,
 ) -> Result<()> {
     let r = Repository::open(&repo.repo)?;
@@ -262,6 +268,7 @@ fn verify(
         clock: clock.clock()?,
         grace: clock.grace()?,
         since: since.as_deref().map(retention::parse_time).transpose()?,
+        digests,
     };
     let rep = retention::verify(&r, &opts)?;
     let written = match &report {
