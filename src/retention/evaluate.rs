@@ -212,7 +212,7 @@ pub struct Evaluation {
     /// The time evaluated at.
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// Every backup, oldest first.
+    /// Every backup, in the order of the listing evaluated (oldest first).
     pub backups: Vec<Assessment>,
     /// Per class, configured classes first in name order, then unknown ones.
     pub classes: Vec<ClassSummary>,

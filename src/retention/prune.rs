@@ -204,8 +204,8 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             let mut done = Record::new(Event::Done, opts.clock.now(), injected, r.path.clone());
             done.intent = Some(r.seq);
             done.id = r.id.clone();
+            d.done_at = Some(done.at);
             journal.append(done)?;
-            d.done_at = Some(opts.clock.now());
         }
         report.resumed.push(d);
     }
@@ -227,14 +227,8 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             })
             .cloned(),
     );
-    let infos: std::collections::HashMap<&str, &crate::BackupInfo> = listing
-        .backups
-        .iter()
-        .map(|b| (b.sidecar.id.as_str(), b))
-        .collect();
-
-    // 3. Delete overdue and surplus backups.
-    for a in &eval.backups {
+    // 3. Delete overdue and surplus backups (assessments are in listing order).
+    for (b, a) in listing.backups.iter().zip(&eval.backups) {
         match a.action {
             Action::Keep => {
                 report.kept += 1;
@@ -248,7 +242,6 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             }
             Action::Delete => {}
         }
-        let b = infos[a.id.as_str()];
         if let Err(e) = repo.verify(b) {
             report.problems.push(Problem {
                 kind: ProblemKind::DataMismatch,
