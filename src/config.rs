@@ -178,6 +178,8 @@ created = "{created}"
 # Add with `nkbackup recipient add --repo DIR age1... --label NAME`.
 
 # Classes: what kind of data a backup holds. compression: none | zstd | zstd:LEVEL
+# Retention (docs/RETENTION.md): max_age = "90d" (deadline), promise = "...",
+# keep_daily / keep_weekly / keep_monthly = N, source_max_age = "7d".
 [classes.archive]
 description = "message archives and uploads"
 compression = "zstd:3"

@@ -278,12 +278,16 @@ fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
         .tmp_dir()
         .join(".20260101T000000Z-0badf00d.x1y2.partial");
     fs::write(&partial, b"half a backup").unwrap();
+    let half_sidecar = b
+        .data_path
+        .with_file_name(".20260101T000000Z-0badf00d.json.Ab12.tmp");
+    fs::write(&half_sidecar, b"{\"format\":").unwrap();
     let now = OffsetDateTime::now_utc();
 
     // Within the grace period (a seal may have just died): left alone.
     let rep = prune_at(&repo, now + Duration::hours(23));
     assert!(rep.deleted.is_empty());
-    assert!(orphan.exists() && partial.exists());
+    assert!(orphan.exists() && partial.exists() && half_sidecar.exists());
     assert!(verify_at(&repo, now + Duration::hours(23)).passed());
 
     // Older than the grace period: orphans; prune removes and journals them.
@@ -293,7 +297,11 @@ fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
     k.sort_by_key(|k| format!("{k:?}"));
     assert_eq!(
         k,
-        vec![ProblemKind::IncompleteWrite, ProblemKind::StalePartial]
+        vec![
+            ProblemKind::IncompleteWrite,
+            ProblemKind::StalePartial,
+            ProblemKind::StalePartial
+        ]
     );
     let o = cli(
         f.repo_path(),
@@ -302,8 +310,8 @@ fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
     );
     assert_eq!(o.status.code(), Some(7), "problems but nothing overdue");
     let rep = prune_at(&repo, later);
-    assert_eq!(rep.deleted.len(), 2);
-    assert!(!orphan.exists() && !partial.exists());
+    assert_eq!(rep.deleted.len(), 3);
+    assert!(!orphan.exists() && !partial.exists() && !half_sidecar.exists());
     assert!(b.data_path.exists(), "the committed backup stays");
     let text = fs::read_to_string(journal::path(repo.root())).unwrap();
     assert!(text.contains("\"reason\":\"incomplete-write\"") && text.contains("0badf00d.age"));

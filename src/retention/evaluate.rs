@@ -148,7 +148,8 @@ pub struct Problem {
 pub enum OrphanKind {
     /// `backups/<class>/<id>.age` without a sidecar.
     IncompleteWrite,
-    /// `tmp/*.partial`.
+    /// `tmp/*.partial`, or `backups/<class>/.<id>.json.*.tmp` (an
+    /// interrupted sidecar write).
     StalePartial,
 }
 
@@ -561,17 +562,32 @@ fn find_orphans(
                 .map(str::to_owned),
         });
     }
-    if let Ok(rd) = std::fs::read_dir(repo.tmp_dir()) {
-        let mut partials: Vec<PathBuf> = rd
-            .filter_map(|e| e.ok())
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.ends_with(".partial"))
-            })
-            .collect();
-        partials.sort();
+    // Partial seals in tmp/, and sidecar writes (`.<id>.json.*.tmp`, see
+    // `write_atomic`) a crash left in class directories.
+    let mut partials: Vec<PathBuf> = Vec::new();
+    let class_dirs = listing
+        .backups
+        .iter()
+        .filter_map(|b| b.sidecar_path.parent())
+        .chain(listing.incomplete.iter().filter_map(|p| p.parent()))
+        .map(Path::to_path_buf)
+        .collect::<std::collections::BTreeSet<_>>();
+    for dir in std::iter::once(repo.tmp_dir()).chain(class_dirs) {
+        let is_tmp = dir == repo.tmp_dir();
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            partials.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    if is_tmp {
+                        n.ends_with(".partial")
+                    } else {
+                        n.starts_with('.') && n.contains(".json.") && n.ends_with(".tmp")
+                    }
+                })
+            }));
+        }
+    }
+    partials.sort();
+    {
         for p in partials {
             let Some(m) = mtime(&p) else { continue };
             if at - m >= grace {
