@@ -245,7 +245,7 @@ pub fn markdown(r: &VerifyReport, svg_name: &str) -> String {
     let _ = writeln!(o, "\n## Restore drills\n\n{DRILLS}");
     let _ = writeln!(
         o,
-        "\n## Timeline\n\nEach bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, grey: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.\n\n![Timeline of backups against deadlines]({svg_name})"
+        "\n## Timeline\n\nEach bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.\n\n![Timeline of backups against deadlines]({svg_name})"
     );
     o
 }
@@ -345,7 +345,7 @@ pub fn html(r: &VerifyReport) -> String {
         o.push_str("</ul>\n");
     }
     let _ = writeln!(o, "<h2>Restore drills</h2>\n<p>{DRILLS}</p>");
-    o.push_str("<h2>Timeline</h2>\n<p>Each bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, grey: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.</p>\n");
+    o.push_str("<h2>Timeline</h2>\n<p>Each bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.</p>\n");
     o.push_str(&timeline_svg(r));
     o.push_str("\n</body></html>\n");
     o
@@ -377,9 +377,9 @@ pub fn timeline_svg(r: &VerifyReport) -> String {
         }
     }
     let span = ((t1 - t0).whole_seconds().max(3600)) as f64;
-    let (left, width, row_h, top) = (130.0, 840.0, 34.0, 30.0);
+    let (left, width, row_h, top) = (130.0, 820.0, 48.0, 30.0);
     let x = |t: OffsetDateTime| left + width * ((t - t0).whole_seconds() as f64 / span);
-    let height = top + row_h * classes.len().max(1) as f64 + 40.0;
+    let height = top + row_h * classes.len().max(1) as f64 + 60.0;
     let mut o = String::new();
     let _ = writeln!(
         o,
@@ -397,9 +397,10 @@ pub fn timeline_svg(r: &VerifyReport) -> String {
         let xi = x(t);
         let _ = writeln!(
             o,
-            "<line x1=\"{xi:.1}\" y1=\"{top}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{xi:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>",
-            height - 30.0,
-            height - 16.0,
+            "<line x1=\"{xi:.1}\" y1=\"{top}\" x2=\"{xi:.1}\" y2=\"{:.1}\" stroke=\"#ddd\"/><text x=\"{xi:.1}\" y=\"{:.1}\" text-anchor=\"{}\">{}</text>",
+            height - 50.0,
+            height - 36.0,
+            if i == 5 { "end" } else { "middle" },
             &rfc3339(t)[..10]
         );
     }
@@ -426,7 +427,7 @@ pub fn timeline_svg(r: &VerifyReport) -> String {
                 State::Ok => "#2a2",
                 State::DueSoon => "#e90",
                 State::Overdue => "#2a2",
-                State::NoDeadline | State::UnknownClass => "#999",
+                State::NoDeadline | State::UnknownClass => "#8ad",
             };
             let _ = writeln!(
                 o,
@@ -449,42 +450,68 @@ pub fn timeline_svg(r: &VerifyReport) -> String {
                 );
             }
         }
-        for d in r
+        let gone: Vec<_> = r
             .deletions
             .iter()
             .filter(|d| d.class.as_deref() == Some(*class))
-        {
-            if let Some(t) = d.done_at {
-                let xd = x(t);
-                if let Some(c) = d.created {
-                    let _ = writeln!(
-                        o,
-                        "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"3\" fill=\"#666\" opacity=\"0.5\"><title>{} created {} deleted {}</title></rect>",
-                        x(c),
-                        y + row_h - 7.0,
-                        (xd - x(c)).max(1.0),
-                        h(d.id.as_deref().unwrap_or(&d.path)),
-                        rfc3339(c),
-                        rfc3339(t)
-                    );
-                }
+            .collect();
+        let step = gone.len().div_ceil(MAX_BARS_PER_CLASS).max(1);
+        for (i, d) in gone.iter().enumerate().filter(|(i, _)| i % step == 0) {
+            let Some(t) = d.done_at else { continue };
+            let yb = y + 29.0 + ((i / step) % 3) as f64 * 5.0;
+            let xd = x(t);
+            let name = h(d.id.as_deref().unwrap_or(&d.path));
+            if let Some(c) = d.created {
                 let _ = writeln!(
                     o,
-                    "<line x1=\"{xd:.1}\" y1=\"{:.1}\" x2=\"{xd:.1}\" y2=\"{:.1}\" stroke=\"black\"><title>{} deleted {}</title></line>",
-                    y + 2.0,
-                    y + row_h - 4.0,
-                    h(d.id.as_deref().unwrap_or(&d.path)),
+                    "<rect x=\"{:.1}\" y=\"{yb:.1}\" width=\"{:.1}\" height=\"3\" fill=\"#888\"><title>{name} created {} deleted {}</title></rect>",
+                    x(c),
+                    (xd - x(c)).max(1.0),
+                    rfc3339(c),
                     rfc3339(t)
                 );
             }
+            if let Some(dl) = d.deadline.filter(|dl| *dl < t) {
+                let _ = writeln!(
+                    o,
+                    "<rect x=\"{:.1}\" y=\"{yb:.1}\" width=\"{:.1}\" height=\"3\" fill=\"#d00\"><title>{name} deleted after its deadline {}</title></rect>",
+                    x(dl),
+                    (xd - x(dl)).max(1.0),
+                    rfc3339(dl)
+                );
+            }
+            let _ = writeln!(
+                o,
+                "<line x1=\"{xd:.1}\" y1=\"{:.1}\" x2=\"{xd:.1}\" y2=\"{:.1}\" stroke=\"black\"><title>{name} deleted {}</title></line>",
+                yb - 2.0,
+                yb + 5.0,
+                rfc3339(t)
+            );
         }
+    }
+    let ly = height - 14.0;
+    let mut lx = 10.0;
+    for (color, text) in [
+        ("#2a2", "held, within policy (to deadline)"),
+        ("#e90", "due soon"),
+        ("#d00", "past deadline"),
+        ("#8ad", "no deadline"),
+        ("#888", "deleted (to deletion time)"),
+    ] {
+        let _ = writeln!(
+            o,
+            "<rect x=\"{lx:.1}\" y=\"{:.1}\" width=\"14\" height=\"4\" fill=\"{color}\"/><text x=\"{:.1}\" y=\"{ly:.1}\">{text}</text>",
+            ly - 6.0,
+            lx + 18.0
+        );
+        lx += 40.0 + 6.0 * text.len() as f64;
     }
     let xn = x(at);
     let _ = writeln!(
         o,
         "<line x1=\"{xn:.1}\" y1=\"{:.1}\" x2=\"{xn:.1}\" y2=\"{:.1}\" stroke=\"#00c\" stroke-width=\"2\"/><text x=\"{xn:.1}\" y=\"{:.1}\" fill=\"#00c\" text-anchor=\"middle\">now {}</text>",
         top - 6.0,
-        height - 30.0,
+        height - 50.0,
         top - 10.0,
         rfc3339(at)
     );
