@@ -85,6 +85,24 @@ pub struct ClassConfig {
     /// What the class holds, or the promise it implements.
     #[serde(default)]
     pub description: Option<String>,
+    /// Retention: a backup must be gone by created + max_age (`7d`, `24h`).
+    #[serde(default)]
+    pub max_age: Option<String>,
+    /// Retention: the privacy-policy promise this class implements.
+    #[serde(default)]
+    pub promise: Option<String>,
+    /// Retention: keep the newest backup of this many recent days.
+    #[serde(default)]
+    pub keep_daily: Option<u32>,
+    /// Retention: keep the newest backup of this many recent ISO weeks.
+    #[serde(default)]
+    pub keep_weekly: Option<u32>,
+    /// Retention: keep the newest backup of this many recent months.
+    #[serde(default)]
+    pub keep_monthly: Option<u32>,
+    /// Retention: sealed files older than this are reported at seal time.
+    #[serde(default)]
+    pub source_max_age: Option<String>,
 }
 
 impl ClassConfig {
@@ -124,6 +142,8 @@ impl Config {
             check_name("class", name).map_err(|e| invalid(e.to_string()))?;
             class
                 .compression()
+                .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
+            crate::retention::ClassPolicy::from_config(name, class)
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
         }
         let mut labels = std::collections::HashSet::new();
@@ -207,6 +227,8 @@ created = "{created}"
 # Add with `nkbackup recipient add --repo DIR age1... --label NAME`.
 
 # Classes: what kind of data a backup holds. compression: none | zstd | zstd:LEVEL
+# Retention (docs/RETENTION.md): max_age = "90d" (deadline), promise = "...",
+# keep_daily / keep_weekly / keep_monthly = N, source_max_age = "7d".
 [classes.archive]
 description = "message archives and uploads"
 compression = "zstd:3"

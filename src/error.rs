@@ -290,6 +290,10 @@ pub enum Error {
         name: String,
     },
 
+    /// A retention policy, prune or proof-of-deletion problem.
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -318,6 +322,9 @@ impl Error {
             Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
+            Error::Retention(crate::retention::RetentionError::JournalDamaged { .. }) => {
+                ErrorKind::Integrity
+            }
             _ => ErrorKind::Other,
         }
     }

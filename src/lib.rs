@@ -32,6 +32,7 @@ pub mod open;
 pub mod recipient;
 pub mod recovery;
 pub mod repo;
+pub mod retention;
 pub mod seal;
 mod spool;
 

@@ -2,12 +2,14 @@
 //!
 //! Exit codes (documented in docs/CLI.md):
 //! 0 success · 1 error · 2 usage error · 3 a backup is damaged or unsafe ·
-//! 4 no usable key for a backup · 5 repository locked by another process.
+//! 4 no usable key for a backup · 5 repository locked by another process ·
+//! 6 a retention promise is broken · 7 retention problems need a person.
 
 mod escrow;
 mod keys;
 mod output;
 mod recovery;
+mod retention;
 mod secrets;
 
 use anyhow::{Context, Result};
@@ -64,6 +66,10 @@ enum Command {
         /// Record unreadable files as skipped instead of failing.
         #[arg(long)]
         skip_unreadable: bool,
+        /// Fail, committing nothing, if files are older than the class's
+        /// source_max_age (default: warn).
+        #[arg(long)]
+        strict: bool,
         /// Seconds to wait for another writer's lock.
         #[arg(long, default_value_t = 3600, value_name = "SECS")]
         lock_wait: u64,
@@ -100,6 +106,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Retention: deadlines, states, proof of deletion.
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
+    /// Delete overdue and surplus backups and leftovers, journaling each.
+    Prune(retention::PruneArgs),
     /// Restore a backup into a directory.
     Restore {
         #[command(flatten)]
@@ -233,6 +244,7 @@ fn run(cli: Cli) -> Result<()> {
             class,
             stdin_name,
             skip_unreadable,
+            strict,
             lock_wait,
             json,
             paths,
@@ -240,6 +252,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = open(&repo)?;
             let mut s = Sealer::new(&r, &class)
                 .skip_unreadable(skip_unreadable)
+                .strict(strict)
                 .lock_wait(std::time::Duration::from_secs(lock_wait));
             for p in paths {
                 s = s.path(p);
@@ -350,6 +363,8 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
+        Command::Retention(cmd) => retention::run(cmd)?,
+        Command::Prune(args) => retention::prune(args)?,
         Command::Restore {
             repo,
             id,
