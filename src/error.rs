@@ -294,6 +294,19 @@ pub enum Error {
     #[error(transparent)]
     Retention(#[from] crate::retention::RetentionError),
 
+    /// A journal fails its hash-chain checks.
+    #[error(
+        "journal {path} is damaged at line {line}: {reason}. Keep the file as evidence (`nkbackup retention verify` lists every damaged line); nkbackup will not append to a damaged journal: once investigated, move it aside together with its .head file and a new one is started"
+    )]
+    JournalDamaged {
+        /// The journal file.
+        path: PathBuf,
+        /// The first damaged line (1-based).
+        line: u64,
+        /// What check failed.
+        reason: String,
+    },
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -322,9 +335,7 @@ impl Error {
             Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
-            Error::Retention(crate::retention::RetentionError::JournalDamaged { .. }) => {
-                ErrorKind::Integrity
-            }
+            Error::JournalDamaged { .. } => ErrorKind::Integrity,
             _ => ErrorKind::Other,
         }
     }

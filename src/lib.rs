@@ -27,6 +27,7 @@ pub mod digest;
 mod error;
 pub mod escrow;
 pub mod id;
+pub mod journal;
 pub mod manifest;
 pub mod open;
 pub mod recipient;

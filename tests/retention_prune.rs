@@ -370,7 +370,7 @@ fn a_tampered_or_truncated_journal_is_detected_and_prune_refuses_it() {
             },
         )
         .unwrap_err();
-        assert!(matches!(e, Error::Retention(_)), "{e}");
+        assert!(matches!(e, Error::JournalDamaged { .. }), "{e}");
         assert_eq!(e.kind(), ErrorKind::Integrity);
         assert!(e.to_string().contains("move it aside"), "{e}");
         let o = cli(f.repo_path(), &["prune", "--at", "2026-01-10"], &[]);

@@ -26,20 +26,6 @@ pub enum RetentionError {
         input: String,
     },
 
-    /// The deletion journal fails its hash chain: a line was altered,
-    /// removed or truncated.
-    #[error(
-        "deletion journal {path} is damaged at line {line}: {reason}. Keep the file as evidence and run `nkbackup retention verify` for the full list; prune will not append to a damaged journal: once investigated, move it aside (e.g. to deletions.jsonl.damaged) together with deletions.head, and prune starts a new one"
-    )]
-    JournalDamaged {
-        /// The journal file.
-        path: PathBuf,
-        /// The first damaged line (1-based).
-        line: u64,
-        /// What check failed.
-        reason: String,
-    },
-
     /// Sealing with `--strict` found files older than the class's
     /// `source_max_age`.
     #[error(

@@ -14,7 +14,7 @@
 //! held, never deleted blindly.
 
 use super::evaluate::{Action, OrphanKind, Problem, ProblemKind, State, evaluate};
-use super::journal::{Event, JournalWriter, Reason, Record};
+use super::journal::{Event, Reason, Record};
 use super::{Clock, Policy};
 use crate::error::{Error, IoContext, Result};
 use crate::repo::{DEFAULT_LOCK_WAIT, Repository, fsync_dir};
@@ -167,7 +167,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     } else {
         Some(repo.lock(opts.lock_wait)?)
     };
-    let mut journal = JournalWriter::open(root)?;
+    let mut journal = super::journal::writer(root)?;
     let at = opts.clock.now();
     let injected = opts.clock.is_injected();
     let mut report = PruneReport {
