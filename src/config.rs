@@ -24,6 +24,9 @@ pub struct Config {
     /// Retention classes by name.
     #[serde(default)]
     pub classes: BTreeMap<String, ClassConfig>,
+    /// Restore-drill settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillConfig>,
     /// The offline recovery key, if one was made (`recovery-key new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryConfig>,
@@ -45,6 +48,15 @@ pub struct RecoveryConfig {
     /// Present if the key is derived from a passphrase (Matrix `m.pbkdf2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<crate::recovery::PassphraseParams>,
+}
+
+/// `[drill]`: how often every class and token must pass a restore drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillConfig {
+    /// Longest acceptable time since the last passed drill (default `90d`).
+    #[serde(default)]
+    pub max_interval: Option<String>,
 }
 
 /// The label the recovery recipient has in sidecars and messages.
@@ -161,6 +173,8 @@ impl Config {
             }
             crate::recipient::parse(r).map_err(|e| invalid(e.to_string()))?;
         }
+        self.drill_max_interval()
+            .map_err(|e| invalid(e.to_string()))?;
         if let Some(r) = &self.recovery {
             crate::recipient::parse_age(&r.recipient)
                 .map_err(|e| invalid(format!("[recovery] recipient: {e}")))?;
@@ -182,6 +196,19 @@ impl Config {
             });
         }
         all
+    }
+
+    /// `[drill] max_interval`, default 90 days.
+    pub fn drill_max_interval(&self) -> Result<time::Duration> {
+        match self.drill.as_ref().and_then(|d| d.max_interval.as_deref()) {
+            None => Ok(time::Duration::days(90)),
+            Some(s) => Ok(crate::retention::Period::parse(s)
+                .map_err(|e| Error::ConfigInvalid {
+                    path: "nkbackup.toml".into(),
+                    message: format!("[drill] max_interval: {e}"),
+                })?
+                .to_duration()),
+        }
     }
 
     /// The class named `name`, or an error listing the defined ones.

@@ -24,6 +24,7 @@ pub mod archive;
 pub mod compression;
 pub mod config;
 pub mod digest;
+pub mod drill;
 mod error;
 pub mod escrow;
 pub mod id;

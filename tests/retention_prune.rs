@@ -611,6 +611,26 @@ fn the_compliance_report_shows_promises_deletions_drills_and_a_timeline() {
     let f = Fixture::new();
     let (repo, b) = scenario(&f);
     prune_at(&repo, NOW);
+    // A drill of the newest logs backup, in the period.
+    let drilled = repo.find(&b[5].sidecar.id).unwrap();
+    nkbackup::drill::run(
+        &repo,
+        &drilled,
+        nkbackup::Opener::new(&drilled)
+            .identity_file(&f.key_file)
+            .unwrap(),
+        nkbackup::drill::TokenInfo {
+            label: "test-key".into(),
+            kind: "age".into(),
+            ident: None,
+            fingerprint: None,
+        },
+        &nkbackup::drill::DrillOptions {
+            started: Some(datetime!(2026-01-10 01:00:00 UTC)),
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let md = f.path("report.md");
     let o = cli(
         f.repo_path(),
@@ -641,7 +661,12 @@ fn the_compliance_report_shows_promises_deletions_drills_and_a_timeline() {
         "| surplus | yes |",
         "| overdue | no, 2d late |",
         "## Restore drills",
-        "once the drill feature lands",
+        "| class | logs | ok | 2026-01-10T01:00:00Z (",
+        "| class | archive | never | never |",
+        "| token | test-key | ok |",
+        "### Drills in the period",
+        "| 2026-01-10T01:00:00Z |",
+        "| logs | test-key (age) | passed |",
         "![Timeline of backups against deadlines](report.svg)",
         "hash chain and head: **intact**",
     ] {

@@ -181,7 +181,61 @@ fn period_text(r: &VerifyReport) -> String {
     }
 }
 
-const DRILLS: &str = "Restore drills are recorded here once the drill feature lands; this version of nkbackup records none.";
+/// Drill status per class and token: (header, rows).
+fn drill_status_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .drills
+        .classes
+        .iter()
+        .map(|l| ("class", l))
+        .chain(r.drills.tokens.iter().map(|l| ("token", l)))
+        .map(|(what, l)| {
+            vec![
+                what.to_owned(),
+                l.name.clone(),
+                format!("{:?}", l.state).to_lowercase(),
+                l.last_passed
+                    .as_ref()
+                    .map(|p| format!("{} ({}, {})", rfc3339(p.at), p.backup_id, p.with))
+                    .unwrap_or_else(|| "never".into()),
+            ]
+        })
+        .collect();
+    (vec!["", "name", "state", "last passed drill"], rows)
+}
+
+/// Drills in the period: (header, rows).
+fn drill_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .drills_in_period
+        .iter()
+        .map(|d| {
+            vec![
+                rfc3339(d.started),
+                d.backup_id.clone(),
+                d.class.clone(),
+                format!("{} ({})", d.token.label, d.token.kind),
+                format!("{:?}", d.outcome).to_lowercase(),
+                format!("{:.1} s", d.duration_s),
+                d.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "started", "backup", "class", "token", "outcome", "duration", "error",
+        ],
+        rows,
+    )
+}
+
+fn drill_intro(r: &VerifyReport) -> String {
+    format!(
+        "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
+        r.drills.max_interval_s / 86400,
+        r.drills.failed
+    )
+}
 
 /// The report as Markdown; `svg_name` is the timeline image beside it.
 pub fn markdown(r: &VerifyReport, svg_name: &str) -> String {
@@ -242,7 +296,16 @@ pub fn markdown(r: &VerifyReport, svg_name: &str) -> String {
     for d in &r.journal.damage {
         let _ = writeln!(o, "* line {}: {}", d.line, md_escape(&d.reason));
     }
-    let _ = writeln!(o, "\n## Restore drills\n\n{DRILLS}");
+    let _ = writeln!(o, "\n## Restore drills\n\n{}\n", drill_intro(r));
+    let (h, rows) = drill_status_rows(r);
+    md_table(&mut o, &h, &rows);
+    let _ = writeln!(o, "\n### Drills in the period\n");
+    if r.drills_in_period.is_empty() {
+        let _ = writeln!(o, "None.");
+    } else {
+        let (h, rows) = drill_rows(r);
+        md_table(&mut o, &h, &rows);
+    }
     let _ = writeln!(
         o,
         "\n## Timeline\n\nEach bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.\n\n![Timeline of backups against deadlines]({svg_name})"
@@ -344,7 +407,16 @@ pub fn html(r: &VerifyReport) -> String {
         }
         o.push_str("</ul>\n");
     }
-    let _ = writeln!(o, "<h2>Restore drills</h2>\n<p>{DRILLS}</p>");
+    let _ = writeln!(o, "<h2>Restore drills</h2>\n<p>{}</p>", h(&drill_intro(r)));
+    let (head, rows) = drill_status_rows(r);
+    html_table(&mut o, &head, &rows);
+    o.push_str("<h3>Drills in the period</h3>\n");
+    if r.drills_in_period.is_empty() {
+        o.push_str("<p>None.</p>\n");
+    } else {
+        let (head, rows) = drill_rows(r);
+        html_table(&mut o, &head, &rows);
+    }
     o.push_str("<h2>Timeline</h2>\n<p>Each bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.</p>\n");
     o.push_str(&timeline_svg(r));
     o.push_str("\n</body></html>\n");

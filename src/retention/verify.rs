@@ -81,6 +81,11 @@ pub struct VerifyReport {
     pub deletions: Vec<Deletion>,
     /// Every violation found; empty = the repository keeps its promises.
     pub violations: Vec<Problem>,
+    /// Restore-drill status at the time of the report (not a retention
+    /// violation, but evidence an auditor asks for).
+    pub drills: crate::drill::DrillStatus,
+    /// Drills run in the period, in journal order.
+    pub drills_in_period: Vec<crate::drill::DrillRecord>,
 }
 
 impl VerifyReport {
@@ -185,6 +190,12 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
             }
         }
     }
+    let drills = crate::drill::status(repo, at)?;
+    let drills_in_period = crate::drill::read_journal(root)?
+        .records
+        .into_iter()
+        .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
+        .collect();
     Ok(VerifyReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
@@ -199,5 +210,7 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         },
         deletions,
         violations,
+        drills,
+        drills_in_period,
     })
 }

@@ -5,6 +5,7 @@
 //! 4 no usable key for a backup · 5 repository locked by another process ·
 //! 6 a retention promise is broken · 7 retention problems need a person.
 
+mod drill;
 mod escrow;
 mod keys;
 mod output;
@@ -50,6 +51,8 @@ enum Command {
     /// The offline recovery key: make, check, export, split, combine.
     #[command(subcommand, name = "recovery-key")]
     RecoveryKey(recovery::RecoveryCmd),
+    /// Run a restore drill with one token (or `drill status`).
+    Drill(drill::DrillCmd),
     /// Escrow a service's own small secrets to the same recipients.
     #[command(subcommand)]
     Escrow(escrow::EscrowCmd),
@@ -167,7 +170,7 @@ enum RecipientCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nkbackup: {e:#}");
             ExitCode::from(exit_code(&e))
@@ -198,8 +201,11 @@ pub fn open(repo: &RepoArg) -> Result<Repository> {
     Ok(Repository::open(&repo.repo)?)
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Retention(cmd) => return retention::run(cmd),
+        Command::Prune(args) => return retention::prune(args),
+        Command::Drill(cmd) => return drill::run(cmd),
         Command::RecoveryKey(cmd) => recovery::run(cmd)?,
         Command::Escrow(cmd) => escrow::run(cmd)?,
         Command::Init { repo } => {
@@ -363,8 +369,6 @@ fn run(cli: Cli) -> Result<()> {
                 }
             }
         }
-        Command::Retention(cmd) => retention::run(cmd)?,
-        Command::Prune(args) => retention::prune(args)?,
         Command::Restore {
             repo,
             id,
@@ -401,5 +405,5 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

@@ -13,8 +13,8 @@ use nkbackup::Repository;
 use nkbackup::retention::{
     self, Action, Clock, Period, Policy, PruneOptions, State, VerifyOptions,
 };
-use std::io::Write;
 use std::path::PathBuf;
+use std::process::ExitCode;
 
 /// Exit code: a retention promise is broken.
 pub const EXIT_VIOLATION: u8 = 6;
@@ -103,17 +103,11 @@ pub struct PruneArgs {
     json: bool,
 }
 
-fn exit(code: u8) -> ! {
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    std::process::exit(code.into())
-}
-
 fn t(x: Option<time::OffsetDateTime>) -> String {
     x.map(retention::rfc3339).unwrap_or_else(|| "-".into())
 }
 
-pub fn run(cmd: RetentionCmd) -> Result<()> {
+pub fn run(cmd: RetentionCmd) -> Result<ExitCode> {
     match cmd {
         RetentionCmd::Check {
             repo,
@@ -139,7 +133,7 @@ fn check(
     class: Option<String>,
     summary: bool,
     json: bool,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let r = Repository::open(&repo.repo)?;
     if let Some(c) = &class {
         r.config().class(c)?;
@@ -239,12 +233,12 @@ fn check(
             "{overdue} backup(s) OVERDUE at {}: run `nkbackup prune`",
             retention::rfc3339(ev.at)
         );
-        exit(EXIT_VIOLATION);
+        return Ok(ExitCode::from(EXIT_VIOLATION));
     }
     if !ev.problems.is_empty() {
-        exit(EXIT_PROBLEMS);
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
 fn subject(s: &str) -> String {
@@ -262,7 +256,7 @@ fn verify(
     since: Option<String>,
     digests: bool,
     json: bool,
-) -> Result<()> {
+) -> Result<ExitCode> {
     let r = Repository::open(&repo.repo)?;
     let opts = VerifyOptions {
         clock: clock.clock()?,
@@ -305,12 +299,12 @@ fn verify(
         eprintln!("wrote {}", p.display());
     }
     if !rep.passed() {
-        exit(EXIT_VIOLATION);
+        return Ok(ExitCode::from(EXIT_VIOLATION));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
 
-pub fn prune(a: PruneArgs) -> Result<()> {
+pub fn prune(a: PruneArgs) -> Result<ExitCode> {
     let r = Repository::open(&a.repo.repo)?;
     let opts = PruneOptions {
         clock: a.clock.clock()?,
@@ -371,10 +365,10 @@ pub fn prune(a: PruneArgs) -> Result<()> {
             "{} overdue backup(s) were held because of the problems above; the promise is broken until they are resolved",
             rep.overdue_held
         );
-        exit(EXIT_VIOLATION);
+        return Ok(ExitCode::from(EXIT_VIOLATION));
     }
     if !rep.problems.is_empty() {
-        exit(EXIT_PROBLEMS);
+        return Ok(ExitCode::from(EXIT_PROBLEMS));
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }
