@@ -161,16 +161,7 @@ impl<'a> Sealer<'a> {
         let class_cfg = cfg.class(&self.class)?;
         let compression = class_cfg.compression()?;
         let retention = crate::retention::ClassPolicy::from_config(&self.class, class_cfg)?;
-        let all_recipients = cfg.sealing_recipients();
-        if all_recipients.is_empty() {
-            return Err(Error::NoRecipients {
-                path: repo.root().to_owned(),
-            });
-        }
-        let recipients = all_recipients
-            .iter()
-            .map(crate::recipient::parse)
-            .collect::<Result<Vec<_>>>()?;
+        let (all_recipients, recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
         let _lock = repo.lock(self.lock_wait)?;
