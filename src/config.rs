@@ -24,6 +24,9 @@ pub struct Config {
     /// Retention classes by name.
     #[serde(default)]
     pub classes: BTreeMap<String, ClassConfig>,
+    /// Restore-drill settings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub drill: Option<DrillConfig>,
     /// The offline recovery key, if one was made (`recovery-key new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryConfig>,
@@ -45,6 +48,15 @@ pub struct RecoveryConfig {
     /// Present if the key is derived from a passphrase (Matrix `m.pbkdf2`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub passphrase: Option<crate::recovery::PassphraseParams>,
+}
+
+/// `[drill]`: how often every class and token must pass a restore drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DrillConfig {
+    /// Longest acceptable time since the last passed drill (default `90d`).
+    #[serde(default)]
+    pub max_interval: Option<String>,
 }
 
 /// The label the recovery recipient has in sidecars and messages.
@@ -99,6 +111,24 @@ pub struct ClassConfig {
     /// What the class holds, or the promise it implements.
     #[serde(default)]
     pub description: Option<String>,
+    /// Retention: a backup must be gone by created + max_age (`7d`, `24h`).
+    #[serde(default)]
+    pub max_age: Option<String>,
+    /// Retention: the privacy-policy promise this class implements.
+    #[serde(default)]
+    pub promise: Option<String>,
+    /// Retention: keep the newest backup of this many recent days.
+    #[serde(default)]
+    pub keep_daily: Option<u32>,
+    /// Retention: keep the newest backup of this many recent ISO weeks.
+    #[serde(default)]
+    pub keep_weekly: Option<u32>,
+    /// Retention: keep the newest backup of this many recent months.
+    #[serde(default)]
+    pub keep_monthly: Option<u32>,
+    /// Retention: sealed files older than this are reported at seal time.
+    #[serde(default)]
+    pub source_max_age: Option<String>,
 }
 
 impl ClassConfig {
@@ -139,6 +169,8 @@ impl Config {
             class
                 .compression()
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
+            crate::retention::ClassPolicy::from_config(name, class)
+                .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
         }
         let mut labels = std::collections::HashSet::new();
         for r in &self.recipients {
@@ -155,6 +187,8 @@ impl Config {
             }
             crate::recipient::parse(r).map_err(|e| invalid(e.to_string()))?;
         }
+        self.drill_max_interval()
+            .map_err(|e| invalid(e.to_string()))?;
         if let Some(r) = &self.recovery {
             crate::recipient::parse_age(&r.recipient)
                 .map_err(|e| invalid(format!("[recovery] recipient: {e}")))?;
@@ -177,6 +211,19 @@ impl Config {
             });
         }
         all
+    }
+
+    /// `[drill] max_interval`, default 90 days.
+    pub fn drill_max_interval(&self) -> Result<time::Duration> {
+        match self.drill.as_ref().and_then(|d| d.max_interval.as_deref()) {
+            None => Ok(time::Duration::days(90)),
+            Some(s) => Ok(crate::retention::Period::parse(s)
+                .map_err(|e| Error::ConfigInvalid {
+                    path: "nkbackup.toml".into(),
+                    message: format!("[drill] max_interval: {e}"),
+                })?
+                .to_duration()),
+        }
     }
 
     /// The class named `name`, or an error listing the defined ones.
@@ -222,6 +269,8 @@ created = "{created}"
 # Add with `nkbackup recipient add --repo DIR age1... --label NAME`.
 
 # Classes: what kind of data a backup holds. compression: none | zstd | zstd:LEVEL
+# Retention (docs/RETENTION.md): max_age = "90d" (deadline), promise = "...",
+# keep_daily / keep_weekly / keep_monthly = N, source_max_age = "7d".
 [classes.archive]
 description = "message archives and uploads"
 compression = "zstd:3"

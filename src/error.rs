@@ -294,6 +294,32 @@ pub enum Error {
         name: String,
     },
 
+    /// A retention policy, prune or proof-of-deletion problem.
+    #[error(transparent)]
+    Retention(#[from] crate::retention::RetentionError),
+
+    /// A restore drill failed (and was journaled as failed).
+    #[error("drill of backup {} failed: {cause}", record.backup_id)]
+    DrillFailed {
+        /// The journaled record.
+        record: Box<crate::drill::DrillRecord>,
+        /// Why it failed.
+        cause: Box<Error>,
+    },
+
+    /// A journal fails its hash-chain checks.
+    #[error(
+        "journal {path} is damaged at line {line}: {reason}. Keep the file as evidence (`nkbackup retention verify` lists every damaged line); nkbackup will not append to a damaged journal: once investigated, move it aside together with its .head file and a new one is started"
+    )]
+    JournalDamaged {
+        /// The journal file.
+        path: PathBuf,
+        /// The first damaged line (1-based).
+        line: u64,
+        /// What check failed.
+        reason: String,
+    },
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -323,6 +349,8 @@ impl Error {
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),
+            Error::JournalDamaged { .. } => ErrorKind::Integrity,
+            Error::DrillFailed { cause, .. } => cause.kind(),
             _ => ErrorKind::Other,
         }
     }

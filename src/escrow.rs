@@ -155,17 +155,7 @@ pub fn open_with(
 
 /// Seals `secret` under `name` to all of the repository's recipients.
 pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<EscrowItem> {
-    let cfg = repo.config();
-    let all = cfg.sealing_recipients();
-    if all.is_empty() {
-        return Err(Error::NoRecipients {
-            path: repo.root().to_owned(),
-        });
-    }
-    let recipients = all
-        .iter()
-        .map(crate::recipient::parse)
-        .collect::<Result<Vec<_>>>()?;
+    let (all, recipients) = repo.sealing_recipients()?;
     let created = OffsetDateTime::now_utc()
         .replace_nanosecond(0)
         .expect("0 is a valid nanosecond");

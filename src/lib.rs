@@ -29,14 +29,17 @@ pub mod card;
 pub mod compression;
 pub mod config;
 pub mod digest;
+pub mod drill;
 mod error;
 pub mod escrow;
 pub mod id;
+pub mod journal;
 pub mod manifest;
 pub mod open;
 pub mod recipient;
 pub mod recovery;
 pub mod repo;
+pub mod retention;
 pub mod seal;
 mod spool;
 

@@ -34,6 +34,7 @@ use std::time::{Duration, Instant};
 pub struct Opener<'a> {
     backup: &'a BackupInfo,
     identities: Vec<Box<dyn age::Identity + 'a>>,
+    progress: Option<Box<dyn Fn(u64) + 'a>>,
 }
 
 /// Options for [`Opener::restore`].
@@ -88,7 +89,15 @@ impl<'a> Opener<'a> {
         Opener {
             backup,
             identities: Vec::new(),
+            progress: None,
         }
+    }
+
+    /// Calls `f` with the number of ciphertext bytes read so far, as the
+    /// backup streams (for progress bars; the total is in the sidecar).
+    pub fn on_progress(mut self, f: impl Fn(u64) + 'a) -> Self {
+        self.progress = Some(Box::new(f));
+        self
     }
 
     /// Adds an identity (an age key, a card, a recovery key…).
@@ -134,6 +143,12 @@ impl<'a> Opener<'a> {
     /// Decrypts and checks everything without writing any data.
     pub fn verify_deep(&self) -> Result<VerifyReport> {
         self.run(&mut NullSink).map(|(v, _)| v)
+    }
+
+    /// Like [`Opener::verify_deep`], also feeding every entry to `sink`
+    /// (which must not write outside a place of its own).
+    pub fn verify_with(&self, sink: &mut dyn EntrySink) -> Result<VerifyReport> {
+        self.run(sink).map(|(v, _)| v)
     }
 
     /// Restores into `target` (new, empty, or with `force` non-empty).
@@ -233,7 +248,11 @@ impl<'a> Opener<'a> {
             }
             Err(e) => return Err(Error::io(format!("reading {}", b.data_path.display()), e)),
         };
-        let mut hashing = HashingReader::new(file);
+        let mut hashing = HashingReader::new(Progress {
+            inner: file,
+            read: 0,
+            report: self.progress.as_deref(),
+        });
         let report = {
             let input = BufReader::with_capacity(1 << 20, &mut hashing);
             let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
@@ -314,5 +333,26 @@ fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
             id,
             detail: format!("its age header is invalid ({other})"),
         },
+    }
+}
+
+/// Counts bytes read and reports them, at most every 4 MiB.
+struct Progress<'p, R> {
+    inner: R,
+    read: u64,
+    report: Option<&'p (dyn Fn(u64) + 'p)>,
+}
+
+impl<R: Read> Read for Progress<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(f) = self.report {
+            let before = self.read >> 22;
+            self.read += n as u64;
+            if self.read >> 22 != before || n == 0 {
+                f(self.read);
+            }
+        }
+        Ok(n)
     }
 }

@@ -50,6 +50,7 @@ pub struct Sealer<'a> {
     skip_unreadable: bool,
     created: Option<OffsetDateTime>,
     lock_wait: Duration,
+    strict: bool,
 }
 
 /// What a seal produced.
@@ -65,6 +66,8 @@ pub struct SealReport {
     pub warnings: Vec<String>,
     /// How many warnings there were in all.
     pub warning_count: u64,
+    /// Files older than the class's `source_max_age` (each also a warning).
+    pub stale_sources: u64,
 }
 
 impl<'a> Sealer<'a> {
@@ -77,6 +80,7 @@ impl<'a> Sealer<'a> {
             skip_unreadable: false,
             created: None,
             lock_wait: DEFAULT_LOCK_WAIT,
+            strict: false,
         }
     }
 
@@ -143,22 +147,21 @@ impl<'a> Sealer<'a> {
         self
     }
 
+    /// Fails the seal, committing nothing, when files older than the
+    /// class's `source_max_age` are found (default: only warn).
+    pub fn strict(mut self, yes: bool) -> Self {
+        self.strict = yes;
+        self
+    }
+
     /// Runs the seal and commits the backup.
     pub fn seal(self) -> Result<SealReport> {
         let repo = self.repo;
         let cfg = repo.config();
         let class_cfg = cfg.class(&self.class)?;
         let compression = class_cfg.compression()?;
-        let all_recipients = cfg.sealing_recipients();
-        if all_recipients.is_empty() {
-            return Err(Error::NoRecipients {
-                path: repo.root().to_owned(),
-            });
-        }
-        let recipients = all_recipients
-            .iter()
-            .map(crate::recipient::parse)
-            .collect::<Result<Vec<_>>>()?;
+        let retention = crate::retention::ClassPolicy::from_config(&self.class, class_cfg)?;
+        let (all_recipients, recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
         let _lock = repo.lock(self.lock_wait)?;
@@ -206,6 +209,9 @@ impl<'a> Sealer<'a> {
             exclude: std::fs::metadata(repo.root())
                 .map(|m| vec![(m.dev(), m.ino())])
                 .unwrap_or_default(),
+            stale_before: retention
+                .source_max_age
+                .map(|p| (created - p.to_duration()).unix_timestamp()),
         };
         let mut walker = Walker::new(opts);
         for (source, name) in self.sources.into_iter().zip(names) {
@@ -216,6 +222,8 @@ impl<'a> Sealer<'a> {
                 }
             }
         }
+
+        let stale = stale_warnings(&walker, &retention, self.strict)?;
 
         let header = InnerHeader {
             nkbackup_manifest: 0,
@@ -259,17 +267,26 @@ impl<'a> Sealer<'a> {
             ciphertext_sha256: digest.hex(),
             manifest_sha256: summary.manifest_sha256.clone(),
             recipients: all_recipients.iter().map(crate::recipient::info).collect(),
+            deadline: retention.deadline(created),
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');
         let sidecar_name = format!("{id}.json");
         write_atomic(&class_dir, &sidecar_name, &json)?;
+        let mut warnings = summary.warnings;
+        warnings.extend(
+            stale
+                .1
+                .into_iter()
+                .take(1000usize.saturating_sub(warnings.len())),
+        );
         Ok(SealReport {
             sidecar,
             data_path,
             sidecar_path: class_dir.join(sidecar_name),
-            warnings: summary.warnings,
-            warning_count: summary.warning_count,
+            warnings,
+            warning_count: summary.warning_count + stale.0,
+            stale_sources: stale.0,
         })
     }
 
@@ -311,6 +328,42 @@ impl<'a> Sealer<'a> {
         }
         Ok(out)
     }
+}
+
+/// Retention lint: files older than the class's `source_max_age`, as a
+/// count and warnings; with `strict`, an error.
+fn stale_warnings(
+    walker: &Walker,
+    policy: &crate::retention::ClassPolicy,
+    strict: bool,
+) -> Result<(u64, Vec<String>)> {
+    let (count, files) = walker.stale();
+    let Some(max_age) = policy.source_max_age else {
+        return Ok((0, Vec::new()));
+    };
+    if count > 0 && strict {
+        let examples: Vec<String> = files.iter().take(5).map(|(p, _)| p.to_string()).collect();
+        return Err(crate::retention::RetentionError::StaleSources {
+            class: policy.class.clone(),
+            count,
+            max_age: max_age.to_string(),
+            examples: examples.join(", "),
+        }
+        .into());
+    }
+    let warnings = files
+        .iter()
+        .map(|(p, mtime)| {
+            let when = OffsetDateTime::from_unix_timestamp(*mtime)
+                .map(crate::retention::rfc3339)
+                .unwrap_or_else(|_| mtime.to_string());
+            format!(
+                "{p}: last modified {when}, older than source_max_age {max_age} of class {}; the service keeps data its policy says is deleted",
+                policy.class
+            )
+        })
+        .collect();
+    Ok((count, warnings))
 }
 
 fn add_stream<W: Write>(

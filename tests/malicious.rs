@@ -73,6 +73,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
         ciphertext_sha256: hex::encode(Sha256::digest(&age_bytes)),
         manifest_sha256: String::new(),
         recipients: vec![],
+        deadline: None,
     };
     fs::write(
         dir.join(format!("{id}.json")),

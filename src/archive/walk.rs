@@ -30,12 +30,20 @@ pub struct WalkOptions {
     pub skip_unreadable: bool,
     /// `(dev, ino)` of directories never to descend into (the repository).
     pub exclude: Vec<(u64, u64)>,
+    /// Regular files modified before this time (seconds since the epoch)
+    /// are counted and listed as stale (retention's `source_max_age`).
+    pub stale_before: Option<i64>,
 }
+
+/// At most this many stale files are listed; all are counted.
+const MAX_STALE_LISTED: usize = 1000;
 
 /// Walks sources into an archive, remembering hard links across sources.
 pub struct Walker {
     opts: WalkOptions,
     links: HashMap<(u64, u64), EntryPath>,
+    stale: Vec<(EntryPath, i64)>,
+    stale_count: u64,
 }
 
 impl Walker {
@@ -44,7 +52,15 @@ impl Walker {
         Walker {
             opts,
             links: HashMap::new(),
+            stale: Vec::new(),
+            stale_count: 0,
         }
+    }
+
+    /// Files older than [`WalkOptions::stale_before`]: how many, and the
+    /// first thousand with their mtimes.
+    pub fn stale(&self) -> (u64, &[(EntryPath, i64)]) {
+        (self.stale_count, &self.stale)
     }
 
     /// Adds the tree at `src` under the name `name`. `ctx` names the output
@@ -100,6 +116,12 @@ impl Walker {
                     stack.push((path.join(&child), entry.join(child.as_bytes())));
                 }
             } else if ft.is_file() {
+                if self.opts.stale_before.is_some_and(|t| meta.mtime() < t) {
+                    self.stale_count += 1;
+                    if self.stale.len() < MAX_STALE_LISTED {
+                        self.stale.push((entry.clone(), meta.mtime()));
+                    }
+                }
                 if meta.nlink() > 1 {
                     let key = (meta.dev(), meta.ino());
                     if let Some(first) = self.links.get(&key) {

@@ -57,6 +57,15 @@ pub struct Sidecar {
     pub manifest_sha256: String,
     /// Who can open it.
     pub recipients: Vec<RecipientInfo>,
+    /// Retention deadline under the class policy in force when it was
+    /// sealed; informational: retention recomputes it from the current
+    /// policy and reports both when they differ.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "time::serde::rfc3339::option"
+    )]
+    pub deadline: Option<OffsetDateTime>,
 }
 
 impl Sidecar {

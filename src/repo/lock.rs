@@ -22,14 +22,20 @@ impl RepoLock {
     /// Takes the exclusive lock of the repository at `root`, waiting up to
     /// `wait`.
     pub fn exclusive(root: &Path, wait: Duration) -> Result<Self> {
-        let path = root.join("lock");
+        Self::exclusive_file(&root.join("lock"), wait)
+    }
+
+    /// Takes an exclusive lock on the file `path` (created if needed),
+    /// waiting up to `wait`. For locks narrower than the repository's.
+    pub fn exclusive_file(path: &Path, wait: Duration) -> Result<Self> {
+        let root = path.parent().unwrap_or(Path::new("."));
         let at = || format!("opening lock file {}", path.display());
         let mut file = OpenOptions::new()
             .read(true)
             .write(true)
             .create(true)
             .truncate(false)
-            .open(&path)
+            .open(path)
             .ctx(at)?;
         let start = Instant::now();
         loop {

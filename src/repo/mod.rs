@@ -246,6 +246,25 @@ impl Repository {
         })
     }
 
+    /// Every sealing recipient (configuration order, then the recovery key)
+    /// with its parsed age recipient; an error if there are none.
+    #[allow(clippy::type_complexity)]
+    pub fn sealing_recipients(
+        &self,
+    ) -> Result<(Vec<RecipientConfig>, Vec<Box<dyn age::Recipient + Send>>)> {
+        let all = self.config.sealing_recipients();
+        if all.is_empty() {
+            return Err(Error::NoRecipients {
+                path: self.root.clone(),
+            });
+        }
+        let parsed = all
+            .iter()
+            .map(crate::recipient::parse)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((all, parsed))
+    }
+
     /// The recovery key's configuration, or an error saying how to make one.
     pub fn recovery(&self) -> Result<&config::RecoveryConfig> {
         self.config

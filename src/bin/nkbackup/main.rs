@@ -2,13 +2,16 @@
 //!
 //! Exit codes (documented in docs/CLI.md):
 //! 0 success · 1 error · 2 usage error · 3 a backup is damaged or unsafe ·
-//! 4 no usable key for a backup · 5 repository locked by another process.
+//! 4 no usable key for a backup · 5 repository locked by another process ·
+//! 6 a retention promise is broken · 7 retention problems need a person.
 
 mod card;
+mod drill;
 mod escrow;
 mod keys;
 mod output;
 mod recovery;
+mod retention;
 mod secrets;
 
 use anyhow::{Context, Result};
@@ -52,6 +55,8 @@ enum Command {
     /// The offline recovery key: make, check, export, split, combine.
     #[command(subcommand, name = "recovery-key")]
     RecoveryKey(recovery::RecoveryCmd),
+    /// Run a restore drill with one token (or `drill status`).
+    Drill(drill::DrillCmd),
     /// Escrow a service's own small secrets to the same recipients.
     #[command(subcommand)]
     Escrow(escrow::EscrowCmd),
@@ -68,6 +73,10 @@ enum Command {
         /// Record unreadable files as skipped instead of failing.
         #[arg(long)]
         skip_unreadable: bool,
+        /// Fail, committing nothing, if files are older than the class's
+        /// source_max_age (default: warn).
+        #[arg(long)]
+        strict: bool,
         /// Seconds to wait for another writer's lock.
         #[arg(long, default_value_t = 3600, value_name = "SECS")]
         lock_wait: u64,
@@ -104,6 +113,11 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Retention: deadlines, states, proof of deletion.
+    #[command(subcommand)]
+    Retention(retention::RetentionCmd),
+    /// Delete overdue and surplus backups and leftovers, journaling each.
+    Prune(retention::PruneArgs),
     /// Restore a backup into a directory.
     Restore {
         #[command(flatten)]
@@ -160,7 +174,7 @@ enum RecipientCmd {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("nkbackup: {e:#}");
             ExitCode::from(exit_code(&e))
@@ -191,8 +205,11 @@ pub fn open(repo: &RepoArg) -> Result<Repository> {
     Ok(Repository::open(&repo.repo)?)
 }
 
-fn run(cli: Cli) -> Result<()> {
+fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
+        Command::Retention(cmd) => return retention::run(cmd),
+        Command::Prune(args) => return retention::prune(args),
+        Command::Drill(cmd) => return drill::run(cmd),
         Command::RecoveryKey(cmd) => recovery::run(cmd)?,
         Command::Escrow(cmd) => escrow::run(cmd)?,
         Command::Init { repo } => {
@@ -239,6 +256,7 @@ fn run(cli: Cli) -> Result<()> {
             class,
             stdin_name,
             skip_unreadable,
+            strict,
             lock_wait,
             json,
             paths,
@@ -246,6 +264,7 @@ fn run(cli: Cli) -> Result<()> {
             let r = open(&repo)?;
             let mut s = Sealer::new(&r, &class)
                 .skip_unreadable(skip_unreadable)
+                .strict(strict)
                 .lock_wait(std::time::Duration::from_secs(lock_wait));
             for p in paths {
                 s = s.path(p);
@@ -392,5 +411,5 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

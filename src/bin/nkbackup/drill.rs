@@ -1,0 +1,268 @@
+//! `nkbackup drill`: restore drills with one token, and their status.
+
+use crate::keys::{self, KeyArgs};
+use crate::output::{human_bytes, print_json, rfc3339};
+use crate::{RepoArg, open};
+use anyhow::{Context, Result, bail};
+use clap::{Args, Subcommand};
+use nkbackup::drill::{self, DrillOptions, TokenInfo};
+use nkbackup::{BackupInfo, Repository};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+/// Exit code of `drill status` when a class or token is not drilled recently.
+pub const EXIT_NOT_DRILLED: u8 = 8;
+
+/// `drill` runs a drill; `drill status` reports.
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+pub struct DrillCmd {
+    #[command(subcommand)]
+    status: Option<DrillSub>,
+    #[command(flatten)]
+    run: DrillRun,
+}
+
+#[derive(Subcommand)]
+enum DrillSub {
+    /// Per class and per token: the last passed drill, and whether it is
+    /// within [drill] max_interval. Exit 8 if any is stale or never drilled.
+    Status {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// Evaluate at this time instead of now (RFC 3339 or YYYY-MM-DD).
+        #[arg(long, env = "NKBACKUP_NOW")]
+        at: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct DrillRun {
+    #[command(flatten)]
+    repo: RepoArg,
+    /// Drill the newest backup of this class.
+    #[arg(long, conflicts_with = "backup")]
+    class: Option<String>,
+    /// Drill this backup (id, prefix or latest).
+    #[arg(long)]
+    backup: Option<String>,
+    /// Pick a random backup of the class instead of the newest.
+    #[arg(long, requires = "class")]
+    random: bool,
+    /// Also restore the data into DIR (new or empty).
+    #[arg(long, value_name = "DIR")]
+    restore_to: Option<PathBuf>,
+    /// Compare the backup with this live source tree and report differences.
+    #[arg(long, value_name = "PATH")]
+    compare: Option<PathBuf>,
+    /// Print the journaled record as JSON (no progress bar).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    keys: KeyArgs,
+}
+
+pub fn run(cmd: DrillCmd) -> Result<std::process::ExitCode> {
+    match cmd.status {
+        Some(DrillSub::Status { repo, at, json }) => status(&repo, at.as_deref(), json),
+        None => drill(cmd.run).map(|_| std::process::ExitCode::SUCCESS),
+    }
+}
+
+fn pick(r: &Repository, d: &DrillRun) -> Result<BackupInfo> {
+    if let Some(id) = &d.backup {
+        return Ok(r.find(id)?);
+    }
+    let mut all = r.list()?.backups;
+    if let Some(c) = &d.class {
+        r.config().class(c)?;
+        all.retain(|b| &b.sidecar.class == c);
+    }
+    if all.is_empty() {
+        bail!(
+            "no backup to drill{}",
+            d.class
+                .as_ref()
+                .map(|c| format!(" in class {c}"))
+                .unwrap_or_default()
+        );
+    }
+    if d.random {
+        use rand::Rng;
+        let i = rand::thread_rng().gen_range(0..all.len());
+        return Ok(all.swap_remove(i));
+    }
+    Ok(all.pop().expect("not empty"))
+}
+
+/// The one token the key options name, as the configuration knows it.
+fn token(r: &Repository, k: &KeyArgs) -> Result<TokenInfo> {
+    let cfg = r.config();
+    let mut tokens = Vec::new();
+    for f in &k.identities {
+        let text = zeroize::Zeroizing::new(
+            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
+        );
+        for line in text
+            .lines()
+            .map(str::trim)
+            .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        {
+            let id: age::x25519::Identity = line
+                .parse()
+                .map_err(|e: &str| anyhow::anyhow!("identity file {}: {e}", f.display()))?;
+            let pk = id.to_public().to_string();
+            let label = cfg
+                .sealing_recipients()
+                .into_iter()
+                .find(|x| x.key == pk)
+                .map(|x| x.label)
+                .with_context(|| {
+                    format!(
+                        "the key in {} is not a recipient of this repository",
+                        f.display()
+                    )
+                })?;
+            tokens.push(TokenInfo {
+                label,
+                kind: "age".into(),
+                ident: None,
+                fingerprint: None,
+            });
+        }
+    }
+    if k.wants_recovery() {
+        tokens.push(TokenInfo {
+            label: nkbackup::config::RECOVERY_LABEL.into(),
+            kind: "recovery".into(),
+            ident: None,
+            fingerprint: Some(r.recovery()?.key_id.clone()),
+        });
+    }
+    match tokens.len() {
+        1 => Ok(tokens.pop().expect("one")),
+        0 => {
+            bail!("name the token to drill: -i KEYFILE or --recovery-key (a drill tests one token)")
+        }
+        _ => bail!("a drill tests one token at a time; give only one of -i / --recovery-key…"),
+    }
+}
+
+fn drill(d: DrillRun) -> Result<()> {
+    let r = open(&d.repo)?;
+    let b = pick(&r, &d)?;
+    let tok = token(&r, &d.keys)?;
+    let mut opener = keys::opener(&r, &b, &d.keys)?;
+    let bar = (!d.json && std::io::stderr().is_terminal()).then(|| {
+        let pb = indicatif::ProgressBar::new(b.sidecar.ciphertext_bytes);
+        pb.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{spinner} drill {msg} [{bar:30}] {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+            )
+            .expect("valid template")
+            .progress_chars("=> "),
+        );
+        pb.set_message(b.sidecar.id.clone());
+        pb
+    });
+    if let Some(pb) = bar.clone() {
+        opener = opener.on_progress(move |n| pb.set_position(n));
+    }
+    let opts = DrillOptions {
+        restore_to: d.restore_to.clone(),
+        compare: d.compare.clone(),
+        started: None,
+    };
+    let res = drill::run(&r, &b, opener, tok, &opts);
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let rec = match res {
+        Ok(rec) => rec,
+        Err(nkbackup::Error::DrillFailed { record, cause }) => {
+            if d.json {
+                print_json(&record)?;
+            }
+            eprintln!(
+                "drill FAILED (journaled as #{}): backup {} with token {}",
+                record.seq, record.backup_id, record.token.label
+            );
+            return Err(anyhow::Error::new(*cause));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if d.json {
+        print_json(&rec)?;
+    } else {
+        println!(
+            "drill PASSED (journaled as #{}): backup {} ({}, sealed {}) opened with {} ({}) in {:.1} s, {:.1} MiB/s; {} entries and {} verified",
+            rec.seq,
+            rec.backup_id,
+            rec.class,
+            rfc3339(rec.backup_created),
+            rec.token.label,
+            rec.token.kind,
+            rec.duration_s,
+            rec.throughput_mib_s,
+            rec.entries_verified,
+            human_bytes(rec.bytes_verified)
+        );
+        if let Some(c) = &rec.compare {
+            println!(
+                "compared with {}: {} same, {} changed, {} missing from live, {} only in live",
+                c.path, c.same, c.changed, c.missing, c.extra
+            );
+            for ex in &c.examples {
+                println!("  {ex}");
+            }
+        }
+    }
+    Ok(())
+}
+
+fn status(repo: &RepoArg, at: Option<&str>, json: bool) -> Result<std::process::ExitCode> {
+    let r = open(repo)?;
+    let now = nkbackup::retention::Clock::from_option(at)?.now();
+    let st = drill::status(&r, now)?;
+    if json {
+        print_json(&st)?;
+    } else {
+        for d in &st.journal_damage {
+            eprintln!("warning: drill journal damaged: {d}");
+        }
+        println!(
+            "drills as of {} (max interval {} days)",
+            rfc3339(st.at),
+            st.max_interval_s / 86400
+        );
+        for (title, lines) in [("class", &st.classes), ("token", &st.tokens)] {
+            for l in lines {
+                let last = l
+                    .last_passed
+                    .as_ref()
+                    .map(|p| format!("{} ({}, with {})", rfc3339(p.at), p.backup_id, p.with))
+                    .unwrap_or_else(|| "never".into());
+                println!(
+                    "{title:<6} {:<20} {:<6} last passed: {last}",
+                    l.name,
+                    format!("{:?}", l.state).to_uppercase()
+                );
+            }
+        }
+        if st.failed > 0 {
+            println!(
+                "{} failed drill(s) recorded in {}",
+                st.failed,
+                drill::journal_path(r.root()).display()
+            );
+        }
+    }
+    Ok(if st.all_ok() {
+        std::process::ExitCode::SUCCESS
+    } else {
+        std::process::ExitCode::from(EXIT_NOT_DRILLED)
+    })
+}

@@ -1,0 +1,107 @@
+//! One line of the drill journal, `journal/drills.jsonl`.
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// Which key opened (or was meant to open) the backup in a drill.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenInfo {
+    /// The recipient label from the configuration (`alice-nk3`,
+    /// `recovery-key`, `offsite-1`).
+    pub label: String,
+    /// Its type (`age`, `recovery`, `card-x25519`, `card-openpgp`…).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Card ident (`000F:1234ABCD`), for cards.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ident: Option<String>,
+    /// Key fingerprint, for cards; key id, for the recovery key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fingerprint: Option<String>,
+}
+
+/// What a drill's comparison with the live source found.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CompareSummary {
+    /// The live path compared against.
+    pub path: String,
+    /// Entries identical in backup and live tree.
+    pub same: u64,
+    /// Entries whose content, kind or link target differ.
+    pub changed: u64,
+    /// Entries in the backup missing from the live tree.
+    pub missing: u64,
+    /// Files in the live tree that the backup does not hold.
+    pub extra: u64,
+    /// The first differences, for the report.
+    pub examples: Vec<String>,
+}
+
+/// A drill journal record.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DrillRecord {
+    /// Line number, from 1.
+    pub seq: u64,
+    /// SHA-256 of the previous line.
+    pub prev: String,
+    /// When the drill started (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub started: OffsetDateTime,
+    /// How long it took, in seconds.
+    pub duration_s: f64,
+    /// `passed` or `failed`.
+    pub outcome: Outcome,
+    /// Why it failed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// The backup drilled.
+    pub backup_id: String,
+    /// Its class.
+    pub class: String,
+    /// When it was sealed.
+    #[serde(with = "time::serde::rfc3339")]
+    pub backup_created: OffsetDateTime,
+    /// The key used.
+    pub token: TokenInfo,
+    /// Entries verified against the inner manifest.
+    pub entries_verified: u64,
+    /// File bytes verified.
+    pub bytes_verified: u64,
+    /// Ciphertext bytes read.
+    pub ciphertext_bytes: u64,
+    /// Ciphertext throughput, MiB/s.
+    pub throughput_mib_s: f64,
+    /// Where the data was restored, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub restored_to: Option<String>,
+    /// Comparison with the live source, if asked for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compare: Option<CompareSummary>,
+    /// Host that ran the drill.
+    pub host: String,
+    /// Tool and version.
+    pub tool: String,
+}
+
+/// A drill's result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Every check passed.
+    Passed,
+    /// Something failed; see `error`.
+    Failed,
+}
+
+impl crate::journal::Chained for DrillRecord {
+    fn seq(&self) -> u64 {
+        self.seq
+    }
+    fn prev(&self) -> &str {
+        &self.prev
+    }
+    fn set_chain(&mut self, seq: u64, prev: String) {
+        self.seq = seq;
+        self.prev = prev;
+    }
+}

@@ -1,0 +1,268 @@
+//! Append-only, hash-chained JSON-lines journals.
+//!
+//! Journals record what must stay provable: deletions (retention) and
+//! restore drills. `journal/<name>.jsonl` holds one JSON object per line,
+//! each fsynced. Every line carries `seq` (1, 2, 3…) and `prev`, the
+//! lowercase hex SHA-256 of the previous line's bytes including its `\n`
+//! (64 zeros for the first line). Altering, removing, reordering or
+//! inserting a line breaks the chain at the next line.
+//! `journal/<name>.head`, rewritten atomically after every append, records
+//! the last line's `seq` and SHA-256, so that removing or altering lines at
+//! the *end* is detected too. A damaged journal is reported line by line and
+//! never appended to. docs/RETENTION.md specifies the format.
+
+use crate::error::{Error, IoContext, Result};
+use crate::repo::{ensure_dir, fsync_dir, write_atomic};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Directory of the journals, relative to the repository.
+pub const JOURNAL_DIR: &str = "journal";
+/// `prev` of the first line.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A journal record: any serializable line with a place for the chain.
+pub trait Chained: Serialize + DeserializeOwned {
+    /// Line number, from 1.
+    fn seq(&self) -> u64;
+    /// SHA-256 of the previous line (hex), or [`GENESIS`].
+    fn prev(&self) -> &str;
+    /// Sets `seq` and `prev` before the record is appended.
+    fn set_chain(&mut self, seq: u64, prev: String);
+}
+
+/// The journal file `journal/<name>.jsonl` of the repository at `root`.
+pub fn path(root: &Path, name: &str) -> PathBuf {
+    root.join(JOURNAL_DIR).join(format!("{name}.jsonl"))
+}
+
+fn head_name(name: &str) -> String {
+    format!("{name}.head")
+}
+
+/// `journal/<name>.head`: the last line's `seq` and SHA-256.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Head {
+    /// `seq` of the last line.
+    pub seq: u64,
+    /// SHA-256 of the last line.
+    pub sha256: String,
+}
+
+/// A place where the journal fails its checks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Damage {
+    /// 1-based line number (for head problems, the line after the last).
+    pub line: u64,
+    /// What is wrong.
+    pub reason: String,
+}
+
+/// A journal as read and checked.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalState<T> {
+    /// Records that parsed, in file order (also those after damage).
+    pub records: Vec<T>,
+    /// Every check that failed; empty = intact.
+    pub damage: Vec<Damage>,
+    /// Lines in the file.
+    pub lines: u64,
+    /// SHA-256 of the last line, the `prev` of the next.
+    pub last_sha256: String,
+    /// Whether the head lagged the file by one line (a crash between the
+    /// append and the head update; harmless, fixed by the next append).
+    pub head_lagging: bool,
+}
+
+fn sha256_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Reads and checks the journal `name` of the repository at `root`. A
+/// missing journal is an empty, intact one (unless a head says otherwise).
+pub fn read<T: Chained>(root: &Path, name: &str) -> Result<JournalState<T>> {
+    let jpath = path(root, name);
+    let head_file = head_name(name);
+    let bytes = match fs::read(&jpath) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
+        Err(e) => return Err(crate::Error::io(format!("reading {}", jpath.display()), e)),
+    };
+    let hpath = root.join(JOURNAL_DIR).join(&head_file);
+    let head: Option<std::result::Result<Head, String>> = match fs::read(&hpath) {
+        Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| e.to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(crate::Error::io(format!("reading {}", hpath.display()), e)),
+    };
+    let mut st = JournalState {
+        records: Vec::new(),
+        damage: Vec::new(),
+        lines: 0,
+        last_sha256: GENESIS.to_owned(),
+        head_lagging: false,
+    };
+    let mut expect_seq = 1u64;
+    let mut rest = &bytes[..];
+    while !rest.is_empty() {
+        st.lines += 1;
+        let n = st.lines;
+        let (line, complete) = match rest.iter().position(|&c| c == b'\n') {
+            Some(i) => (&rest[..=i], true),
+            None => (rest, false),
+        };
+        rest = &rest[line.len()..];
+        let this_sha = sha256_hex(line);
+        if !complete {
+            st.damage.push(Damage {
+                line: n,
+                reason: "the last line is truncated (no newline at its end): it was cut off or an append was interrupted".into(),
+            });
+        }
+        match serde_json::from_slice::<T>(line) {
+            Err(e) => st.damage.push(Damage {
+                line: n,
+                reason: format!("not a valid journal record ({e}): altered or truncated"),
+            }),
+            Ok(r) => {
+                if r.seq() != expect_seq {
+                    st.damage.push(Damage {
+                        line: n,
+                        reason: format!(
+                            "seq is {} where {expect_seq} was expected: lines were removed, inserted or reordered",
+                            r.seq()
+                        ),
+                    });
+                }
+                if r.prev() != st.last_sha256 {
+                    st.damage.push(Damage {
+                        line: n,
+                        reason: format!(
+                            "prev does not match the SHA-256 of line {}: that line was altered, or lines were removed or inserted before this one",
+                            n - 1
+                        ),
+                    });
+                }
+                expect_seq = r.seq().saturating_add(1);
+                st.records.push(r);
+            }
+        }
+        st.last_sha256 = this_sha;
+    }
+    let last_seq = st.records.last().map_or(0, |r| r.seq());
+    match head {
+        None if st.lines > 0 => st.damage.push(Damage {
+            line: st.lines + 1,
+            reason: format!("{head_file} is missing although the journal has lines"),
+        }),
+        None => {}
+        Some(Err(e)) => st.damage.push(Damage {
+            line: st.lines + 1,
+            reason: format!("{head_file} is unreadable: {e}"),
+        }),
+        Some(Ok(h)) => {
+            if h.seq == last_seq && h.sha256 == st.last_sha256 {
+                // Intact.
+            } else if h.seq + 1 == last_seq
+                && st.records.last().is_some_and(|r| r.prev() == h.sha256)
+            {
+                st.head_lagging = true;
+            } else if h.seq > last_seq {
+                st.damage.push(Damage {
+                    line: st.lines + 1,
+                    reason: format!(
+                        "the journal ends at seq {last_seq} but {head_file} records seq {}: lines were removed from the end",
+                        h.seq
+                    ),
+                });
+            } else if h.seq == last_seq {
+                st.damage.push(Damage {
+                    line: st.lines,
+                    reason: format!(
+                        "the last line's SHA-256 differs from the one {head_file} records: it was altered"
+                    ),
+                });
+            } else {
+                st.damage.push(Damage {
+                    line: st.lines,
+                    reason: format!(
+                        "{head_file} records seq {} but the journal goes on to {last_seq}: lines were appended by something other than nkbackup",
+                        h.seq
+                    ),
+                });
+            }
+        }
+    }
+    Ok(st)
+}
+
+/// Appends to an intact journal, fsyncing every line.
+#[derive(Debug)]
+pub struct JournalWriter<T> {
+    root: PathBuf,
+    name: String,
+    next_seq: u64,
+    last_sha256: String,
+    /// What was read when opening.
+    pub state: JournalState<T>,
+}
+
+impl<T: Chained> JournalWriter<T> {
+    /// Opens the journal `name` of the repository at `root` for appending,
+    /// refusing a damaged one. Hold the repository lock.
+    pub fn open(root: &Path, name: &str) -> Result<Self> {
+        let state = read::<T>(root, name)?;
+        if let Some(d) = state.damage.first() {
+            return Err(Error::JournalDamaged {
+                path: path(root, name),
+                line: d.line,
+                reason: d.reason.clone(),
+            });
+        }
+        Ok(JournalWriter {
+            root: root.to_owned(),
+            name: name.to_owned(),
+            next_seq: state.records.last().map_or(1, |r| r.seq() + 1),
+            last_sha256: state.last_sha256.clone(),
+            state,
+        })
+    }
+
+    /// Appends `r` (its `seq` and `prev` are filled in), fsyncs the file
+    /// and updates the head. Returns the line's `seq`.
+    pub fn append(&mut self, mut r: T) -> Result<u64> {
+        let seq = self.next_seq;
+        r.set_chain(seq, self.last_sha256.clone());
+        let mut line = serde_json::to_vec(&r).expect("records serialize");
+        line.push(b'\n');
+        let dir = self.root.join(JOURNAL_DIR);
+        ensure_dir(&dir)?;
+        let p = path(&self.root, &self.name);
+        let at = || format!("appending to the journal {}", p.display());
+        let created = !p.exists();
+        let mut f = OpenOptions::new()
+            .append(true)
+            .create(true)
+            .open(&p)
+            .ctx(at)?;
+        f.write_all(&line).ctx(at)?;
+        f.sync_all().ctx(at)?;
+        if created {
+            fsync_dir(&dir)?;
+        }
+        self.last_sha256 = sha256_hex(&line);
+        let head = Head {
+            seq,
+            sha256: self.last_sha256.clone(),
+        };
+        let mut hb = serde_json::to_vec(&head).expect("head serializes");
+        hb.push(b'\n');
+        write_atomic(&dir, &head_name(&self.name), &hb)?;
+        self.next_seq += 1;
+        self.state.records.push(r);
+        Ok(head.seq)
+    }
+}

@@ -1,0 +1,51 @@
+//! Errors of the retention module, wrapped by [`crate::Error::Retention`].
+
+use std::path::PathBuf;
+
+/// What can go wrong while evaluating, pruning or verifying retention.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RetentionError {
+    /// A duration such as `max_age` is not of the form `24h`, `7d`, `90d`.
+    #[error(
+        "malformed duration {input:?}: {reason}; write a number and a unit, e.g. 24h, 7d, 90d (units: s, m, h, d, w)"
+    )]
+    MalformedDuration {
+        /// The text given.
+        input: String,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// A point in time (`--at`, `NKBACKUP_NOW`, `--since`) could not be parsed.
+    #[error(
+        "malformed time {input:?}: give an RFC 3339 time such as 2026-11-22T05:00:00Z, or a date such as 2026-11-22 (midnight UTC)"
+    )]
+    MalformedTime {
+        /// The text given.
+        input: String,
+    },
+
+    /// Sealing with `--strict` found files older than the class's
+    /// `source_max_age`.
+    #[error(
+        "{count} file(s) in the sources are older than source_max_age {max_age} of class {class:?} (e.g. {examples}); the service keeps data it promised to delete: delete them at the source, or seal without --strict to only warn"
+    )]
+    StaleSources {
+        /// The class sealed.
+        class: String,
+        /// How many files are too old.
+        count: u64,
+        /// The class's `source_max_age`.
+        max_age: String,
+        /// Some of the paths.
+        examples: String,
+    },
+
+    /// A compliance report was asked for with an unsupported file name.
+    #[error("cannot write report {path}: the name must end in .md or .html")]
+    ReportFormat {
+        /// The path given.
+        path: PathBuf,
+    },
+}

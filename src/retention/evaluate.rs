@@ -1,0 +1,622 @@
+//! Evaluation: every backup of a repository against the *current* policy
+//! at a given time.
+//!
+//! Evaluation reads only sidecars and file metadata, never backup content,
+//! and needs no key. It is deterministic for a given listing, policy and
+//! time, so `retention check`, `prune --dry-run`, `prune` and
+//! `retention verify` all agree.
+//!
+//! Nothing questionable is ever scheduled for deletion: a sidecar whose
+//! data file is missing or has the wrong length, a sidecar that lies in
+//! another class's directory or names a data file other than `<id>.age`,
+//! and a backup of a class the configuration no longer defines are
+//! *held* and reported as problems.
+
+use super::policy::{ClassPolicy, KeepRules, Policy};
+use crate::repo::{BackupInfo, Listing, Repository};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+/// Where a backup stands against its deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum State {
+    /// Within policy, deadline not near.
+    Ok,
+    /// Deadline within the class's due-soon window.
+    DueSoon,
+    /// Past its deadline: the promise is broken while it exists.
+    Overdue,
+    /// The class has no `max_age`.
+    NoDeadline,
+    /// The backup's class is not defined in the configuration.
+    UnknownClass,
+}
+
+impl State {
+    /// How `retention check` prints it.
+    pub fn label(self) -> &'static str {
+        match self {
+            State::Ok => "ok",
+            State::DueSoon => "due soon",
+            State::Overdue => "OVERDUE",
+            State::NoDeadline => "no deadline",
+            State::UnknownClass => "unknown class",
+        }
+    }
+}
+
+/// What prune does with a backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Kept (within max_age and selected by the keep rules).
+    Keep,
+    /// Deleted: overdue, or surplus under the keep rules.
+    Delete,
+    /// Neither: something about it needs a person (see the problems).
+    Hold,
+}
+
+/// How a current deadline compares with the one recorded at seal time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PolicyChange {
+    /// The current policy gives an earlier deadline.
+    Shortened,
+    /// The current policy gives a later deadline.
+    Lengthened,
+}
+
+/// One backup, evaluated.
+#[derive(Debug, Clone, Serialize)]
+pub struct Assessment {
+    /// Backup id.
+    pub id: String,
+    /// Class, from the sidecar.
+    pub class: String,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub created: OffsetDateTime,
+    /// Deadline under the current policy.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deadline: Option<OffsetDateTime>,
+    /// Deadline recorded in the sidecar when it was sealed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub sealed_deadline: Option<OffsetDateTime>,
+    /// Set when the two deadlines differ.
+    pub policy_change: Option<PolicyChange>,
+    /// Against the deadline.
+    pub state: State,
+    /// What prune does.
+    pub action: Action,
+    /// Why: `overdue`, `surplus`, `newest`, `daily`, `weekly`,
+    /// `monthly`, `within max_age`, `no deadline`, or why it is held.
+    pub reason: String,
+    /// Length of the data file per the sidecar.
+    pub ciphertext_bytes: u64,
+    /// The data file.
+    pub data_path: PathBuf,
+    /// The sidecar file.
+    pub sidecar_path: PathBuf,
+}
+
+/// Kinds of problems evaluation and verification report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ProblemKind {
+    /// A backup is past its deadline.
+    Overdue,
+    /// A sidecar could not be read.
+    UnreadableSidecar,
+    /// A backup's class is not configured.
+    UnknownClass,
+    /// A sidecar lies in another class's directory or names another file.
+    Misplaced,
+    /// A sidecar's data file is missing.
+    DataMissing,
+    /// A data file disagrees with its sidecar (length or SHA-256).
+    DataMismatch,
+    /// A data file without a sidecar, older than the grace period.
+    IncompleteWrite,
+    /// A `tmp/*.partial` file older than the grace period.
+    StalePartial,
+    /// The deletion journal fails its checks.
+    JournalDamaged,
+    /// A journaled deletion was started but never completed.
+    DeletionPending,
+    /// A journaled deletion's files still exist.
+    NotDeleted,
+}
+
+/// Something a person has to look at.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// What kind.
+    pub kind: ProblemKind,
+    /// The backup id or path concerned.
+    pub subject: String,
+    /// What is wrong and what to do.
+    pub detail: String,
+}
+
+/// Kinds of leftover files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OrphanKind {
+    /// `backups/<class>/<id>.age` without a sidecar.
+    IncompleteWrite,
+    /// `tmp/*.partial`, or `backups/<class>/.<id>.json.*.tmp` (an
+    /// interrupted sidecar write).
+    StalePartial,
+}
+
+/// A leftover file older than the grace period.
+#[derive(Debug, Clone, Serialize)]
+pub struct Orphan {
+    /// What kind.
+    pub kind: OrphanKind,
+    /// The file.
+    pub path: PathBuf,
+    /// Its modification time.
+    #[serde(with = "time::serde::rfc3339")]
+    pub modified: OffsetDateTime,
+    /// The backup id, for an incomplete write.
+    pub id: Option<String>,
+    /// The class directory, for an incomplete write.
+    pub class: Option<String>,
+}
+
+/// Per-class summary.
+#[derive(Debug, Clone, Serialize)]
+pub struct ClassSummary {
+    /// Class name.
+    pub class: String,
+    /// Whether the configuration defines it.
+    pub configured: bool,
+    /// The promise text.
+    pub promise: Option<String>,
+    /// `max_age`, canonical (`90d`).
+    pub max_age: Option<String>,
+    /// Keep rules.
+    pub keep: KeepRules,
+    /// Backups held (sidecars present).
+    pub backups: usize,
+    /// Of which within policy.
+    pub ok: usize,
+    /// Of which due soon.
+    pub due_soon: usize,
+    /// Of which overdue.
+    pub overdue: usize,
+    /// Of which surplus under the keep rules.
+    pub surplus: usize,
+    /// Of which held because of a problem.
+    pub held: usize,
+    /// Stored bytes.
+    pub bytes: u64,
+    /// Oldest backup's creation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub oldest: Option<OffsetDateTime>,
+    /// Newest backup's creation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub newest: Option<OffsetDateTime>,
+    /// Earliest deadline not yet passed.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub next_deadline: Option<OffsetDateTime>,
+}
+
+/// The result of evaluating a repository.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    /// The time evaluated at.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Every backup, in the order of the listing evaluated (oldest first).
+    pub backups: Vec<Assessment>,
+    /// Per class, configured classes first in name order, then unknown ones.
+    pub classes: Vec<ClassSummary>,
+    /// Leftover files older than the grace period.
+    pub orphans: Vec<Orphan>,
+    /// Problems found (held backups, unreadable sidecars, orphans).
+    pub problems: Vec<Problem>,
+}
+
+impl Evaluation {
+    /// Whether any backup is overdue.
+    pub fn any_overdue(&self) -> bool {
+        self.backups.iter().any(|b| b.state == State::Overdue)
+    }
+}
+
+/// Default grace period for incomplete writes and partial files: 24 hours.
+pub const DEFAULT_GRACE: time::Duration = time::Duration::hours(24);
+
+/// Evaluates `listing` (from [`Repository::list`]) against `policy` at
+/// `at`. `restorable` decides whether a backup can be restored; it is
+/// asked newest first, only until the newest restorable backup of each
+/// class is found (prune passes a SHA-256 check, `check` passes
+/// `|_| Ok(())`: the length was already compared).
+pub fn evaluate(
+    repo: &Repository,
+    listing: &Listing,
+    policy: &Policy,
+    at: OffsetDateTime,
+    grace: time::Duration,
+    restorable: &mut dyn FnMut(&BackupInfo) -> Result<(), String>,
+) -> Evaluation {
+    let mut problems = Vec::new();
+    for u in &listing.unreadable {
+        problems.push(Problem {
+            kind: ProblemKind::UnreadableSidecar,
+            subject: String::new(),
+            detail: u.clone(),
+        });
+    }
+    let mut backups: Vec<Assessment> = Vec::with_capacity(listing.backups.len());
+    let mut by_class: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (i, b) in listing.backups.iter().enumerate() {
+        let s = &b.sidecar;
+        let cp = policy.class(&s.class);
+        let deadline = cp.and_then(|c| c.deadline(s.created));
+        let state = match (cp, deadline) {
+            (None, _) => State::UnknownClass,
+            (Some(_), None) => State::NoDeadline,
+            (Some(_), Some(d)) if at >= d => State::Overdue,
+            (Some(c), Some(d)) if d - at <= c.due_soon_window() => State::DueSoon,
+            _ => State::Ok,
+        };
+        let policy_change = match (s.deadline, deadline) {
+            (Some(old), Some(new)) if new < old => Some(PolicyChange::Shortened),
+            (Some(old), Some(new)) if new > old => Some(PolicyChange::Lengthened),
+            _ => None,
+        };
+        let mut a = Assessment {
+            id: s.id.clone(),
+            class: s.class.clone(),
+            created: s.created,
+            deadline,
+            sealed_deadline: s.deadline,
+            policy_change,
+            state,
+            action: Action::Keep,
+            reason: String::new(),
+            ciphertext_bytes: s.ciphertext_bytes,
+            data_path: b.data_path.clone(),
+            sidecar_path: b.sidecar_path.clone(),
+        };
+        if let Some(p) = hold_reason(b, cp) {
+            a.action = Action::Hold;
+            a.reason = p.detail.clone();
+            problems.push(p);
+        } else if state == State::Overdue {
+            a.action = Action::Delete;
+            a.reason = "overdue".into();
+        }
+        backups.push(a);
+        by_class.entry(s.class.as_str()).or_default().push(i);
+    }
+    for (class, idx) in &by_class {
+        if let Some(cp) = policy.class(class) {
+            apply_keep_rules(
+                cp,
+                &listing.backups,
+                &mut backups,
+                idx,
+                restorable,
+                &mut problems,
+            );
+        }
+    }
+    let orphans = find_orphans(repo, listing, at, grace, &mut problems);
+    let mut classes: Vec<ClassSummary> = policy
+        .classes
+        .values()
+        .map(|cp| summary(cp.class.clone(), Some(cp)))
+        .collect();
+    for class in by_class.keys() {
+        if policy.class(class).is_none() {
+            classes.push(summary((*class).to_owned(), None));
+        }
+    }
+    let pos: BTreeMap<String, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.class.clone(), i))
+        .collect();
+    for a in &backups {
+        let c = &mut classes[pos[&a.class]];
+        c.backups += 1;
+        c.bytes += a.ciphertext_bytes;
+        match a.state {
+            State::Ok => c.ok += 1,
+            State::DueSoon => c.due_soon += 1,
+            State::Overdue => c.overdue += 1,
+            _ => {}
+        }
+        match (a.action, a.state) {
+            (Action::Delete, s) if s != State::Overdue => c.surplus += 1,
+            (Action::Hold, _) => c.held += 1,
+            _ => {}
+        }
+        c.oldest = Some(c.oldest.map_or(a.created, |o| o.min(a.created)));
+        c.newest = Some(c.newest.map_or(a.created, |o| o.max(a.created)));
+        if let Some(d) = a.deadline.filter(|d| *d > at) {
+            c.next_deadline = Some(c.next_deadline.map_or(d, |o| o.min(d)));
+        }
+    }
+    Evaluation {
+        at,
+        backups,
+        classes,
+        orphans,
+        problems,
+    }
+}
+
+fn summary(class: String, cp: Option<&ClassPolicy>) -> ClassSummary {
+    ClassSummary {
+        class,
+        configured: cp.is_some(),
+        promise: cp.and_then(|c| c.promise.clone()),
+        max_age: cp.and_then(|c| c.max_age).map(|m| m.to_string()),
+        keep: cp.map(|c| c.keep).unwrap_or_default(),
+        backups: 0,
+        ok: 0,
+        due_soon: 0,
+        overdue: 0,
+        surplus: 0,
+        held: 0,
+        bytes: 0,
+        oldest: None,
+        newest: None,
+        next_deadline: None,
+    }
+}
+
+/// Why a backup must not be touched automatically, if it must not.
+fn hold_reason(b: &BackupInfo, cp: Option<&ClassPolicy>) -> Option<Problem> {
+    let s = &b.sidecar;
+    let problem = |kind, detail: String| {
+        Some(Problem {
+            kind,
+            subject: s.id.clone(),
+            detail,
+        })
+    };
+    let dir_class = b
+        .sidecar_path
+        .parent()
+        .and_then(Path::file_name)
+        .and_then(|n| n.to_str())
+        .unwrap_or("");
+    if dir_class != s.class {
+        return problem(
+            ProblemKind::Misplaced,
+            format!(
+                "sidecar {} says class {:?} but lies in backups/{dir_class}/; it was moved or edited: compare with `nkbackup verify --deep`, then move or remove it by hand",
+                b.sidecar_path.display(),
+                s.class
+            ),
+        );
+    }
+    if s.data != format!("{}.age", s.id) {
+        return problem(
+            ProblemKind::Misplaced,
+            format!(
+                "sidecar {} names data file {:?} instead of {}.age; it was edited: not pruned, investigate it",
+                b.sidecar_path.display(),
+                s.data,
+                s.id
+            ),
+        );
+    }
+    if cp.is_none() {
+        return problem(
+            ProblemKind::UnknownClass,
+            format!(
+                "backup of class {:?}, which nkbackup.toml does not define, so it has no deadline; add [classes.{}] with its max_age, or remove the backup by hand",
+                s.class, s.class
+            ),
+        );
+    }
+    match std::fs::metadata(&b.data_path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => problem(
+            ProblemKind::DataMissing,
+            format!(
+                "data file {} is missing although the sidecar exists; if a prune was interrupted, `nkbackup prune` completes it, otherwise investigate",
+                b.data_path.display()
+            ),
+        ),
+        Err(e) => problem(
+            ProblemKind::DataMismatch,
+            format!("cannot stat {}: {e}", b.data_path.display()),
+        ),
+        Ok(m) if m.len() != s.ciphertext_bytes => problem(
+            ProblemKind::DataMismatch,
+            format!(
+                "data file {} has {} bytes, the sidecar says {}; not deleted blindly: check it with `nkbackup verify {}`",
+                b.data_path.display(),
+                m.len(),
+                s.ciphertext_bytes,
+                s.id
+            ),
+        ),
+        Ok(_) => None,
+    }
+}
+
+/// Applies the keep rules to one class's backups (indices into both
+/// slices, oldest first).
+fn apply_keep_rules(
+    cp: &ClassPolicy,
+    infos: &[BackupInfo],
+    out: &mut [Assessment],
+    idx: &[usize],
+    restorable: &mut dyn FnMut(&BackupInfo) -> Result<(), String>,
+    problems: &mut Vec<Problem>,
+) {
+    let candidates = |out: &[Assessment]| -> Vec<usize> {
+        idx.iter()
+            .rev()
+            .copied()
+            .filter(|&i| out[i].action == Action::Keep && out[i].state != State::Overdue)
+            .collect()
+    };
+    // The newest restorable backup is always kept while within max_age.
+    for i in candidates(out) {
+        match restorable(&infos[i]) {
+            Ok(()) => {
+                out[i].reason = "newest".into();
+                break;
+            }
+            Err(detail) => {
+                out[i].action = Action::Hold;
+                out[i].reason = detail.clone();
+                problems.push(Problem {
+                    kind: ProblemKind::DataMismatch,
+                    subject: out[i].id.clone(),
+                    detail,
+                });
+            }
+        }
+    }
+    let cands = candidates(out);
+    if cp.keep.is_empty() {
+        for i in cands {
+            if out[i].reason.is_empty() {
+                out[i].reason = if cp.max_age.is_some() {
+                    "within max_age".into()
+                } else {
+                    "no deadline".into()
+                };
+            }
+        }
+        return;
+    }
+    type Key = fn(OffsetDateTime) -> (i32, u32);
+    let rules: [(&str, u32, Key); 3] = [
+        ("daily", cp.keep.daily, |t| (t.year(), t.ordinal() as u32)),
+        ("weekly", cp.keep.weekly, |t| {
+            let (y, w, _) = t.to_iso_week_date();
+            (y, w as u32)
+        }),
+        ("monthly", cp.keep.monthly, |t| (t.year(), t.month() as u32)),
+    ];
+    for (name, n, key) in rules {
+        let mut last = None;
+        let mut count = 0;
+        for &i in &cands {
+            if count >= n {
+                break;
+            }
+            let k = key(out[i].created);
+            if last != Some(k) {
+                last = Some(k);
+                count += 1;
+                let r = &mut out[i].reason;
+                if !r.is_empty() {
+                    r.push_str(", ");
+                }
+                r.push_str(name);
+            }
+        }
+    }
+    for i in cands {
+        if out[i].reason.is_empty() {
+            out[i].action = Action::Delete;
+            out[i].reason = "surplus".into();
+        }
+    }
+}
+
+fn mtime(p: &Path) -> Option<OffsetDateTime> {
+    let m = std::fs::symlink_metadata(p).ok()?.modified().ok()?;
+    Some(OffsetDateTime::from(m))
+}
+
+/// Incomplete writes and `tmp/*.partial` files older than `grace`.
+fn find_orphans(
+    repo: &Repository,
+    listing: &Listing,
+    at: OffsetDateTime,
+    grace: time::Duration,
+    problems: &mut Vec<Problem>,
+) -> Vec<Orphan> {
+    let mut out = Vec::new();
+    for p in &listing.incomplete {
+        let Some(m) = mtime(p) else { continue };
+        if at - m < grace {
+            continue;
+        }
+        out.push(Orphan {
+            kind: OrphanKind::IncompleteWrite,
+            path: p.clone(),
+            modified: m,
+            id: p.file_stem().and_then(|s| s.to_str()).map(str::to_owned),
+            class: p
+                .parent()
+                .and_then(Path::file_name)
+                .and_then(|s| s.to_str())
+                .map(str::to_owned),
+        });
+    }
+    // Partial seals in tmp/, and sidecar writes (`.<id>.json.*.tmp`, see
+    // `write_atomic`) a crash left in class directories.
+    let mut partials: Vec<PathBuf> = Vec::new();
+    let class_dirs = listing
+        .backups
+        .iter()
+        .filter_map(|b| b.sidecar_path.parent())
+        .chain(listing.incomplete.iter().filter_map(|p| p.parent()))
+        .map(Path::to_path_buf)
+        .collect::<std::collections::BTreeSet<_>>();
+    for dir in std::iter::once(repo.tmp_dir()).chain(class_dirs) {
+        let is_tmp = dir == repo.tmp_dir();
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            partials.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
+                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
+                    if is_tmp {
+                        n.ends_with(".partial")
+                    } else {
+                        n.starts_with('.') && n.contains(".json.") && n.ends_with(".tmp")
+                    }
+                })
+            }));
+        }
+    }
+    partials.sort();
+    {
+        for p in partials {
+            let Some(m) = mtime(&p) else { continue };
+            if at - m >= grace {
+                out.push(Orphan {
+                    kind: OrphanKind::StalePartial,
+                    path: p,
+                    modified: m,
+                    id: None,
+                    class: None,
+                });
+            }
+        }
+    }
+    for o in &out {
+        let (kind, what) = match o.kind {
+            OrphanKind::IncompleteWrite => (
+                ProblemKind::IncompleteWrite,
+                "data file without a sidecar (an interrupted seal)",
+            ),
+            OrphanKind::StalePartial => (ProblemKind::StalePartial, "partial write of a seal"),
+        };
+        problems.push(Problem {
+            kind,
+            subject: o.path.display().to_string(),
+            detail: format!(
+                "{what}, last modified {}, older than the grace period; `nkbackup prune` removes it",
+                super::rfc3339(o.modified)
+            ),
+        });
+    }
+    out
+}

@@ -1,0 +1,121 @@
+//! Retention: classes with deadlines, prune, and proof of deletion.
+//!
+//! A privacy policy promises "logs are deleted after 7 days"; a backup that
+//! outlives the promise breaks it. Each class in `nkbackup.toml` states its
+//! `max_age` and the promise it implements ([`policy`]). From sidecars
+//! alone, without any key, nkbackup
+//! * evaluates every backup against the *current* policy ([`mod@evaluate`]);
+//! * prunes what is overdue or surplus, journaling each deletion in an
+//!   append-only, hash-chained journal before and after it ([`mod@prune`],
+//!   [`journal`]);
+//! * proves the state: every journaled deletion is gone, nothing overdue
+//!   exists, nothing is orphaned, and writes a report an auditor can read
+//!   ([`mod@verify`], [`report`]).
+//!
+//! All times are UTC. The clock is injectable ([`Clock`]) so that tests
+//! and what-if questions ("what is overdue next Monday?") never wait.
+//! docs/RETENTION.md specifies the semantics and the journal format.
+
+pub mod duration;
+mod error;
+pub mod evaluate;
+pub mod journal;
+pub mod policy;
+pub mod prune;
+pub mod report;
+pub mod verify;
+
+pub use duration::Period;
+pub use error::RetentionError;
+pub use evaluate::{
+    Action, Assessment, ClassSummary, DEFAULT_GRACE, Evaluation, Problem, ProblemKind, State,
+    evaluate,
+};
+pub use policy::{ClassPolicy, KeepRules, Policy};
+pub use prune::{PruneOptions, PruneReport, prune};
+pub use verify::{VerifyOptions, VerifyReport, verify};
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// Environment variable that fixes "now" for the CLI (RFC 3339 or a date).
+pub const NOW_ENV: &str = "NKBACKUP_NOW";
+
+/// Where "now" comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Clock {
+    /// The system clock, in UTC.
+    System,
+    /// A fixed time (`--at`, `NKBACKUP_NOW`, tests).
+    Fixed(OffsetDateTime),
+}
+
+impl Clock {
+    /// The current time on this clock, UTC, to the second.
+    pub fn now(&self) -> OffsetDateTime {
+        let t = match self {
+            Clock::System => OffsetDateTime::now_utc(),
+            Clock::Fixed(t) => t.to_offset(time::UtcOffset::UTC),
+        };
+        t.replace_nanosecond(0).expect("0 is a valid nanosecond")
+    }
+
+    /// Whether the time is injected rather than the system's.
+    pub fn is_injected(&self) -> bool {
+        matches!(self, Clock::Fixed(_))
+    }
+
+    /// `Fixed(parse_time(s))` for `Some(s)`, else `System`.
+    pub fn from_option(s: Option<&str>) -> Result<Self, RetentionError> {
+        Ok(match s {
+            Some(s) => Clock::Fixed(parse_time(s)?),
+            None => Clock::System,
+        })
+    }
+}
+
+/// Parses an RFC 3339 time (any offset, converted to UTC) or a plain date
+/// `YYYY-MM-DD` (midnight UTC).
+pub fn parse_time(s: &str) -> Result<OffsetDateTime, RetentionError> {
+    let bad = || RetentionError::MalformedTime {
+        input: s.to_owned(),
+    };
+    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
+        return Ok(t.to_offset(time::UtcOffset::UTC));
+    }
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(s, &fmt).map_err(|_| bad())?;
+    Ok(d.midnight().assume_utc())
+}
+
+/// RFC 3339 in UTC, to the second (`2026-11-22T05:00:00Z`).
+pub fn rfc3339(t: OffsetDateTime) -> String {
+    t.to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&Rfc3339)
+        .unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_parse_as_utc() {
+        let t = parse_time("2026-11-22T07:00:00+02:00").unwrap();
+        assert_eq!(rfc3339(t), "2026-11-22T05:00:00Z");
+        assert_eq!(
+            rfc3339(parse_time("2026-11-22").unwrap()),
+            "2026-11-22T00:00:00Z"
+        );
+        for bad in ["", "yesterday", "2026-13-01", "2026-11-22 05:00"] {
+            let e = parse_time(bad).unwrap_err().to_string();
+            assert!(e.contains("RFC 3339"), "{bad}: {e}");
+        }
+        assert_eq!(
+            Clock::from_option(Some("2026-01-01")).unwrap().now(),
+            parse_time("2026-01-01T00:00:00Z").unwrap()
+        );
+    }
+}

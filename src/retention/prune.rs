@@ -1,0 +1,334 @@
+//! Prune: delete what is overdue or surplus, and leftovers of interrupted
+//! seals, recording every deletion in the journal first.
+//!
+//! Order for each deletion, each step durable before the next:
+//! 1. journal `intent` (fsynced);
+//! 2. delete the data file, fsync its directory;
+//! 3. delete the sidecar, fsync its directory;
+//! 4. journal `done` (fsynced).
+//!
+//! A prune killed anywhere leaves an intent without `done`; the next prune
+//! completes it (deleting whatever of its files still exists) before doing
+//! anything else. Before a backup is deleted its data file is checked
+//! against the sidecar's SHA-256: a mismatch is reported and the backup is
+//! held, never deleted blindly.
+
+use super::evaluate::{Action, OrphanKind, Problem, ProblemKind, State, evaluate};
+use super::journal::{Event, Reason, Record};
+use super::{Clock, Policy};
+use crate::error::{Error, IoContext, Result};
+use crate::repo::{DEFAULT_LOCK_WAIT, Repository, fsync_dir};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::path::{Component, Path, PathBuf};
+use time::OffsetDateTime;
+
+/// Environment variable of the crash hook used by the tests: with
+/// `after-intent`, `after-data` or `after-sidecar`, prune aborts the
+/// process right after that step of its first deletion.
+pub const CRASH_HOOK_ENV: &str = "NKBACKUP_TEST_CRASH_PRUNE";
+
+/// How to prune.
+#[derive(Debug, Clone)]
+pub struct PruneOptions {
+    /// The clock deadlines are evaluated at and journal times come from.
+    pub clock: Clock,
+    /// Only report what would be deleted.
+    pub dry_run: bool,
+    /// Incomplete writes and partial files younger than this are left.
+    pub grace: time::Duration,
+    /// How long to wait for the repository lock.
+    pub lock_wait: std::time::Duration,
+}
+
+impl PruneOptions {
+    /// Defaults: real clock, not a dry run, 24 h grace, one hour lock wait.
+    pub fn new() -> Self {
+        PruneOptions {
+            clock: Clock::System,
+            dry_run: false,
+            grace: super::DEFAULT_GRACE,
+            lock_wait: DEFAULT_LOCK_WAIT,
+        }
+    }
+}
+
+impl Default for PruneOptions {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// One deletion, done or (in a dry run) planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct Deletion {
+    /// Backup id (absent for a partial file).
+    pub id: Option<String>,
+    /// Class.
+    pub class: Option<String>,
+    /// Creation time.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub created: Option<OffsetDateTime>,
+    /// Deadline under the policy applied.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub deadline: Option<OffsetDateTime>,
+    /// Why.
+    pub reason: Reason,
+    /// Data file (or partial file), relative to the repository.
+    pub path: String,
+    /// Sidecar, relative to the repository.
+    pub sidecar_path: Option<String>,
+    /// When the intent was journaled (absent in a dry run).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub intent_at: Option<OffsetDateTime>,
+    /// When the deletion was complete (absent in a dry run).
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub done_at: Option<OffsetDateTime>,
+}
+
+impl Deletion {
+    /// The deletion an intent record describes.
+    pub fn from_intent(r: &Record) -> Self {
+        Deletion {
+            id: r.id.clone(),
+            class: r.class.clone(),
+            created: r.created,
+            deadline: r.deadline,
+            reason: r.reason.unwrap_or(Reason::Overdue),
+            path: r.path.clone(),
+            sidecar_path: r.sidecar_path.clone(),
+            intent_at: Some(r.at),
+            done_at: None,
+        }
+    }
+}
+
+/// What a prune did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PruneReport {
+    /// The time evaluated at.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// Whether nothing was changed.
+    pub dry_run: bool,
+    /// Deletions an earlier, interrupted prune started and this one finished.
+    pub resumed: Vec<Deletion>,
+    /// Deletions done (or planned, in a dry run).
+    pub deleted: Vec<Deletion>,
+    /// Backups kept.
+    pub kept: usize,
+    /// Overdue backups not deleted because of a problem.
+    pub overdue_held: usize,
+    /// Problems found; nothing they concern was deleted.
+    pub problems: Vec<Problem>,
+}
+
+fn crash_hook(step: &str) {
+    if std::env::var(CRASH_HOOK_ENV).is_ok_and(|v| v == step) {
+        eprintln!("nkbackup: {CRASH_HOOK_ENV}={step}: aborting (test hook)");
+        std::process::abort();
+    }
+}
+
+/// Whether a journaled path is one prune may delete: relative, no `..`,
+/// under `backups/` or `tmp/`.
+fn safe_rel(p: &str) -> bool {
+    let path = Path::new(p);
+    path.components().all(|c| matches!(c, Component::Normal(_)))
+        && matches!(
+            path.components().next(),
+            Some(Component::Normal(f)) if f == "backups" || f == "tmp"
+        )
+}
+
+fn rel(root: &Path, p: &Path) -> String {
+    p.strip_prefix(root)
+        .unwrap_or(p)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Removes `p` if it exists and fsyncs its directory.
+fn remove(p: &Path) -> Result<()> {
+    match std::fs::remove_file(p) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(Error::io(format!("deleting {}", p.display()), e)),
+    }
+    fsync_dir(p.parent().unwrap_or(Path::new(".")))
+}
+
+/// Prunes the repository. See the module documentation for the order of
+/// operations; a dry run takes no lock and changes nothing.
+pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
+    let root = repo.root();
+    let _lock = if opts.dry_run {
+        None
+    } else {
+        Some(repo.lock(opts.lock_wait)?)
+    };
+    let mut journal = super::journal::writer(root)?;
+    let at = opts.clock.now();
+    let injected = opts.clock.is_injected();
+    let mut report = PruneReport {
+        at,
+        dry_run: opts.dry_run,
+        resumed: Vec::new(),
+        deleted: Vec::new(),
+        kept: 0,
+        overdue_held: 0,
+        problems: Vec::new(),
+    };
+
+    // 1. Finish what an interrupted prune started.
+    let pending: Vec<Record> = journal.state.pending().into_iter().cloned().collect();
+    for r in pending {
+        let mut d = Deletion::from_intent(&r);
+        let paths: Vec<&String> = std::iter::once(&r.path)
+            .chain(r.sidecar_path.as_ref())
+            .collect();
+        if let Some(bad) = paths.iter().find(|p| !safe_rel(p)) {
+            report.problems.push(Problem {
+                kind: ProblemKind::JournalDamaged,
+                subject: format!("journal line {}", r.seq),
+                detail: format!(
+                    "pending deletion names path {bad:?}, outside backups/ and tmp/; not touched: investigate the journal"
+                ),
+            });
+            continue;
+        }
+        if !opts.dry_run {
+            for p in paths {
+                remove(&root.join(p))?;
+            }
+            let mut done = Record::new(Event::Done, opts.clock.now(), injected, r.path.clone());
+            done.intent = Some(r.seq);
+            done.id = r.id.clone();
+            d.done_at = Some(done.at);
+            journal.append(done)?;
+        }
+        report.resumed.push(d);
+    }
+
+    // 2. Evaluate with the SHA-256 check deciding "restorable".
+    let listing = repo.list()?;
+    let policy = Policy::from_config(repo.config())?;
+    let eval = evaluate(repo, &listing, &policy, at, opts.grace, &mut |b| {
+        repo.verify(b).map(|_| ()).map_err(|e| e.to_string())
+    });
+    report.problems.extend(
+        eval.problems
+            .iter()
+            .filter(|p| {
+                !matches!(
+                    p.kind,
+                    ProblemKind::IncompleteWrite | ProblemKind::StalePartial
+                )
+            })
+            .cloned(),
+    );
+    // 3. Delete overdue and surplus backups (assessments are in listing order).
+    for (b, a) in listing.backups.iter().zip(&eval.backups) {
+        match a.action {
+            Action::Keep => {
+                report.kept += 1;
+                continue;
+            }
+            Action::Hold => {
+                if a.state == State::Overdue {
+                    report.overdue_held += 1;
+                }
+                continue;
+            }
+            Action::Delete => {}
+        }
+        if let Err(e) = repo.verify(b) {
+            report.problems.push(Problem {
+                kind: ProblemKind::DataMismatch,
+                subject: a.id.clone(),
+                detail: format!("{e}; it was due for deletion ({}) but is held: a sidecar that disagrees with its data is not deleted blindly", a.reason),
+            });
+            if a.state == State::Overdue {
+                report.overdue_held += 1;
+            }
+            continue;
+        }
+        let reason = if a.state == State::Overdue {
+            Reason::Overdue
+        } else {
+            Reason::Surplus
+        };
+        let mut d = Deletion {
+            id: Some(a.id.clone()),
+            class: Some(a.class.clone()),
+            created: Some(a.created),
+            deadline: a.deadline,
+            reason,
+            path: rel(root, &a.data_path),
+            sidecar_path: Some(rel(root, &a.sidecar_path)),
+            intent_at: None,
+            done_at: None,
+        };
+        if !opts.dry_run {
+            let sidecar_bytes = std::fs::read(&a.sidecar_path)
+                .ctx(|| format!("reading {}", a.sidecar_path.display()))?;
+            let mut intent = Record::new(Event::Intent, opts.clock.now(), injected, d.path.clone());
+            intent.id = d.id.clone();
+            intent.class = d.class.clone();
+            intent.created = d.created;
+            intent.deadline = d.deadline;
+            intent.reason = Some(reason);
+            intent.sidecar_path = d.sidecar_path.clone();
+            intent.sidecar_sha256 = Some(hex::encode(Sha256::digest(&sidecar_bytes)));
+            intent.ciphertext_sha256 = Some(b.sidecar.ciphertext_sha256.clone());
+            d.intent_at = Some(intent.at);
+            let seq = journal.append(intent)?;
+            crash_hook("after-intent");
+            remove(&a.data_path)?;
+            crash_hook("after-data");
+            remove(&a.sidecar_path)?;
+            crash_hook("after-sidecar");
+            let mut done = Record::new(Event::Done, opts.clock.now(), injected, d.path.clone());
+            done.intent = Some(seq);
+            done.id = d.id.clone();
+            d.done_at = Some(done.at);
+            journal.append(done)?;
+        }
+        report.deleted.push(d);
+    }
+
+    // 4. Leftovers of interrupted seals, older than the grace period.
+    for o in &eval.orphans {
+        let reason = match o.kind {
+            OrphanKind::IncompleteWrite => Reason::IncompleteWrite,
+            OrphanKind::StalePartial => Reason::StalePartial,
+        };
+        let mut d = Deletion {
+            id: o.id.clone(),
+            class: o.class.clone(),
+            created: None,
+            deadline: None,
+            reason,
+            path: rel(root, &o.path),
+            sidecar_path: None,
+            intent_at: None,
+            done_at: None,
+        };
+        if !opts.dry_run {
+            let mut intent = Record::new(Event::Intent, opts.clock.now(), injected, d.path.clone());
+            intent.id = d.id.clone();
+            intent.class = d.class.clone();
+            intent.reason = Some(reason);
+            d.intent_at = Some(intent.at);
+            let seq = journal.append(intent)?;
+            remove(&PathBuf::from(&o.path))?;
+            let mut done = Record::new(Event::Done, opts.clock.now(), injected, d.path.clone());
+            done.intent = Some(seq);
+            done.id = d.id.clone();
+            d.done_at = Some(done.at);
+            journal.append(done)?;
+        }
+        report.deleted.push(d);
+    }
+    Ok(report)
+}

@@ -1,0 +1,216 @@
+//! Proof of deletion: checks that the repository keeps its promises.
+//!
+//! A repository passes when
+//! * the deletion journal is intact (hash chain and head);
+//! * every journaled deletion is complete and its files are really absent;
+//! * no backup is past its deadline;
+//! * nothing is orphaned or questionable: no incomplete write or partial
+//!   file older than the grace period, no unreadable or misplaced sidecar,
+//!   no sidecar without its data or disagreeing with its length (with
+//!   [`VerifyOptions::digests`], its SHA-256), no backup of an undefined
+//!   class.
+//!
+//! Everything found is a [`Problem`] in [`VerifyReport::violations`]; the
+//! CLI exits non-zero when there is any.
+
+use super::evaluate::{Evaluation, Problem, ProblemKind, State, evaluate};
+use super::journal::{self, Damage, Event};
+use super::prune::Deletion;
+use super::{Clock, Policy};
+use crate::error::Result;
+use crate::repo::Repository;
+use serde::Serialize;
+use std::collections::HashMap;
+use time::OffsetDateTime;
+
+/// How to verify.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The clock deadlines are evaluated at.
+    pub clock: Clock,
+    /// Leftover files younger than this are not orphans.
+    pub grace: time::Duration,
+    /// Start of the reporting period for deletions (default: all).
+    pub since: Option<OffsetDateTime>,
+    /// Also hash every data file against its sidecar's SHA-256 (reads
+    /// all backup data; default: compare lengths only).
+    pub digests: bool,
+}
+
+impl Default for VerifyOptions {
+    fn default() -> Self {
+        VerifyOptions {
+            clock: Clock::System,
+            grace: super::DEFAULT_GRACE,
+            since: None,
+            digests: false,
+        }
+    }
+}
+
+/// The journal's condition.
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalSummary {
+    /// The journal file, relative to the repository.
+    pub path: String,
+    /// Lines in it.
+    pub lines: u64,
+    /// Whether the hash chain and head check out.
+    pub intact: bool,
+    /// Where they do not.
+    pub damage: Vec<Damage>,
+    /// Completed deletions in the whole journal.
+    pub deletions: usize,
+}
+
+/// The result of a verification: the facts a compliance report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifyReport {
+    /// The repository id.
+    pub repository: String,
+    /// The tool that verified.
+    pub tool: String,
+    /// Start of the period.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub since: Option<OffsetDateTime>,
+    /// Everything about the backups present.
+    pub evaluation: Evaluation,
+    /// The journal's condition.
+    pub journal: JournalSummary,
+    /// Completed deletions in the period, in journal order.
+    pub deletions: Vec<Deletion>,
+    /// Every violation found; empty = the repository keeps its promises.
+    pub violations: Vec<Problem>,
+    /// Restore-drill status at the time of the report (not a retention
+    /// violation, but evidence an auditor asks for).
+    pub drills: crate::drill::DrillStatus,
+    /// Drills run in the period, in journal order.
+    pub drills_in_period: Vec<crate::drill::DrillRecord>,
+}
+
+impl VerifyReport {
+    /// Whether nothing is wrong.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty()
+    }
+}
+
+/// Verifies the repository; see the module documentation.
+pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
+    let root = repo.root();
+    let at = opts.clock.now();
+    let st = journal::read(root)?;
+    let mut violations = Vec::new();
+    for d in &st.damage {
+        violations.push(Problem {
+            kind: ProblemKind::JournalDamaged,
+            subject: format!("journal line {}", d.line),
+            detail: d.reason.clone(),
+        });
+    }
+    let intents: HashMap<u64, &journal::Record> = st
+        .records
+        .iter()
+        .filter(|r| r.event == Event::Intent)
+        .map(|r| (r.seq, r))
+        .collect();
+    let mut deletions = Vec::new();
+    let mut all_done = 0;
+    for r in st.records.iter().filter(|r| r.event == Event::Done) {
+        let Some(intent) = r.intent.and_then(|s| intents.get(&s)) else {
+            violations.push(Problem {
+                kind: ProblemKind::JournalDamaged,
+                subject: format!("journal line {}", r.seq),
+                detail: "a `done` record whose intent is not in the journal".into(),
+            });
+            continue;
+        };
+        all_done += 1;
+        let mut d = Deletion::from_intent(intent);
+        d.done_at = Some(r.at);
+        for p in std::iter::once(&intent.path).chain(intent.sidecar_path.as_ref()) {
+            if root.join(p).exists() {
+                violations.push(Problem {
+                    kind: ProblemKind::NotDeleted,
+                    subject: p.clone(),
+                    detail: format!(
+                        "journaled as deleted at {} (journal line {}) but still present; it was restored or re-created: find out how, then run `nkbackup prune`",
+                        super::rfc3339(r.at),
+                        r.seq
+                    ),
+                });
+            }
+        }
+        if opts.since.is_none_or(|s| r.at >= s) {
+            deletions.push(d);
+        }
+    }
+    for p in st.pending() {
+        violations.push(Problem {
+            kind: ProblemKind::DeletionPending,
+            subject: p.id.clone().unwrap_or_else(|| p.path.clone()),
+            detail: format!(
+                "deletion started at {} (journal line {}) was never completed; run `nkbackup prune` to complete it",
+                super::rfc3339(p.at),
+                p.seq
+            ),
+        });
+    }
+    let listing = repo.list()?;
+    let policy = Policy::from_config(repo.config())?;
+    let evaluation = evaluate(repo, &listing, &policy, at, opts.grace, &mut |_| Ok(()));
+    for a in evaluation
+        .backups
+        .iter()
+        .filter(|a| a.state == State::Overdue)
+    {
+        violations.push(Problem {
+            kind: ProblemKind::Overdue,
+            subject: a.id.clone(),
+            detail: format!(
+                "class {} backup created {} was due for deletion at {}; run `nkbackup prune`",
+                a.class,
+                super::rfc3339(a.created),
+                a.deadline.map(super::rfc3339).unwrap_or_default()
+            ),
+        });
+    }
+    violations.extend(evaluation.problems.iter().cloned());
+    if opts.digests {
+        for (b, a) in listing.backups.iter().zip(&evaluation.backups) {
+            if a.action == super::Action::Hold {
+                continue; // already reported
+            }
+            if let Err(e) = repo.verify(b) {
+                violations.push(Problem {
+                    kind: ProblemKind::DataMismatch,
+                    subject: a.id.clone(),
+                    detail: e.to_string(),
+                });
+            }
+        }
+    }
+    let drills = crate::drill::status(repo, at)?;
+    let drills_in_period = crate::drill::read_journal(root)?
+        .records
+        .into_iter()
+        .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
+        .collect();
+    Ok(VerifyReport {
+        repository: repo.config().repository.id.clone(),
+        tool: crate::tool_version(),
+        since: opts.since,
+        evaluation,
+        journal: JournalSummary {
+            path: format!("{}/{}", journal::JOURNAL_DIR, journal::DELETIONS_FILE),
+            lines: st.lines,
+            intact: st.damage.is_empty(),
+            damage: st.damage.clone(),
+            deletions: all_done,
+        },
+        deletions,
+        violations,
+        drills,
+        drills_in_period,
+    })
+}

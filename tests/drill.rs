@@ -1,0 +1,240 @@
+//! Restore drills: passed and failed drills are journaled with what the
+//! issue asks for; status flags classes and tokens never or not recently
+//! drilled; the journal is hash-chained.
+
+mod common;
+
+use common::{Fixture, nkbackup, sample_tree};
+use nkbackup::drill::{self, DrillOptions, Outcome, TokenInfo};
+use nkbackup::{Error, ErrorKind, Opener, Sealer};
+use std::fs;
+
+fn token(label: &str) -> TokenInfo {
+    TokenInfo {
+        label: label.into(),
+        kind: "age".into(),
+        ident: None,
+        fingerprint: None,
+    }
+}
+
+#[test]
+fn passed_drill_is_journaled_with_figures_and_writes_nothing() {
+    let f = Fixture::new();
+    let src = f.path("svc");
+    sample_tree(&src);
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let b = f.repo.find("latest").unwrap();
+    let seen = std::cell::Cell::new(0u64);
+    let opener = Opener::new(&b)
+        .identity_file(&f.key_file)
+        .unwrap()
+        .on_progress(|n| seen.set(n));
+    let before: Vec<_> = fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    let rec = drill::run(
+        &f.repo,
+        &b,
+        opener,
+        token("test-key"),
+        &DrillOptions::default(),
+    )
+    .unwrap();
+    assert_eq!(rec.outcome, Outcome::Passed);
+    assert_eq!(rec.seq, 1);
+    assert_eq!(rec.backup_id, rep.sidecar.id);
+    assert_eq!(rec.bytes_verified, rep.sidecar.file_bytes);
+    assert_eq!(rec.ciphertext_bytes, rep.sidecar.ciphertext_bytes);
+    assert!(rec.entries_verified > 10);
+    assert_eq!(
+        seen.get(),
+        rep.sidecar.ciphertext_bytes,
+        "progress reached the total"
+    );
+    let after: Vec<_> = fs::read_dir(f.dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(before, after, "a drill without --restore-to writes no data");
+    let j = drill::read_journal(f.repo_path()).unwrap();
+    assert!(j.damage.is_empty());
+    assert_eq!(j.records, vec![rec]);
+}
+
+#[test]
+fn failed_drills_are_journaled_with_the_reason() {
+    let f = Fixture::new();
+    Sealer::new(&f.repo, "db")
+        .bytes("d.sql", b"dump".to_vec())
+        .seal()
+        .unwrap();
+    // A token that is enrolled now but was not when the backup was sealed.
+    let mut repo = f.repo.clone();
+    let late = age::x25519::Identity::generate();
+    repo.add_recipient(nkbackup::config::RecipientConfig {
+        label: "late-key".into(),
+        kind: "age".into(),
+        key: late.to_public().to_string(),
+        ..Default::default()
+    })
+    .unwrap();
+    let b = repo.find("latest").unwrap();
+    let e = drill::run(
+        &repo,
+        &b,
+        Opener::new(&b).identity(Box::new(late)),
+        token("late-key"),
+        &DrillOptions::default(),
+    )
+    .unwrap_err();
+    let Error::DrillFailed { record, cause } = e else {
+        panic!("{e}")
+    };
+    assert_eq!(record.outcome, Outcome::Failed);
+    assert_eq!(cause.kind(), ErrorKind::Key);
+    assert!(
+        record.error.as_deref().unwrap().contains("test-key"),
+        "{record:?}"
+    );
+    // Corrupted backup.
+    let mut bytes = fs::read(&b.data_path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0xff;
+    fs::write(&b.data_path, bytes).unwrap();
+    let e = drill::run(
+        &repo,
+        &b,
+        Opener::new(&b).identity_file(&f.key_file).unwrap(),
+        token("test-key"),
+        &DrillOptions::default(),
+    )
+    .unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    let j = drill::read_journal(repo.root()).unwrap();
+    assert_eq!(j.records.len(), 2);
+    assert!(j.records.iter().all(|r| r.outcome == Outcome::Failed));
+    assert!(j.records[1].error.as_deref().unwrap().contains("damaged"));
+}
+
+#[test]
+fn cli_drill_restore_compare_and_status() {
+    let f = Fixture::new();
+    let src = f.path("svc");
+    sample_tree(&src);
+    Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let run = |args: &[&str]| {
+        nkbackup()
+            .args(args)
+            .env("NKBACKUP_REPO", f.repo_path())
+            .env_remove("NKBACKUP_NOW")
+            .output()
+            .unwrap()
+    };
+    let k = f.key_file.to_str().unwrap();
+    // Restore-to and compare with the (unchanged, then changed) live tree.
+    let to = f.path("drilled");
+    let o = run(&[
+        "drill",
+        "--class",
+        "archive",
+        "-i",
+        k,
+        "--restore-to",
+        to.to_str().unwrap(),
+        "--compare",
+        src.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["outcome"], "passed");
+    assert_eq!(v["token"]["label"], "test-key");
+    assert_eq!(v["compare"]["changed"], 0, "{v}");
+    assert_eq!(v["compare"]["missing"], 0, "{v}");
+    assert_eq!(v["compare"]["extra"], 0, "{v}");
+    common::assert_same_tree(&src, &to.join("svc"));
+    fs::write(src.join("logs/x.log"), "rotated").unwrap();
+    fs::write(src.join("new.txt"), "new").unwrap();
+    let o = run(&[
+        "drill",
+        "--backup",
+        "latest",
+        "-i",
+        k,
+        "--compare",
+        src.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("1 changed") && out.contains("1 only in live"),
+        "{out}"
+    );
+    assert!(out.contains("svc/logs/x.log: content differs"), "{out}");
+    // Two tokens at once is refused; no token is refused.
+    let o = run(&["drill", "--class", "archive"]);
+    assert!(String::from_utf8_lossy(&o.stderr).contains("one token"));
+
+    // Status: archive and test-key drilled; other classes never -> exit 8.
+    let o = run(&["drill", "status", "--json"]);
+    assert_eq!(o.status.code(), Some(8));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let state = |list: &str, name: &str| {
+        v[list]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|l| l["name"] == name)
+            .unwrap()["state"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(state("classes", "archive"), "ok");
+    assert_eq!(state("classes", "db"), "never");
+    assert_eq!(state("tokens", "test-key"), "ok");
+    // After max_interval (default 90 days) the drill is stale.
+    let later = (time::OffsetDateTime::now_utc() + time::Duration::days(91))
+        .date()
+        .to_string();
+    let o = run(&["drill", "status", "--json", "--at", &later]);
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["classes"][0]["state"], "stale");
+
+    // A repository with only the archive class, drilled: exit 0.
+    let cfg = f.repo_path().join("nkbackup.toml");
+    let text = fs::read_to_string(&cfg).unwrap();
+    let only_archive: String = text
+        .split("\n[classes.")
+        .enumerate()
+        .filter(|(i, part)| *i == 0 || part.starts_with("archive]"))
+        .map(|(i, p)| {
+            if i == 0 {
+                p.to_owned()
+            } else {
+                format!("\n[classes.{p}")
+            }
+        })
+        .collect();
+    fs::write(
+        &cfg,
+        format!("{only_archive}\n[drill]\nmax_interval = \"30d\"\n"),
+    )
+    .unwrap();
+    let o = run(&["drill", "status"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // Tampering with the drill journal is detected and fails status.
+    let jp = drill::journal_path(f.repo_path());
+    let j = fs::read_to_string(&jp).unwrap();
+    fs::write(&jp, j.replacen("\"passed\"", "\"failed\"", 1)).unwrap();
+    let o = run(&["drill", "status"]);
+    assert_eq!(o.status.code(), Some(8));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("damaged"));
+}
