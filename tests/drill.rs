@@ -238,3 +238,32 @@ fn cli_drill_restore_compare_and_status() {
     assert_eq!(o.status.code(), Some(8));
     assert!(String::from_utf8_lossy(&o.stderr).contains("damaged"));
 }
+
+#[test]
+fn drill_commands_take_repo_from_the_option_or_the_environment() {
+    let f = Fixture::new();
+    let r = f.repo_path().to_str().unwrap().to_owned();
+    let o = nkbackup()
+        .args(["drill", "status", "--repo", &r])
+        .env_remove("NKBACKUP_REPO")
+        .output()
+        .unwrap();
+    // Nothing drilled yet: every class and the token are "never" (exit 8).
+    assert_eq!(
+        o.status.code(),
+        Some(8),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("NEVER"));
+    let o = nkbackup()
+        .args(["drill", "--class", "archive"])
+        .env_remove("NKBACKUP_REPO")
+        .output()
+        .unwrap();
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--repo"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+}

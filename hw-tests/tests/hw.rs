@@ -292,6 +292,61 @@ fn round_trip(algo: KeyAlgorithm) {
         ms(cli),
         ms(took)
     );
+    drill_with_card(&s, &ident, kind);
+}
+
+/// A drill with the card passes and is journaled with the token; a drill of
+/// a damaged backup with the same card fails and is journaled as failed.
+fn drill_with_card(s: &Setup, ident: &str, kind: &str) {
+    let drill = |args: &[&str]| {
+        nkbackup()
+            .args(["drill", "--repo"])
+            .arg(&s.repo)
+            .args(args)
+            .args(["--card", ident, "--card-timeout", "3", "--json"])
+            .env("NKBACKUP_PIN", user_pin())
+            .output()
+            .unwrap()
+    };
+    let out = ok(drill(&["--class", "db"]));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "passed", "{v}");
+    assert_eq!(v["token"]["ident"], ident, "{v}");
+    assert_eq!(v["token"]["type"], kind, "{v}");
+    assert_eq!(v["token"]["label"], "nk-a", "{v}");
+    assert!(v["entries_verified"].as_u64().unwrap() >= 1);
+
+    let repo = s.repository();
+    let bad = nkbackup::Sealer::new(&repo, "db")
+        .bytes("to-corrupt", vec![7u8; 200_000])
+        .seal()
+        .unwrap();
+    let mut bytes = std::fs::read(&bad.data_path).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 0x55;
+    std::fs::write(&bad.data_path, bytes).unwrap();
+    let out = drill(&["--backup", &bad.sidecar.id]);
+    assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "failed", "{v}");
+    assert!(v["error"].as_str().unwrap().contains("damaged"), "{v}");
+    assert_eq!(v["token"]["ident"], ident);
+    // Other classes were never drilled, so status exits 8; the card is ok.
+    let st = nkbackup()
+        .args(["drill", "status", "--json", "--repo"])
+        .arg(&s.repo)
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(8), "{}", stderr(&st));
+    let v: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let tok = v["tokens"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "nk-a")
+        .unwrap();
+    assert_eq!(tok["state"], "ok", "{v}");
+    assert_eq!(v["failed"], 1, "{v}");
 }
 
 #[test]

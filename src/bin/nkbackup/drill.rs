@@ -15,7 +15,7 @@ pub const EXIT_NOT_DRILLED: u8 = 8;
 
 /// `drill` runs a drill; `drill status` reports.
 #[derive(Args)]
-#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
+#[command(subcommand_negates_reqs = true)]
 pub struct DrillCmd {
     #[command(subcommand)]
     status: Option<DrillSub>,
@@ -28,8 +28,14 @@ enum DrillSub {
     /// Per class and per token: the last passed drill, and whether it is
     /// within [drill] max_interval. Exit 8 if any is stale or never drilled.
     Status {
-        #[command(flatten)]
-        repo: RepoArg,
+        /// The repository directory.
+        #[arg(
+            long = "repo",
+            id = "status_repo",
+            env = "NKBACKUP_REPO",
+            value_name = "DIR"
+        )]
+        repo: PathBuf,
         /// Evaluate at this time instead of now (RFC 3339 or YYYY-MM-DD).
         #[arg(long, env = "NKBACKUP_NOW")]
         at: Option<String>,
@@ -41,8 +47,9 @@ enum DrillSub {
 
 #[derive(Args)]
 struct DrillRun {
-    #[command(flatten)]
-    repo: RepoArg,
+    /// The repository directory.
+    #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
+    repo: Option<PathBuf>,
     /// Drill the newest backup of this class.
     #[arg(long, conflicts_with = "backup")]
     class: Option<String>,
@@ -67,7 +74,7 @@ struct DrillRun {
 
 pub fn run(cmd: DrillCmd) -> Result<std::process::ExitCode> {
     match cmd.status {
-        Some(DrillSub::Status { repo, at, json }) => status(&repo, at.as_deref(), json),
+        Some(DrillSub::Status { repo, at, json }) => status(&RepoArg { repo }, at.as_deref(), json),
         None => drill(cmd.run).map(|_| std::process::ExitCode::SUCCESS),
     }
 }
@@ -134,6 +141,35 @@ fn token(r: &Repository, k: &KeyArgs) -> Result<TokenInfo> {
             });
         }
     }
+    if let Some(ident) = &k.card.card {
+        // A drill proves one token: it must be clear which card that is.
+        let cards: Vec<_> = cfg
+            .recipients
+            .iter()
+            .filter(|x| x.ident.is_some())
+            .filter(|x| {
+                ident.is_empty()
+                    || x.ident
+                        .as_deref()
+                        .is_some_and(|i| i.eq_ignore_ascii_case(ident))
+            })
+            .collect();
+        match cards.as_slice() {
+            [c] => tokens.push(TokenInfo {
+                label: c.label.clone(),
+                kind: c.kind.clone(),
+                ident: c.ident.clone(),
+                fingerprint: c.fingerprint.clone(),
+            }),
+            [] if ident.is_empty() => {
+                bail!("no card is enrolled in this repository; `nkbackup card enroll` adds one")
+            }
+            [] => bail!(
+                "no enrolled card has ident {ident}; `nkbackup recipient list` shows the enrolled ones"
+            ),
+            _ => bail!("several cards are enrolled; name the one to drill with --card IDENT"),
+        }
+    }
     if k.wants_recovery() {
         tokens.push(TokenInfo {
             label: nkbackup::config::RECOVERY_LABEL.into(),
@@ -152,7 +188,10 @@ fn token(r: &Repository, k: &KeyArgs) -> Result<TokenInfo> {
 }
 
 fn drill(d: DrillRun) -> Result<()> {
-    let r = open(&d.repo)?;
+    let Some(repo) = d.repo.clone() else {
+        bail!("the repository is not named: pass --repo DIR or set NKBACKUP_REPO");
+    };
+    let r = open(&RepoArg { repo })?;
     let b = pick(&r, &d)?;
     let tok = token(&r, &d.keys)?;
     let mut opener = keys::opener(&r, &b, &d.keys)?;
