@@ -34,11 +34,7 @@ fn sample_tree_round_trips_exactly() {
     assert_eq!(v.file_bytes, rep.sidecar.file_bytes);
 
     let out = f.path("out");
-    let r = Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&out, &RestoreOptions::default())
-        .unwrap();
+    let r = f.restore(&b, &out);
     assert!(r.entries > 10);
     let n = assert_same_tree(&src, &out.join("service"));
     assert!(n >= 14, "compared {n} entries");
@@ -77,11 +73,7 @@ fn no_compression_round_trips_and_is_plain_tar_inside() {
     assert!(rep.sidecar.ciphertext_bytes > rep.sidecar.tar_bytes);
     let b = f.repo.find("latest").unwrap();
     let out = f.path("out");
-    Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&out, &RestoreOptions::default())
-        .unwrap();
+    f.restore(&b, &out);
     assert_same_tree(&src, &out.join("media"));
 }
 
@@ -98,11 +90,7 @@ fn stream_of_unknown_length_is_spooled_and_restored() {
     assert_eq!(fs::read_dir(f.repo.tmp_dir()).unwrap().count(), 0);
     let b = f.repo.find(&rep.sidecar.id[17..]).unwrap();
     let out = f.path("out");
-    Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&out, &RestoreOptions::default())
-        .unwrap();
+    f.restore(&b, &out);
     assert_eq!(fs::read(out.join("chat.sql")).unwrap(), dump);
 }
 
@@ -210,11 +198,7 @@ fn restore_into_existing_empty_directory() {
     let b = f.repo.find("latest").unwrap();
     let target = f.path("empty");
     fs::create_dir(&target).unwrap();
-    Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&target, &RestoreOptions::default())
-        .unwrap();
+    f.restore(&b, &target);
     assert_eq!(fs::read_to_string(target.join("svc/f")).unwrap(), "x");
 }
 
@@ -250,11 +234,7 @@ fn special_files_are_skipped_and_listed_in_the_manifest() {
     // The inner manifest (read with stock-equivalent parsing) lists them.
     let b = f.repo.find("latest").unwrap();
     let out = f.path("out");
-    Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&out, &RestoreOptions::default())
-        .unwrap();
+    f.restore(&b, &out);
     let manifest = read_manifest(&f, &b);
     let skipped: Vec<_> = manifest
         .iter()
@@ -408,11 +388,7 @@ fn ownership_is_restored_when_restoring_as_root() {
     Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
     let b = f.repo.find("latest").unwrap();
     let out = f.path("out");
-    Opener::new(&b)
-        .identity_file(&f.key_file)
-        .unwrap()
-        .restore(&out, &RestoreOptions::default())
-        .unwrap();
+    f.restore(&b, &out);
     let m = |p: &str| fs::symlink_metadata(out.join(p)).unwrap();
     assert_eq!(
         (m("svc/d/owned").uid(), m("svc/d/owned").gid()),

@@ -49,6 +49,15 @@ impl Fixture {
     pub fn repo_path(&self) -> &Path {
         self.repo.root()
     }
+
+    /// Restores `b` into `out` with the fixture's key (default options).
+    pub fn restore(&self, b: &nkbackup::BackupInfo, out: &Path) -> nkbackup::RestoreReport {
+        nkbackup::Opener::new(b)
+            .identity_file(&self.key_file)
+            .unwrap()
+            .restore(out, &nkbackup::RestoreOptions::default())
+            .unwrap()
+    }
 }
 
 /// Builds a tree with files of several sizes, an empty file, an empty
