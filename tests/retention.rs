@@ -16,16 +16,6 @@ use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
-/// Replaces the classes of the fixture's config with `classes` and reopens.
-fn with_classes(f: &Fixture, classes: &str) -> Repository {
-    let cfg = f.repo_path().join("nkbackup.toml");
-    let text = fs::read_to_string(&cfg).unwrap();
-    let head = &text[..text.find("# Classes:").unwrap()];
-    let recipients = &text[text.find("[[recipients]]").unwrap()..];
-    fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
-    Repository::open(f.repo_path()).unwrap()
-}
-
 fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> String {
     Sealer::new(repo, class)
         .bytes("data.txt", format!("{class} at {t}").into_bytes())
@@ -133,8 +123,7 @@ fn malformed_durations_and_keys_in_the_config_are_rejected_with_the_place() {
 #[test]
 fn states_follow_the_injected_clock_and_sidecars_record_the_deadline() {
     let f = Fixture::new();
-    let repo = with_classes(
-        &f,
+    let repo = f.with_classes(
         "[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n",
     );
     let old = seal_at(&repo, "logs", T0);
@@ -208,8 +197,7 @@ fn states_follow_the_injected_clock_and_sidecars_record_the_deadline() {
 #[test]
 fn keep_rules_keep_newest_per_day_week_month_and_drop_the_rest() {
     let f = Fixture::new();
-    let repo = with_classes(
-        &f,
+    let repo = f.with_classes(
         "[classes.archive]\nmax_age = \"90d\"\nkeep_daily = 2\nkeep_weekly = 3\nkeep_monthly = 3\n",
     );
     // Twice a day from Thu 2026-01-01 to Mon 2026-03-02 00:00.
@@ -265,13 +253,13 @@ fn keep_rules_keep_newest_per_day_week_month_and_drop_the_rest() {
 #[test]
 fn a_shortened_policy_reevaluates_existing_backups_and_reports_both_deadlines() {
     let f = Fixture::new();
-    let repo = with_classes(&f, "[classes.archive]\nmax_age = \"90d\"\n");
+    let repo = f.with_classes("[classes.archive]\nmax_age = \"90d\"\n");
     let id = seal_at(&repo, "archive", T0);
     let at = T0 + Duration::days(31);
     assert!(!eval(&repo, at).any_overdue());
 
     // The privacy policy changes: archives are now kept 30 days.
-    let repo = with_classes(&f, "[classes.archive]\nmax_age = \"30d\"\n");
+    let repo = f.with_classes("[classes.archive]\nmax_age = \"30d\"\n");
     let ev = eval(&repo, at);
     let a = &ev.backups[0];
     assert_eq!(a.id, id);
@@ -287,7 +275,7 @@ fn a_shortened_policy_reevaluates_existing_backups_and_reports_both_deadlines() 
         "{out}"
     );
     // Lengthening is reported too (and nothing is overdue).
-    let repo = with_classes(&f, "[classes.archive]\nmax_age = \"180d\"\n");
+    let repo = f.with_classes("[classes.archive]\nmax_age = \"180d\"\n");
     let a = &eval(&repo, at).backups[0];
     assert_eq!(a.policy_change, Some(PolicyChange::Lengthened));
     assert_eq!(a.state, State::Ok);
@@ -296,10 +284,8 @@ fn a_shortened_policy_reevaluates_existing_backups_and_reports_both_deadlines() 
 #[test]
 fn unknown_classes_are_reported_and_never_pruned() {
     let f = Fixture::new();
-    let repo = with_classes(
-        &f,
-        "[classes.logs]\nmax_age = \"7d\"\n[classes.scratch]\nmax_age = \"1d\"\n",
-    );
+    let repo =
+        f.with_classes("[classes.logs]\nmax_age = \"7d\"\n[classes.scratch]\nmax_age = \"1d\"\n");
     let id = seal_at(&repo, "scratch", T0);
     // Sealing into a class that does not exist is refused.
     let e = Sealer::new(&repo, "nope")
@@ -308,7 +294,7 @@ fn unknown_classes_are_reported_and_never_pruned() {
         .unwrap_err();
     assert!(matches!(e, Error::UnknownClass { .. }), "{e}");
     // The class is removed from the configuration; its backup remains.
-    let repo = with_classes(&f, "[classes.logs]\nmax_age = \"7d\"\n");
+    let repo = f.with_classes("[classes.logs]\nmax_age = \"7d\"\n");
     let ev = eval(&repo, T0 + Duration::days(400));
     let a = &ev.backups[0];
     assert_eq!((a.state, a.action), (State::UnknownClass, Action::Hold));
@@ -345,10 +331,7 @@ fn unknown_classes_are_reported_and_never_pruned() {
 #[test]
 fn files_older_than_source_max_age_are_listed_and_strict_refuses() {
     let f = Fixture::new();
-    let repo = with_classes(
-        &f,
-        "[classes.logs]\nmax_age = \"7d\"\nsource_max_age = \"7d\"\n",
-    );
+    let repo = f.with_classes("[classes.logs]\nmax_age = \"7d\"\nsource_max_age = \"7d\"\n");
     let src = f.path("logs");
     fs::create_dir_all(src.join("old")).unwrap();
     fs::write(src.join("today.log"), "new").unwrap();
@@ -403,7 +386,7 @@ fn files_older_than_source_max_age_are_listed_and_strict_refuses() {
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("without --strict"));
     // A class without source_max_age does not look at mtimes.
-    let repo = with_classes(&f, "[classes.logs]\nmax_age = \"7d\"\n");
+    let repo = f.with_classes("[classes.logs]\nmax_age = \"7d\"\n");
     let rep = Sealer::new(&repo, "logs")
         .path(&src)
         .strict(true)

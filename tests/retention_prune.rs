@@ -19,15 +19,6 @@ use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
-fn repo_with(f: &Fixture, classes: &str) -> Repository {
-    let cfg = f.repo_path().join("nkbackup.toml");
-    let text = fs::read_to_string(&cfg).unwrap();
-    let head = &text[..text.find("# Classes:").unwrap()];
-    let recipients = &text[text.find("[[recipients]]").unwrap()..];
-    fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
-    Repository::open(f.repo_path()).unwrap()
-}
-
 const CLASSES: &str = "[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n[classes.archive]\nmax_age = \"90d\"\nkeep_daily = 1\n";
 
 fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> nkbackup::BackupInfo {
@@ -93,7 +84,7 @@ fn kinds(r: &retention::VerifyReport) -> Vec<ProblemKind> {
 
 /// Three overdue logs, two archive backups of which the older is surplus.
 fn scenario(f: &Fixture) -> (Repository, Vec<nkbackup::BackupInfo>) {
-    let repo = repo_with(f, CLASSES);
+    let repo = f.with_classes(CLASSES);
     let b = vec![
         seal_at(&repo, "logs", T0),
         seal_at(&repo, "logs", T0 + Duration::days(1)),
@@ -220,7 +211,7 @@ fn prune_deletes_overdue_and_surplus_and_journals_every_deletion() {
 fn a_prune_killed_between_its_steps_is_completed_by_the_next_run() {
     for step in ["after-intent", "after-data", "after-sidecar"] {
         let f = Fixture::new();
-        let repo = repo_with(&f, CLASSES);
+        let repo = f.with_classes(CLASSES);
         let old = seal_at(&repo, "logs", T0);
         let keep = seal_at(&repo, "logs", T0 + Duration::days(5));
         let o = cli(
@@ -270,7 +261,7 @@ fn a_prune_killed_between_its_steps_is_completed_by_the_next_run() {
 #[test]
 fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
     let f = Fixture::new();
-    let repo = repo_with(&f, CLASSES);
+    let repo = f.with_classes(CLASSES);
     let b = seal_at(&repo, "logs", T0 + Duration::days(400));
     let orphan = b.data_path.with_file_name("20260101T000000Z-0badf00d.age");
     fs::copy(&b.data_path, &orphan).unwrap();
@@ -436,7 +427,7 @@ fn a_tampered_or_truncated_journal_is_detected_and_prune_refuses_it() {
 #[test]
 fn sidecars_that_disagree_with_their_data_are_reported_not_deleted() {
     let f = Fixture::new();
-    let repo = repo_with(&f, CLASSES);
+    let repo = f.with_classes(CLASSES);
     let flipped = seal_at(&repo, "logs", T0);
     let truncated = seal_at(&repo, "logs", T0 + Duration::hours(1));
     let escaping = seal_at(&repo, "logs", T0 + Duration::hours(2));
@@ -549,7 +540,7 @@ fn sidecars_that_disagree_with_their_data_are_reported_not_deleted() {
 #[test]
 fn prune_takes_the_repository_lock() {
     let f = Fixture::new();
-    let repo = repo_with(&f, CLASSES);
+    let repo = f.with_classes(CLASSES);
     let b = seal_at(&repo, "logs", T0);
     let lock = repo.lock(std::time::Duration::from_secs(1)).unwrap();
     let e = retention::prune(
@@ -582,7 +573,7 @@ fn prune_takes_the_repository_lock() {
 #[test]
 fn a_journaled_deletion_that_reappears_is_a_violation() {
     let f = Fixture::new();
-    let repo = repo_with(&f, CLASSES);
+    let repo = f.with_classes(CLASSES);
     let b = seal_at(&repo, "logs", T0);
     let saved = fs::read(&b.data_path).unwrap();
     prune_at(&repo, NOW);

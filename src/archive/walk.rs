@@ -85,13 +85,8 @@ impl Walker {
         while let Some((path, entry)) = stack.pop() {
             let meta = match fs::symlink_metadata(&path) {
                 Ok(m) => m,
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                    aw.add_skipped(&entry, "vanished while being sealed")
-                        .map_err(out)?;
-                    continue;
-                }
                 Err(e) => {
-                    self.unreadable(aw, &path, &entry, e, ctx)?;
+                    self.failed(aw, &path, &entry, e, ctx)?;
                     continue;
                 }
             };
@@ -132,13 +127,8 @@ impl Walker {
                 }
                 let file = match File::open(&path) {
                     Ok(f) => f,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                        aw.add_skipped(&entry, "vanished while being sealed")
-                            .map_err(out)?;
-                        continue;
-                    }
                     Err(e) => {
-                        self.unreadable(aw, &path, &entry, e, ctx)?;
+                        self.failed(aw, &path, &entry, e, ctx)?;
                         continue;
                     }
                 };
@@ -179,6 +169,24 @@ impl Walker {
             }
         }
         Ok(())
+    }
+
+    /// A source object could not be stat'ed or opened: one that vanished
+    /// is recorded as skipped, anything else is unreadable.
+    fn failed<W: Write>(
+        &self,
+        aw: &mut ArchiveWriter<W>,
+        path: &Path,
+        entry: &EntryPath,
+        e: io::Error,
+        ctx: &dyn Fn() -> String,
+    ) -> Result<()> {
+        if e.kind() == io::ErrorKind::NotFound {
+            aw.add_skipped(entry, "vanished while being sealed")
+                .map_err(|e| Error::io(ctx(), e))
+        } else {
+            self.unreadable(aw, path, entry, e, ctx)
+        }
     }
 
     fn unreadable<W: Write>(

@@ -50,6 +50,17 @@ impl Fixture {
         self.repo.root()
     }
 
+    /// Replaces the classes of the config with `classes` (TOML tables) and
+    /// reopens the repository.
+    pub fn with_classes(&self, classes: &str) -> Repository {
+        let cfg = self.repo_path().join("nkbackup.toml");
+        let text = fs::read_to_string(&cfg).unwrap();
+        let head = &text[..text.find("# Classes:").unwrap()];
+        let recipients = &text[text.find("[[recipients]]").unwrap()..];
+        fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
+        Repository::open(self.repo_path()).unwrap()
+    }
+
     /// Restores `b` into `out` with the fixture's key (default options).
     pub fn restore(&self, b: &nkbackup::BackupInfo, out: &Path) -> nkbackup::RestoreReport {
         nkbackup::Opener::new(b)
