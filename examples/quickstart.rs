@@ -44,7 +44,7 @@ fn run(keep: bool) -> Result<(), Box<dyn Error>> {
     })?;
     println!(
         "1. repository {} with recipient quickstart-key",
-        repo.root().display()
+        repo.local_root().unwrap().display()
     );
 
     // 2. Seal: a directory tree plus an in-memory dump, as a service would

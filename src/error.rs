@@ -248,6 +248,29 @@ pub enum Error {
         path: String,
     },
 
+    /// The object store failed or refused a request.
+    #[error("{action}: {problem}{}", if hint.is_empty() { String::new() } else { format!("; {hint}") })]
+    Storage {
+        /// The repository URL (never credentials).
+        location: String,
+        /// What was being done, naming the object.
+        action: String,
+        /// What went wrong.
+        problem: String,
+        /// What to do about it.
+        hint: String,
+    },
+
+    /// A `--repo` argument that is neither a directory nor a usable
+    /// `s3://` URL.
+    #[error("bad repository URL {url}: {reason}")]
+    BadRepositoryUrl {
+        /// The URL as given, with anything that might be secret removed.
+        url: String,
+        /// What is wrong.
+        reason: String,
+    },
+
     /// Another process holds the repository lock for longer than we waited.
     #[error(
         "repository {path} is locked by another nkbackup process ({holder}); wait for it to finish, or if that process is gone, check with `ps` before removing {path}/lock"

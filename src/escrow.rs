@@ -14,15 +14,17 @@
 //! and a blob moved to another name is refused. Listing shows names and
 //! dates, never contents.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::id::BackupId;
 use crate::manifest::RecipientInfo;
-use crate::repo::{Repository, ensure_dir, write_atomic};
+use crate::repo::Repository;
+use crate::storage::Storage;
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::io::{Read, Write};
 use std::path::PathBuf;
+use std::sync::Arc;
 use time::OffsetDateTime;
 use zeroize::Zeroizing;
 
@@ -47,9 +49,14 @@ pub struct EscrowItem {
     pub recipients: Vec<RecipientInfo>,
     /// SHA-256 of the age file.
     pub ciphertext_sha256: String,
-    /// Where the age file is.
+    /// Where the age file is (a path, or an object URL).
     #[serde(skip)]
     pub path: PathBuf,
+    /// The age file's key in the repository.
+    #[serde(skip)]
+    key: String,
+    #[serde(skip)]
+    storage: Option<Arc<dyn Storage>>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -161,9 +168,9 @@ pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<E
         .expect("0 is a valid nanosecond");
     let blob = seal_to(name, secret, &recipients, created)?;
     let _lock = repo.lock(crate::repo::DEFAULT_LOCK_WAIT)?;
-    let dir = repo.root().join("escrow").join(name);
-    ensure_dir(&dir)?;
+    let storage = repo.storage();
     let id = BackupId::new(created).to_string();
+    let key = format!("escrow/{name}/{id}.age");
     let item = EscrowItem {
         format: ESCROW_FORMAT.into(),
         name: name.to_owned(),
@@ -171,40 +178,37 @@ pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<E
         created,
         recipients: all.iter().map(crate::recipient::info).collect(),
         ciphertext_sha256: hex::encode(Sha256::digest(&blob)),
-        path: dir.join(format!("{id}.age")),
+        path: storage.describe(&key).into(),
+        key: key.clone(),
+        storage: Some(storage.clone()),
     };
-    write_atomic(&dir, &format!("{id}.age"), &blob)?;
+    storage.put(&key, &blob)?;
     let mut json = serde_json::to_vec_pretty(&item).expect("item serializes");
     json.push(b'\n');
-    write_atomic(&dir, &format!("{id}.json"), &json)?;
+    storage.put(&format!("escrow/{name}/{id}.json"), &json)?;
     Ok(item)
 }
 
 /// Every escrowed version, by name then age (oldest first).
 pub fn list(repo: &Repository) -> Result<Vec<EscrowItem>> {
-    let root = repo.root().join("escrow");
+    let storage = repo.storage();
     let mut out = Vec::new();
-    let names = match std::fs::read_dir(&root) {
-        Ok(n) => n,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(Error::io(format!("reading {}", root.display()), e)),
-    };
-    for n in names {
-        let dir = n.ctx(|| format!("reading {}", root.display()))?.path();
-        for f in std::fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))? {
-            let p = f.ctx(|| format!("reading {}", dir.display()))?.path();
-            if p.extension().is_some_and(|e| e == "json") {
-                let bytes = std::fs::read(&p).ctx(|| format!("reading {}", p.display()))?;
-                let mut item: EscrowItem =
-                    serde_json::from_slice(&bytes).map_err(|e| Error::SidecarInvalid {
-                        id: p.display().to_string(),
-                        path: p.clone(),
-                        message: e.to_string(),
-                    })?;
-                item.path = p.with_extension("age");
-                out.push(item);
-            }
-        }
+    for o in storage.list("escrow/")? {
+        let Some(stem) = o.key.strip_suffix(".json") else {
+            continue;
+        };
+        let p = PathBuf::from(storage.describe(&o.key));
+        let bytes = storage.get(&o.key)?.unwrap_or_default();
+        let mut item: EscrowItem =
+            serde_json::from_slice(&bytes).map_err(|e| Error::SidecarInvalid {
+                id: p.display().to_string(),
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        item.key = format!("{stem}.age");
+        item.path = storage.describe(&item.key).into();
+        item.storage = Some(storage.clone());
+        out.push(item);
     }
     out.sort_by(|a, b| (&a.name, a.created, &a.id).cmp(&(&b.name, b.created, &b.id)));
     Ok(out)
@@ -225,7 +229,16 @@ pub fn open(
     item: &EscrowItem,
     identities: &[Box<dyn age::Identity + '_>],
 ) -> Result<SecretSlice<u8>> {
-    let blob = std::fs::read(&item.path).ctx(|| format!("reading {}", item.path.display()))?;
+    let blob = item
+        .storage
+        .as_ref()
+        .map(|s| s.get(&item.key))
+        .transpose()?
+        .flatten()
+        .ok_or_else(|| Error::DataMissing {
+            id: format!("escrow {}", item.name),
+            path: item.path.clone(),
+        })?;
     if hex::encode(Sha256::digest(&blob)) != item.ciphertext_sha256 {
         return Err(Error::Damaged {
             id: format!("escrow {}", item.name),

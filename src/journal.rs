@@ -11,14 +11,13 @@
 //! the *end* is detected too. A damaged journal is reported line by line and
 //! never appended to. docs/RETENTION.md specifies the format.
 
-use crate::error::{Error, IoContext, Result};
-use crate::repo::{ensure_dir, fsync_dir, write_atomic};
+use crate::error::{Error, Result};
+use crate::storage::Storage;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::fs::{self, OpenOptions};
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Directory of the journals, relative to the repository.
 pub const JOURNAL_DIR: &str = "journal";
@@ -35,13 +34,17 @@ pub trait Chained: Serialize + DeserializeOwned {
     fn set_chain(&mut self, seq: u64, prev: String);
 }
 
-/// The journal file `journal/<name>.jsonl` of the repository at `root`.
-pub fn path(root: &Path, name: &str) -> PathBuf {
-    root.join(JOURNAL_DIR).join(format!("{name}.jsonl"))
+/// The key of the journal `name`: `journal/<name>.jsonl`.
+pub fn key(name: &str) -> String {
+    format!("{JOURNAL_DIR}/{name}.jsonl")
 }
 
 fn head_name(name: &str) -> String {
     format!("{name}.head")
+}
+
+fn head_key(name: &str) -> String {
+    format!("{JOURNAL_DIR}/{}", head_name(name))
 }
 
 /// `journal/<name>.head`: the last line's `seq` and SHA-256.
@@ -82,22 +85,14 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// Reads and checks the journal `name` of the repository at `root`. A
+/// Reads and checks the journal `name` of the repository in `storage`. A
 /// missing journal is an empty, intact one (unless a head says otherwise).
-pub fn read<T: Chained>(root: &Path, name: &str) -> Result<JournalState<T>> {
-    let jpath = path(root, name);
+pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
     let head_file = head_name(name);
-    let bytes = match fs::read(&jpath) {
-        Ok(b) => b,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Vec::new(),
-        Err(e) => return Err(crate::Error::io(format!("reading {}", jpath.display()), e)),
-    };
-    let hpath = root.join(JOURNAL_DIR).join(&head_file);
-    let head: Option<std::result::Result<Head, String>> = match fs::read(&hpath) {
-        Ok(b) => Some(serde_json::from_slice(&b).map_err(|e| e.to_string())),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(e) => return Err(crate::Error::io(format!("reading {}", hpath.display()), e)),
-    };
+    let bytes = storage.get(&key(name))?.unwrap_or_default();
+    let head: Option<std::result::Result<Head, String>> = storage
+        .get(&head_key(name))?
+        .map(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
     let mut st = JournalState {
         records: Vec::new(),
         damage: Vec::new(),
@@ -202,7 +197,7 @@ pub fn read<T: Chained>(root: &Path, name: &str) -> Result<JournalState<T>> {
 /// Appends to an intact journal, fsyncing every line.
 #[derive(Debug)]
 pub struct JournalWriter<T> {
-    root: PathBuf,
+    storage: Arc<dyn Storage>,
     name: String,
     next_seq: u64,
     last_sha256: String,
@@ -211,19 +206,19 @@ pub struct JournalWriter<T> {
 }
 
 impl<T: Chained> JournalWriter<T> {
-    /// Opens the journal `name` of the repository at `root` for appending,
-    /// refusing a damaged one. Hold the repository lock.
-    pub fn open(root: &Path, name: &str) -> Result<Self> {
-        let state = read::<T>(root, name)?;
+    /// Opens the journal `name` of the repository in `storage` for
+    /// appending, refusing a damaged one. Hold the repository lock.
+    pub fn open(storage: Arc<dyn Storage>, name: &str) -> Result<Self> {
+        let state = read::<T>(storage.as_ref(), name)?;
         if let Some(d) = state.damage.first() {
             return Err(Error::JournalDamaged {
-                path: path(root, name),
+                path: PathBuf::from(storage.describe(&key(name))),
                 line: d.line,
                 reason: d.reason.clone(),
             });
         }
         Ok(JournalWriter {
-            root: root.to_owned(),
+            storage,
             name: name.to_owned(),
             next_seq: state.records.last().map_or(1, |r| r.seq() + 1),
             last_sha256: state.last_sha256.clone(),
@@ -238,21 +233,7 @@ impl<T: Chained> JournalWriter<T> {
         r.set_chain(seq, self.last_sha256.clone());
         let mut line = serde_json::to_vec(&r).expect("records serialize");
         line.push(b'\n');
-        let dir = self.root.join(JOURNAL_DIR);
-        ensure_dir(&dir)?;
-        let p = path(&self.root, &self.name);
-        let at = || format!("appending to the journal {}", p.display());
-        let created = !p.exists();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&p)
-            .ctx(at)?;
-        f.write_all(&line).ctx(at)?;
-        f.sync_all().ctx(at)?;
-        if created {
-            fsync_dir(&dir)?;
-        }
+        self.storage.append(&key(&self.name), &line)?;
         self.last_sha256 = sha256_hex(&line);
         let head = Head {
             seq,
@@ -260,7 +241,7 @@ impl<T: Chained> JournalWriter<T> {
         };
         let mut hb = serde_json::to_vec(&head).expect("head serializes");
         hb.push(b'\n');
-        write_atomic(&dir, &head_name(&self.name), &hb)?;
+        self.storage.put(&head_key(&self.name), &hb)?;
         self.next_seq += 1;
         self.state.records.push(r);
         Ok(head.seq)

@@ -42,6 +42,7 @@ pub mod repo;
 pub mod retention;
 pub mod seal;
 mod spool;
+pub mod storage;
 
 pub use compression::Compression;
 pub use error::{Error, ErrorKind, Result};

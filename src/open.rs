@@ -24,7 +24,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::manifest::EntryPath;
 use crate::repo::BackupInfo;
 use serde::Serialize;
-use std::fs::{self, File};
+use std::fs::{self};
 use std::io::{BufReader, Read};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -238,16 +238,7 @@ impl<'a> Opener<'a> {
         if self.identities.is_empty() {
             return Err(Error::NoIdentity { id: id.to_owned() });
         }
-        let file = match File::open(&b.data_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::DataMissing {
-                    id: id.to_owned(),
-                    path: b.data_path.clone(),
-                });
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", b.data_path.display()), e)),
-        };
+        let file = b.open_data()?;
         let mut hashing = HashingReader::new(Progress {
             inner: file,
             read: 0,

@@ -12,18 +12,19 @@
 //! ```
 //!
 //! The pipeline streams: memory does not depend on the size of the data.
-//! The backup is written to `<repo>/tmp/`, fsynced, renamed into
-//! `backups/<class>/`, the directory fsynced, and only then is the sidecar
-//! written the same way. Sealing uses public keys only.
+//! The backup is written as one [`crate::storage::Upload`] (in a directory:
+//! to `tmp/`, fsynced, renamed into `backups/<class>/`, the directory
+//! fsynced; in a bucket: a multipart upload), and only once that is
+//! committed is the sidecar written. Sealing uses public keys only.
 
 use crate::archive::{ArchiveWriter, EntryMeta, WalkOptions, Walker};
 use crate::digest::HashingWriter;
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::id::BackupId;
 use crate::manifest::{EntryPath, InnerHeader, MANIFEST_DIR, SIDECAR_FORMAT, Sidecar};
-use crate::repo::{DEFAULT_LOCK_WAIT, Repository, ensure_dir, fsync_dir, write_atomic};
+use crate::repo::{DEFAULT_LOCK_WAIT, Repository, ensure_dir};
 use serde::Serialize;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -164,37 +165,38 @@ impl<'a> Sealer<'a> {
         let (all_recipients, recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
-        let _lock = repo.lock(self.lock_wait)?;
+        let storage = repo.storage();
+        let _lock = if storage.seal_locks() {
+            Some(repo.lock(self.lock_wait)?)
+        } else {
+            None
+        };
         let created = self
             .created
             .unwrap_or_else(OffsetDateTime::now_utc)
             .replace_nanosecond(0)
             .expect("0 is a valid nanosecond");
-        let class_dir = repo.class_dir(&self.class);
-        ensure_dir(&class_dir)?;
-        ensure_dir(&repo.tmp_dir())?;
+        let scratch = storage.scratch_dir();
+        ensure_dir(&scratch)?;
+        let class_prefix = format!("backups/{}", self.class);
         let id = loop {
             let id = BackupId::new(created);
-            if !class_dir.join(format!("{id}.age")).exists() {
+            if storage.stat(&format!("{class_prefix}/{id}.age"))?.is_none() {
                 break id;
             }
         };
         let data_name = format!("{id}.age");
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{id}."))
-            .suffix(".partial")
-            .tempfile_in(repo.tmp_dir())
-            .ctx(|| format!("creating a temporary file in {}", repo.tmp_dir().display()))?;
+        let data_key = format!("{class_prefix}/{data_name}");
         let ctx = || {
             format!(
-                "sealing backup {id} into {} (nothing was committed; the partial file is removed)",
-                repo.root().display()
+                "sealing backup {id} into {} (nothing was committed; the partial write is removed)",
+                repo.location()
             )
         };
         let ioe = |e| Error::io(ctx(), e);
 
-        let file = tmp.reopen().map_err(ioe)?;
-        let hashing = HashingWriter::new(BufWriter::with_capacity(1 << 20, file));
+        let upload = storage.upload(&data_key)?;
+        let hashing = HashingWriter::new(upload);
         let encryptor = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _))
             .map_err(|e| Error::InvalidRecipient {
                 input: "configured recipients".into(),
@@ -202,11 +204,13 @@ impl<'a> Sealer<'a> {
             })?;
         let sealed = encryptor.wrap_output(hashing).map_err(ioe)?;
         let compressed = compression.writer(sealed).map_err(ioe)?;
-        let mut aw = ArchiveWriter::new(compressed, Some(&repo.tmp_dir())).map_err(ioe)?;
+        let mut aw = ArchiveWriter::new(compressed, Some(&scratch)).map_err(ioe)?;
 
         let opts = WalkOptions {
             skip_unreadable: self.skip_unreadable,
-            exclude: std::fs::metadata(repo.root())
+            exclude: repo
+                .local_root()
+                .and_then(|r| std::fs::metadata(r).ok())
                 .map(|m| vec![(m.dev(), m.ino())])
                 .unwrap_or_default(),
             stale_before: retention
@@ -218,7 +222,7 @@ impl<'a> Sealer<'a> {
             match source {
                 Source::Path { path, .. } => walker.add_tree(&mut aw, &path, &name, &ctx)?,
                 Source::Reader { reader, len, .. } => {
-                    add_stream(&mut aw, &name, reader, len, &repo.tmp_dir(), created, &ctx)?
+                    add_stream(&mut aw, &name, reader, len, &scratch, created, &ctx)?
                 }
             }
         }
@@ -239,15 +243,8 @@ impl<'a> Sealer<'a> {
         let (compressed, summary) = aw.finish(header).map_err(ioe)?;
         let sealed = compressed.finish().map_err(ioe)?;
         let hashing = sealed.finish().map_err(ioe)?;
-        let (buffered, digest) = hashing.finish();
-        let file = buffered.into_inner().map_err(|e| ioe(e.into_error()))?;
-        file.sync_all().map_err(ioe)?;
-        drop(file);
-
-        let data_path = class_dir.join(&data_name);
-        tmp.persist(&data_path).map_err(|e| ioe(e.error))?;
-        fsync_dir(&class_dir)?;
-        fsync_dir(&repo.tmp_dir())?;
+        let (upload, digest) = hashing.finish();
+        upload.commit()?;
 
         let h = &summary.header;
         let sidecar = Sidecar {
@@ -271,8 +268,8 @@ impl<'a> Sealer<'a> {
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');
-        let sidecar_name = format!("{id}.json");
-        write_atomic(&class_dir, &sidecar_name, &json)?;
+        let sidecar_key = format!("{class_prefix}/{id}.json");
+        storage.put(&sidecar_key, &json)?;
         let mut warnings = summary.warnings;
         warnings.extend(
             stale
@@ -282,8 +279,8 @@ impl<'a> Sealer<'a> {
         );
         Ok(SealReport {
             sidecar,
-            data_path,
-            sidecar_path: class_dir.join(sidecar_name),
+            data_path: storage.describe(&data_key).into(),
+            sidecar_path: storage.describe(&sidecar_key).into(),
             warnings,
             warning_count: summary.warning_count + stale.0,
             stale_sources: stale.0,

@@ -233,7 +233,12 @@ fn missing_data_and_incomplete_writes_are_reported() {
     fs::copy(&b.data_path, &orphan).unwrap();
     let l = f.repo.list().unwrap();
     assert_eq!(l.backups.len(), 1);
-    assert_eq!(l.incomplete, vec![orphan]);
+    let keys: Vec<&str> = l.incomplete.iter().map(|o| o.key.as_str()).collect();
+    assert_eq!(keys, ["backups/archive/20200101T000000Z-00000000.age"]);
+    assert_eq!(
+        f.repo.storage().describe(keys[0]),
+        orphan.display().to_string()
+    );
     // Sidecar without data.
     fs::remove_file(&b.data_path).unwrap();
     let e = f.repo.verify(&b).unwrap_err();
@@ -331,7 +336,7 @@ fn killed_seal_leaves_no_backup_that_looks_complete() {
     let l = f.repo.list().unwrap();
     assert!(l.backups.is_empty(), "no committed backup");
     // What is left is a partial file in tmp/, named as such.
-    for e in fs::read_dir(f.repo.tmp_dir()).unwrap() {
+    for e in fs::read_dir(f.repo.local_root().unwrap().join("tmp")).unwrap() {
         let n = e.unwrap().file_name().to_string_lossy().into_owned();
         assert!(n.ends_with(".partial"), "{n}");
     }
@@ -397,7 +402,9 @@ fn full_disk_fails_the_seal_and_commits_nothing() {
     assert!(msg.contains("nothing was committed"), "{msg}");
     assert!(repo.list().unwrap().backups.is_empty());
     assert_eq!(
-        fs::read_dir(repo.tmp_dir()).unwrap().count(),
+        fs::read_dir(repo.local_root().unwrap().join("tmp"))
+            .unwrap()
+            .count(),
         0,
         "partial file removed"
     );

@@ -58,7 +58,7 @@ fn passed_drill_is_journaled_with_figures_and_writes_nothing() {
         .map(|e| e.unwrap().file_name())
         .collect();
     assert_eq!(before, after, "a drill without --restore-to writes no data");
-    let j = drill::read_journal(f.repo_path()).unwrap();
+    let j = drill::read_journal(&f.repo).unwrap();
     assert!(j.damage.is_empty());
     assert_eq!(j.records, vec![rec]);
 }
@@ -112,7 +112,7 @@ fn failed_drills_are_journaled_with_the_reason() {
     )
     .unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Integrity);
-    let j = drill::read_journal(repo.root()).unwrap();
+    let j = drill::read_journal(&repo).unwrap();
     assert_eq!(j.records.len(), 2);
     assert!(j.records.iter().all(|r| r.outcome == Outcome::Failed));
     assert!(j.records[1].error.as_deref().unwrap().contains("damaged"));
@@ -231,7 +231,7 @@ fn cli_drill_restore_compare_and_status() {
     );
 
     // Tampering with the drill journal is detected and fails status.
-    let jp = drill::journal_path(f.repo_path());
+    let jp = f.repo_path().join("journal/drills.jsonl");
     let j = fs::read_to_string(&jp).unwrap();
     fs::write(&jp, j.replacen("\"passed\"", "\"failed\"", 1)).unwrap();
     let o = run(&["drill", "status"]);

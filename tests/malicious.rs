@@ -53,7 +53,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
     let mut w = enc.wrap_output(&mut age_bytes).unwrap();
     w.write_all(&zst).unwrap();
     w.finish().unwrap();
-    let dir = f.repo.class_dir("archive");
+    let dir = f.repo.local_root().unwrap().join("backups/archive");
     fs::create_dir_all(&dir).unwrap();
     fs::write(dir.join(format!("{id}.age")), &age_bytes).unwrap();
     let sc = Sidecar {

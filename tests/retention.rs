@@ -372,7 +372,9 @@ fn files_older_than_source_max_age_are_listed_and_strict_refuses() {
         "strict committed nothing"
     );
     assert_eq!(
-        fs::read_dir(repo.tmp_dir()).unwrap().count(),
+        fs::read_dir(repo.local_root().unwrap().join("tmp"))
+            .unwrap()
+            .count(),
         0,
         "no partial left"
     );

@@ -71,7 +71,7 @@ fn cli(repo: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
 }
 
 fn journal_lines(repo: &Repository) -> Vec<String> {
-    fs::read_to_string(journal::path(repo.root()))
+    fs::read_to_string(repo.local_root().unwrap().join("journal/deletions.jsonl"))
         .unwrap()
         .lines()
         .map(str::to_owned)
@@ -117,7 +117,13 @@ fn prune_deletes_overdue_and_surplus_and_journals_every_deletion() {
         out.contains(&format!("{} (surplus", b[3].sidecar.id)),
         "{out}"
     );
-    assert!(!journal::path(repo.root()).exists());
+    assert!(
+        !repo
+            .local_root()
+            .unwrap()
+            .join("journal/deletions.jsonl")
+            .exists()
+    );
     assert_eq!(repo.list().unwrap().backups.len(), 6);
     // verify fails before the prune: three backups are overdue.
     let v = verify_at(&repo, NOW);
@@ -180,9 +186,10 @@ fn prune_deletes_overdue_and_surplus_and_journals_every_deletion() {
     let done: serde_json::Value = serde_json::from_str(&lines[n + 1]).unwrap();
     assert_eq!(done["intent"], n as u64 + 1);
     assert_eq!(done["id"], x.sidecar.id.as_str());
-    let head: serde_json::Value =
-        serde_json::from_slice(&fs::read(repo.root().join("journal/deletions.head")).unwrap())
-            .unwrap();
+    let head: serde_json::Value = serde_json::from_slice(
+        &fs::read(repo.local_root().unwrap().join("journal/deletions.head")).unwrap(),
+    )
+    .unwrap();
     assert_eq!(head["seq"], 8);
     assert_eq!(head["sha256"], prev);
 
@@ -266,7 +273,9 @@ fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
     let orphan = b.data_path.with_file_name("20260101T000000Z-0badf00d.age");
     fs::copy(&b.data_path, &orphan).unwrap();
     let partial = repo
-        .tmp_dir()
+        .local_root()
+        .unwrap()
+        .join("tmp")
         .join(".20260101T000000Z-0badf00d.x1y2.partial");
     fs::write(&partial, b"half a backup").unwrap();
     let half_sidecar = b
@@ -304,7 +313,8 @@ fn leftovers_of_interrupted_seals_are_removed_after_the_grace_period() {
     assert_eq!(rep.deleted.len(), 3);
     assert!(!orphan.exists() && !partial.exists() && !half_sidecar.exists());
     assert!(b.data_path.exists(), "the committed backup stays");
-    let text = fs::read_to_string(journal::path(repo.root())).unwrap();
+    let text =
+        fs::read_to_string(repo.local_root().unwrap().join("journal/deletions.jsonl")).unwrap();
     assert!(text.contains("\"reason\":\"incomplete-write\"") && text.contains("0badf00d.age"));
     assert!(text.contains("\"reason\":\"stale-partial\"") && text.contains(".partial"));
     assert!(verify_at(&repo, later).passed());
@@ -330,7 +340,7 @@ fn a_tampered_or_truncated_journal_is_detected_and_prune_refuses_it() {
     let f = Fixture::new();
     let (repo, _) = scenario(&f);
     prune_at(&repo, NOW);
-    let jp = journal::path(repo.root());
+    let jp = repo.local_root().unwrap().join("journal/deletions.jsonl");
     let good = fs::read_to_string(&jp).unwrap();
     let lines: Vec<&str> = good.lines().collect();
     let check = |text: String, want: &str, line: u64| {
@@ -407,7 +417,7 @@ fn a_tampered_or_truncated_journal_is_detected_and_prune_refuses_it() {
 
     // A crash between an append and the head update leaves the head one
     // line behind: that is not damage, and the next append repairs it.
-    let hp = repo.root().join("journal/deletions.head");
+    let hp = repo.local_root().unwrap().join("journal/deletions.head");
     let head = fs::read(&hp).unwrap();
     let seven = format!("{}\n", lines[6]);
     fs::write(
@@ -418,7 +428,7 @@ fn a_tampered_or_truncated_journal_is_detected_and_prune_refuses_it() {
         ),
     )
     .unwrap();
-    let st = journal::read(repo.root()).unwrap();
+    let st = journal::read(repo.storage().as_ref()).unwrap();
     assert!(st.damage.is_empty() && st.head_lagging, "{:?}", st.damage);
     assert!(verify_at(&repo, NOW).passed());
     fs::write(&hp, &head).unwrap();

@@ -42,7 +42,7 @@ fn check_is_fast_on_many_backups() {
         .unwrap();
     fs::remove_file(&real.data_path).unwrap();
     fs::remove_file(&real.sidecar_path).unwrap();
-    let dir = repo.class_dir("logs");
+    let dir = repo.local_root().unwrap().join("backups/logs");
     let start = Instant::now();
     for i in 0..n {
         let created = t0 + Duration::minutes(i as i64);

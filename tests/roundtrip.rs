@@ -87,7 +87,12 @@ fn stream_of_unknown_length_is_spooled_and_restored() {
         .unwrap();
     assert_eq!(rep.sidecar.file_bytes, dump.len() as u64);
     // The spool left nothing in tmp/.
-    assert_eq!(fs::read_dir(f.repo.tmp_dir()).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(f.repo.local_root().unwrap().join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
     let b = f.repo.find(&rep.sidecar.id[17..]).unwrap();
     let out = f.path("out");
     f.restore(&b, &out);
@@ -312,7 +317,12 @@ fn seal_problems_are_reported_before_anything_is_written() {
     assert!(matches!(e, Error::InvalidName { .. }), "{e}");
 
     assert!(f.repo.list().unwrap().backups.is_empty());
-    assert_eq!(fs::read_dir(f.repo.tmp_dir()).unwrap().count(), 0);
+    assert_eq!(
+        fs::read_dir(f.repo.local_root().unwrap().join("tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
 }
 
 #[test]

@@ -47,14 +47,14 @@ pub struct DrillOptions {
     pub started: Option<OffsetDateTime>,
 }
 
-/// The drill journal file of the repository at `root`.
-pub fn journal_path(root: &Path) -> PathBuf {
-    journal::path(root, DRILLS)
+/// Where the drill journal of `repo` is, for messages.
+pub fn journal_location(repo: &Repository) -> String {
+    repo.storage().describe(&journal::key(DRILLS))
 }
 
 /// Reads and checks the drill journal.
-pub fn read_journal(root: &Path) -> Result<journal::JournalState<DrillRecord>> {
-    journal::read(root, DRILLS)
+pub fn read_journal(repo: &Repository) -> Result<journal::JournalState<DrillRecord>> {
+    journal::read(repo.storage().as_ref(), DRILLS)
 }
 
 /// Runs a drill of `backup` with `opener` (holding exactly the token
@@ -144,13 +144,22 @@ pub fn run(
     }
 }
 
-/// Appends a record under the journal's own lock (not the repository's, so
-/// a drill never waits for a long nightly seal).
+/// Appends a record under the journal's own lock (in a directory: not the
+/// repository's, so a drill never waits for a long nightly seal).
 fn append(repo: &Repository, record: DrillRecord) -> Result<DrillRecord> {
-    let dir = repo.root().join(journal::JOURNAL_DIR);
-    crate::repo::ensure_dir(&dir)?;
-    let _lock = RepoLock::exclusive_file(&dir.join("drills.lock"), JOURNAL_LOCK_WAIT)?;
-    let mut w = JournalWriter::<DrillRecord>::open(repo.root(), DRILLS)?;
+    let _lock: Box<dyn crate::storage::LockGuard> = match repo.local_root() {
+        Some(root) => {
+            let dir = root.join(journal::JOURNAL_DIR);
+            crate::repo::ensure_dir(&dir)?;
+            Box::new(RepoLock::exclusive_file(
+                &dir.join("drills.lock"),
+                JOURNAL_LOCK_WAIT,
+            )?)
+        }
+        // Seals take no lock on an object store, so the repository's is free.
+        None => repo.lock(JOURNAL_LOCK_WAIT)?,
+    };
+    let mut w = JournalWriter::<DrillRecord>::open(repo.storage().clone(), DRILLS)?;
     w.append(record)?;
     Ok(w.state.records.pop().expect("just appended"))
 }

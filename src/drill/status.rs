@@ -80,7 +80,7 @@ impl DrillStatus {
 pub fn status(repo: &Repository, now: OffsetDateTime) -> Result<DrillStatus> {
     let cfg = repo.config();
     let interval = cfg.drill_max_interval()?;
-    let journal = read_journal(repo.root())?;
+    let journal = read_journal(repo)?;
     let passed: Vec<&DrillRecord> = journal
         .records
         .iter()

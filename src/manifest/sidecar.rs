@@ -71,13 +71,23 @@ pub struct Sidecar {
 impl Sidecar {
     /// Reads and parses a sidecar file.
     pub fn read(path: &Path, id: &str) -> Result<Self> {
+        let bytes = std::fs::read(path).map_err(|e| Error::SidecarInvalid {
+            id: id.to_owned(),
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        Self::parse(&bytes, path, id)
+    }
+
+    /// Parses and checks the sidecar of backup `id` read from `path` (a
+    /// file path or object URL, for messages).
+    pub fn parse(bytes: &[u8], path: &Path, id: &str) -> Result<Self> {
         let bad = |message: String| Error::SidecarInvalid {
             id: id.to_owned(),
             path: path.to_owned(),
             message,
         };
-        let bytes = std::fs::read(path).map_err(|e| bad(e.to_string()))?;
-        let s: Sidecar = serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        let s: Sidecar = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
         if s.format != SIDECAR_FORMAT {
             return Err(bad(format!(
                 "format {:?} is not {SIDECAR_FORMAT:?}; a newer nkbackup may be needed",

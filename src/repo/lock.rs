@@ -75,3 +75,5 @@ impl Drop for RepoLock {
         let _ = self.file.unlock();
     }
 }
+
+impl crate::storage::LockGuard for RepoLock {}

@@ -1,12 +1,13 @@
-//! A repository: a directory holding the configuration, the backups and
-//! their sidecars.
+//! A repository: the configuration, the backups and their sidecars,
+//! kept in a [`Storage`] (a local directory or an S3-compatible bucket).
 //!
 //! ```text
-//! <repo>/nkbackup.toml                 configuration (recipients, classes)
-//! <repo>/lock                          write lock (flock), holder's pid/host/time
-//! <repo>/tmp/                          partial writes (.<id>.*.partial)
-//! <repo>/backups/<class>/<id>.age      the backup (age v1 file)
-//! <repo>/backups/<class>/<id>.json     its sidecar; present = committed
+//! nkbackup.toml                 configuration (recipients, classes)
+//! lock                          write lock (flock on a directory; a lease object on S3)
+//! tmp/                          partial writes (.<id>.*.partial; directory only)
+//! backups/<class>/<id>.age      the backup (age v1 file)
+//! backups/<class>/<id>.json     its sidecar; present = committed
+//! journal/<name>.jsonl, .head   hash-chained journals (deletions, drills)
 //! ```
 //!
 //! A backup exists when its sidecar exists. Data without a sidecar is an
@@ -22,9 +23,11 @@ use crate::config::{self, Config, RecipientConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::id::BackupId;
 use crate::manifest::Sidecar;
+use crate::storage::{LocalStorage, LockGuard, ObjectInfo, Storage};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// File name of the configuration.
@@ -36,20 +39,40 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(3600);
 /// An opened repository.
 #[derive(Debug, Clone)]
 pub struct Repository {
-    root: PathBuf,
+    storage: Arc<dyn Storage>,
     config: Config,
 }
 
-/// A committed backup: its sidecar and where its files are.
+/// A committed backup: its sidecar and where its objects are.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
     /// The sidecar manifest.
     #[serde(flatten)]
     pub sidecar: Sidecar,
-    /// The data file.
+    /// The data object's key (`backups/<class>/<id>.age`).
+    pub data_key: String,
+    /// The sidecar's key (`backups/<class>/<id>.json`).
+    pub sidecar_key: String,
+    /// Where the data is, for people: the file's path in a local
+    /// repository, the object's `s3://` URL in a bucket.
     pub data_path: PathBuf,
-    /// The sidecar file.
+    /// Where the sidecar is, in the same form.
     pub sidecar_path: PathBuf,
+    #[serde(skip)]
+    storage: Arc<dyn Storage>,
+}
+
+impl BackupInfo {
+    /// Opens the data object for reading; [`Error::DataMissing`] if it is
+    /// gone.
+    pub fn open_data(&self) -> Result<Box<dyn std::io::Read + Send>> {
+        self.storage
+            .open(&self.data_key)?
+            .ok_or_else(|| Error::DataMissing {
+                id: self.sidecar.id.clone(),
+                path: self.data_path.clone(),
+            })
+    }
 }
 
 /// Result of a key-less verification.
@@ -68,21 +91,19 @@ pub struct ShallowVerify {
 pub struct Listing {
     /// Committed backups, oldest first.
     pub backups: Vec<BackupInfo>,
-    /// Data files without a sidecar (incomplete writes).
-    pub incomplete: Vec<PathBuf>,
+    /// Data objects without a sidecar (incomplete writes).
+    pub incomplete: Vec<ObjectInfo>,
+    /// Partial writes: `tmp/*.partial` files and a crash's temporary
+    /// sidecar files (`backups/<class>/.<id>.json.*.tmp`).
+    pub partials: Vec<ObjectInfo>,
     /// Sidecars that could not be read, with the reason.
     pub unreadable: Vec<String>,
 }
 
 impl Repository {
-    /// Creates a new repository at `root` (a new or empty directory).
+    /// Creates a new repository in the directory `root` (new or empty).
     pub fn init(root: &Path) -> Result<Self> {
-        if root.join(CONFIG_FILE).exists() {
-            return Err(Error::RepositoryExists {
-                path: root.to_owned(),
-            });
-        }
-        if root.exists() {
+        if root.exists() && !root.join(CONFIG_FILE).exists() {
             let mut it = fs::read_dir(root).ctx(|| format!("reading {}", root.display()))?;
             if it.next().is_some() {
                 return Err(Error::NotEmptyNotRepository {
@@ -90,38 +111,71 @@ impl Repository {
                 });
             }
         }
-        ensure_dir(root)?;
+        let repo = Self::init_in(Arc::new(LocalStorage::new(root)))?;
         ensure_dir(&root.join("backups"))?;
         ensure_dir(&root.join("tmp"))?;
+        Ok(repo)
+    }
+
+    /// Creates a new repository in `storage`, which must hold nothing.
+    pub fn init_in(storage: Arc<dyn Storage>) -> Result<Self> {
+        let here = || PathBuf::from(storage.location());
+        if storage.stat(CONFIG_FILE)?.is_some() {
+            return Err(Error::RepositoryExists { path: here() });
+        }
+        if storage.local_root().is_none() && !storage.list("")?.is_empty() {
+            return Err(Error::NotEmptyNotRepository { path: here() });
+        }
         let mut id = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut id);
         let text = config::initial_text(&hex::encode(id), &crate::now_rfc3339());
-        write_atomic(root, CONFIG_FILE, text.as_bytes())?;
-        Self::open(root)
+        if !storage.put_new(CONFIG_FILE, text.as_bytes())? {
+            return Err(Error::RepositoryExists { path: here() });
+        }
+        Self::open_in(storage)
     }
 
-    /// Opens the repository at `root`.
+    /// Opens the repository in the directory `root`.
     pub fn open(root: &Path) -> Result<Self> {
-        let path = root.join(CONFIG_FILE);
-        let text = match fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::RepositoryNotFound {
-                    path: root.to_owned(),
-                });
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", path.display()), e)),
-        };
-        let config = Config::parse(&text, &path)?;
-        Ok(Repository {
-            root: root.to_owned(),
-            config,
-        })
+        Self::open_in(Arc::new(LocalStorage::new(root)))
     }
 
-    /// The repository directory.
-    pub fn root(&self) -> &Path {
-        &self.root
+    /// Opens the repository a `--repo` argument names: a directory, or
+    /// `s3://bucket[/prefix]` reached with `settings` (see
+    /// [`crate::storage::S3Settings`]).
+    pub fn open_url(repo: &str, settings: &crate::storage::S3Settings) -> Result<Self> {
+        Self::open_in(crate::storage::open(repo, settings)?)
+    }
+
+    /// Opens the repository in `storage`.
+    pub fn open_in(storage: Arc<dyn Storage>) -> Result<Self> {
+        let path = PathBuf::from(storage.describe(CONFIG_FILE));
+        let Some(bytes) = storage.get(CONFIG_FILE)? else {
+            return Err(Error::RepositoryNotFound {
+                path: PathBuf::from(storage.location()),
+            });
+        };
+        let text = String::from_utf8(bytes).map_err(|_| Error::ConfigInvalid {
+            path: path.clone(),
+            message: "not UTF-8 text".into(),
+        })?;
+        let config = Config::parse(&text, &path)?;
+        Ok(Repository { storage, config })
+    }
+
+    /// Where the repository is: a directory path or `s3://bucket/prefix`.
+    pub fn location(&self) -> &str {
+        self.storage.location()
+    }
+
+    /// The repository directory, for a local repository.
+    pub fn local_root(&self) -> Option<&Path> {
+        self.storage.local_root()
+    }
+
+    /// Where its objects are kept.
+    pub fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
     }
 
     /// The parsed configuration.
@@ -129,19 +183,9 @@ impl Repository {
         &self.config
     }
 
-    /// Where partial writes go.
-    pub fn tmp_dir(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
-
-    /// The directory of a class's backups.
-    pub fn class_dir(&self, class: &str) -> PathBuf {
-        self.root.join("backups").join(class)
-    }
-
     /// Takes the write lock.
-    pub fn lock(&self, wait: Duration) -> Result<RepoLock> {
-        RepoLock::exclusive(&self.root, wait)
+    pub fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
+        self.storage.lock(wait)
     }
 
     /// Adds a recipient to the configuration, keeping the file's comments.
@@ -150,7 +194,7 @@ impl Repository {
         crate::recipient::parse(&r)?;
         let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
         // Re-read under the lock: another writer may have changed it.
-        let fresh = Self::open(&self.root)?;
+        let fresh = Self::open_in(self.storage.clone())?;
         if fresh.config.recipients.iter().any(|x| x.label == r.label) {
             return Err(Error::DuplicateRecipient {
                 what: format!("labelled {:?}", r.label),
@@ -189,7 +233,7 @@ impl Repository {
     /// Removes the recipient labelled `label`.
     pub fn remove_recipient(&mut self, label: &str) -> Result<()> {
         let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
-        if !Self::open(&self.root)?
+        if !Self::open_in(self.storage.clone())?
             .config
             .recipients
             .iter()
@@ -213,11 +257,11 @@ impl Repository {
     /// replace an existing one unless `replace`.
     pub fn set_recovery(&mut self, cfg: config::RecoveryConfig, replace: bool) -> Result<()> {
         let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
-        if let Some(old) = Self::open(&self.root)?.config.recovery
+        if let Some(old) = Self::open_in(self.storage.clone())?.config.recovery
             && !replace
         {
             return Err(Error::RecoveryKeyExists {
-                path: self.root.clone(),
+                path: PathBuf::from(self.location()),
                 key_id: old.key_id,
             });
         }
@@ -255,7 +299,7 @@ impl Repository {
         let all = self.config.sealing_recipients();
         if all.is_empty() {
             return Err(Error::NoRecipients {
-                path: self.root.clone(),
+                path: PathBuf::from(self.location()),
             });
         }
         let parsed = all
@@ -271,7 +315,7 @@ impl Repository {
             .recovery
             .as_ref()
             .ok_or_else(|| Error::NoRecoveryKey {
-                path: self.root.clone(),
+                path: PathBuf::from(self.location()),
             })
     }
 
@@ -279,8 +323,14 @@ impl Repository {
         &mut self,
         f: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), &'static str>,
     ) -> Result<()> {
-        let path = self.root.join(CONFIG_FILE);
-        let text = fs::read_to_string(&path).ctx(|| format!("reading {}", path.display()))?;
+        let path = PathBuf::from(self.storage.describe(CONFIG_FILE));
+        let text = self
+            .storage
+            .get(CONFIG_FILE)?
+            .and_then(|b| String::from_utf8(b).ok())
+            .ok_or_else(|| Error::RepositoryNotFound {
+                path: PathBuf::from(self.location()),
+            })?;
         let mut doc: toml_edit::DocumentMut =
             text.parse()
                 .map_err(|e: toml_edit::TomlError| Error::ConfigSyntax {
@@ -293,70 +343,81 @@ impl Repository {
         })?;
         let new = doc.to_string();
         let config = Config::parse(&new, &path)?;
-        write_atomic(&self.root, CONFIG_FILE, new.as_bytes())?;
+        self.storage.put(CONFIG_FILE, new.as_bytes())?;
         self.config = config;
         Ok(())
     }
 
-    /// Lists committed backups (oldest first), incomplete writes and
-    /// unreadable sidecars.
+    /// Lists committed backups (oldest first), incomplete writes, partial
+    /// writes and unreadable sidecars.
     pub fn list(&self) -> Result<Listing> {
         let mut out = Listing::default();
-        let backups = self.root.join("backups");
-        let classes = match fs::read_dir(&backups) {
-            Ok(c) => c,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
-            Err(e) => return Err(Error::io(format!("reading {}", backups.display()), e)),
-        };
-        for class in classes {
-            let class = class.ctx(|| format!("reading {}", backups.display()))?;
-            if !class.file_type().map(|t| t.is_dir()).unwrap_or(false) {
+        let mut datas = std::collections::BTreeMap::new();
+        let mut sidecars = Vec::new();
+        for o in self.storage.list("backups/")? {
+            let Some((class, name)) = o
+                .key
+                .strip_prefix("backups/")
+                .and_then(|r| r.split_once('/'))
+            else {
+                continue;
+            };
+            if class.is_empty() || name.contains('/') {
                 continue;
             }
-            let dir = class.path();
-            let mut datas = std::collections::HashSet::new();
-            let mut sidecars = Vec::new();
-            for f in fs::read_dir(&dir).ctx(|| format!("reading {}", dir.display()))? {
-                let f = f.ctx(|| format!("reading {}", dir.display()))?;
-                let name = f.file_name();
-                let Some(name) = name.to_str() else { continue };
-                if let Some(id) = name.strip_suffix(".age") {
-                    if BackupId::is_well_formed(id) {
-                        datas.insert(id.to_owned());
-                    }
-                } else if let Some(id) = name.strip_suffix(".json")
-                    && BackupId::is_well_formed(id)
-                {
-                    sidecars.push(id.to_owned());
+            if let Some(id) = name.strip_suffix(".age") {
+                if BackupId::is_well_formed(id) {
+                    datas.insert(o.key.clone(), o);
                 }
+            } else if let Some(id) = name.strip_suffix(".json")
+                && BackupId::is_well_formed(id)
+            {
+                sidecars.push((class.to_owned(), id.to_owned(), o.key.clone()));
+            } else if name.starts_with('.') && name.contains(".json.") && name.ends_with(".tmp") {
+                out.partials.push(o);
             }
-            for id in sidecars {
-                let sidecar_path = dir.join(format!("{id}.json"));
-                match Sidecar::read(&sidecar_path, &id) {
-                    Ok(sidecar) => {
-                        datas.remove(&id);
-                        out.backups.push(BackupInfo {
-                            data_path: dir.join(&sidecar.data),
-                            sidecar,
-                            sidecar_path,
-                        });
-                    }
-                    Err(e) => {
-                        datas.remove(&id);
-                        out.unreadable.push(e.to_string());
-                    }
-                }
-            }
-            out.incomplete
-                .extend(datas.into_iter().map(|id| dir.join(format!("{id}.age"))));
         }
+        for (class, id, sidecar_key) in sidecars {
+            let data_key = format!("backups/{class}/{id}.age");
+            datas.remove(&data_key);
+            let sidecar_path = PathBuf::from(self.storage.describe(&sidecar_key));
+            let parsed = self
+                .storage
+                .get(&sidecar_key)?
+                .ok_or_else(|| Error::SidecarInvalid {
+                    id: id.clone(),
+                    path: sidecar_path.clone(),
+                    message: "it vanished while listing".into(),
+                })
+                .and_then(|b| Sidecar::parse(&b, &sidecar_path, &id));
+            match parsed {
+                Ok(sidecar) => {
+                    let data_key = format!("backups/{class}/{}", sidecar.data);
+                    out.backups.push(BackupInfo {
+                        data_path: PathBuf::from(self.storage.describe(&data_key)),
+                        data_key,
+                        sidecar,
+                        sidecar_key,
+                        sidecar_path,
+                        storage: self.storage.clone(),
+                    });
+                }
+                Err(e) => out.unreadable.push(e.to_string()),
+            }
+        }
+        out.incomplete = datas.into_values().collect();
+        out.partials.extend(
+            self.storage
+                .list("tmp/")?
+                .into_iter()
+                .filter(|o| o.key.ends_with(".partial")),
+        );
+        out.partials.sort_by(|a, b| a.key.cmp(&b.key));
         out.backups.sort_by(|a, b| {
             (a.sidecar.created, &a.sidecar.id).cmp(&(b.sidecar.created, &b.sidecar.id))
         });
-        out.incomplete.sort();
         Ok(out)
     }
-
     /// Finds one backup by id, unique prefix, or `latest`.
     pub fn find(&self, query: &str) -> Result<BackupInfo> {
         let mut all = self.list()?.backups;
@@ -393,16 +454,7 @@ impl Repository {
     /// exists, has the recorded length and SHA-256.
     pub fn verify(&self, b: &BackupInfo) -> Result<ShallowVerify> {
         let id = &b.sidecar.id;
-        let f = match fs::File::open(&b.data_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(Error::DataMissing {
-                    id: id.clone(),
-                    path: b.data_path.clone(),
-                });
-            }
-            Err(e) => return Err(Error::io(format!("reading {}", b.data_path.display()), e)),
-        };
+        let f = b.open_data()?;
         let d = crate::digest::digest_reader(std::io::BufReader::with_capacity(1 << 20, f))
             .ctx(|| format!("reading {}", b.data_path.display()))?;
         if d.len != b.sidecar.ciphertext_bytes {

@@ -14,9 +14,10 @@
 
 use super::policy::{ClassPolicy, KeepRules, Policy};
 use crate::repo::{BackupInfo, Listing, Repository};
+use crate::storage::ObjectInfo;
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use time::OffsetDateTime;
 
 /// Where a backup stands against its deadline.
@@ -97,10 +98,14 @@ pub struct Assessment {
     pub reason: String,
     /// Length of the data file per the sidecar.
     pub ciphertext_bytes: u64,
-    /// The data file.
+    /// The data file (a path, or an object URL).
     pub data_path: PathBuf,
-    /// The sidecar file.
+    /// The sidecar file (a path, or an object URL).
     pub sidecar_path: PathBuf,
+    /// The data object's key in the repository.
+    pub data_key: String,
+    /// The sidecar's key in the repository.
+    pub sidecar_key: String,
 }
 
 /// Kinds of problems evaluation and verification report.
@@ -158,8 +163,10 @@ pub enum OrphanKind {
 pub struct Orphan {
     /// What kind.
     pub kind: OrphanKind,
-    /// The file.
+    /// The file (a path, or an object URL).
     pub path: PathBuf,
+    /// Its key in the repository.
+    pub key: String,
     /// Its modification time.
     #[serde(with = "time::serde::rfc3339")]
     pub modified: OffsetDateTime,
@@ -285,8 +292,10 @@ pub fn evaluate(
             ciphertext_bytes: s.ciphertext_bytes,
             data_path: b.data_path.clone(),
             sidecar_path: b.sidecar_path.clone(),
+            data_key: b.data_key.clone(),
+            sidecar_key: b.sidecar_key.clone(),
         };
-        if let Some(p) = hold_reason(b, cp) {
+        if let Some(p) = hold_reason(repo.storage().as_ref(), b, cp) {
             a.action = Action::Hold;
             a.reason = p.detail.clone();
             problems.push(p);
@@ -376,7 +385,11 @@ fn summary(class: String, cp: Option<&ClassPolicy>) -> ClassSummary {
 }
 
 /// Why a backup must not be touched automatically, if it must not.
-fn hold_reason(b: &BackupInfo, cp: Option<&ClassPolicy>) -> Option<Problem> {
+fn hold_reason(
+    storage: &dyn crate::storage::Storage,
+    b: &BackupInfo,
+    cp: Option<&ClassPolicy>,
+) -> Option<Problem> {
     let s = &b.sidecar;
     let problem = |kind, detail: String| {
         Some(Problem {
@@ -386,11 +399,10 @@ fn hold_reason(b: &BackupInfo, cp: Option<&ClassPolicy>) -> Option<Problem> {
         })
     };
     let dir_class = b
-        .sidecar_path
-        .parent()
-        .and_then(Path::file_name)
-        .and_then(|n| n.to_str())
-        .unwrap_or("");
+        .sidecar_key
+        .strip_prefix("backups/")
+        .and_then(|k| k.split_once('/'))
+        .map_or("", |(c, _)| c);
     if dir_class != s.class {
         return problem(
             ProblemKind::Misplaced,
@@ -421,8 +433,8 @@ fn hold_reason(b: &BackupInfo, cp: Option<&ClassPolicy>) -> Option<Problem> {
             ),
         );
     }
-    match std::fs::metadata(&b.data_path) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => problem(
+    match storage.stat(&b.data_key) {
+        Ok(None) => problem(
             ProblemKind::DataMissing,
             format!(
                 "data file {} is missing although the sidecar exists; if a prune was interrupted, `nkbackup prune` completes it, otherwise investigate",
@@ -433,12 +445,12 @@ fn hold_reason(b: &BackupInfo, cp: Option<&ClassPolicy>) -> Option<Problem> {
             ProblemKind::DataMismatch,
             format!("cannot stat {}: {e}", b.data_path.display()),
         ),
-        Ok(m) if m.len() != s.ciphertext_bytes => problem(
+        Ok(Some(m)) if m.size != s.ciphertext_bytes => problem(
             ProblemKind::DataMismatch,
             format!(
                 "data file {} has {} bytes, the sidecar says {}; not deleted blindly: check it with `nkbackup verify {}`",
                 b.data_path.display(),
-                m.len(),
+                m.size,
                 s.ciphertext_bytes,
                 s.id
             ),
@@ -531,12 +543,11 @@ fn apply_keep_rules(
     }
 }
 
-fn mtime(p: &Path) -> Option<OffsetDateTime> {
-    let m = std::fs::symlink_metadata(p).ok()?.modified().ok()?;
-    Some(OffsetDateTime::from(m))
+fn mtime(o: &ObjectInfo) -> Option<OffsetDateTime> {
+    o.modified.map(OffsetDateTime::from)
 }
 
-/// Incomplete writes and `tmp/*.partial` files older than `grace`.
+/// Incomplete writes and partial files older than `grace`.
 fn find_orphans(
     repo: &Repository,
     listing: &Listing,
@@ -544,61 +555,41 @@ fn find_orphans(
     grace: time::Duration,
     problems: &mut Vec<Problem>,
 ) -> Vec<Orphan> {
+    let storage = repo.storage();
     let mut out = Vec::new();
-    for p in &listing.incomplete {
-        let Some(m) = mtime(p) else { continue };
+    for o in &listing.incomplete {
+        let Some(m) = mtime(o) else { continue };
         if at - m < grace {
             continue;
         }
+        let mut parts = o.key.split('/').skip(1);
+        let class = parts.next().map(str::to_owned);
+        let id = parts
+            .next()
+            .and_then(|n| n.strip_suffix(".age"))
+            .map(str::to_owned);
         out.push(Orphan {
             kind: OrphanKind::IncompleteWrite,
-            path: p.clone(),
+            path: storage.describe(&o.key).into(),
+            key: o.key.clone(),
             modified: m,
-            id: p.file_stem().and_then(|s| s.to_str()).map(str::to_owned),
-            class: p
-                .parent()
-                .and_then(Path::file_name)
-                .and_then(|s| s.to_str())
-                .map(str::to_owned),
+            id,
+            class,
         });
     }
     // Partial seals in tmp/, and sidecar writes (`.<id>.json.*.tmp`, see
     // `write_atomic`) a crash left in class directories.
-    let mut partials: Vec<PathBuf> = Vec::new();
-    let class_dirs = listing
-        .backups
-        .iter()
-        .filter_map(|b| b.sidecar_path.parent())
-        .chain(listing.incomplete.iter().filter_map(|p| p.parent()))
-        .map(Path::to_path_buf)
-        .collect::<std::collections::BTreeSet<_>>();
-    for dir in std::iter::once(repo.tmp_dir()).chain(class_dirs) {
-        let is_tmp = dir == repo.tmp_dir();
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            partials.extend(rd.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| {
-                p.file_name().and_then(|n| n.to_str()).is_some_and(|n| {
-                    if is_tmp {
-                        n.ends_with(".partial")
-                    } else {
-                        n.starts_with('.') && n.contains(".json.") && n.ends_with(".tmp")
-                    }
-                })
-            }));
-        }
-    }
-    partials.sort();
-    {
-        for p in partials {
-            let Some(m) = mtime(&p) else { continue };
-            if at - m >= grace {
-                out.push(Orphan {
-                    kind: OrphanKind::StalePartial,
-                    path: p,
-                    modified: m,
-                    id: None,
-                    class: None,
-                });
-            }
+    for o in &listing.partials {
+        let Some(m) = mtime(o) else { continue };
+        if at - m >= grace {
+            out.push(Orphan {
+                kind: OrphanKind::StalePartial,
+                path: storage.describe(&o.key).into(),
+                key: o.key.clone(),
+                modified: m,
+                id: None,
+                class: None,
+            });
         }
     }
     for o in &out {

@@ -11,8 +11,9 @@
 
 use crate::error::Result;
 pub use crate::journal::{Damage, GENESIS, Head, JOURNAL_DIR};
+use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Name of the deletion journal (`journal/deletions.jsonl`).
@@ -153,17 +154,17 @@ impl JournalState {
     }
 }
 
-/// The deletion journal file of the repository at `root`.
-pub fn path(root: &Path) -> PathBuf {
-    crate::journal::path(root, DELETIONS)
+/// The deletion journal's key, `journal/deletions.jsonl`.
+pub fn key() -> String {
+    crate::journal::key(DELETIONS)
 }
 
-/// Reads and checks the deletion journal of the repository at `root`.
-pub fn read(root: &Path) -> Result<JournalState> {
-    crate::journal::read(root, DELETIONS)
+/// Reads and checks the deletion journal of the repository in `storage`.
+pub fn read(storage: &dyn Storage) -> Result<JournalState> {
+    crate::journal::read(storage, DELETIONS)
 }
 
 /// Opens the deletion journal for appending (refuses a damaged one).
-pub fn writer(root: &Path) -> Result<JournalWriter> {
-    JournalWriter::open(root, DELETIONS)
+pub fn writer(storage: Arc<dyn Storage>) -> Result<JournalWriter> {
+    JournalWriter::open(storage, DELETIONS)
 }

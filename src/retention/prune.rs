@@ -16,11 +16,11 @@
 use super::evaluate::{Action, OrphanKind, Problem, ProblemKind, State, evaluate};
 use super::journal::{Event, Reason, Record};
 use super::{Clock, Policy};
-use crate::error::{Error, IoContext, Result};
-use crate::repo::{DEFAULT_LOCK_WAIT, Repository, fsync_dir};
+use crate::error::Result;
+use crate::repo::{DEFAULT_LOCK_WAIT, Repository};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Component, Path};
 use time::OffsetDateTime;
 
 /// Environment variable of the crash hook used by the tests: with
@@ -141,33 +141,16 @@ fn safe_rel(p: &str) -> bool {
         )
 }
 
-fn rel(root: &Path, p: &Path) -> String {
-    p.strip_prefix(root)
-        .unwrap_or(p)
-        .to_string_lossy()
-        .into_owned()
-}
-
-/// Removes `p` if it exists and fsyncs its directory.
-fn remove(p: &Path) -> Result<()> {
-    match std::fs::remove_file(p) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(Error::io(format!("deleting {}", p.display()), e)),
-    }
-    fsync_dir(p.parent().unwrap_or(Path::new(".")))
-}
-
 /// Prunes the repository. See the module documentation for the order of
 /// operations; a dry run takes no lock and changes nothing.
 pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
-    let root = repo.root();
+    let storage = repo.storage();
     let _lock = if opts.dry_run {
         None
     } else {
         Some(repo.lock(opts.lock_wait)?)
     };
-    let mut journal = super::journal::writer(root)?;
+    let mut journal = super::journal::writer(storage.clone())?;
     let at = opts.clock.now();
     let injected = opts.clock.is_injected();
     let mut report = PruneReport {
@@ -199,7 +182,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         }
         if !opts.dry_run {
             for p in paths {
-                remove(&root.join(p))?;
+                storage.delete(p)?;
             }
             let mut done = Record::new(Event::Done, opts.clock.now(), injected, r.path.clone());
             done.intent = Some(r.seq);
@@ -264,14 +247,13 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             created: Some(a.created),
             deadline: a.deadline,
             reason,
-            path: rel(root, &a.data_path),
-            sidecar_path: Some(rel(root, &a.sidecar_path)),
+            path: a.data_key.clone(),
+            sidecar_path: Some(a.sidecar_key.clone()),
             intent_at: None,
             done_at: None,
         };
         if !opts.dry_run {
-            let sidecar_bytes = std::fs::read(&a.sidecar_path)
-                .ctx(|| format!("reading {}", a.sidecar_path.display()))?;
+            let sidecar_bytes = storage.get(&a.sidecar_key)?.unwrap_or_default();
             let mut intent = Record::new(Event::Intent, opts.clock.now(), injected, d.path.clone());
             intent.id = d.id.clone();
             intent.class = d.class.clone();
@@ -284,9 +266,9 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             d.intent_at = Some(intent.at);
             let seq = journal.append(intent)?;
             crash_hook("after-intent");
-            remove(&a.data_path)?;
+            storage.delete(&a.data_key)?;
             crash_hook("after-data");
-            remove(&a.sidecar_path)?;
+            storage.delete(&a.sidecar_key)?;
             crash_hook("after-sidecar");
             let mut done = Record::new(Event::Done, opts.clock.now(), injected, d.path.clone());
             done.intent = Some(seq);
@@ -309,7 +291,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             created: None,
             deadline: None,
             reason,
-            path: rel(root, &o.path),
+            path: o.key.clone(),
             sidecar_path: None,
             intent_at: None,
             done_at: None,
@@ -321,7 +303,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             intent.reason = Some(reason);
             d.intent_at = Some(intent.at);
             let seq = journal.append(intent)?;
-            remove(&PathBuf::from(&o.path))?;
+            storage.delete(&o.key)?;
             let mut done = Record::new(Event::Done, opts.clock.now(), injected, d.path.clone());
             done.intent = Some(seq);
             done.id = d.id.clone();

@@ -63,6 +63,22 @@ pub struct JournalSummary {
     pub deletions: usize,
 }
 
+/// How the absence of every journaled object was established.
+#[derive(Debug, Clone, Serialize)]
+pub struct AbsenceProof {
+    /// Where the repository is (a directory or `s3://bucket/prefix`).
+    pub location: String,
+    /// Journaled objects (data files and sidecars of completed
+    /// deletions) checked.
+    pub objects_checked: usize,
+    /// How: the repository listing and a direct lookup (a `stat`, or an
+    /// S3 `HEAD`) of every object.
+    pub method: String,
+    /// Versioning: `not versioned: <why>` or `versioned: no noncurrent
+    /// version remains`.
+    pub versions: String,
+}
+
 /// The result of a verification: the facts a compliance report shows.
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifyReport {
@@ -79,6 +95,8 @@ pub struct VerifyReport {
     pub journal: JournalSummary,
     /// Completed deletions in the period, in journal order.
     pub deletions: Vec<Deletion>,
+    /// How their absence was checked.
+    pub absence: AbsenceProof,
     /// Every violation found; empty = the repository keeps its promises.
     pub violations: Vec<Problem>,
     /// Restore-drill status at the time of the report (not a retention
@@ -97,9 +115,22 @@ impl VerifyReport {
 
 /// Verifies the repository; see the module documentation.
 pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
-    let root = repo.root();
+    let storage = repo.storage();
     let at = opts.clock.now();
-    let st = journal::read(root)?;
+    let st = journal::read(storage.as_ref())?;
+    let listed: std::collections::HashSet<String> = storage
+        .list("backups/")?
+        .into_iter()
+        .map(|o| o.key)
+        .collect();
+    let mut absence = AbsenceProof {
+        location: repo.location().to_owned(),
+        objects_checked: 0,
+        method: "absent from the listing and from a direct lookup (stat / HEAD) of each object"
+            .into(),
+        versions: String::new(),
+    };
+    let mut versioned = None;
     let mut violations = Vec::new();
     for d in &st.damage {
         violations.push(Problem {
@@ -129,7 +160,29 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         let mut d = Deletion::from_intent(intent);
         d.done_at = Some(r.at);
         for p in std::iter::once(&intent.path).chain(intent.sidecar_path.as_ref()) {
-            if root.join(p).exists() {
+            absence.objects_checked += 1;
+            match storage.versions(p)? {
+                crate::storage::Versions::NotVersioned { why } => {
+                    versioned.get_or_insert(format!("not versioned: {why}"));
+                }
+                crate::storage::Versions::Listed { remaining } => {
+                    versioned.get_or_insert_with(String::new);
+                    if !remaining.is_empty() {
+                        violations.push(Problem {
+                            kind: ProblemKind::NotDeleted,
+                            subject: p.clone(),
+                            detail: format!(
+                                "journaled as deleted at {} (journal line {}) but the bucket keeps {} older version(s) of it ({}); delete those versions (or let a lifecycle rule expire noncurrent versions), see docs/STORAGE.md",
+                                super::rfc3339(r.at),
+                                r.seq,
+                                remaining.len(),
+                                remaining.join(", ")
+                            ),
+                        });
+                    }
+                }
+            }
+            if listed.contains(p) || storage.stat(p)?.is_some() {
                 violations.push(Problem {
                     kind: ProblemKind::NotDeleted,
                     subject: p.clone(),
@@ -191,7 +244,12 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         }
     }
     let drills = crate::drill::status(repo, at)?;
-    let drills_in_period = crate::drill::read_journal(root)?
+    absence.versions = match versioned {
+        Some(v) if !v.is_empty() => v,
+        Some(_) => "versioned: no older version of a deleted object remains".into(),
+        None => "no deleted objects to check".into(),
+    };
+    let drills_in_period = crate::drill::read_journal(repo)?
         .records
         .into_iter()
         .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
@@ -209,6 +267,7 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
             deletions: all_done,
         },
         deletions,
+        absence,
         violations,
         drills,
         drills_in_period,

@@ -47,7 +47,7 @@ impl Fixture {
     }
 
     pub fn repo_path(&self) -> &Path {
-        self.repo.root()
+        self.repo.local_root().unwrap()
     }
 
     /// Replaces the classes of the config with `classes` (TOML tables) and

@@ -131,7 +131,7 @@ pub fn run(cmd: CardCmd) -> Result<()> {
             }
         }
         CardCmd::Enroll { repo, ident, label } => {
-            let mut r = Repository::open(&repo.repo)?;
+            let mut r = crate::open(&repo)?;
             let rc = card::enroll(ident.as_deref(), &label).map_err(nkbackup::Error::from)?;
             let (kind, fp, id) = (
                 rc.kind.clone(),

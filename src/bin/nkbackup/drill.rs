@@ -35,7 +35,7 @@ enum DrillSub {
             env = "NKBACKUP_REPO",
             value_name = "DIR"
         )]
-        repo: PathBuf,
+        repo: String,
         /// Evaluate at this time instead of now (RFC 3339 or YYYY-MM-DD).
         #[arg(long, env = "NKBACKUP_NOW")]
         at: Option<String>,
@@ -49,7 +49,7 @@ enum DrillSub {
 struct DrillRun {
     /// The repository directory.
     #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
-    repo: Option<PathBuf>,
+    repo: Option<String>,
     /// Drill the newest backup of this class.
     #[arg(long, conflicts_with = "backup")]
     class: Option<String>,
@@ -295,7 +295,7 @@ fn status(repo: &RepoArg, at: Option<&str>, json: bool) -> Result<std::process::
             println!(
                 "{} failed drill(s) recorded in {}",
                 st.failed,
-                drill::journal_path(r.root()).display()
+                drill::journal_location(&r)
             );
         }
     }

@@ -18,6 +18,7 @@ use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use keys::KeyArgs;
 use nkbackup::config::RecipientConfig;
+use nkbackup::storage::S3Settings;
 use nkbackup::{ErrorKind, Repository, RestoreOptions, Sealer};
 use output::{human_bytes, print_json};
 use std::path::PathBuf;
@@ -30,13 +31,28 @@ use std::process::ExitCode;
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// S3 endpoint, region and credentials for s3:// repositories (TOML;
+    /// see docs/STORAGE.md). Default: the AWS_* environment variables.
+    #[arg(long, global = true, env = "NKBACKUP_S3_CONFIG", value_name = "FILE")]
+    s3_config: Option<PathBuf>,
+}
+
+/// `--s3-config`, set once at start.
+static S3_CONFIG: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+
+/// The S3 settings from `--s3-config` and the environment.
+pub fn s3_settings() -> Result<S3Settings> {
+    Ok(match S3_CONFIG.get().and_then(|p| p.as_ref()) {
+        Some(p) => S3Settings::from_file(p)?,
+        None => S3Settings::from_env(),
+    })
 }
 
 #[derive(Args)]
 pub struct RepoArg {
-    /// The repository directory.
-    #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
-    pub repo: PathBuf,
+    /// The repository: a directory, or s3://BUCKET[/PREFIX] (docs/STORAGE.md).
+    #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR|s3://BUCKET/PREFIX")]
+    pub repo: String,
 }
 
 #[derive(Subcommand)]
@@ -173,6 +189,7 @@ enum RecipientCmd {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let _ = S3_CONFIG.set(cli.s3_config.clone());
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -202,7 +219,7 @@ fn exit_code(e: &anyhow::Error) -> u8 {
 
 /// Opens the repository named by `--repo` / `NKBACKUP_REPO`.
 pub fn open(repo: &RepoArg) -> Result<Repository> {
-    Ok(Repository::open(&repo.repo)?)
+    Ok(Repository::open_url(&repo.repo, &s3_settings()?)?)
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
@@ -213,12 +230,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RecoveryKey(cmd) => recovery::run(cmd)?,
         Command::Escrow(cmd) => escrow::run(cmd)?,
         Command::Init { repo } => {
-            let r = Repository::init(&repo.repo)?;
+            let r = match nkbackup::storage::Location::parse(&repo.repo)? {
+                nkbackup::storage::Location::Local(dir) => Repository::init(&dir)?,
+                _ => Repository::init_in(nkbackup::storage::open(&repo.repo, &s3_settings()?)?)?,
+            };
             println!(
                 "created repository {} (id {})\nnext: nkbackup recipient add --repo {} age1...",
-                r.root().display(),
+                r.location(),
                 r.config().repository.id,
-                r.root().display()
+                r.location()
             );
         }
         Command::Recipient(RecipientCmd::Add { repo, key, label }) => {
@@ -310,7 +330,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for p in &l.incomplete {
                 eprintln!(
                     "warning: incomplete write {} (data without sidecar; not a backup)",
-                    p.display()
+                    r.storage().describe(&p.key)
                 );
             }
             if json {

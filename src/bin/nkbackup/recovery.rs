@@ -78,7 +78,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             let mut r = open(&repo)?;
             if let (Some(old), false) = (&r.config().recovery, replace) {
                 bail!(nkbackup::Error::RecoveryKeyExists {
-                    path: r.root().to_owned(),
+                    path: r.location().into(),
                     key_id: old.key_id.clone(),
                 });
             }
@@ -100,7 +100,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
                     &key,
                     &sheet::SheetInfo {
                         repository_id: r.config().repository.id.clone(),
-                        repository_path: r.root().display().to_string(),
+                        repository_path: r.location().to_owned(),
                         created: cfg.created.clone(),
                     },
                 );
@@ -123,7 +123,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             r.set_recovery(cfg, replace)?;
             println!(
                 "Recovery key for repository {} (key id {key_id}):\n",
-                r.root().display()
+                r.location()
             );
             println!("    {}\n", key.to_encoded().expose_secret());
             println!("Write it down or print it now: it is shown once and nkbackup keeps no copy.");
@@ -145,7 +145,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             let key = keys::recovery_key(&r, &k)?;
             println!(
                 "OK: this is the recovery key of repository {} (key id {})",
-                r.root().display(),
+                r.location(),
                 key.key_id()
             );
         }

@@ -9,7 +9,6 @@ use super::RepoArg;
 use crate::output::{human_bytes, print_json};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use nkbackup::Repository;
 use nkbackup::retention::{
     self, Action, Clock, Period, Policy, PruneOptions, State, VerifyOptions,
 };
@@ -134,7 +133,7 @@ fn check(
     summary: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let r = Repository::open(&repo.repo)?;
+    let r = crate::open(repo)?;
     if let Some(c) = &class {
         r.config().class(c)?;
     }
@@ -257,7 +256,7 @@ fn verify(
     digests: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let r = Repository::open(&repo.repo)?;
+    let r = crate::open(repo)?;
     let opts = VerifyOptions {
         clock: clock.clock()?,
         grace: clock.grace()?,
@@ -305,7 +304,7 @@ fn verify(
 }
 
 pub fn prune(a: PruneArgs) -> Result<ExitCode> {
-    let r = Repository::open(&a.repo.repo)?;
+    let r = crate::open(&a.repo)?;
     let opts = PruneOptions {
         clock: a.clock.clock()?,
         dry_run: a.dry_run,
@@ -355,7 +354,7 @@ pub fn prune(a: PruneArgs) -> Result<ExitCode> {
             } else {
                 format!(
                     "; journal: {}",
-                    r.root().join("journal/deletions.jsonl").display()
+                    r.storage().describe(&nkbackup::retention::journal::key())
                 )
             }
         );

@@ -1,0 +1,125 @@
+//! The repository lock on an object store: a `lock` object created with a
+//! conditional write (`If-None-Match: *`), holding who took it and until
+//! when its lease runs.
+//!
+//! An object store has no `flock`, and a killed process cannot remove its
+//! lock object, so the lock is a lease: one older than [`LOCK_LEASE`] is
+//! stale and the next writer replaces it. Holders are short jobs (prune,
+//! journal appends, configuration edits); seals do not lock on an object
+//! store (see [`super::Storage::seal_locks`]).
+
+use super::{LockGuard, Storage};
+use crate::error::{Error, Result};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use time::OffsetDateTime;
+
+/// How long a lock object holds before it counts as abandoned.
+pub const LOCK_LEASE: Duration = Duration::from_secs(6 * 3600);
+
+const KEY: &str = "lock";
+
+#[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct Holder {
+    holder: String,
+    #[serde(with = "time::serde::rfc3339")]
+    since: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    expires: OffsetDateTime,
+    nonce: String,
+}
+
+/// A held lock object; deleted on drop (if it is still ours).
+#[derive(Debug)]
+pub(crate) struct ObjectLock {
+    storage: Arc<dyn Storage>,
+    nonce: String,
+}
+
+impl LockGuard for ObjectLock {}
+
+impl ObjectLock {
+    /// Takes the lock of the repository in `storage`, waiting up to `wait`.
+    pub(crate) fn take(storage: Arc<dyn Storage>, wait: Duration) -> Result<Self> {
+        let start = Instant::now();
+        let mut nonce = [0u8; 16];
+        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+        let nonce = hex::encode(nonce);
+        loop {
+            let now = OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .expect("0 ns");
+            let me = Holder {
+                holder: format!("pid {} on {}", std::process::id(), crate::host_name()),
+                since: now,
+                expires: now + LOCK_LEASE,
+                nonce: nonce.clone(),
+            };
+            let bytes = serde_json::to_vec(&me).expect("lock serializes");
+            if storage.put_new(KEY, &bytes)? {
+                // Read back: a store that ignores conditional writes would
+                // let two writers "create" the object; the later one wins.
+                let back = storage.get(KEY)?;
+                let ours = back
+                    .as_deref()
+                    .and_then(|b| serde_json::from_slice::<Holder>(b).ok())
+                    .is_some_and(|h| h.nonce == nonce);
+                if ours {
+                    return Ok(ObjectLock { storage, nonce });
+                }
+            }
+            let current = storage.get(KEY)?;
+            let holder = current
+                .as_deref()
+                .and_then(|b| serde_json::from_slice::<Holder>(b).ok());
+            match &holder {
+                Some(h) if h.expires < now => {
+                    // Abandoned by a process that died: take it over.
+                    storage.delete(KEY)?;
+                    continue;
+                }
+                None if current.is_some() => {
+                    // Unreadable lock object: treat as held until its
+                    // lease could have run out, i.e. make the admin look.
+                }
+                None => continue,
+                Some(_) => {}
+            }
+            if start.elapsed() >= wait {
+                return Err(Error::Locked {
+                    path: storage.location().into(),
+                    holder: match holder {
+                        Some(h) => format!(
+                            "{} since {}, lease until {}",
+                            h.holder,
+                            h.since
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default(),
+                            h.expires
+                                .format(&time::format_description::well_known::Rfc3339)
+                                .unwrap_or_default()
+                        ),
+                        None => "an unreadable lock object".into(),
+                    },
+                });
+            }
+            std::thread::sleep(Duration::from_millis(250).min(wait));
+        }
+    }
+}
+
+impl Drop for ObjectLock {
+    fn drop(&mut self) {
+        let ours = self
+            .storage
+            .get(KEY)
+            .ok()
+            .flatten()
+            .and_then(|b| serde_json::from_slice::<Holder>(&b).ok())
+            .is_some_and(|h| h.nonce == self.nonce);
+        if ours {
+            let _ = self.storage.delete(KEY);
+        }
+    }
+}

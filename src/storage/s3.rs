@@ -1,0 +1,380 @@
+//! A repository in an S3-compatible bucket (AWS S3, Garage, MinIO…),
+//! through the `opendal` crate (it signs the requests).
+//!
+//! Keys map to objects `<prefix>/<key>`. Large objects are written with a
+//! multipart upload in [`PART_SIZE`] parts, at most [`PARTS_IN_FLIGHT`] at
+//! once, so memory stays flat and no local copy is made; the object
+//! appears only when the upload completes, and an abandoned upload is
+//! aborted. The library is synchronous: the backend owns a small tokio
+//! runtime and blocks on it.
+
+use super::object_lock::ObjectLock;
+use super::s3_error::{Action, storage_error};
+use super::{LockGuard, ObjectInfo, S3Settings, Storage, Upload, Versions};
+use crate::error::{Error, Result};
+use opendal::options::{ListOptions, WriteOptions};
+use opendal::{ErrorKind as OdKind, Operator};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Size of one multipart-upload part.
+pub const PART_SIZE: usize = 8 << 20;
+/// Parts uploaded concurrently.
+pub const PARTS_IN_FLIGHT: usize = 2;
+
+/// A repository under `s3://bucket/prefix`.
+#[derive(Clone)]
+pub struct S3Storage {
+    op: Operator,
+    rt: Arc<tokio::runtime::Runtime>,
+    location: String,
+}
+
+impl std::fmt::Debug for S3Storage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("S3Storage")
+            .field("location", &self.location)
+            .finish_non_exhaustive()
+    }
+}
+
+impl S3Storage {
+    /// Connects (lazily: nothing is sent yet) to `bucket` under `prefix`.
+    pub fn new(bucket: &str, prefix: &str, settings: &S3Settings) -> Result<Self> {
+        let location = if prefix.is_empty() {
+            format!("s3://{bucket}")
+        } else {
+            format!("s3://{bucket}/{prefix}")
+        };
+        // The reqwest (rustls) HTTP client; first install wins, so this is
+        // harmless when a host program installed its own.
+        opendal::install_default();
+        let mut b = opendal::services::S3::default()
+            .bucket(bucket)
+            .root(&format!("/{prefix}"))
+            .region(settings.region.as_deref().unwrap_or("us-east-1"))
+            // Only what S3Settings gathered: no ~/.aws files, no instance
+            // metadata probing, so the behaviour is the documented one.
+            .disable_config_load()
+            .disable_ec2_metadata();
+        if let Some(e) = &settings.endpoint {
+            b = b.endpoint(e);
+        }
+        if settings.virtual_host_style {
+            b = b.enable_virtual_host_style();
+        }
+        match (&settings.access_key_id, settings.secret()) {
+            (Some(id), Some(secret)) => {
+                b = b.access_key_id(id).secret_access_key(secret);
+                if let Some(t) = settings.token() {
+                    b = b.session_token(t);
+                }
+            }
+            (None, None) => {
+                return Err(Error::Storage {
+                    location,
+                    action: "connecting".into(),
+                    problem: "no credentials".into(),
+                    hint: "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give --s3-config FILE (docs/STORAGE.md)".into(),
+                });
+            }
+            _ => {
+                return Err(Error::Storage {
+                    location,
+                    action: "connecting".into(),
+                    problem: "only half of the credentials".into(),
+                    hint: "give both the access key id and the secret access key".into(),
+                });
+            }
+        }
+        let op = Operator::new(b)
+            .map_err(|e| storage_error(&location, Action::Connect, "", e))?
+            .layer(
+                opendal::layers::RetryLayer::new()
+                    .with_max_times(3)
+                    .with_min_delay(Duration::from_millis(200))
+                    .with_max_delay(Duration::from_secs(2)),
+            )
+            .layer(
+                opendal::layers::TimeoutLayer::new()
+                    .with_timeout(Duration::from_secs(60))
+                    .with_io_timeout(Duration::from_secs(30)),
+            );
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("nkbackup-s3")
+            .enable_all()
+            .build()
+            .map_err(|e| Error::io("starting the S3 client's runtime", e))?;
+        Ok(S3Storage {
+            op,
+            rt: Arc::new(rt),
+            location,
+        })
+    }
+
+    fn err(&self, action: Action, key: &str, e: opendal::Error) -> Error {
+        storage_error(&self.location, action, key, e)
+    }
+
+    fn blocking(&self) -> Result<opendal::blocking::Operator> {
+        let _g = self.rt.enter();
+        opendal::blocking::Operator::new(self.op.clone())
+            .map_err(|e| self.err(Action::Connect, "", e))
+    }
+}
+
+impl Storage for S3Storage {
+    fn location(&self) -> &str {
+        &self.location
+    }
+
+    fn describe(&self, key: &str) -> String {
+        format!("{}/{key}", self.location)
+    }
+
+    fn local_root(&self) -> Option<&Path> {
+        None
+    }
+
+    fn scratch_dir(&self) -> PathBuf {
+        std::env::temp_dir()
+    }
+
+    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
+        match self.rt.block_on(self.op.read(key)) {
+            Ok(b) => Ok(Some(b.to_vec())),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(self.err(Action::Read, key, e)),
+        }
+    }
+
+    fn open(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
+        let Some(meta) = self.stat(key)? else {
+            return Ok(None);
+        };
+        let reader = self
+            .blocking()?
+            .reader_options(
+                key,
+                opendal::options::ReaderOptions {
+                    chunk: Some(PART_SIZE),
+                    concurrent: PARTS_IN_FLIGHT,
+                    ..Default::default()
+                },
+            )
+            .and_then(|r| r.into_std_read(0..meta.size))
+            .map_err(|e| self.err(Action::Read, key, e))?;
+        Ok(Some(Box::new(reader)))
+    }
+
+    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+        self.rt
+            .block_on(self.op.write(key, bytes.to_vec()))
+            .map(|_| ())
+            .map_err(|e| self.err(Action::Write, key, e))
+    }
+
+    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+        let opts = WriteOptions {
+            if_not_exists: true,
+            ..Default::default()
+        };
+        match self
+            .rt
+            .block_on(self.op.write_options(key, bytes.to_vec(), opts))
+        {
+            Ok(_) => Ok(true),
+            Err(e) if e.kind() == OdKind::ConditionNotMatch => Ok(false),
+            Err(e) => Err(self.err(Action::Write, key, e)),
+        }
+    }
+
+    fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
+        let opts = WriteOptions {
+            chunk: Some(PART_SIZE),
+            concurrent: PARTS_IN_FLIGHT,
+            ..Default::default()
+        };
+        let w = self
+            .rt
+            .block_on(self.op.writer_options(key, opts))
+            .map_err(|e| self.err(Action::Write, key, e))?;
+        Ok(Box::new(S3Upload {
+            writer: Some(w),
+            buf: Vec::with_capacity(PART_SIZE),
+            storage: self.clone(),
+            key: key.to_owned(),
+        }))
+    }
+
+    fn append(&self, key: &str, line: &[u8]) -> Result<()> {
+        let mut all = self.get(key)?.unwrap_or_default();
+        all.extend_from_slice(line);
+        self.put(key, &all)
+    }
+
+    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+        let opts = ListOptions {
+            recursive: true,
+            ..Default::default()
+        };
+        let entries = match self.rt.block_on(self.op.list_options(prefix, opts)) {
+            Ok(e) => e,
+            Err(e) if not_found(&e) => return Ok(Vec::new()),
+            Err(e) => return Err(self.err(Action::List, prefix, e)),
+        };
+        Ok(entries
+            .into_iter()
+            .filter(|e| e.metadata().is_file())
+            .map(|e| ObjectInfo {
+                key: e.path().to_owned(),
+                size: e.metadata().content_length(),
+                modified: e.metadata().last_modified().map(Into::into),
+            })
+            .collect())
+    }
+
+    fn stat(&self, key: &str) -> Result<Option<ObjectInfo>> {
+        match self.rt.block_on(self.op.stat(key)) {
+            Ok(m) => Ok(Some(ObjectInfo {
+                key: key.to_owned(),
+                size: m.content_length(),
+                modified: m.last_modified().map(Into::into),
+            })),
+            Err(e) if not_found(&e) => Ok(None),
+            Err(e) => Err(self.err(Action::Stat, key, e)),
+        }
+    }
+
+    fn delete(&self, key: &str) -> Result<()> {
+        match self.rt.block_on(self.op.delete(key)) {
+            Ok(()) => Ok(()),
+            Err(e) if not_found(&e) => Ok(()),
+            Err(e) => Err(self.err(Action::Delete, key, e)),
+        }
+    }
+
+    fn versions(&self, key: &str) -> Result<Versions> {
+        let opts = ListOptions {
+            versions: true,
+            deleted: true,
+            ..Default::default()
+        };
+        match self.rt.block_on(self.op.list_options(key, opts)) {
+            Ok(entries) => Ok(Versions::Listed {
+                remaining: entries
+                    .into_iter()
+                    .filter(|e| e.path() == key && !e.metadata().is_deleted())
+                    .map(|e| e.metadata().version().unwrap_or("null").to_owned())
+                    .collect(),
+            }),
+            Err(e) if e.kind() == OdKind::Unsupported || is_not_implemented(&e) => {
+                Ok(Versions::NotVersioned {
+                    why: "the store does not implement object versioning".into(),
+                })
+            }
+            Err(e) if not_found(&e) => Ok(Versions::Listed {
+                remaining: Vec::new(),
+            }),
+            Err(e) => Err(self.err(Action::List, key, e)),
+        }
+    }
+
+    fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
+        Ok(Box::new(ObjectLock::take(Arc::new(self.clone()), wait)?))
+    }
+
+    fn seal_locks(&self) -> bool {
+        false
+    }
+}
+
+fn not_found(e: &opendal::Error) -> bool {
+    e.kind() == OdKind::NotFound && !e.to_string().contains("NoSuchBucket")
+}
+
+fn is_not_implemented(e: &opendal::Error) -> bool {
+    let s = e.to_string();
+    s.contains("NotImplemented") || s.contains("not implemented")
+}
+
+/// A multipart upload in progress.
+struct S3Upload {
+    writer: Option<opendal::Writer>,
+    buf: Vec<u8>,
+    storage: S3Storage,
+    key: String,
+}
+
+impl S3Upload {
+    fn send(&mut self) -> io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_SIZE));
+        let w = self.writer.as_mut().expect("upload is open");
+        self.storage
+            .rt
+            .block_on(w.write(chunk))
+            .map_err(|e| io::Error::other(self.storage.err(Action::Upload, &self.key, e)))
+    }
+}
+
+impl Write for S3Upload {
+    fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        let n = data.len().min(PART_SIZE - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == PART_SIZE {
+            self.send()?;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Upload for S3Upload {
+    fn commit(mut self: Box<Self>) -> Result<()> {
+        let key = self.key.clone();
+        let wrap = |e: io::Error| match e.downcast::<Error>() {
+            Ok(e) => e,
+            Err(e) => Error::io(format!("uploading {key}"), e),
+        };
+        self.send().map_err(wrap)?;
+        let mut w = self.writer.take().expect("upload is open");
+        let r = self.storage.rt.block_on(w.close());
+        match r {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let _ = self.storage.rt.block_on(w.abort());
+                Err(self.storage.err(Action::Upload, &self.key, e))
+            }
+        }
+    }
+
+    fn abort(mut self: Box<Self>) -> Result<()> {
+        match self.writer.take() {
+            Some(mut w) => self
+                .storage
+                .rt
+                .block_on(w.abort())
+                .map_err(|e| self.storage.err(Action::Abort, &self.key, e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for S3Upload {
+    fn drop(&mut self) {
+        if let Some(mut w) = self.writer.take() {
+            // Never committed: abort the multipart upload so that its
+            // parts do not linger (best effort; a lifecycle rule catches
+            // what a killed process leaves, docs/STORAGE.md).
+            let _ = self.storage.rt.block_on(w.abort());
+        }
+    }
+}
