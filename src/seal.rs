@@ -181,7 +181,7 @@ impl<'a> Sealer<'a> {
         let class_prefix = format!("backups/{}", self.class);
         let id = loop {
             let id = BackupId::new(created);
-            if storage.stat(&format!("{class_prefix}/{id}.age"))?.is_none() {
+            if !storage.exists(&format!("{class_prefix}/{id}.age"))? {
                 break id;
             }
         };

@@ -2,8 +2,11 @@
 # Runs the whole nkbackup test suite on a fresh Debian machine:
 #   1. installs the system packages the tests need (as root, or via sudo),
 #   2. checks formatting and clippy,
-#   3. runs unit, integration, example and doc tests (cargo test),
-#   4. runs the hardware tests against a virtual OpenPGP card over real
+#   3. builds the Garage object store once (tests/garage/garage.sh install;
+#      skipped when garage 2.5.0 is already installed) for tests/s3.rs,
+#      which start and stop their own Garage nodes on loopback,
+#   4. runs unit, integration, example and doc tests (cargo test),
+#   5. runs the hardware tests against a virtual OpenPGP card over real
 #      pcscd (hw-tests/run.sh), when that harness is present.
 # Usage: tests/run-all.sh            (from anywhere)
 # Set NKBACKUP_SKIP_LINT=1 to skip fmt/clippy while iterating.
@@ -36,6 +39,10 @@ if [ "${NKBACKUP_SKIP_LINT:-0}" != 1 ]; then
   say "cargo clippy"
   cargo clippy --all-targets --features hw-tests --quiet -- -D warnings
 fi
+
+say "Garage (S3-compatible object store) for the storage tests"
+tests/garage/garage.sh install
+export PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 
 say "cargo test (unit, integration, examples, doc tests)"
 cargo test --all-targets

@@ -189,6 +189,10 @@ impl Storage for LocalStorage {
         Ok(out)
     }
 
+    fn exists(&self, key: &str) -> Result<bool> {
+        Ok(self.stat(key)?.is_some())
+    }
+
     fn stat(&self, key: &str) -> Result<Option<ObjectInfo>> {
         let p = self.path(key);
         match fs::metadata(&p) {

@@ -120,6 +120,10 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// prefix ending in `/`), in any order.
     fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
 
+    /// Whether an object exists, found by listing: this needs only the
+    /// right to list, which a sealing host has where it may not read.
+    fn exists(&self, key: &str) -> Result<bool>;
+
     /// The object's size and time; `None` if it does not exist.
     fn stat(&self, key: &str) -> Result<Option<ObjectInfo>>;
 

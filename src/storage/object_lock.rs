@@ -2,6 +2,13 @@
 //! conditional write (`If-None-Match: *`), holding who took it and until
 //! when its lease runs.
 //!
+//! On stores that honour conditional writes (AWS S3, MinIO) the lock is
+//! exact. Garage 2.5 accepts `If-None-Match` but does not enforce it; there
+//! the lock looks before it writes and reads its write back after a pause,
+//! which catches a holder that is already there and most races, but two
+//! writers starting within the same instant could both proceed. Run the
+//! writing jobs (prune, drills, configuration edits) from one host.
+//!
 //! An object store has no `flock`, and a killed process cannot remove its
 //! lock object, so the lock is a lease: one older than [`LOCK_LEASE`] is
 //! stale and the next writer replaces it. Holders are short jobs (prune,
@@ -19,6 +26,9 @@ use time::OffsetDateTime;
 pub const LOCK_LEASE: Duration = Duration::from_secs(6 * 3600);
 
 const KEY: &str = "lock";
+
+/// How long a new holder waits before reading its lock back.
+const SETTLE: Duration = Duration::from_millis(300);
 
 #[derive(Debug, Serialize, Deserialize, PartialEq, Eq)]
 struct Holder {
@@ -57,9 +67,14 @@ impl ObjectLock {
                 nonce: nonce.clone(),
             };
             let bytes = serde_json::to_vec(&me).expect("lock serializes");
-            if storage.put_new(KEY, &bytes)? {
-                // Read back: a store that ignores conditional writes would
-                // let two writers "create" the object; the later one wins.
+            // Look first: some stores (Garage 2.5) ignore If-None-Match and
+            // would let put_new replace a held lock.
+            let free = storage.get(KEY)?.is_none();
+            if free && storage.put_new(KEY, &bytes)? {
+                // Let a racing writer's put land, then read back: where
+                // conditional writes are ignored, the later writer wins
+                // and the earlier one backs off.
+                std::thread::sleep(SETTLE);
                 let back = storage.get(KEY)?;
                 let ours = back
                     .as_deref()

@@ -237,6 +237,16 @@ impl Storage for S3Storage {
             .collect())
     }
 
+    fn exists(&self, key: &str) -> Result<bool> {
+        // A prefix listing (ListObjectsV2 with prefix = key) returns the
+        // object itself if it is there.
+        match self.rt.block_on(self.op.list(key)) {
+            Ok(entries) => Ok(entries.iter().any(|e| e.path() == key)),
+            Err(e) if not_found(&e) => Ok(false),
+            Err(e) => Err(self.err(Action::List, key, e)),
+        }
+    }
+
     fn stat(&self, key: &str) -> Result<Option<ObjectInfo>> {
         match self.rt.block_on(self.op.stat(key)) {
             Ok(m) => Ok(Some(ObjectInfo {

@@ -3,6 +3,8 @@
 //! to the stock tools the interop tests need.
 #![allow(dead_code)]
 
+pub mod garage;
+
 use nkbackup::Repository;
 use nkbackup::config::RecipientConfig;
 use std::fs;

@@ -28,7 +28,7 @@ enum DrillSub {
     /// Per class and per token: the last passed drill, and whether it is
     /// within [drill] max_interval. Exit 8 if any is stale or never drilled.
     Status {
-        /// The repository directory.
+        /// The repository: a directory, or s3://BUCKET[/PREFIX].
         #[arg(
             long = "repo",
             id = "status_repo",
@@ -47,7 +47,7 @@ enum DrillSub {
 
 #[derive(Args)]
 struct DrillRun {
-    /// The repository directory.
+    /// The repository: a directory, or s3://BUCKET[/PREFIX].
     #[arg(long, env = "NKBACKUP_REPO", value_name = "DIR")]
     repo: Option<String>,
     /// Drill the newest backup of this class.

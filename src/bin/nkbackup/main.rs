@@ -188,6 +188,16 @@ enum RecipientCmd {
 }
 
 fn main() -> ExitCode {
+    // Buffers of 1 MiB and more (upload parts, zstd jobs) are mapped and
+    // unmapped, never kept in malloc's arenas: otherwise glibc raises its
+    // mmap threshold after the first free and the arenas of the I/O
+    // threads grow with the size of the backup (docs/STORAGE.md, "Memory").
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets an allocator parameter; called before any
+    // thread is started.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
+    }
     let cli = Cli::parse();
     let _ = S3_CONFIG.set(cli.s3_config.clone());
     match run(cli) {

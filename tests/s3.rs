@@ -1,0 +1,599 @@
+//! Repositories in an S3-compatible bucket, against a real Garage server
+//! on loopback (tests/garage/garage.sh starts it and stops it by PID).
+//! Garage must be installed (`tests/garage/garage.sh install`, which
+//! tests/run-all.sh runs); without it these tests fail, they never skip.
+
+mod common;
+
+use common::garage::Garage;
+use common::{assert_same_tree, sample_tree};
+use nkbackup::retention::{self, Clock, PruneOptions, VerifyOptions};
+use nkbackup::{Repository, Sealer};
+use std::fs;
+use std::io::Read;
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+
+const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
+
+fn ok(out: Output) -> Output {
+    assert!(
+        out.status.success(),
+        "failed ({}):\nstdout: {}\nstderr: {}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// `init` + one age recipient through the CLI; returns the key file.
+fn init(g: &Garage, url: &str, dir: &Path) -> std::path::PathBuf {
+    ok(g.nkbackup().args(["init", "--repo", url]).output().unwrap());
+    let key = age::x25519::Identity::generate();
+    let key_file = dir.join("key.txt");
+    use secrecy::ExposeSecret;
+    fs::write(&key_file, format!("{}\n", key.to_string().expose_secret())).unwrap();
+    ok(g.nkbackup()
+        .args(["recipient", "add", "--repo", url, "--label", "k"])
+        .arg(key.to_public().to_string())
+        .output()
+        .unwrap());
+    key_file
+}
+
+fn random_file(path: &Path, mib: usize) {
+    let mut f = fs::File::open("/dev/urandom").unwrap();
+    let mut buf = vec![0u8; mib << 20];
+    f.read_exact(&mut buf).unwrap();
+    fs::write(path, buf).unwrap();
+}
+
+/// Runs `cmd` and returns its output and peak resident set (VmHWM, KiB),
+/// sampled from /proc while it runs.
+fn with_peak_rss(mut cmd: Command) -> (Output, u64) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0u64;
+    while child.try_wait().unwrap().is_none() {
+        if let Ok(s) = fs::read_to_string(&status_file)
+            && let Some(l) = s.lines().find(|l| l.starts_with("VmHWM:"))
+        {
+            let kib: u64 = l.split_whitespace().nth(1).unwrap().parse().unwrap();
+            peak = peak.max(kib);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    (child.wait_with_output().unwrap(), peak)
+}
+
+/// A 2 MiB tmpfs, unmounted on drop (needs root, as CI is).
+struct SmallTmp(std::path::PathBuf);
+
+impl SmallTmp {
+    fn mount(at: &Path) -> Self {
+        assert!(
+            common::is_root(),
+            "this test mounts a tmpfs and needs root (tests/run-all.sh in CI runs as root)"
+        );
+        fs::create_dir_all(at).unwrap();
+        let ok = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
+            .arg(at)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mounting tmpfs failed");
+        SmallTmp(at.to_owned())
+    }
+}
+
+impl Drop for SmallTmp {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/service-a";
+    let key = init(&g, url, d.path());
+    let src = d.path().join("src");
+    sample_tree(&src);
+    random_file(&src.join("media.bin"), 24);
+    // The scratch directory is a 2 MiB tmpfs: a local copy of the 24 MiB
+    // backup could not be made there.
+    let tmp = SmallTmp::mount(&d.path().join("tmp"));
+    let seal = |path: &Path| {
+        let mut c = g.nkbackup();
+        c.env("TMPDIR", &tmp.0)
+            .args(["seal", "--repo", url, "--class", "archive", "--json"])
+            .arg(path);
+        let out = ok(c.output().unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["sidecar"]["id"].as_str().unwrap().to_owned()
+    };
+    let id = seal(&src);
+    assert_eq!(
+        fs::read_dir(&tmp.0).unwrap().count(),
+        0,
+        "nothing is left in the scratch directory"
+    );
+
+    let list = ok(g
+        .nkbackup()
+        .args(["list", "--repo", url, "--json"])
+        .output()
+        .unwrap());
+    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert_eq!(l["backups"].as_array().unwrap().len(), 1);
+    assert_eq!(l["backups"][0]["id"], id.as_str());
+    assert_eq!(
+        l["backups"][0]["data_path"],
+        format!("s3://nkb/service-a/backups/archive/{id}.age").as_str()
+    );
+    assert!(l["incomplete"].as_array().unwrap().is_empty());
+    let v = ok(g
+        .nkbackup()
+        .args(["verify", "--repo", url, &id])
+        .output()
+        .unwrap());
+    assert!(String::from_utf8_lossy(&v.stdout).contains("OK"));
+    ok(g.nkbackup()
+        .args(["verify", "--repo", url, &id, "--deep", "-i"])
+        .arg(&key)
+        .output()
+        .unwrap());
+    let to = d.path().join("restored");
+    ok(g.nkbackup()
+        .args(["restore", "--repo", url, &id, "--to"])
+        .arg(&to)
+        .arg("-i")
+        .arg(&key)
+        .output()
+        .unwrap());
+    assert!(assert_same_tree(&src, &to.join("src")) > 10);
+
+    // Memory stays flat: three times the data, the same peak (class
+    // `media` stores without compression, so this measures the upload).
+    let seal_media = |mib: usize| {
+        let dir = d.path().join(format!("media-{mib}"));
+        fs::create_dir(&dir).unwrap();
+        random_file(&dir.join("a.bin"), mib);
+        let mut c = g.nkbackup();
+        c.args(["seal", "--repo", url, "--class", "media"])
+            .arg(&dir);
+        let (out, peak) = with_peak_rss(c);
+        ok(out);
+        fs::remove_dir_all(&dir).unwrap();
+        peak
+    };
+    let (p64, p192) = (seal_media(64), seal_media(192));
+    eprintln!("peak RSS: {p64} KiB for 64 MiB, {p192} KiB for 192 MiB");
+    assert!(
+        p192 < p64 + 8 * 1024 && p192 < 96 * 1024,
+        "peak RSS grew from {p64} KiB to {p192} KiB with the data"
+    );
+}
+
+fn put_classes(repo: &Repository) -> Repository {
+    let s = repo.storage();
+    let mut text = String::from_utf8(s.get("nkbackup.toml").unwrap().unwrap()).unwrap();
+    let cut = text.find("[classes.archive]").unwrap();
+    let recipients = text[text.find("[[recipients]]").unwrap()..].to_owned();
+    text.truncate(cut);
+    text.push_str(CLASSES);
+    text.push('\n');
+    text.push_str(&recipients);
+    s.put("nkbackup.toml", text.as_bytes()).unwrap();
+    Repository::open_in(s.clone()).unwrap()
+}
+
+fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> String {
+    Sealer::new(repo, class)
+        .bytes("data.txt", format!("{class} at {t}").into_bytes())
+        .created_at(t)
+        .seal()
+        .unwrap()
+        .sidecar
+        .id
+}
+
+#[test]
+fn retention_prunes_and_proves_deletion_by_listing_and_head() {
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/retention";
+    init(&g, url, d.path());
+    let repo = put_classes(&Repository::open_url(url, &g.settings()).unwrap());
+    let t0 = datetime!(2026-01-01 00:00:00 UTC);
+    let old = seal_at(&repo, "logs", t0);
+    let young = seal_at(&repo, "logs", t0 + Duration::days(6));
+    let keep = seal_at(&repo, "archive", t0);
+    let now = t0 + Duration::days(8);
+
+    // retention check through the CLI: one overdue (exit 6).
+    let check = g
+        .nkbackup()
+        .args(["retention", "check", "--repo", url, "--at", "2026-01-09"])
+        .output()
+        .unwrap();
+    assert_eq!(check.status.code(), Some(6), "{}", stderr(&check));
+    assert!(String::from_utf8_lossy(&check.stdout).contains(&old));
+
+    let report = retention::prune(
+        &repo,
+        &PruneOptions {
+            clock: Clock::Fixed(now),
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap();
+    assert_eq!(report.deleted.len(), 1);
+    assert_eq!(report.deleted[0].id.as_deref(), Some(old.as_str()));
+    let s = repo.storage();
+    for k in [
+        format!("backups/logs/{old}.age"),
+        format!("backups/logs/{old}.json"),
+    ] {
+        assert!(s.stat(&k).unwrap().is_none(), "{k} is gone");
+    }
+    let ids: Vec<String> = repo
+        .list()
+        .unwrap()
+        .backups
+        .into_iter()
+        .map(|b| b.sidecar.id)
+        .collect();
+    assert_eq!(ids.len(), 2);
+    assert!(ids.contains(&young) && ids.contains(&keep));
+    assert!(s.get("journal/deletions.jsonl").unwrap().is_some());
+    assert!(s.get("lock").unwrap().is_none(), "the lease is released");
+
+    // retention verify through the CLI: passes, and says how it proved it.
+    let v = ok(g
+        .nkbackup()
+        .args([
+            "retention",
+            "verify",
+            "--repo",
+            url,
+            "--at",
+            "2026-01-09",
+            "--json",
+        ])
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&v.stdout).unwrap();
+    assert_eq!(v["absence"]["objects_checked"], 2);
+    assert!(
+        v["absence"]["method"].as_str().unwrap().contains("HEAD"),
+        "{}",
+        v["absence"]
+    );
+    assert!(
+        v["absence"]["versions"]
+            .as_str()
+            .unwrap()
+            .starts_with("not versioned"),
+        "Garage keeps no versions: {}",
+        v["absence"]
+    );
+    assert!(v["violations"].as_array().unwrap().is_empty(), "{v}");
+
+    // A journaled object that comes back (restored from elsewhere) is a
+    // violation: the HEAD finds it.
+    s.put(&format!("backups/logs/{old}.age"), b"restored from tape")
+        .unwrap();
+    let r = retention::verify(
+        &repo,
+        &VerifyOptions {
+            clock: Clock::Fixed(now),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(
+        r.violations
+            .iter()
+            .any(|p| p.subject == format!("backups/logs/{old}.age")),
+        "{:?}",
+        r.violations
+    );
+}
+
+#[test]
+fn drills_and_the_lock_live_in_the_bucket() {
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/drills";
+    let key = init(&g, url, d.path());
+    let src = d.path().join("src");
+    sample_tree(&src);
+    ok(g.nkbackup()
+        .args(["seal", "--repo", url, "--class", "db"])
+        .arg(&src)
+        .output()
+        .unwrap());
+    ok(g.nkbackup()
+        .args(["drill", "--repo", url, "--class", "db", "-i"])
+        .arg(&key)
+        .output()
+        .unwrap());
+    // Exit 8: the other classes were never drilled.
+    let st = g
+        .nkbackup()
+        .args(["drill", "status", "--repo", url, "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(st.status.code(), Some(8), "{}", stderr(&st));
+    let st: serde_json::Value = serde_json::from_slice(&st.stdout).unwrap();
+    let db = st["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "db")
+        .unwrap();
+    assert!(db["last_passed"].is_object(), "{st}");
+    let repo = Repository::open_url(url, &g.settings()).unwrap();
+    let journal = repo.storage().get("journal/drills.jsonl").unwrap().unwrap();
+    assert_eq!(journal.iter().filter(|&&c| c == b'\n').count(), 1);
+
+    // The lease object is exclusive: a second taker waits, then reports
+    // who holds it.
+    let held = repo.lock(std::time::Duration::from_secs(1)).unwrap();
+    let e = repo
+        .lock(std::time::Duration::from_millis(600))
+        .unwrap_err();
+    assert_eq!(e.kind(), nkbackup::ErrorKind::Locked, "{e}");
+    assert!(e.to_string().contains("s3://nkb/drills"), "{e}");
+    assert!(
+        e.to_string()
+            .contains(&format!("pid {}", std::process::id())),
+        "{e}"
+    );
+    drop(held);
+    drop(repo.lock(std::time::Duration::from_secs(1)).unwrap());
+}
+
+#[test]
+fn wrong_credentials_missing_bucket_and_a_down_endpoint_are_clear_errors() {
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/errors";
+    init(&g, url, d.path());
+    let src = d.path().join("src");
+    sample_tree(&src);
+    let secret = g.var("AWS_SECRET_ACCESS_KEY").to_owned();
+    let last = if secret.ends_with('0') { '1' } else { '0' };
+    let wrong = format!("{}{last}", &secret[..secret.len() - 1]);
+    let cases: Vec<(&str, Command, &str)> = vec![
+        (
+            "wrong secret",
+            {
+                let mut c = g.nkbackup();
+                c.env("AWS_SECRET_ACCESS_KEY", &wrong);
+                c
+            },
+            "refused the credentials",
+        ),
+        ("missing bucket", g.nkbackup(), "bucket does not exist"),
+        (
+            "endpoint down",
+            {
+                let mut c = g.nkbackup();
+                // A port nothing listens on.
+                let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                let port = l.local_addr().unwrap().port();
+                drop(l);
+                c.env("AWS_ENDPOINT_URL", format!("http://127.0.0.1:{port}"));
+                c
+            },
+            "cannot be reached",
+        ),
+    ];
+    for (what, mut c, says) in cases {
+        let repo = if what == "missing bucket" {
+            "s3://no-such-bucket/x"
+        } else {
+            url
+        };
+        let out = c
+            .args(["seal", "--repo", repo, "--class", "logs"])
+            .arg(&src)
+            .output()
+            .unwrap();
+        let e = stderr(&out);
+        assert!(!out.status.success(), "{what}: {e}");
+        assert!(e.contains(says), "{what}: {e}");
+        assert!(e.contains(repo), "{what} names the repository: {e}");
+        assert!(!e.contains(&secret) && !e.contains(&wrong), "{what}: {e}");
+    }
+    let list = ok(g
+        .nkbackup()
+        .args(["list", "--repo", url, "--json"])
+        .output()
+        .unwrap());
+    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    assert!(l["backups"].as_array().unwrap().is_empty());
+}
+
+/// Fails after `good` bytes, as a disk error or a vanished file would.
+struct FailingReader {
+    left: u64,
+}
+
+impl Read for FailingReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.left == 0 {
+            return Err(std::io::Error::other("the disk under the source failed"));
+        }
+        let n = (buf.len() as u64).min(self.left) as usize;
+        buf[..n].fill(0x5a);
+        self.left -= n as u64;
+        Ok(n)
+    }
+}
+
+fn unfinished_uploads(g: &Garage) -> String {
+    let out = g.garage(&["bucket", "info", "nkb"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn an_interrupted_upload_commits_nothing() {
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/interrupted";
+    init(&g, url, d.path());
+    let repo = Repository::open_url(url, &g.settings()).unwrap();
+
+    // 1. The source fails after several parts were uploaded: the seal
+    //    fails, the multipart upload is aborted, nothing is listed.
+    let e = Sealer::new(&repo, "media")
+        .reader_with_len("big.bin", FailingReader { left: 40 << 20 }, 64 << 20)
+        .seal()
+        .unwrap_err();
+    assert!(e.to_string().contains("big.bin"), "{e}");
+    let l = repo.list().unwrap();
+    assert!(l.backups.is_empty() && l.incomplete.is_empty());
+    let info = unfinished_uploads(&g);
+    assert!(
+        !info.contains("Unfinished uploads"),
+        "the aborted upload is gone:\n{info}"
+    );
+
+    // 2. The network goes away mid-upload (the server is stopped): the
+    //    seal fails naming the repository, and once the server is back
+    //    no backup is listed.
+    let src = d.path().join("src");
+    fs::create_dir(&src).unwrap();
+    random_file(&src.join("a.bin"), 96);
+    let data = g.dir.path().join("node1/data");
+    let before = dir_size(&data);
+    let mut seal = g
+        .nkbackup()
+        .args(["seal", "--repo", url, "--class", "media"])
+        .arg(&src)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Wait until data arrives at the server, then cut it off.
+    let start = std::time::Instant::now();
+    while dir_size(&data) < before + (16 << 20) {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "no upload arrived"
+        );
+        assert!(seal.try_wait().unwrap().is_none(), "the seal ended early");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    g.stop_node(1);
+    let out = seal.wait_with_output().unwrap();
+    let e = stderr(&out);
+    assert!(!out.status.success(), "{e}");
+    assert!(e.contains("s3://nkb/interrupted"), "{e}");
+    assert!(e.contains("nothing was committed"), "{e}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("sealed"));
+    g.start_node(1);
+    let l = Repository::open_url(url, &g.settings())
+        .unwrap()
+        .list()
+        .unwrap();
+    assert!(l.backups.is_empty(), "{:?}", l.backups);
+    assert!(l.incomplete.is_empty(), "{:?}", l.incomplete);
+    // The abort could not reach the stopped server, so its parts wait for
+    // the bucket's clean-up (docs/STORAGE.md): Garage's command here, a
+    // lifecycle rule on AWS S3 and MinIO.
+    let info = unfinished_uploads(&g);
+    assert!(info.contains("Unfinished uploads"), "{info}");
+    let out = g.garage(&[
+        "bucket",
+        "cleanup-incomplete-uploads",
+        "--older-than",
+        "0s",
+        "nkb",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let info = unfinished_uploads(&g);
+    assert!(!info.contains("Unfinished uploads"), "{info}");
+}
+
+fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = fs::read_dir(p) else { return 0 };
+    rd.filter_map(|e| e.ok())
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            _ => e.metadata().map(|m| m.len()).unwrap_or(0),
+        })
+        .sum()
+}
+
+#[test]
+fn three_node_cluster_keeps_sealing_and_restoring_with_a_node_down() {
+    let g = Garage::start(3);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/replicated";
+    let key = init(&g, url, d.path());
+    let src = d.path().join("src");
+    sample_tree(&src);
+    let round = |n: &str| {
+        let out = ok(g
+            .nkbackup()
+            .args(["seal", "--repo", url, "--class", "archive", "--json"])
+            .arg(&src)
+            .output()
+            .unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let id = v["sidecar"]["id"].as_str().unwrap().to_owned();
+        let to = d.path().join(n);
+        ok(g.nkbackup()
+            .args(["restore", "--repo", url, &id, "--to"])
+            .arg(&to)
+            .arg("-i")
+            .arg(&key)
+            .output()
+            .unwrap());
+        assert!(assert_same_tree(&src, &to.join("src")) > 10);
+        id
+    };
+    let first = round("all-up");
+    g.stop_node(3);
+    let second = round("node-3-down");
+    // The backup sealed before the outage restores too.
+    ok(g.nkbackup()
+        .args(["restore", "--repo", url, &first, "--to"])
+        .arg(d.path().join("first-again"))
+        .arg("-i")
+        .arg(&key)
+        .output()
+        .unwrap());
+    let list = ok(g
+        .nkbackup()
+        .args(["list", "--repo", url, "--json"])
+        .output()
+        .unwrap());
+    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let ids: Vec<&str> = l["backups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [first.as_str(), second.as_str()]);
+    g.start_node(3);
+}
