@@ -129,3 +129,89 @@ fn cli_card_options_without_card_recipients_say_what_to_do() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--deep"));
     assert!(!f.path("r").exists());
 }
+
+/// A card-openpgp stanza whose body no longer parses is a damaged backup:
+/// refused before any card operation (no PIN asked, PC/SC never needed),
+/// exit code 3, a message naming the stanza. The software key cannot open
+/// the backup either: age authenticates the whole header.
+#[test]
+fn damaged_openpgp_card_stanza_is_a_damaged_backup_before_any_card_operation() {
+    use nkbackup::card::{CardKey, KeyAlgorithm};
+    let f = common::Fixture::new();
+    let mut repo = Repository::open(f.repo_path()).unwrap();
+    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let key = CardKey {
+        algorithm: KeyAlgorithm::NistP256,
+        public: p256::EncodedPoint::from(secret.public_key())
+            .as_bytes()
+            .to_vec(),
+        exponent: Vec::new(),
+        created: 1_760_000_000,
+    };
+    repo.add_recipient(key.recipient_config("nk-p256", "FFFE:0BADCAFE"))
+        .unwrap();
+    let repo = Repository::open(f.repo_path()).unwrap();
+    let rep = Sealer::new(&repo, "db")
+        .bytes("a.txt", b"hello".to_vec())
+        .seal()
+        .unwrap();
+    assert_eq!(rep.sidecar.recipients[1].kind, "card-openpgp");
+    // The PKESK's packet tag: the body is no longer a PKESK.
+    common::damage_stanza_body(&rep.data_path, "nkbackup/openpgp", |b| b[0] ^= 0x3f);
+
+    let b = repo.find("latest").unwrap();
+    let pins = Box::new(
+        |_: &PinRequest| -> Result<secrecy::SecretString, CardError> {
+            panic!("no PIN may be asked for")
+        },
+    );
+    let id = CardIdentity::from_config(repo.config(), None, pins).unwrap();
+    let ops = id.operations();
+    let err = Opener::new(&b).card(id).verify_deep().unwrap_err();
+    assert!(
+        matches!(
+            &err,
+            nkbackup::Error::Card(CardError::DamagedStanza {
+                stanza: 2,
+                ops: 0,
+                ..
+            })
+        ),
+        "{err:?}"
+    );
+    assert_eq!(err.kind(), nkbackup::ErrorKind::Integrity);
+    assert_eq!(ops.load(Ordering::SeqCst), 0);
+
+    let out = common::nkbackup()
+        .args(["restore", "--repo"])
+        .arg(f.repo_path())
+        .args(["latest", "--to"])
+        .arg(f.path("r"))
+        .args(["--card", "--card-timeout", "1"])
+        .env_remove("NKBACKUP_PIN")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "exit 3: damaged backup: {err}");
+    assert!(
+        err.contains("the backup is damaged: stanza #2")
+            && err.contains("nk-p256 (FFFE:0BADCAFE)")
+            && err.contains("is malformed")
+            && err.contains("the token is not at fault (0 card operation(s)"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("card FFFE"),
+        "not reported as a card error: {err}"
+    );
+    assert!(!f.path("r").exists());
+
+    // The software recipient's stanza is intact, yet the header MAC fails.
+    let e = Opener::new(&b)
+        .identity_file(&f.key_file)
+        .unwrap()
+        .verify_deep()
+        .unwrap_err();
+    assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity, "{e}");
+}

@@ -851,3 +851,74 @@ fn one_card_operation_per_open_and_tampered_sidecar() {
     );
     assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity);
 }
+
+/// A backup whose card stanza is damaged is a damaged backup (exit 3, "the
+/// stanza … is damaged"), not a card failure: RSA ciphertext changed (the
+/// card refuses it), NIST P-256 wrapped key changed (the card answers, the
+/// result does not authenticate), X25519 body changed. The PIN counter is
+/// untouched: the right PIN was given.
+#[test]
+fn damaged_card_stanza_is_a_damaged_backup() {
+    let _g = lock();
+    let ident = env_card(0);
+    if !destructive(&ident) {
+        return;
+    }
+    for (algo, tag) in [
+        (KeyAlgorithm::Rsa(2048), "nkbackup/openpgp"),
+        (KeyAlgorithm::NistP256, "nkbackup/openpgp"),
+        (KeyAlgorithm::Cv25519, "X25519"),
+    ] {
+        generate(&ident, algo);
+        let s = Setup::new(&[(&ident, "nk-a")]);
+        let b = s.repository().find("latest").unwrap();
+        // The last byte: the RSA ciphertext's lowest byte, the end of the
+        // ECDH wrapped key, the end of the X25519 wrapped file key.
+        common::damage_stanza_body(&b.data_path, tag, |body| *body.last_mut().unwrap() ^= 0x01);
+        let out = s.restore("r", &ident, &user_pin(), &[]);
+        let err = stderr(&out);
+        eprintln!("{algo}: exit {:?}: {err}", out.status.code());
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{algo}: exit 3 (damaged): {err}"
+        );
+        assert!(
+            err.contains("stanza #1") && err.contains("damaged"),
+            "{algo}: {err}"
+        );
+        assert!(!s.dir.path().join("r").exists());
+        assert_eq!(retries(&ident), 3, "{algo}: the PIN was right");
+        // As the message advises, `verify` (no key) tells a changed file.
+        let v = nkbackup()
+            .args(["verify", "--repo"])
+            .arg(&s.repo)
+            .arg("latest")
+            .output()
+            .unwrap();
+        assert_eq!(v.status.code(), Some(3), "{algo}: {}", stderr(&v));
+
+        let e = open_with_library(&s, Some(&ident), user_pin()).unwrap_err();
+        assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity, "{algo}: {e}");
+        if tag == "X25519" {
+            // An X25519 stanza names nobody: a wrong sidecar hint and a
+            // damaged body look the same; the message says both.
+            assert!(
+                matches!(
+                    &e,
+                    nkbackup::Error::Card(CardError::HeaderMismatch { ops: 1, .. })
+                ),
+                "{algo}: {e}"
+            );
+            assert!(e.to_string().contains("or the header is damaged"), "{e}");
+        } else {
+            assert!(
+                matches!(
+                    &e,
+                    nkbackup::Error::Card(CardError::DamagedStanza { ops: 1, .. })
+                ),
+                "{algo}: {e}"
+            );
+        }
+    }
+}
