@@ -922,3 +922,86 @@ fn damaged_card_stanza_is_a_damaged_backup() {
         }
     }
 }
+
+/// Sets the decryption key's touch policy (UIF) with the admin PIN.
+fn set_touch(
+    ident: &str,
+    policy: openpgp_card::ocard::data::TouchPolicy,
+) -> Result<(), openpgp_card::Error> {
+    let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
+        card_backend_pcsc::PcscBackend::card_backends(None)?,
+        ident,
+    )?;
+    let mut tx = c.transaction()?;
+    tx.verify_admin_pin(SecretString::from(admin_pin()))?;
+    let mut admin = tx.as_admin_card(None)?;
+    admin.set_touch_policy(openpgp_card::ocard::KeyType::Decryption, policy)
+}
+
+/// Turns touch confirmation off again when dropped (also on a failed
+/// assertion), so later scenarios see the card as they expect.
+struct TouchOff<'a>(&'a str);
+
+impl Drop for TouchOff<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = set_touch(self.0, openpgp_card::ocard::data::TouchPolicy::Off) {
+            eprintln!("could not turn touch confirmation off on {}: {e:?}", self.0);
+        }
+    }
+}
+
+fn card_touch(ident: &str) -> String {
+    let out = ok(nkbackup()
+        .args(["card", "list", "--json"])
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ident"] == ident)
+        .unwrap_or_else(|| panic!("{ident} not listed: {v}"))["touch"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Touch confirmation (UIF) on for the decryption key: `card list` shows
+/// it, and a restore says "touch your token …" before the one decipher
+/// (the virtual card confirms presence at once; a physical token waits for
+/// the touch). With UIF off again, the message is gone.
+#[test]
+fn touch_policy_on_says_touch_your_token() {
+    use openpgp_card::ocard::data::TouchPolicy;
+    let _g = lock();
+    let ident = env_card(0);
+    if !destructive(&ident) {
+        return;
+    }
+    ensure_key(&ident);
+    let s = Setup::new(&[(&ident, "nk-a")]);
+    assert_eq!(card_touch(&ident), "off");
+    set_touch(&ident, TouchPolicy::On)
+        .unwrap_or_else(|e| panic!("the card refused UIF on for decryption: {e:?}"));
+    let reset = TouchOff(&ident);
+    assert_eq!(card_touch(&ident), "on", "card list shows the touch policy");
+    let text = ok(nkbackup().args(["card", "list"]).output().unwrap());
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("touch: on"),
+        "{text:?}"
+    );
+
+    let out = ok(s.restore("r", &ident, &user_pin(), &[]));
+    let touch = format!("touch your token nk-a ({ident}) to confirm the decryption");
+    assert!(stderr(&out).contains(&touch), "{}", stderr(&out));
+    s.compare("r");
+
+    drop(reset);
+    assert_eq!(card_touch(&ident), "off");
+    let out = ok(s.restore("r2", &ident, &user_pin(), &[]));
+    assert!(
+        !stderr(&out).contains("touch your token"),
+        "{}",
+        stderr(&out)
+    );
+}
