@@ -134,6 +134,15 @@ pub enum CardError {
         ident: String,
     },
 
+    /// The person asked for the PIN cancelled the dialog.
+    #[error(
+        "PIN entry for token {label} was cancelled; nothing was decrypted and no PIN try was used"
+    )]
+    PinCancelled {
+        /// The recipient label.
+        label: String,
+    },
+
     /// No PIN could be obtained.
     #[error(
         "no PIN for token {label}: {reason}. Give it interactively (a terminal or pinentry), with --pin-file, or for automation in NKBACKUP_PIN"
@@ -225,8 +234,8 @@ fn tries(n: u8) -> &'static str {
 }
 
 impl CardError {
-    /// The broad kind, for exit codes: missing/locked tokens and wrong
-    /// PINs are [`ErrorKind::Key`]; a header that does not fit its
+    /// The broad kind, for exit codes: missing/locked tokens, wrong or
+    /// cancelled PINs are [`ErrorKind::Key`]; a header that does not fit its
     /// sidecar and a damaged stanza are [`ErrorKind::Integrity`].
     pub fn kind(&self) -> ErrorKind {
         match self {
@@ -242,6 +251,7 @@ impl CardError {
             | CardError::LastPinTry { .. }
             | CardError::PinBlocked { .. }
             | CardError::PinUnavailable { .. }
+            | CardError::PinCancelled { .. }
             | CardError::Removed { .. }
             | CardError::AmbiguousStanza { .. } => ErrorKind::Key,
             _ => ErrorKind::Other,
