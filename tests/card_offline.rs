@@ -215,3 +215,94 @@ fn damaged_openpgp_card_stanza_is_a_damaged_backup_before_any_card_operation() {
         .unwrap_err();
     assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity, "{e}");
 }
+
+/// `escrow open --card` uses the escrow item's recipient list as the card's
+/// stanza hint, like a backup sidecar: a list pointing past the header is
+/// refused before any card operation (exit 3; PC/SC is never asked). In a
+/// repository without card recipients, `--card` says what to do (exit 4).
+#[test]
+fn escrow_open_with_card_uses_the_item_recipients_as_hint() {
+    let f = common::Fixture::new();
+    let escrow = |args: &[&str], stdin: &[u8]| {
+        use std::io::Write as _;
+        let mut child = common::nkbackup()
+            .arg("escrow")
+            .args(args)
+            .arg("--repo")
+            .arg(f.repo_path())
+            .env_remove("NKBACKUP_PIN")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    let sealed = escrow(&["seal", "--name", "k"], b"secret");
+    assert!(sealed.status.success(), "{sealed:?}");
+    let out = escrow(&["open", "--name", "k", "--card"], b"");
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no card recipients") && err.contains("card enroll"),
+        "{err}"
+    );
+
+    let mut repo = Repository::open(f.repo_path()).unwrap();
+    let card_key = age::x25519::Identity::generate();
+    repo.add_recipient(RecipientConfig {
+        label: "nk-soft".into(),
+        kind: "card-x25519".into(),
+        key: card_key.to_public().to_string(),
+        ident: Some("FFFE:0BADCAFE".into()),
+        algorithm: Some("cv25519".into()),
+        ..Default::default()
+    })
+    .unwrap();
+    let sealed = escrow(&["seal", "--name", "k"], b"secret 2");
+    assert!(sealed.status.success(), "{sealed:?}");
+    let repo = Repository::open(f.repo_path()).unwrap();
+    let item = nkbackup::escrow::find(&repo, "k", None).unwrap();
+    assert_eq!(item.recipients[1].label, "nk-soft", "stanza order");
+    // The item now claims the card's stanza is #4 (the header has 3).
+    let json = item.path.with_extension("json");
+    let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let arr = v["recipients"].as_array_mut().unwrap();
+    let card_entry = arr.pop().unwrap();
+    for _ in 0..2 {
+        arr.push(arr[0].clone());
+    }
+    arr.push(card_entry);
+    std::fs::write(&json, serde_json::to_vec(&v).unwrap()).unwrap();
+
+    let out = escrow(
+        &["open", "--name", "k", "--card", "--card-timeout", "1"],
+        b"",
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("recipient #4")
+            && err.contains("has 3 stanzas")
+            && err.contains("0 card operation(s)"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    // The software copy of the "card" key opens it (the stanza is intact).
+    let key_file = f.path("card-key.txt");
+    {
+        use age::secrecy::ExposeSecret as _;
+        std::fs::write(&key_file, card_key.to_string().expose_secret()).unwrap();
+    }
+    let out = common::nkbackup()
+        .args(["escrow", "open", "--name", "k", "-i"])
+        .arg(&key_file)
+        .arg("--repo")
+        .arg(f.repo_path())
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"secret 2");
+}

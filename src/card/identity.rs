@@ -40,7 +40,7 @@ use super::openpgp::{CardInput, OpenpgpStanza, StanzaProblem};
 use super::pin::{self, PinKind, PinRequest, PinSource};
 use super::x25519::X25519Stanza;
 use crate::config::{Config, RecipientConfig};
-use crate::manifest::Sidecar;
+use crate::manifest::{RecipientInfo, Sidecar};
 use age_core::format::{FileKey, Stanza};
 use openpgp_card::ocard::crypto::Cryptogram;
 use openpgp_card::ocard::{KeyType, StatusBytes};
@@ -169,12 +169,19 @@ impl CardIdentity {
     /// Uses `sidecar`'s recipient list (stanza order) to find each token's
     /// stanza; see the module documentation.
     pub fn use_sidecar(&mut self, sidecar: &Sidecar) {
+        self.use_recipients(&sidecar.recipients);
+    }
+
+    /// Uses a recipient list in stanza order (a backup sidecar's, or an
+    /// escrow item's [`crate::escrow::EscrowItem::recipients`]) to find
+    /// each token's stanza. It is an unauthenticated hint: a wrong one is
+    /// refused, never costing more than the one card operation.
+    pub fn use_recipients(&mut self, recipients: &[RecipientInfo]) {
         self.hint = Some(
             self.cards
                 .iter()
                 .map(|c| {
-                    sidecar
-                        .recipients
+                    recipients
                         .iter()
                         .position(|r| r.kind == c.kind && r.key == c.config_key)
                 })
