@@ -14,6 +14,9 @@
 //!    cannot show its dialog falls back to the terminal.
 //! 4. [`TtyPin`]: a no-echo prompt on the terminal.
 //!
+//! A reader with a PIN pad takes the user PIN itself and no source is asked
+//! (physical readers only; hw-tests/README.md, "Pinpad readers").
+//!
 //! PINs never appear on a command line (argv is world-readable in `/proc`).
 //! They are held in [`SecretString`]s, which zeroize on drop and do not
 //! print.
