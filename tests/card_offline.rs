@@ -263,8 +263,14 @@ fn escrow_open_with_card_uses_the_item_recipients_as_hint() {
     let sealed = escrow(&["seal", "--name", "k"], b"secret 2");
     assert!(sealed.status.success(), "{sealed:?}");
     let repo = Repository::open(f.repo_path()).unwrap();
-    let item = nkbackup::escrow::find(&repo, "k", None).unwrap();
+    // By id: two versions sealed within one second have the same `created`.
+    let item = nkbackup::escrow::list(&repo)
+        .unwrap()
+        .into_iter()
+        .find(|i| i.recipients.len() == 2)
+        .unwrap();
     assert_eq!(item.recipients[1].label, "nk-soft", "stanza order");
+    let id = item.id.clone();
     // The item now claims the card's stanza is #4 (the header has 3).
     let json = item.path.with_extension("json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
@@ -277,7 +283,16 @@ fn escrow_open_with_card_uses_the_item_recipients_as_hint() {
     std::fs::write(&json, serde_json::to_vec(&v).unwrap()).unwrap();
 
     let out = escrow(
-        &["open", "--name", "k", "--card", "--card-timeout", "1"],
+        &[
+            "open",
+            "--name",
+            "k",
+            "--id",
+            &id,
+            "--card",
+            "--card-timeout",
+            "1",
+        ],
         b"",
     );
     let err = String::from_utf8_lossy(&out.stderr);
@@ -297,7 +312,7 @@ fn escrow_open_with_card_uses_the_item_recipients_as_hint() {
         std::fs::write(&key_file, card_key.to_string().expose_secret()).unwrap();
     }
     let out = common::nkbackup()
-        .args(["escrow", "open", "--name", "k", "-i"])
+        .args(["escrow", "open", "--name", "k", "--id", &id, "-i"])
         .arg(&key_file)
         .arg("--repo")
         .arg(f.repo_path())
