@@ -13,6 +13,11 @@
 //! "created":…}` followed by the secret bytes, so the name is authenticated
 //! and a blob moved to another name is refused. Listing shows names and
 //! dates, never contents.
+//!
+//! An escrowed secret opens with any of those recipients' keys, a card
+//! included: the item's `recipients` are in stanza order, like a backup
+//! sidecar's, and serve a card identity as the same unauthenticated hint
+//! (docs/FORMAT.md §8.3, §9).
 
 use crate::error::{Error, Result};
 use crate::id::BackupId;
@@ -132,12 +137,14 @@ pub fn open_with(
     })?;
     let mut r = dec
         .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-        .map_err(|e| match e {
-            age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
+        .map_err(|e| match crate::card::from_decrypt_error(e) {
+            // A wrong PIN, an absent token… stay what they are.
+            Ok(card) => Error::Card(card),
+            Err(age::DecryptError::NoMatchingKeys) => Error::NoMatchingIdentity {
                 id: what.clone(),
                 labels: labels.to_owned(),
             },
-            other => damaged(format!("its age header is invalid ({other})")),
+            Err(other) => damaged(format!("its age header is invalid ({other})")),
         })?;
     let mut plain = Zeroizing::new(Vec::new());
     r.read_to_end(&mut plain).map_err(|e| {
@@ -224,7 +231,10 @@ pub fn find(repo: &Repository, name: &str, id: Option<&str>) -> Result<EscrowIte
         })
 }
 
-/// Opens an escrowed version with the given identities.
+/// Opens an escrowed version with the given identities. A
+/// [`crate::card::CardIdentity`] among them should first be given the
+/// item's recipients ([`crate::card::CardIdentity::use_recipients`]), so
+/// that it uses its token once, on its own stanza.
 pub fn open(
     item: &EscrowItem,
     identities: &[Box<dyn age::Identity + '_>],

@@ -297,20 +297,9 @@ impl<'a> Opener<'a> {
 fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
     let id = b.sidecar.id.clone();
     // A card identity reports its own errors through DecryptError::Io.
-    let e = match e {
-        age::DecryptError::Io(io)
-            if io
-                .get_ref()
-                .is_some_and(|i| i.is::<crate::card::CardError>()) =>
-        {
-            let inner = io.into_inner().expect("checked above");
-            return Error::Card(
-                *inner
-                    .downcast::<crate::card::CardError>()
-                    .expect("checked above"),
-            );
-        }
-        other => other,
+    let e = match crate::card::from_decrypt_error(e) {
+        Ok(card) => return Error::Card(card),
+        Err(other) => other,
     };
     match e {
         age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {

@@ -851,3 +851,384 @@ fn one_card_operation_per_open_and_tampered_sidecar() {
     );
     assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity);
 }
+
+/// A backup whose card stanza is damaged is a damaged backup (exit 3, "the
+/// stanza … is damaged"), not a card failure: RSA ciphertext changed (the
+/// card refuses it), NIST P-256 wrapped key changed (the card answers, the
+/// result does not authenticate), X25519 body changed. The PIN counter is
+/// untouched: the right PIN was given.
+#[test]
+fn damaged_card_stanza_is_a_damaged_backup() {
+    let _g = lock();
+    let ident = env_card(0);
+    if !destructive(&ident) {
+        return;
+    }
+    for (algo, tag) in [
+        (KeyAlgorithm::Rsa(2048), "nkbackup/openpgp"),
+        (KeyAlgorithm::NistP256, "nkbackup/openpgp"),
+        (KeyAlgorithm::Cv25519, "X25519"),
+    ] {
+        generate(&ident, algo);
+        let s = Setup::new(&[(&ident, "nk-a")]);
+        let b = s.repository().find("latest").unwrap();
+        // The last byte: the RSA ciphertext's lowest byte, the end of the
+        // ECDH wrapped key, the end of the X25519 wrapped file key.
+        common::damage_stanza_body(&b.data_path, tag, |body| *body.last_mut().unwrap() ^= 0x01);
+        let out = s.restore("r", &ident, &user_pin(), &[]);
+        let err = stderr(&out);
+        eprintln!("{algo}: exit {:?}: {err}", out.status.code());
+        assert_eq!(
+            out.status.code(),
+            Some(3),
+            "{algo}: exit 3 (damaged): {err}"
+        );
+        assert!(
+            err.contains("stanza #1") && err.contains("damaged"),
+            "{algo}: {err}"
+        );
+        assert!(!s.dir.path().join("r").exists());
+        assert_eq!(retries(&ident), 3, "{algo}: the PIN was right");
+        // As the message advises, `verify` (no key) tells a changed file.
+        let v = nkbackup()
+            .args(["verify", "--repo"])
+            .arg(&s.repo)
+            .arg("latest")
+            .output()
+            .unwrap();
+        assert_eq!(v.status.code(), Some(3), "{algo}: {}", stderr(&v));
+
+        let e = open_with_library(&s, Some(&ident), user_pin()).unwrap_err();
+        assert_eq!(e.kind(), nkbackup::ErrorKind::Integrity, "{algo}: {e}");
+        if tag == "X25519" {
+            // An X25519 stanza names nobody: a wrong sidecar hint and a
+            // damaged body look the same; the message says both.
+            assert!(
+                matches!(
+                    &e,
+                    nkbackup::Error::Card(CardError::HeaderMismatch { ops: 1, .. })
+                ),
+                "{algo}: {e}"
+            );
+            assert!(e.to_string().contains("or the header is damaged"), "{e}");
+        } else {
+            assert!(
+                matches!(
+                    &e,
+                    nkbackup::Error::Card(CardError::DamagedStanza { ops: 1, .. })
+                ),
+                "{algo}: {e}"
+            );
+        }
+    }
+}
+
+/// Sets the decryption key's touch policy (UIF) with the admin PIN.
+fn set_touch(
+    ident: &str,
+    policy: openpgp_card::ocard::data::TouchPolicy,
+) -> Result<(), openpgp_card::Error> {
+    let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
+        card_backend_pcsc::PcscBackend::card_backends(None)?,
+        ident,
+    )?;
+    let mut tx = c.transaction()?;
+    tx.verify_admin_pin(SecretString::from(admin_pin()))?;
+    let mut admin = tx.as_admin_card(None)?;
+    admin.set_touch_policy(openpgp_card::ocard::KeyType::Decryption, policy)
+}
+
+/// Turns touch confirmation off again when dropped (also on a failed
+/// assertion), so later scenarios see the card as they expect.
+struct TouchOff<'a>(&'a str);
+
+impl Drop for TouchOff<'_> {
+    fn drop(&mut self) {
+        if let Err(e) = set_touch(self.0, openpgp_card::ocard::data::TouchPolicy::Off) {
+            eprintln!("could not turn touch confirmation off on {}: {e:?}", self.0);
+        }
+    }
+}
+
+fn card_touch(ident: &str) -> String {
+    let out = ok(nkbackup()
+        .args(["card", "list", "--json"])
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    v.as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["ident"] == ident)
+        .unwrap_or_else(|| panic!("{ident} not listed: {v}"))["touch"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// Touch confirmation (UIF) on for the decryption key: `card list` shows
+/// it, and a restore says "touch your token …" before the one decipher
+/// (the virtual card confirms presence at once; a physical token waits for
+/// the touch). With UIF off again, the message is gone.
+#[test]
+fn touch_policy_on_says_touch_your_token() {
+    use openpgp_card::ocard::data::TouchPolicy;
+    let _g = lock();
+    let ident = env_card(0);
+    if !destructive(&ident) {
+        return;
+    }
+    ensure_key(&ident);
+    let s = Setup::new(&[(&ident, "nk-a")]);
+    assert_eq!(card_touch(&ident), "off");
+    set_touch(&ident, TouchPolicy::On)
+        .unwrap_or_else(|e| panic!("the card refused UIF on for decryption: {e:?}"));
+    let reset = TouchOff(&ident);
+    assert_eq!(card_touch(&ident), "on", "card list shows the touch policy");
+    let text = ok(nkbackup().args(["card", "list"]).output().unwrap());
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("touch: on"),
+        "{text:?}"
+    );
+
+    let out = ok(s.restore("r", &ident, &user_pin(), &[]));
+    let touch = format!("touch your token nk-a ({ident}) to confirm the decryption");
+    assert!(stderr(&out).contains(&touch), "{}", stderr(&out));
+    s.compare("r");
+
+    drop(reset);
+    assert_eq!(card_touch(&ident), "off");
+    let out = ok(s.restore("r2", &ident, &user_pin(), &[]));
+    assert!(
+        !stderr(&out).contains("touch your token"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// The program at `name` on PATH (these tests need it: install-deps.sh
+/// installs it).
+fn tool(name: &str) -> std::path::PathBuf {
+    std::env::split_paths(&std::env::var_os("PATH").unwrap_or_default())
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+        .unwrap_or_else(|| {
+            panic!("{name} is not installed; hw-tests/scripts/install-deps.sh installs it")
+        })
+}
+
+/// Runs `nkbackup restore … --card` on a pseudo-terminal made by
+/// `script(1)`, with no NKBACKUP_PIN, no display, and `pinentry` on PATH
+/// being the real pinentry-curses. Waits until pinentry's dialog is drawn,
+/// types `keys`, and returns (exit code, everything the terminal showed).
+fn restore_via_pinentry(s: &Setup, ident: &str, to: &str, keys: &[u8]) -> (Option<i32>, String) {
+    use std::io::{Read as _, Write as _};
+    use std::sync::Arc;
+    let bin = s.dir.path().join("pinentry-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let link = bin.join("pinentry");
+    if !link.exists() {
+        std::os::unix::fs::symlink(tool("pinentry-curses"), &link).unwrap();
+    }
+    let cmd = format!(
+        "'{}' restore --repo '{}' latest --to '{}' --card {ident} --card-timeout 3",
+        env!("CARGO_BIN_EXE_nkbackup"),
+        s.repo.display(),
+        s.dir.path().join(to).display()
+    );
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut child = std::process::Command::new(tool("script"))
+        .args(["-q", "-e", "-c", &cmd, "/dev/null"])
+        .env("PATH", path)
+        .env("TERM", "xterm")
+        .env_remove("NKBACKUP_PIN")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let screen = Arc::new(Mutex::new(Vec::new()));
+    let reader = {
+        let screen = screen.clone();
+        let mut out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = out.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                screen.lock().unwrap().extend_from_slice(&buf[..n]);
+            }
+        })
+    };
+    let shown = |what: &str| String::from_utf8_lossy(&screen.lock().unwrap()).contains(what);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !(shown("tries left") && shown("<Cancel>")) {
+        if Instant::now() > deadline || child.try_wait().unwrap().is_some() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "no pinentry dialog appeared: {}",
+                String::from_utf8_lossy(&screen.lock().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(300)); // the dialog waits for keys
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(keys).unwrap();
+    stdin.flush().unwrap();
+    let status = loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            break st;
+        }
+        if Instant::now() > deadline {
+            // script's pty hangs up on nkbackup when script is killed.
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "nkbackup did not finish after the keys were typed: {}",
+                String::from_utf8_lossy(&screen.lock().unwrap())
+            );
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    drop(stdin);
+    reader.join().unwrap();
+    let text = String::from_utf8_lossy(&screen.lock().unwrap()).into_owned();
+    (status.code(), text)
+}
+
+/// The PIN comes from a real pinentry (Debian's pinentry-curses on a
+/// pseudo-terminal, spoken to over Assuan): typed there, it opens the card.
+/// Choosing Cancel in the dialog is a clear error (exit 4), with no second
+/// prompt on the terminal and no PIN try used.
+#[test]
+fn pinentry_gives_the_pin_and_cancel_is_clear() {
+    let _g = lock();
+    let ident = env_card(0);
+    ensure_key(&ident);
+    let s = Setup::new(&[(&ident, "nk-a")]);
+    let before = retries(&ident);
+
+    let pin = user_pin();
+    let (code, screen) = restore_via_pinentry(&s, &ident, "r", format!("{pin}\r").as_bytes());
+    assert_eq!(code, Some(0), "{screen}");
+    assert!(
+        screen.contains(&format!(
+            "PIN for token nk-a ({ident}), {before} tries left"
+        )),
+        "the dialog says which token: {screen}"
+    );
+    assert!(screen.contains("every entry verified"), "{screen}");
+    assert!(!screen.contains(&pin), "the PIN is never shown: {screen}");
+    s.compare("r");
+    assert_eq!(retries(&ident), before);
+
+    // Tab, Tab: focus on <Cancel>; Enter: choose it.
+    let (code, screen) = restore_via_pinentry(&s, &ident, "r2", b"\t\t\r");
+    assert_eq!(code, Some(4), "{screen}");
+    assert!(
+        screen.contains("PIN entry for token nk-a was cancelled"),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("asking on the terminal"),
+        "cancel asks nothing more: {screen}"
+    );
+    assert!(!s.dir.path().join("r2").exists());
+    assert_eq!(retries(&ident), before, "no PIN try was used");
+}
+
+/// `escrow open --card`: a secret escrowed to a software key and the card
+/// (second, so the hint matters) opens with the card, one card operation;
+/// a wrong PIN is a wrong PIN (exit 4), not a damaged escrow.
+#[test]
+fn escrow_opens_with_the_card() {
+    use std::io::Write as _;
+    let _g = lock();
+    let ident = env_card(0);
+    ensure_key(&ident);
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path().join("repo");
+    let run = |args: &[&str], pin: &str, stdin: &[u8]| {
+        let mut child = nkbackup()
+            .args(args)
+            .arg("--repo")
+            .arg(&repo)
+            .env("NKBACKUP_PIN", pin)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait_with_output().unwrap()
+    };
+    ok(run(&["init"], "", b""));
+    let soft = age::x25519::Identity::generate().to_public().to_string();
+    ok(run(
+        &["recipient", "add", "--label", "soft", &soft],
+        "",
+        b"",
+    ));
+    ok(run(
+        &["card", "enroll", "--ident", &ident, "--label", "nk-a"],
+        "",
+        b"",
+    ));
+    let secret: Vec<u8> = (0..=255u8).rev().collect(); // not UTF-8
+    ok(run(
+        &["escrow", "seal", "--name", "signing-key"],
+        "",
+        &secret,
+    ));
+
+    let open = [
+        "escrow",
+        "open",
+        "--name",
+        "signing-key",
+        "--card",
+        &ident,
+        "--card-timeout",
+        "3",
+    ];
+    let out = ok(run(&open, &user_pin(), b""));
+    assert_eq!(out.stdout, secret, "the escrowed bytes come back");
+
+    // Library: the item's recipients are the hint; one card operation.
+    let r = Repository::open(&repo).unwrap();
+    let item = nkbackup::escrow::find(&r, "signing-key", None).unwrap();
+    assert_eq!(item.recipients[1].label, "nk-a");
+    let mut id = CardIdentity::from_config(r.config(), Some(&ident), pins(user_pin()))
+        .unwrap()
+        .timeout(Duration::from_secs(3));
+    id.use_recipients(&item.recipients);
+    let ops = id.operations();
+    let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(id)];
+    let got = nkbackup::escrow::open(&item, &ids).unwrap();
+    use secrecy::ExposeSecret as _;
+    assert_eq!(got.expose_secret(), secret.as_slice());
+    assert_eq!(ops.load(Ordering::SeqCst), 1, "one card operation");
+
+    if destructive(&ident) {
+        let out = run(&open, "000000", b"");
+        assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+        let err = stderr(&out);
+        assert!(
+            err.contains("wrong PIN for token nk-a") && !err.contains("damaged"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(retries(&ident), 2);
+        ok(run(&open, &user_pin(), b""));
+        assert_eq!(retries(&ident), 3);
+    }
+}

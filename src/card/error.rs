@@ -134,6 +134,15 @@ pub enum CardError {
         ident: String,
     },
 
+    /// The person asked for the PIN cancelled the dialog.
+    #[error(
+        "PIN entry for token {label} was cancelled; nothing was decrypted and no PIN try was used"
+    )]
+    PinCancelled {
+        /// The recipient label.
+        label: String,
+    },
+
     /// No PIN could be obtained.
     #[error(
         "no PIN for token {label}: {reason}. Give it interactively (a terminal or pinentry), with --pin-file, or for automation in NKBACKUP_PIN"
@@ -161,10 +170,30 @@ pub enum CardError {
 
     /// The backup's header does not fit its sidecar's recipient list.
     #[error(
-        "the backup's header does not match its sidecar: {detail}. The sidecar was edited or belongs to another file; {ops} card operation(s) were made. Run `nkbackup verify` and compare with another copy"
+        "the backup's header does not match its sidecar: {detail}. The sidecar was edited or belongs to another file, or the header is damaged; {ops} card operation(s) were made. Run `nkbackup verify` (it tells a changed file from an edited sidecar) and compare with another copy"
     )]
     HeaderMismatch {
         /// What does not fit.
+        detail: String,
+        /// Card operations made before noticing (0 or 1).
+        ops: u32,
+    },
+
+    /// The token's stanza in the backup's header is damaged: it does not
+    /// parse, the card refused its ciphertext, or the card's answer does
+    /// not authenticate. The token is not at fault. age authenticates the
+    /// whole header, so no other key opens this backup either.
+    #[error(
+        "the backup is damaged: stanza #{stanza} of its header, the one for token {label} ({ident}), {detail}; the token is not at fault ({ops} card operation(s) were made). age authenticates the whole header, so no other key opens this backup either. Do not trust it: restore an older backup or another copy"
+    )]
+    DamagedStanza {
+        /// The stanza's position in the header, from 1.
+        stanza: usize,
+        /// The recipient label.
+        label: String,
+        /// The card.
+        ident: String,
+        /// What is wrong with it.
         detail: String,
         /// Card operations made before noticing (0 or 1).
         ops: u32,
@@ -205,12 +234,14 @@ fn tries(n: u8) -> &'static str {
 }
 
 impl CardError {
-    /// The broad kind, for exit codes: missing/locked tokens and wrong PINs
-    /// are [`ErrorKind::Key`], a header that does not fit its sidecar is
-    /// [`ErrorKind::Integrity`].
+    /// The broad kind, for exit codes: missing/locked tokens, wrong or
+    /// cancelled PINs are [`ErrorKind::Key`]; a header that does not fit its
+    /// sidecar and a damaged stanza are [`ErrorKind::Integrity`].
     pub fn kind(&self) -> ErrorKind {
         match self {
-            CardError::HeaderMismatch { .. } => ErrorKind::Integrity,
+            CardError::HeaderMismatch { .. } | CardError::DamagedStanza { .. } => {
+                ErrorKind::Integrity
+            }
             CardError::NoCards
             | CardError::NotFound { .. }
             | CardError::NoneEnrolled
@@ -220,6 +251,7 @@ impl CardError {
             | CardError::LastPinTry { .. }
             | CardError::PinBlocked { .. }
             | CardError::PinUnavailable { .. }
+            | CardError::PinCancelled { .. }
             | CardError::Removed { .. }
             | CardError::AmbiguousStanza { .. } => ErrorKind::Key,
             _ => ErrorKind::Other,

@@ -21,14 +21,26 @@
 //! (or touches). Without a sidecar, the identity picks the stanza whose
 //! fingerprint matches (`nkbackup/openpgp`) or the only X25519 stanza, and
 //! otherwise refuses ([`CardError::AmbiguousStanza`]).
+//!
+//! ## A damaged stanza
+//!
+//! A stanza that is the token's but is damaged is reported as
+//! [`CardError::DamagedStanza`] (an integrity error, like any damaged
+//! backup), not as a card failure: a malformed stanza (before any card
+//! operation), a ciphertext the card refuses as invalid input (status
+//! `6A80`/`6700` after the PIN was accepted), or an `nkbackup/openpgp`
+//! stanza whose card answer does not authenticate (it names the token's
+//! key, so it is not a wrong hint). An X25519 stanza that does not
+//! authenticate stays a [`CardError::HeaderMismatch`]: it names nobody, so
+//! a wrong hint and damage look the same; both are integrity errors.
 
 use super::error::CardError;
 use super::key::{self, CardKey, KIND_OPENPGP, KIND_X25519};
-use super::openpgp::{CardInput, OpenpgpStanza};
+use super::openpgp::{CardInput, OpenpgpStanza, StanzaProblem};
 use super::pin::{self, PinKind, PinRequest, PinSource};
 use super::x25519::X25519Stanza;
 use crate::config::{Config, RecipientConfig};
-use crate::manifest::Sidecar;
+use crate::manifest::{RecipientInfo, Sidecar};
 use age_core::format::{FileKey, Stanza};
 use openpgp_card::ocard::crypto::Cryptogram;
 use openpgp_card::ocard::{KeyType, StatusBytes};
@@ -157,12 +169,19 @@ impl CardIdentity {
     /// Uses `sidecar`'s recipient list (stanza order) to find each token's
     /// stanza; see the module documentation.
     pub fn use_sidecar(&mut self, sidecar: &Sidecar) {
+        self.use_recipients(&sidecar.recipients);
+    }
+
+    /// Uses a recipient list in stanza order (a backup sidecar's, or an
+    /// escrow item's [`crate::escrow::EscrowItem::recipients`]) to find
+    /// each token's stanza. It is an unauthenticated hint: a wrong one is
+    /// refused, never costing more than the one card operation.
+    pub fn use_recipients(&mut self, recipients: &[RecipientInfo]) {
         self.hint = Some(
             self.cards
                 .iter()
                 .map(|c| {
-                    sidecar
-                        .recipients
+                    recipients
                         .iter()
                         .position(|r| r.kind == c.kind && r.key == c.config_key)
                 })
@@ -306,7 +325,8 @@ impl CardIdentity {
                 ))
             })?;
             let p = if c.kind == KIND_X25519 {
-                X25519Stanza::parse(stanza).map(|r| r.map(Parsed::X25519))
+                X25519Stanza::parse(stanza)
+                    .map(|r| r.map(Parsed::X25519).map_err(StanzaProblem::Malformed))
             } else {
                 OpenpgpStanza::parse(stanza, &c.key).map(|r| r.map(Parsed::Openpgp))
             };
@@ -325,12 +345,21 @@ impl CardIdentity {
                         }
                     )));
                 }
-                Some(Err(detail)) => {
+                Some(Err(StanzaProblem::OtherKey(detail))) => {
                     return Err(mismatch(format!(
                         "stanza #{} ({}): {detail}",
                         si + 1,
                         c.label
                     )));
+                }
+                Some(Err(StanzaProblem::Malformed(detail))) => {
+                    return Err(CardError::DamagedStanza {
+                        stanza: si + 1,
+                        label: c.label.clone(),
+                        ident: c.ident.clone(),
+                        detail: format!("is malformed: {detail}"),
+                        ops: 0,
+                    });
                 }
                 Some(Ok(p)) => parsed.push((ci, si, p)),
             }
@@ -449,29 +478,54 @@ impl CardIdentity {
                 c.name()
             ));
         }
+        let damaged = |detail: String| CardError::DamagedStanza {
+            stanza: si + 1,
+            label: c.label.clone(),
+            ident: c.ident.clone(),
+            detail,
+            ops: 1,
+        };
         let mut decipher = |input: CardInput<'_>| -> Result<Zeroizing<Vec<u8>>, CardError> {
             self.ops.fetch_add(1, Ordering::SeqCst);
             let res = match input {
                 CardInput::Ecdh(p) => tx.card().decipher(Cryptogram::ECDH(p)),
                 CardInput::Rsa(p) => tx.card().decipher(Cryptogram::RSA(p)),
             };
-            res.map(Zeroizing::new)
-                .map_err(|e| classify("decrypting", e))
-        };
-        let not_for_us = || CardError::HeaderMismatch {
-            detail: format!(
-                "stanza #{} did not open with the key of token {}; the sidecar names the wrong stanza for it",
-                si + 1,
-                c.name()
-            ),
-            ops: 1,
+            res.map(Zeroizing::new).map_err(|e| match e {
+                // The key is the enrolled one and the PIN was accepted: a
+                // card that refuses the data refuses the stanza's
+                // ciphertext (an RSA block that does not unpad, a point not
+                // on the curve).
+                openpgp_card::Error::CardStatus(
+                    st @ (StatusBytes::IncorrectParametersCommandDataField
+                    | StatusBytes::WrongLength),
+                ) => damaged(format!("was refused by the card as invalid input ({st})")),
+                other => classify("decrypting", other),
+            })
         };
         let fk = match stanza {
             Parsed::X25519(s) => {
                 let shared = decipher(CardInput::Ecdh(&s.ephemeral))?;
-                s.unwrap(&shared, &c.key.public).ok_or_else(not_for_us)?
+                // An X25519 stanza does not say whom it is for: a wrong
+                // sidecar hint and a damaged stanza look the same.
+                s.unwrap(&shared, &c.key.public)
+                    .ok_or_else(|| CardError::HeaderMismatch {
+                        detail: format!(
+                            "stanza #{} did not open with the key of token {} (an X25519 stanza does not name its recipient, so a wrong sidecar entry and a damaged stanza look the same)",
+                            si + 1,
+                            c.name()
+                        ),
+                        ops: 1,
+                    })?
             }
-            Parsed::Openpgp(s) => s.unwrap(&c.key, &mut decipher)?.ok_or_else(not_for_us)?,
+            // The stanza names this token's key, so if the card's answer
+            // does not authenticate, the stanza is damaged.
+            Parsed::Openpgp(s) => s.unwrap(&c.key, &mut decipher)?.ok_or_else(|| {
+                damaged(
+                    "does not authenticate with the card's answer (its ciphertext was changed)"
+                        .into(),
+                )
+            })?,
         };
         // Dropping the transaction and card disconnects with SCARD_RESET_CARD:
         // the verified PIN does not outlive this call.

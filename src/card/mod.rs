@@ -86,6 +86,18 @@ pub struct KeyInfo {
     pub recipient_type: String,
 }
 
+/// The [`CardError`] a [`CardIdentity`] passed through age (as
+/// `DecryptError::Io`), or `e` unchanged if it is not one.
+pub(crate) fn from_decrypt_error(e: age::DecryptError) -> Result<CardError, age::DecryptError> {
+    match e {
+        age::DecryptError::Io(io) if io.get_ref().is_some_and(|i| i.is::<CardError>()) => {
+            let inner = io.into_inner().expect("checked above");
+            Ok(*inner.downcast::<CardError>().expect("checked above"))
+        }
+        other => Err(other),
+    }
+}
+
 /// Lists every OpenPGP card in every PC/SC reader. Reads only; no PIN.
 pub fn list() -> Result<Vec<CardInfo>, CardError> {
     let mut out = Vec::new();

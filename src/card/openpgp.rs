@@ -76,6 +76,25 @@ impl age::Recipient for OpenpgpRecipient {
     }
 }
 
+/// Why an `nkbackup/openpgp` stanza cannot be used with a key, found
+/// before any card operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StanzaProblem {
+    /// It is well-formed but for another key (fingerprint or key id): the
+    /// wrong stanza was picked.
+    OtherKey(String),
+    /// It is malformed: the header is damaged.
+    Malformed(String),
+}
+
+impl std::fmt::Display for StanzaProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StanzaProblem::OtherKey(s) | StanzaProblem::Malformed(s) => f.write_str(s),
+        }
+    }
+}
+
 /// An `nkbackup/openpgp` stanza checked for shape and recipient, before any
 /// card operation.
 #[derive(Debug)]
@@ -85,34 +104,43 @@ pub struct OpenpgpStanza {
 
 impl OpenpgpStanza {
     /// `None` if the stanza is not an `nkbackup/openpgp` stanza;
-    /// `Some(Err)` if it is one but malformed or for another key.
-    pub fn parse(stanza: &Stanza, key: &CardKey) -> Option<Result<Self, String>> {
+    /// `Some(Err)` if it is one but for another key or malformed.
+    pub fn parse(stanza: &Stanza, key: &CardKey) -> Option<Result<Self, StanzaProblem>> {
         if stanza.tag != STANZA_TAG {
             return None;
         }
+        use StanzaProblem::{Malformed, OtherKey};
         Some((|| {
             let want = key.fingerprint_hex();
             match stanza.args.as_slice() {
                 [fp] if fp.eq_ignore_ascii_case(&want) => {}
-                [fp] => return Err(format!("the stanza is for key {fp}, not {want}")),
-                _ => return Err("nkbackup/openpgp stanza without one fingerprint".into()),
+                [fp] => return Err(OtherKey(format!("the stanza is for key {fp}, not {want}"))),
+                _ => {
+                    return Err(Malformed(
+                        "it is an nkbackup/openpgp stanza without exactly one fingerprint".into(),
+                    ));
+                }
             }
             let pkesk = match Packet::from_bytes(&stanza.body) {
                 Ok(Packet::PKESK(PKESK::V3(p))) => p,
                 Ok(other) => {
-                    return Err(format!(
-                        "stanza body is a {} packet, not a v3 PKESK",
+                    return Err(Malformed(format!(
+                        "its body is a {} packet, not a v3 PKESK",
                         other.tag()
-                    ));
+                    )));
                 }
-                Err(e) => return Err(format!("stanza body is not an OpenPGP packet: {e}")),
+                Err(e) => {
+                    return Err(Malformed(format!(
+                        "its body is not an OpenPGP packet ({e})"
+                    )));
+                }
             };
             let keyid = key.openpgp_key().keyid();
             if pkesk.recipient().is_some_and(|r| *r != keyid) {
-                return Err(format!(
+                return Err(OtherKey(format!(
                     "the PKESK is for key id {}, not {keyid}",
                     pkesk.recipient().map(|r| r.to_hex()).unwrap_or_default()
-                ));
+                )));
             }
             Ok(OpenpgpStanza { pkesk })
         })())
@@ -270,7 +298,20 @@ mod tests {
             ..key.clone()
         };
         let err = OpenpgpStanza::parse(stanza, &other).unwrap().unwrap_err();
-        assert!(err.contains("is for key"), "{err}");
+        assert!(
+            matches!(&err, StanzaProblem::OtherKey(m) if m.contains("is for key")),
+            "{err}"
+        );
+        // A damaged body is told apart from a stanza for another key.
+        let mut body = stanza.body.clone();
+        body[0] ^= 0x3f; // the packet tag
+        let damaged = Stanza {
+            tag: stanza.tag.clone(),
+            args: stanza.args.clone(),
+            body,
+        };
+        let err = OpenpgpStanza::parse(&damaged, &key).unwrap().unwrap_err();
+        assert!(matches!(err, StanzaProblem::Malformed(_)), "{err}");
         // A card error is passed through, not swallowed by sequoia.
         let mut failing =
             |_: CardInput<'_>| -> Result<Zeroizing<Vec<u8>>, String> { Err("pulled".into()) };

@@ -9,8 +9,13 @@
 //!    is visible to its owner and root.
 //! 2. [`FilePin`]: the first line of a file (`--pin-file`), e.g. on a tmpfs.
 //! 3. [`Pinentry`]: the `pinentry` program (GnuPG's PIN dialog), if installed
-//!    and there is a terminal or display.
+//!    and there is a terminal or display. Choosing Cancel there is
+//!    [`CardError::PinCancelled`] (nothing else is asked); a pinentry that
+//!    cannot show its dialog falls back to the terminal.
 //! 4. [`TtyPin`]: a no-echo prompt on the terminal.
+//!
+//! A reader with a PIN pad takes the user PIN itself and no source is asked
+//! (physical readers only; hw-tests/README.md, "Pinpad readers").
 //!
 //! PINs never appear on a command line (argv is world-readable in `/proc`).
 //! They are held in [`SecretString`]s, which zeroize on drop and do not
@@ -199,6 +204,11 @@ impl PinSource for Pinentry {
             } else {
                 let _ = writeln!(to, "BYE");
                 let _ = child.wait();
+                if assuan_cancelled(&l) {
+                    return Err(CardError::PinCancelled {
+                        label: request.label.clone(),
+                    });
+                }
                 return Err(unavailable(format!("pinentry: {}", l.trim_end())));
             }
         }
@@ -210,6 +220,16 @@ impl PinSource for Pinentry {
         }
         Ok(SecretString::from(pin.as_str().to_owned()))
     }
+}
+
+/// Whether an Assuan line is `ERR <code> …` with the libgpg-error code
+/// GPG_ERR_CANCELED (99) or GPG_ERR_FULLY_CANCELED (198): the person
+/// chose Cancel (the upper bits are the error source, e.g. 5 = pinentry).
+fn assuan_cancelled(line: &str) -> bool {
+    line.strip_prefix("ERR ")
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|code| code.parse::<u32>().ok())
+        .is_some_and(|code| matches!(code & 0xFFFF, 99 | 198))
 }
 
 fn assuan_escape(s: &str) -> String {
@@ -278,6 +298,8 @@ pub fn default_source(pin_file: Option<PathBuf>) -> Box<dyn PinSource> {
         {
             match p.pin(req) {
                 Ok(pin) => return Ok(pin),
+                // Cancel means cancel: no second prompt on the terminal.
+                Err(e @ CardError::PinCancelled { .. }) => return Err(e),
                 Err(e) => eprintln!("nkbackup: pinentry failed ({e}); asking on the terminal"),
             }
         }
@@ -340,6 +362,18 @@ mod tests {
             "the PIN itself is never shown: {err}"
         );
         check_shape(&SecretString::from("123456".to_owned()), &req()).unwrap();
+    }
+
+    #[test]
+    fn assuan_cancel_is_told_from_other_errors() {
+        assert!(assuan_cancelled(
+            "ERR 83886179 Operation cancelled <Pinentry>\n"
+        ));
+        assert!(assuan_cancelled("ERR 198 Operation fully cancelled"));
+        assert!(!assuan_cancelled(
+            "ERR 83918950 Inappropriate ioctl for device <Pinentry>"
+        ));
+        assert!(!assuan_cancelled("OK"));
     }
 
     #[test]

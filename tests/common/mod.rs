@@ -187,3 +187,47 @@ pub fn is_root() -> bool {
     let d = tempfile::tempdir().unwrap();
     fs::metadata(d.path()).unwrap().uid() == 0
 }
+
+/// Changes the body of the first stanza tagged `tag` in the age header of
+/// the file at `path` (e.g. `nkbackup/openpgp`, `X25519`): its decoded
+/// bytes are given to `damage`, which must keep their length, and written
+/// back in place. Everything else in the file stays as it was.
+pub fn damage_stanza_body(path: &Path, tag: &str, damage: impl FnOnce(&mut Vec<u8>)) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD_NO_PAD;
+    let bytes = fs::read(path).unwrap();
+    let mac = bytes
+        .windows(5)
+        .position(|w| w == b"\n--- ")
+        .expect("an age header");
+    let header = std::str::from_utf8(&bytes[..mac + 1]).expect("an ASCII header");
+    let mut lines: Vec<String> = header.lines().map(str::to_owned).collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(&format!("-> {tag} ")) || *l == format!("-> {tag}"))
+        .unwrap_or_else(|| panic!("no {tag} stanza in {}", path.display()))
+        + 1;
+    let end = (start..lines.len())
+        .find(|&i| lines[i].starts_with("-> "))
+        .unwrap_or(lines.len());
+    let mut body = b64.decode(lines[start..end].concat()).unwrap();
+    let len = body.len();
+    damage(&mut body);
+    assert_eq!(body.len(), len, "the damage must keep the body's length");
+    let text = b64.encode(&body);
+    let mut new: Vec<String> = text
+        .as_bytes()
+        .chunks(64)
+        .map(|c| String::from_utf8(c.to_vec()).unwrap())
+        .collect();
+    if text.len() % 64 == 0 {
+        new.push(String::new()); // age ends a body with a line shorter than 64
+    }
+    assert_eq!(new.len(), end - start, "same number of body lines");
+    lines.splice(start..end, new);
+    let mut out = lines.join("\n").into_bytes();
+    out.push(b'\n');
+    assert_eq!(out.len(), mac + 1);
+    out.extend_from_slice(&bytes[mac + 1..]);
+    fs::write(path, out).unwrap();
+}

@@ -36,13 +36,13 @@ impl CardArgs {
     }
 }
 
-/// Adds the card identity to `o` if `--card` was given.
-pub fn add_identity<'a>(o: Opener<'a>, repo: &Repository, args: &CardArgs) -> Result<Opener<'a>> {
+/// The card identity the options ask for: `None` without `--card`.
+pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentity>> {
     let Some(ident) = &args.card else {
         if args.pin_file.is_some() || args.i_know_the_last_try {
             bail!("--pin-file and --i-know-the-last-try need --card");
         }
-        return Ok(o);
+        return Ok(None);
     };
     let ident = (!ident.is_empty()).then_some(ident.as_str());
     let pins = card::pin::default_source(args.pin_file.clone());
@@ -50,7 +50,15 @@ pub fn add_identity<'a>(o: Opener<'a>, repo: &Repository, args: &CardArgs) -> Re
         .map_err(nkbackup::Error::from)?
         .timeout(Duration::from_secs(args.card_timeout))
         .allow_last_try(args.i_know_the_last_try);
-    Ok(o.card(id))
+    Ok(Some(id))
+}
+
+/// Adds the card identity to `o` if `--card` was given.
+pub fn add_identity<'a>(o: Opener<'a>, repo: &Repository, args: &CardArgs) -> Result<Opener<'a>> {
+    Ok(match identity(repo, args)? {
+        Some(id) => o.card(id),
+        None => o,
+    })
 }
 
 /// `nkbackup card …`.

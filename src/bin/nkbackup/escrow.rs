@@ -81,7 +81,7 @@ pub fn run(cmd: EscrowCmd) -> Result<()> {
         } => {
             let r = open(&repo)?;
             let item = escrow::find(&r, &name, id.as_deref())?;
-            let ids = keys::identities(&r, &k)?;
+            let ids = keys::identities(&r, &k, &item.recipients)?;
             let secret = escrow::open(&item, &ids)?;
             match out {
                 Some(p) => {

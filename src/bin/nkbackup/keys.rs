@@ -102,11 +102,13 @@ pub fn opener<'a>(
     crate::card::add_identity(o, repo, &args.card)
 }
 
-/// Identities for escrow: the same options as [`opener`].
-pub fn identities(repo: &Repository, args: &KeyArgs) -> Result<Vec<Box<dyn age::Identity>>> {
-    if args.card.used() {
-        bail!("--card is not supported for escrow yet; use -i or the recovery key");
-    }
+/// Identities for escrow: the same options as [`opener`]. `recipients`
+/// is the escrow item's list (stanza order), the card's hint.
+pub fn identities(
+    repo: &Repository,
+    args: &KeyArgs,
+    recipients: &[nkbackup::manifest::RecipientInfo],
+) -> Result<Vec<Box<dyn age::Identity>>> {
     let mut out: Vec<Box<dyn age::Identity>> = Vec::new();
     for f in &args.identities {
         let file = age::IdentityFile::from_file(f.to_string_lossy().into_owned())
@@ -118,6 +120,11 @@ pub fn identities(repo: &Repository, args: &KeyArgs) -> Result<Vec<Box<dyn age::
     }
     if args.wants_recovery() {
         out.push(Box::new(recovery_key(repo, args)?.to_age_identity()));
+    }
+    // Last, as for backups: keys that need no PIN are tried first.
+    if let Some(mut card) = crate::card::identity(repo, &args.card)? {
+        card.use_recipients(recipients);
+        out.push(Box::new(card));
     }
     Ok(out)
 }
