@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{Fixture, nkbackup};
+use common::{Fixture, nkbackup, seal_at};
 use nkbackup::retention::{
     self, Action, DEFAULT_GRACE, Policy, State, evaluate, evaluate::PolicyChange,
 };
@@ -15,16 +15,6 @@ use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
 
 const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
-
-fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> String {
-    Sealer::new(repo, class)
-        .bytes("data.txt", format!("{class} at {t}").into_bytes())
-        .created_at(t)
-        .seal()
-        .unwrap()
-        .sidecar
-        .id
-}
 
 fn eval(repo: &Repository, at: OffsetDateTime) -> retention::Evaluation {
     let policy = Policy::from_config(repo.config()).unwrap();

@@ -9,7 +9,7 @@ use common::{Fixture, nkbackup};
 use nkbackup::retention::{
     self, Clock, PruneOptions, VerifyOptions, evaluate::ProblemKind, journal,
 };
-use nkbackup::{Error, ErrorKind, Repository, Sealer};
+use nkbackup::{Error, ErrorKind, Repository};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::Path;
@@ -22,14 +22,7 @@ const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 const CLASSES: &str = "[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n[classes.archive]\nmax_age = \"90d\"\nkeep_daily = 1\n";
 
 fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> nkbackup::BackupInfo {
-    let id = Sealer::new(repo, class)
-        .bytes("data.txt", format!("{class} at {t}").into_bytes())
-        .created_at(t)
-        .seal()
-        .unwrap()
-        .sidecar
-        .id;
-    repo.find(&id).unwrap()
+    repo.find(&common::seal_at(repo, class, t)).unwrap()
 }
 
 fn at(t: OffsetDateTime) -> Clock {

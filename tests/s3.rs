@@ -6,7 +6,7 @@
 mod common;
 
 use common::garage::Garage;
-use common::{assert_same_tree, sample_tree};
+use common::{assert_same_tree, sample_tree, seal_at};
 use nkbackup::retention::{self, Clock, PruneOptions, VerifyOptions};
 use nkbackup::{Repository, Sealer};
 use std::fs;
@@ -14,7 +14,7 @@ use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use time::macros::datetime;
-use time::{Duration, OffsetDateTime};
+use time::Duration;
 
 const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
 
@@ -46,6 +46,69 @@ fn init(g: &Garage, url: &str, dir: &Path) -> std::path::PathBuf {
         .output()
         .unwrap());
     key_file
+}
+
+/// A Garage cluster with a repository at `url` holding one age recipient,
+/// and a sample source tree.
+struct Case {
+    g: Garage,
+    d: tempfile::TempDir,
+    url: &'static str,
+    key: std::path::PathBuf,
+    src: std::path::PathBuf,
+}
+
+impl Case {
+    fn new(nodes: u8, url: &'static str) -> Self {
+        let g = Garage::start(nodes);
+        let d = tempfile::tempdir().unwrap();
+        let key = init(&g, url, d.path());
+        let src = d.path().join("src");
+        sample_tree(&src);
+        Case {
+            g,
+            d,
+            url,
+            key,
+            src,
+        }
+    }
+
+    /// `nkbackup seal --json` of `path`; the new backup's id.
+    fn seal(&self, class: &str, path: &Path, env: &[(&str, &Path)]) -> String {
+        let mut c = self.g.nkbackup();
+        c.envs(env.iter().copied())
+            .args(["seal", "--repo", self.url, "--class", class, "--json"])
+            .arg(path);
+        let out = ok(c.output().unwrap());
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v["sidecar"]["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `nkbackup restore` of `id` into `to` with the key; checks the tree.
+    fn restore(&self, id: &str, to: &Path) {
+        ok(self
+            .g
+            .nkbackup()
+            .args(["restore", "--repo", self.url, id, "--to"])
+            .arg(to)
+            .arg("-i")
+            .arg(&self.key)
+            .output()
+            .unwrap());
+        assert!(assert_same_tree(&self.src, &to.join("src")) > 10);
+    }
+
+    /// `nkbackup list --json`.
+    fn list(&self) -> serde_json::Value {
+        let out = ok(self
+            .g
+            .nkbackup()
+            .args(["list", "--repo", self.url, "--json"])
+            .output()
+            .unwrap());
+        serde_json::from_slice(&out.stdout).unwrap()
+    }
 }
 
 fn random_file(path: &Path, mib: usize) {
@@ -106,38 +169,20 @@ impl Drop for SmallTmp {
 
 #[test]
 fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
-    let g = Garage::start(1);
-    let d = tempfile::tempdir().unwrap();
-    let url = "s3://nkb/service-a";
-    let key = init(&g, url, d.path());
-    let src = d.path().join("src");
-    sample_tree(&src);
-    random_file(&src.join("media.bin"), 24);
+    let c = Case::new(1, "s3://nkb/service-a");
+    let (g, d, url) = (&c.g, &c.d, c.url);
+    random_file(&c.src.join("media.bin"), 24);
     // The scratch directory is a 2 MiB tmpfs: a local copy of the 24 MiB
     // backup could not be made there.
     let tmp = SmallTmp::mount(&d.path().join("tmp"));
-    let seal = |path: &Path| {
-        let mut c = g.nkbackup();
-        c.env("TMPDIR", &tmp.0)
-            .args(["seal", "--repo", url, "--class", "archive", "--json"])
-            .arg(path);
-        let out = ok(c.output().unwrap());
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        v["sidecar"]["id"].as_str().unwrap().to_owned()
-    };
-    let id = seal(&src);
+    let id = c.seal("archive", &c.src, &[("TMPDIR", &tmp.0)]);
     assert_eq!(
         fs::read_dir(&tmp.0).unwrap().count(),
         0,
         "nothing is left in the scratch directory"
     );
 
-    let list = ok(g
-        .nkbackup()
-        .args(["list", "--repo", url, "--json"])
-        .output()
-        .unwrap());
-    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    let l = c.list();
     assert_eq!(l["backups"].as_array().unwrap().len(), 1);
     assert_eq!(l["backups"][0]["id"], id.as_str());
     assert_eq!(
@@ -153,18 +198,10 @@ fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
     assert!(String::from_utf8_lossy(&v.stdout).contains("OK"));
     ok(g.nkbackup()
         .args(["verify", "--repo", url, &id, "--deep", "-i"])
-        .arg(&key)
+        .arg(&c.key)
         .output()
         .unwrap());
-    let to = d.path().join("restored");
-    ok(g.nkbackup()
-        .args(["restore", "--repo", url, &id, "--to"])
-        .arg(&to)
-        .arg("-i")
-        .arg(&key)
-        .output()
-        .unwrap());
-    assert!(assert_same_tree(&src, &to.join("src")) > 10);
+    c.restore(&id, &d.path().join("restored"));
 
     // Memory stays flat: three times the data, the same peak (class
     // `media` stores without compression, so this measures the upload).
@@ -172,10 +209,10 @@ fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
         let dir = d.path().join(format!("media-{mib}"));
         fs::create_dir(&dir).unwrap();
         random_file(&dir.join("a.bin"), mib);
-        let mut c = g.nkbackup();
-        c.args(["seal", "--repo", url, "--class", "media"])
+        let mut cmd = g.nkbackup();
+        cmd.args(["seal", "--repo", url, "--class", "media"])
             .arg(&dir);
-        let (out, peak) = with_peak_rss(c);
+        let (out, peak) = with_peak_rss(cmd);
         ok(out);
         fs::remove_dir_all(&dir).unwrap();
         peak
@@ -199,16 +236,6 @@ fn put_classes(repo: &Repository) -> Repository {
     text.push_str(&recipients);
     s.put("nkbackup.toml", text.as_bytes()).unwrap();
     Repository::open_in(s.clone()).unwrap()
-}
-
-fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> String {
-    Sealer::new(repo, class)
-        .bytes("data.txt", format!("{class} at {t}").into_bytes())
-        .created_at(t)
-        .seal()
-        .unwrap()
-        .sidecar
-        .id
 }
 
 #[test]
@@ -316,20 +343,12 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
 
 #[test]
 fn drills_and_the_lock_live_in_the_bucket() {
-    let g = Garage::start(1);
-    let d = tempfile::tempdir().unwrap();
-    let url = "s3://nkb/drills";
-    let key = init(&g, url, d.path());
-    let src = d.path().join("src");
-    sample_tree(&src);
-    ok(g.nkbackup()
-        .args(["seal", "--repo", url, "--class", "db"])
-        .arg(&src)
-        .output()
-        .unwrap());
+    let c = Case::new(1, "s3://nkb/drills");
+    let (g, url) = (&c.g, c.url);
+    c.seal("db", &c.src, &[]);
     ok(g.nkbackup()
         .args(["drill", "--repo", url, "--class", "db", "-i"])
-        .arg(&key)
+        .arg(&c.key)
         .output()
         .unwrap());
     // Exit 8: the other classes were never drilled.
@@ -370,12 +389,8 @@ fn drills_and_the_lock_live_in_the_bucket() {
 
 #[test]
 fn wrong_credentials_missing_bucket_and_a_down_endpoint_are_clear_errors() {
-    let g = Garage::start(1);
-    let d = tempfile::tempdir().unwrap();
-    let url = "s3://nkb/errors";
-    init(&g, url, d.path());
-    let src = d.path().join("src");
-    sample_tree(&src);
+    let c = Case::new(1, "s3://nkb/errors");
+    let (g, url, src) = (&c.g, c.url, &c.src);
     let secret = g.var("AWS_SECRET_ACCESS_KEY").to_owned();
     let last = if secret.ends_with('0') { '1' } else { '0' };
     let wrong = format!("{}{last}", &secret[..secret.len() - 1]);
@@ -412,7 +427,7 @@ fn wrong_credentials_missing_bucket_and_a_down_endpoint_are_clear_errors() {
         };
         let out = c
             .args(["seal", "--repo", repo, "--class", "logs"])
-            .arg(&src)
+            .arg(src)
             .output()
             .unwrap();
         let e = stderr(&out);
@@ -421,13 +436,7 @@ fn wrong_credentials_missing_bucket_and_a_down_endpoint_are_clear_errors() {
         assert!(e.contains(repo), "{what} names the repository: {e}");
         assert!(!e.contains(&secret) && !e.contains(&wrong), "{what}: {e}");
     }
-    let list = ok(g
-        .nkbackup()
-        .args(["list", "--repo", url, "--json"])
-        .output()
-        .unwrap());
-    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
-    assert!(l["backups"].as_array().unwrap().is_empty());
+    assert!(c.list()["backups"].as_array().unwrap().is_empty());
 }
 
 /// Fails after `good` bytes, as a disk error or a vanished file would.
@@ -545,49 +554,18 @@ fn dir_size(p: &Path) -> u64 {
 
 #[test]
 fn three_node_cluster_keeps_sealing_and_restoring_with_a_node_down() {
-    let g = Garage::start(3);
-    let d = tempfile::tempdir().unwrap();
-    let url = "s3://nkb/replicated";
-    let key = init(&g, url, d.path());
-    let src = d.path().join("src");
-    sample_tree(&src);
+    let c = Case::new(3, "s3://nkb/replicated");
     let round = |n: &str| {
-        let out = ok(g
-            .nkbackup()
-            .args(["seal", "--repo", url, "--class", "archive", "--json"])
-            .arg(&src)
-            .output()
-            .unwrap());
-        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-        let id = v["sidecar"]["id"].as_str().unwrap().to_owned();
-        let to = d.path().join(n);
-        ok(g.nkbackup()
-            .args(["restore", "--repo", url, &id, "--to"])
-            .arg(&to)
-            .arg("-i")
-            .arg(&key)
-            .output()
-            .unwrap());
-        assert!(assert_same_tree(&src, &to.join("src")) > 10);
+        let id = c.seal("archive", &c.src, &[]);
+        c.restore(&id, &c.d.path().join(n));
         id
     };
     let first = round("all-up");
-    g.stop_node(3);
+    c.g.stop_node(3);
     let second = round("node-3-down");
     // The backup sealed before the outage restores too.
-    ok(g.nkbackup()
-        .args(["restore", "--repo", url, &first, "--to"])
-        .arg(d.path().join("first-again"))
-        .arg("-i")
-        .arg(&key)
-        .output()
-        .unwrap());
-    let list = ok(g
-        .nkbackup()
-        .args(["list", "--repo", url, "--json"])
-        .output()
-        .unwrap());
-    let l: serde_json::Value = serde_json::from_slice(&list.stdout).unwrap();
+    c.restore(&first, &c.d.path().join("first-again"));
+    let l = c.list();
     let ids: Vec<&str> = l["backups"]
         .as_array()
         .unwrap()
@@ -595,5 +573,5 @@ fn three_node_cluster_keeps_sealing_and_restoring_with_a_node_down() {
         .map(|b| b["id"].as_str().unwrap())
         .collect();
     assert_eq!(ids, [first.as_str(), second.as_str()]);
-    g.start_node(3);
+    c.g.start_node(3);
 }

@@ -99,26 +99,23 @@ impl Garage {
 
     /// Stops node `n` (1-based) by its PID.
     pub fn stop_node(&self, n: u8) {
-        let ok = Command::new(script())
-            .arg("stop-node")
-            .arg(self.dir.path())
-            .arg(n.to_string())
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "stopping garage node {n}");
+        self.node("stop-node", n);
     }
 
     /// Starts node `n` again.
     pub fn start_node(&self, n: u8) {
+        self.node("start-node", n);
+    }
+
+    fn node(&self, action: &str, n: u8) {
         let ok = Command::new(script())
-            .arg("start-node")
+            .arg(action)
             .arg(self.dir.path())
             .arg(n.to_string())
             .status()
             .unwrap()
             .success();
-        assert!(ok, "starting garage node {n}");
+        assert!(ok, "garage.sh {action} {n}");
     }
 }
 

@@ -231,3 +231,14 @@ pub fn damage_stanza_body(path: &Path, tag: &str, damage: impl FnOnce(&mut Vec<u
     out.extend_from_slice(&bytes[mac + 1..]);
     fs::write(path, out).unwrap();
 }
+
+/// Seals a small backup of `class` dated `t` (retention tests); its id.
+pub fn seal_at(repo: &Repository, class: &str, t: time::OffsetDateTime) -> String {
+    nkbackup::Sealer::new(repo, class)
+        .bytes("data.txt", format!("{class} at {t}").into_bytes())
+        .created_at(t)
+        .seal()
+        .unwrap()
+        .sidecar
+        .id
+}
