@@ -13,8 +13,8 @@ use std::fs;
 use std::io::Read;
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use time::macros::datetime;
 use time::Duration;
+use time::macros::datetime;
 
 const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
 
