@@ -367,6 +367,13 @@ fn drills_and_the_lock_live_in_the_bucket() {
         .unwrap();
     assert!(db["last_passed"].is_object(), "{st}");
     let repo = Repository::open_url(url, &g.settings()).unwrap();
+    // Seal checks a new id is free by listing: that finds exact keys only.
+    let s = repo.storage();
+    let data_key = &repo.find("latest").unwrap().data_key;
+    assert!(s.exists(data_key).unwrap());
+    assert!(s.exists("nkbackup.toml").unwrap());
+    assert!(!s.exists("nkbackup.tom").unwrap());
+    assert!(!s.exists(&data_key.replace(".age", ".ag")).unwrap());
     let journal = repo.storage().get("journal/drills.jsonl").unwrap().unwrap();
     assert_eq!(journal.iter().filter(|&&c| c == b'\n').count(), 1);
 
