@@ -647,6 +647,8 @@ fn the_compliance_report_shows_promises_deletions_drills_and_a_timeline() {
     let text = fs::read_to_string(&md).unwrap();
     for want in [
         "Result: **PASS",
+        "was checked: absent from the listing and from a direct lookup",
+        "versions: not versioned: a directory keeps no versions.",
         "| logs | Logs are deleted after 7 days. | max_age 7d; keep all within max_age | 1 |",
         "max_age 90d; 1 daily + newest",
         "## Deletions in the period",

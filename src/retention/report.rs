@@ -114,6 +114,15 @@ fn class_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (head, rows)
 }
 
+/// How the absence of the deleted objects was established.
+fn absence_text(r: &VerifyReport) -> String {
+    let a = &r.absence;
+    format!(
+        "Absence of the {} object(s) of completed deletions in {} was checked: {}; versions: {}.",
+        a.objects_checked, a.location, a.method, a.versions
+    )
+}
+
 fn deletion_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let head = vec![
         "Deleted at",
@@ -280,6 +289,7 @@ pub fn markdown(r: &VerifyReport, svg_name: &str) -> String {
         let (h, rows) = deletion_rows(r);
         md_table(&mut o, &h, &rows);
     }
+    let _ = writeln!(o, "\n{}", md_escape(&absence_text(r)));
     let _ = writeln!(o, "\n## Deletion journal\n");
     let _ = writeln!(
         o,
@@ -388,6 +398,7 @@ pub fn html(r: &VerifyReport) -> String {
         let (hd, rows) = deletion_rows(r);
         html_table(&mut o, &hd, &rows);
     }
+    let _ = writeln!(o, "<p>{}</p>", h(&absence_text(r)));
     let _ = writeln!(
         o,
         "<h2>Deletion journal</h2>\n<p><code>{}</code>: {} line(s), {} completed deletion(s) in all; hash chain and head: <strong>{}</strong>.</p>",
