@@ -16,6 +16,27 @@ pub fn fsync_dir(dir: &Path) -> Result<()> {
 /// Writes `bytes` to `dir/name` atomically and durably.
 pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
     let at = || format!("writing {}", dir.join(name).display());
+    synced_temp(dir, name, bytes)?
+        .persist(dir.join(name))
+        .map_err(|e| e.error)
+        .ctx(at)?;
+    fsync_dir(dir)
+}
+
+/// Like [`write_atomic`], but only if `dir/name` does not exist yet;
+/// `false` (nothing written) if it does.
+pub fn write_new(dir: &Path, name: &str, bytes: &[u8]) -> Result<bool> {
+    let at = || format!("writing {}", dir.join(name).display());
+    match synced_temp(dir, name, bytes)?.persist_noclobber(dir.join(name)) {
+        Ok(_) => fsync_dir(dir).map(|()| true),
+        Err(e) if e.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e.error).ctx(at),
+    }
+}
+
+/// `bytes` in a fsynced temporary file `.<name>.*.tmp` in `dir`.
+fn synced_temp(dir: &Path, name: &str, bytes: &[u8]) -> Result<tempfile::NamedTempFile> {
+    let at = || format!("writing {}", dir.join(name).display());
     let mut tmp = tempfile::Builder::new()
         .prefix(&format!(".{name}."))
         .suffix(".tmp")
@@ -23,8 +44,7 @@ pub fn write_atomic(dir: &Path, name: &str, bytes: &[u8]) -> Result<()> {
         .ctx(at)?;
     tmp.write_all(bytes).ctx(at)?;
     tmp.as_file().sync_all().ctx(at)?;
-    tmp.persist(dir.join(name)).map_err(|e| e.error).ctx(at)?;
-    fsync_dir(dir)
+    Ok(tmp)
 }
 
 /// Creates `dir` (and parents) if needed, fsyncing the parent of a new one.

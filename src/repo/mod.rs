@@ -16,7 +16,7 @@
 mod fsio;
 mod lock;
 
-pub use fsio::{ensure_dir, fsync_dir, write_atomic};
+pub use fsio::{ensure_dir, fsync_dir, write_atomic, write_new};
 pub use lock::RepoLock;
 
 use crate::config::{self, Config, RecipientConfig};
@@ -133,6 +133,16 @@ impl Repository {
             return Err(Error::RepositoryExists { path: here() });
         }
         Self::open_in(storage)
+    }
+
+    /// Creates a new repository where a `--repo` argument says: a
+    /// directory ([`Repository::init`]) or `s3://bucket[/prefix]`
+    /// ([`Repository::init_in`]).
+    pub fn init_url(repo: &str, settings: &crate::storage::S3Settings) -> Result<Self> {
+        match crate::storage::Location::parse(repo)? {
+            crate::storage::Location::Local(dir) => Self::init(&dir),
+            _ => Self::init_in(crate::storage::open(repo, settings)?),
+        }
     }
 
     /// Opens the repository in the directory `root`.

@@ -6,7 +6,7 @@
 
 use super::{LockGuard, ObjectInfo, Storage, Upload, Versions};
 use crate::error::{Error, IoContext, Result};
-use crate::repo::{RepoLock, ensure_dir, fsync_dir, write_atomic};
+use crate::repo::{RepoLock, ensure_dir, fsync_dir, write_atomic, write_new};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
@@ -115,25 +115,9 @@ impl Storage for LocalStorage {
     }
 
     fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool> {
-        let p = self.path(key);
         let dir = self.parent_of(key);
         ensure_dir(&dir)?;
-        let at = || format!("writing {}", p.display());
-        let mut tmp = tempfile::Builder::new()
-            .prefix(".new.")
-            .suffix(".tmp")
-            .tempfile_in(&dir)
-            .ctx(at)?;
-        tmp.write_all(bytes).ctx(at)?;
-        tmp.as_file().sync_all().ctx(at)?;
-        match tmp.persist_noclobber(&p) {
-            Ok(_) => {
-                fsync_dir(&dir)?;
-                Ok(true)
-            }
-            Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(false),
-            Err(e) => Err(Error::io(at(), e.error)),
-        }
+        write_new(&dir, key.rsplit('/').next().unwrap_or(key), bytes)
     }
 
     fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {

@@ -60,47 +60,36 @@ impl ObjectLock {
             let now = OffsetDateTime::now_utc()
                 .replace_nanosecond(0)
                 .expect("0 ns");
-            let me = Holder {
-                holder: format!("pid {} on {}", std::process::id(), crate::host_name()),
-                since: now,
-                expires: now + LOCK_LEASE,
-                nonce: nonce.clone(),
-            };
-            let bytes = serde_json::to_vec(&me).expect("lock serializes");
             // Look first: some stores (Garage 2.5) ignore If-None-Match and
             // would let put_new replace a held lock.
-            let free = storage.get(KEY)?.is_none();
-            if free && storage.put_new(KEY, &bytes)? {
-                // Let a racing writer's put land, then read back: where
-                // conditional writes are ignored, the later writer wins
-                // and the earlier one backs off.
-                std::thread::sleep(SETTLE);
-                let back = storage.get(KEY)?;
-                let ours = back
-                    .as_deref()
-                    .and_then(|b| serde_json::from_slice::<Holder>(b).ok())
-                    .is_some_and(|h| h.nonce == nonce);
-                if ours {
-                    return Ok(ObjectLock { storage, nonce });
+            let (present, holder) = read(storage.as_ref())?;
+            if !present {
+                let me = Holder {
+                    holder: format!("pid {} on {}", std::process::id(), crate::host_name()),
+                    since: now,
+                    expires: now + LOCK_LEASE,
+                    nonce: nonce.clone(),
+                };
+                let bytes = serde_json::to_vec(&me).expect("lock serializes");
+                if storage.put_new(KEY, &bytes)? {
+                    // Let a racing writer's put land, then read back:
+                    // where conditional writes are ignored, the later
+                    // writer wins and the earlier one backs off.
+                    std::thread::sleep(SETTLE);
+                    if read(storage.as_ref())?.1.is_some_and(|h| h.nonce == nonce) {
+                        return Ok(ObjectLock { storage, nonce });
+                    }
                 }
+                continue;
             }
-            let current = storage.get(KEY)?;
-            let holder = current
-                .as_deref()
-                .and_then(|b| serde_json::from_slice::<Holder>(b).ok());
-            match &holder {
-                Some(h) if h.expires < now => {
-                    // Abandoned by a process that died: take it over.
-                    storage.delete(KEY)?;
-                    continue;
-                }
-                None if current.is_some() => {
-                    // Unreadable lock object: treat as held until its
-                    // lease could have run out, i.e. make the admin look.
-                }
-                None => continue,
-                Some(_) => {}
+            if let Some(h) = &holder
+                && h.expires < now
+            {
+                // Abandoned by a process that died: take it over.
+                storage.delete(KEY)?;
+                continue;
             }
+            // Held, or unreadable (treated as held: make the admin look).
             if start.elapsed() >= wait {
                 return Err(Error::Locked {
                     path: storage.location().into(),
@@ -108,12 +97,8 @@ impl ObjectLock {
                         Some(h) => format!(
                             "{} since {}, lease until {}",
                             h.holder,
-                            h.since
-                                .format(&time::format_description::well_known::Rfc3339)
-                                .unwrap_or_default(),
-                            h.expires
-                                .format(&time::format_description::well_known::Rfc3339)
-                                .unwrap_or_default()
+                            crate::retention::rfc3339(h.since),
+                            crate::retention::rfc3339(h.expires)
                         ),
                         None => "an unreadable lock object".into(),
                     },
@@ -124,14 +109,20 @@ impl ObjectLock {
     }
 }
 
+/// Whether the lock object exists, and its holder if it parses.
+fn read(storage: &dyn Storage) -> Result<(bool, Option<Holder>)> {
+    let bytes = storage.get(KEY)?;
+    let holder = bytes
+        .as_deref()
+        .and_then(|b| serde_json::from_slice::<Holder>(b).ok());
+    Ok((bytes.is_some(), holder))
+}
+
 impl Drop for ObjectLock {
     fn drop(&mut self) {
-        let ours = self
-            .storage
-            .get(KEY)
+        let ours = read(self.storage.as_ref())
             .ok()
-            .flatten()
-            .and_then(|b| serde_json::from_slice::<Holder>(&b).ok())
+            .and_then(|(_, h)| h)
             .is_some_and(|h| h.nonce == self.nonce);
         if ours {
             let _ = self.storage.delete(KEY);

@@ -240,10 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::RecoveryKey(cmd) => recovery::run(cmd)?,
         Command::Escrow(cmd) => escrow::run(cmd)?,
         Command::Init { repo } => {
-            let r = match nkbackup::storage::Location::parse(&repo.repo)? {
-                nkbackup::storage::Location::Local(dir) => Repository::init(&dir)?,
-                _ => Repository::init_in(nkbackup::storage::open(&repo.repo, &s3_settings()?)?)?,
-            };
+            let r = Repository::init_url(&repo.repo, &s3_settings()?)?;
             println!(
                 "created repository {} (id {})\nnext: nkbackup recipient add --repo {} age1...",
                 r.location(),
