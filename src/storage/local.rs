@@ -4,11 +4,12 @@
 //! directory fsynced; uploads go to `tmp/.<name>.*.partial` and are renamed
 //! into place on commit. After a crash a file is absent or complete.
 
+use super::direct_file::DirectFile;
 use super::{LockGuard, ObjectInfo, Storage, Upload, Versions};
 use crate::error::{Error, IoContext, Result};
 use crate::repo::{RepoLock, ensure_dir, fsync_dir, write_atomic, write_new};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -135,7 +136,7 @@ impl Storage for LocalStorage {
             .reopen()
             .ctx(|| format!("opening {}", tmp.path().display()))?;
         Ok(Box::new(LocalUpload {
-            out: BufWriter::with_capacity(1 << 20, file),
+            out: DirectFile::new(file),
             tmp,
             tmp_dir,
             dest,
@@ -217,7 +218,7 @@ impl Storage for LocalStorage {
 
 /// A file being written under `tmp/`, renamed into place on commit.
 struct LocalUpload {
-    out: BufWriter<File>,
+    out: DirectFile,
     tmp: tempfile::NamedTempFile,
     tmp_dir: PathBuf,
     dest: PathBuf,
@@ -240,10 +241,15 @@ impl Upload for LocalUpload {
             tmp_dir,
             dest,
         } = *self;
-        let at = || format!("writing {}", dest.display());
-        let file = out
-            .into_inner()
-            .map_err(|e| Error::io(at(), e.into_error()))?;
+        // Until the rename, the backup is only a temporary file, removed
+        // when `tmp` is dropped on the way out.
+        let at = || {
+            format!(
+                "writing {} (nothing was committed; the partial file is removed)",
+                dest.display()
+            )
+        };
+        let file = out.finish().ctx(at)?;
         file.sync_all().ctx(at)?;
         drop(file);
         tmp.persist(&dest).map_err(|e| Error::io(at(), e.error))?;

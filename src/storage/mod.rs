@@ -15,6 +15,7 @@
 //! * an [`Upload`] that is dropped or aborted leaves no object;
 //! * errors name the repository location, never a credential.
 
+mod direct_file;
 mod local;
 mod location;
 mod object_lock;
