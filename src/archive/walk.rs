@@ -16,12 +16,15 @@
 use super::writer::{AddFileError, ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
 use crate::manifest::EntryPath;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawMode, Stat};
 use std::collections::HashMap;
+use std::ffi::{OsStr, OsString};
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// Options for [`Walker`].
 #[derive(Debug, Clone, Default)]
@@ -81,24 +84,40 @@ impl Walker {
                 source: e,
             });
         }
-        let mut stack: Vec<(PathBuf, EntryPath)> = vec![(src.to_owned(), name.clone())];
-        while let Some((path, entry)) = stack.pop() {
-            let meta = match fs::symlink_metadata(&path) {
+        // Every object is looked up relative to its directory's descriptor
+        // (statat/openat), not by its full path: one path component per
+        // lookup, and a directory renamed mid-walk cannot redirect it.
+        let mut stack = vec![Pending {
+            dir: None,
+            name: src.as_os_str().to_owned(),
+            path: src.to_owned(),
+            entry: name.clone(),
+        }];
+        while let Some(Pending {
+            dir,
+            name,
+            path,
+            entry,
+        }) = stack.pop()
+        {
+            let dirfd = dir.as_deref().map_or(rustix::fs::CWD, |d| d.as_fd());
+            let st = match rustix::fs::statat(dirfd, &name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(m) => m,
                 Err(e) => {
-                    self.failed(aw, &path, &entry, e, ctx)?;
+                    self.failed(aw, &path, &entry, e.into(), ctx)?;
                     continue;
                 }
             };
-            let em = EntryMeta::from_metadata(&meta);
-            let ft = meta.file_type();
-            if ft.is_dir() {
-                if self.opts.exclude.contains(&(meta.dev(), meta.ino())) {
+            let meta = Meta::from_stat(&st);
+            let em = meta.entry;
+            let ft = meta.kind;
+            if ft == FileType::Directory {
+                if self.opts.exclude.contains(&(meta.dev, meta.ino)) {
                     aw.add_skipped(&entry, "the nkbackup repository itself is not backed up")
                         .map_err(out)?;
                     continue;
                 }
-                let mut children = match read_dir_sorted(&path) {
+                let (fd, mut children) = match open_dir_sorted(dirfd, &name) {
                     Ok(c) => c,
                     Err(e) => {
                         self.unreadable(aw, &path, &entry, e, ctx)?;
@@ -106,33 +125,39 @@ impl Walker {
                     }
                 };
                 aw.add_dir(&entry, &em).map_err(out)?;
+                let fd = Rc::new(fd);
                 // Pop order must be byte order: push in reverse.
                 while let Some(child) = children.pop() {
-                    stack.push((path.join(&child), entry.join(child.as_bytes())));
+                    stack.push(Pending {
+                        dir: Some(Rc::clone(&fd)),
+                        path: path.join(&child),
+                        entry: entry.join(child.as_bytes()),
+                        name: child,
+                    });
                 }
-            } else if ft.is_file() {
-                if self.opts.stale_before.is_some_and(|t| meta.mtime() < t) {
+            } else if ft == FileType::RegularFile {
+                if self.opts.stale_before.is_some_and(|t| meta.mtime < t) {
                     self.stale_count += 1;
                     if self.stale.len() < MAX_STALE_LISTED {
-                        self.stale.push((entry.clone(), meta.mtime()));
+                        self.stale.push((entry.clone(), meta.mtime));
                     }
                 }
-                if meta.nlink() > 1 {
-                    let key = (meta.dev(), meta.ino());
+                if meta.nlink > 1 {
+                    let key = (meta.dev, meta.ino);
                     if let Some(first) = self.links.get(&key) {
                         aw.add_hardlink(&entry, &em, first).map_err(out)?;
                         continue;
                     }
                     self.links.insert(key, entry.clone());
                 }
-                let file = match File::open(&path) {
-                    Ok(f) => f,
+                let file = match rustix::fs::openat(dirfd, &name, OPEN_FILE, Mode::empty()) {
+                    Ok(f) => File::from(f),
                     Err(e) => {
-                        self.failed(aw, &path, &entry, e, ctx)?;
+                        self.failed(aw, &path, &entry, e.into(), ctx)?;
                         continue;
                     }
                 };
-                match aw.add_file(&entry, &em, meta.len(), file) {
+                match aw.add_file(&entry, &em, meta.size, file) {
                     Ok(_) => {}
                     Err(AddFileError::Output(e)) => return Err(out(e)),
                     // The header is already in the stream: a read error in the
@@ -141,28 +166,20 @@ impl Walker {
                         return Err(Error::Unreadable { path, source: e });
                     }
                 }
-            } else if ft.is_symlink() {
-                match fs::read_link(&path) {
+            } else if ft == FileType::Symlink {
+                match rustix::fs::readlinkat(dirfd, &name, Vec::new()) {
                     Ok(t) => aw
-                        .add_symlink(
-                            &entry,
-                            &em,
-                            &EntryPath::from_bytes(t.as_os_str().as_bytes()),
-                        )
+                        .add_symlink(&entry, &em, &EntryPath::from_bytes(t.as_bytes()))
                         .map_err(out)?,
-                    Err(e) => self.unreadable(aw, &path, &entry, e, ctx)?,
+                    Err(e) => self.unreadable(aw, &path, &entry, e.into(), ctx)?,
                 }
             } else {
-                let what = if ft.is_socket() {
-                    "socket"
-                } else if ft.is_fifo() {
-                    "fifo"
-                } else if ft.is_char_device() {
-                    "character device"
-                } else if ft.is_block_device() {
-                    "block device"
-                } else {
-                    "special file"
+                let what = match ft {
+                    FileType::Socket => "socket",
+                    FileType::Fifo => "fifo",
+                    FileType::CharacterDevice => "character device",
+                    FileType::BlockDevice => "block device",
+                    _ => "special file",
                 };
                 aw.add_skipped(&entry, format!("{what} not backed up"))
                     .map_err(out)?;
@@ -209,10 +226,72 @@ impl Walker {
     }
 }
 
-fn read_dir_sorted(path: &Path) -> io::Result<Vec<std::ffi::OsString>> {
-    let mut names = fs::read_dir(path)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<Vec<_>>>()?;
+/// An object still to visit: `name` relative to the directory `dir`
+/// (`None`: the source itself, `name` is its path).
+struct Pending {
+    dir: Option<Rc<OwnedFd>>,
+    name: OsString,
+    path: PathBuf,
+    entry: EntryPath,
+}
+
+/// Flags for opening a source file: never follow a symlink swapped in
+/// since the stat, never become the controlling terminal.
+const OPEN_FILE: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NOCTTY)
+    .union(OFlags::CLOEXEC);
+
+/// What the walk needs from a `stat`.
+struct Meta {
+    kind: FileType,
+    entry: EntryMeta,
+    mtime: i64,
+    dev: u64,
+    ino: u64,
+    nlink: u64,
+    size: u64,
+}
+
+impl Meta {
+    // Field widths differ between architectures; the casts are lossless.
+    #[allow(clippy::unnecessary_cast, clippy::useless_conversion)]
+    fn from_stat(st: &Stat) -> Self {
+        let mtime = st.st_mtime as i64;
+        Meta {
+            kind: FileType::from_raw_mode(st.st_mode as RawMode),
+            entry: EntryMeta {
+                mode: (st.st_mode as u32) & 0o7777,
+                mtime,
+                uid: u64::from(st.st_uid),
+                gid: u64::from(st.st_gid),
+            },
+            mtime,
+            dev: st.st_dev as u64,
+            ino: st.st_ino as u64,
+            nlink: st.st_nlink as u64,
+            size: st.st_size as u64,
+        }
+    }
+}
+
+/// Opens directory `name` (not following a symlink) and reads its entry
+/// names in byte order.
+fn open_dir_sorted(dirfd: BorrowedFd<'_>, name: &OsStr) -> io::Result<(OwnedFd, Vec<OsString>)> {
+    let fd = rustix::fs::openat(
+        dirfd,
+        name,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for e in rustix::fs::Dir::read_from(&fd)? {
+        let e = e?;
+        let n = e.file_name().to_bytes();
+        if n != b"." && n != b".." {
+            names.push(OsString::from_vec(n.to_vec()));
+        }
+    }
     names.sort_unstable_by(|a, b| a.as_bytes().cmp(b.as_bytes()));
-    Ok(names)
+    Ok((fd, names))
 }
