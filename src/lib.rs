@@ -42,6 +42,7 @@ pub mod repo;
 pub mod retention;
 pub mod seal;
 mod spool;
+mod stage;
 pub mod storage;
 
 pub use compression::Compression;

@@ -12,6 +12,9 @@
 //! ```
 //!
 //! The pipeline streams: memory does not depend on the size of the data.
+//! Three kinds of threads share the work: the caller's reads, hashes and
+//! frames the sources; zstd's workers compress; a [`crate::stage::Stage`]
+//! thread encrypts, digests and writes.
 //! The backup is written as one [`crate::storage::Upload`] (in a directory:
 //! to `tmp/`, fsynced, renamed into `backups/<class>/`, the directory
 //! fsynced; in a bucket: a multipart upload), and only once that is
@@ -23,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::id::BackupId;
 use crate::manifest::{EntryPath, InnerHeader, MANIFEST_DIR, SIDECAR_FORMAT, Sidecar};
 use crate::repo::{DEFAULT_LOCK_WAIT, Repository, ensure_dir};
+use crate::stage::Stage;
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -203,7 +207,10 @@ impl<'a> Sealer<'a> {
                 reason: e.to_string(),
             })?;
         let sealed = encryptor.wrap_output(hashing).map_err(ioe)?;
-        let compressed = compression.writer(sealed).map_err(ioe)?;
+        // Encryption, the ciphertext digest and the write run on their own
+        // thread, overlapping with reading and compression.
+        let staged = Stage::new("nkbackup-encrypt", sealed).map_err(ioe)?;
+        let compressed = compression.writer(staged).map_err(ioe)?;
         let mut aw = ArchiveWriter::new(compressed, Some(&scratch)).map_err(ioe)?;
 
         let opts = WalkOptions {
@@ -241,7 +248,8 @@ impl<'a> Sealer<'a> {
             file_bytes: 0,
         };
         let (compressed, summary) = aw.finish(header).map_err(ioe)?;
-        let sealed = compressed.finish().map_err(ioe)?;
+        let staged = compressed.finish().map_err(ioe)?;
+        let sealed = staged.finish().map_err(ioe)?;
         let hashing = sealed.finish().map_err(ioe)?;
         let (upload, digest) = hashing.finish();
         upload.commit()?;
