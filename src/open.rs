@@ -23,6 +23,7 @@ use crate::digest::HashingReader;
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::EntryPath;
 use crate::repo::BackupInfo;
+use crate::stage::StageReader;
 use serde::Serialize;
 use std::fs::{self};
 use std::io::{BufReader, Read};
@@ -34,7 +35,7 @@ use std::time::{Duration, Instant};
 pub struct Opener<'a> {
     backup: &'a BackupInfo,
     identities: Vec<Box<dyn age::Identity + 'a>>,
-    progress: Option<Box<dyn Fn(u64) + 'a>>,
+    progress: Option<Box<dyn Fn(u64) + Send + Sync + 'a>>,
 }
 
 /// Options for [`Opener::restore`].
@@ -95,7 +96,8 @@ impl<'a> Opener<'a> {
 
     /// Calls `f` with the number of ciphertext bytes read so far, as the
     /// backup streams (for progress bars; the total is in the sidecar).
-    pub fn on_progress(mut self, f: impl Fn(u64) + 'a) -> Self {
+    /// `f` runs on the thread that reads and decrypts, hence `Send + Sync`.
+    pub fn on_progress(mut self, f: impl Fn(u64) + Send + Sync + 'a) -> Self {
         self.progress = Some(Box::new(f));
         self
     }
@@ -254,9 +256,16 @@ impl<'a> Opener<'a> {
                         .map(|i| i.as_ref() as &dyn age::Identity),
                 )
                 .map_err(|e| decrypt_error(b, e))?;
-            let tar = decompressing_reader(BufReader::with_capacity(1 << 20, plain))
+            // Reading, the ciphertext digest, decryption and decompression
+            // run on their own thread while this one parses, verifies and
+            // writes; their errors arrive here unchanged.
+            std::thread::scope(|s| {
+                let tar = StageReader::spawn(s, "nkbackup-decrypt", move || {
+                    decompressing_reader(BufReader::with_capacity(1 << 20, plain))
+                })
                 .map_err(|e| archive::stream_error(id, e))?;
-            archive::read_stream(tar, id, sink)?
+                archive::read_stream(tar, id, sink)
+            })?
         };
         // Read whatever follows the end of the tar stream (age's final chunk)
         // so that the ciphertext digest covers the whole file.
@@ -320,7 +329,7 @@ fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
 struct Progress<'p, R> {
     inner: R,
     read: u64,
-    report: Option<&'p (dyn Fn(u64) + 'p)>,
+    report: Option<&'p (dyn Fn(u64) + Send + Sync + 'p)>,
 }
 
 impl<R: Read> Read for Progress<'_, R> {

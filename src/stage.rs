@@ -11,10 +11,15 @@
 //! [`Stage::finish`]) returns that error. Dropping a stage without
 //! finishing it waits for the thread, then drops the downstream before
 //! returning (for an upload that means: removed, nothing committed).
+//!
+//! [`StageReader`] is the mirror image for opening a backup: reading,
+//! the ciphertext digest, decryption and decompression run on a scoped
+//! thread while the caller parses the tar stream, verifies and writes.
+//! An upstream error reaches the caller's next read unchanged.
 
-use std::io::{self, Write};
+use std::io::{self, BufRead, Read, Write};
 use std::sync::mpsc::{Receiver, SyncSender, sync_channel};
-use std::thread::JoinHandle;
+use std::thread::{JoinHandle, Scope, ScopedJoinHandle};
 
 /// Bytes per queued buffer.
 pub const CHUNK: usize = 1 << 20;
@@ -121,10 +126,172 @@ impl<W: Write + Send + 'static> Drop for Stage<W> {
     }
 }
 
+/// A [`BufRead`] over bytes produced by a reader on a scoped thread.
+pub struct StageReader<'scope> {
+    rx: Option<Receiver<io::Result<Vec<u8>>>>,
+    cur: Vec<u8>,
+    pos: usize,
+    thread: Option<ScopedJoinHandle<'scope, ()>>,
+}
+
+impl<'scope> StageReader<'scope> {
+    /// Spawns a thread in `scope` that builds its reader with `make` and
+    /// reads it to the end (or the first error) in [`CHUNK`]-byte pieces.
+    pub fn spawn<'env, R, F>(
+        scope: &'scope Scope<'scope, 'env>,
+        name: &str,
+        make: F,
+    ) -> io::Result<Self>
+    where
+        R: Read,
+        F: FnOnce() -> io::Result<R> + Send + 'scope,
+    {
+        let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let thread = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn_scoped(scope, move || {
+                let mut r = match make() {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                        return;
+                    }
+                };
+                loop {
+                    let mut chunk = vec![0u8; CHUNK];
+                    let (n, err) = fill(&mut r, &mut chunk);
+                    chunk.truncate(n);
+                    // A send fails when the reader stopped listening: then
+                    // stop reading.
+                    if n > 0 && tx.send(Ok(chunk)).is_err() {
+                        return;
+                    }
+                    match err {
+                        Some(e) => {
+                            let _ = tx.send(Err(e));
+                            return;
+                        }
+                        None if n < CHUNK => return,
+                        None => {}
+                    }
+                }
+            })?;
+        Ok(StageReader {
+            rx: Some(rx),
+            cur: Vec::new(),
+            pos: 0,
+            thread: Some(thread),
+        })
+    }
+
+    /// Stops the thread (it may not have reached the end) and waits for
+    /// it; dropping the reader does this too.
+    fn stop(&mut self) -> io::Result<()> {
+        self.rx = None;
+        match self.thread.take().map(ScopedJoinHandle::join) {
+            Some(Err(_)) => Err(io::Error::other("the reading thread panicked")),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Reads until `buf` is full, the end or an error; returns the bytes read
+/// and the error, if one stopped it.
+fn fill(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return (n, Some(e)),
+        }
+    }
+    (n, None)
+}
+
+impl BufRead for StageReader<'_> {
+    fn fill_buf(&mut self) -> io::Result<&[u8]> {
+        if self.pos == self.cur.len() {
+            let next = match &self.rx {
+                Some(rx) => rx.recv(),
+                None => return Ok(&[]),
+            };
+            match next {
+                Ok(Ok(chunk)) => {
+                    self.cur = chunk;
+                    self.pos = 0;
+                }
+                Ok(Err(e)) => {
+                    self.rx = None;
+                    return Err(e);
+                }
+                // The thread is done: end of stream, or it panicked.
+                Err(_) => {
+                    self.stop()?;
+                    return Ok(&[]);
+                }
+            }
+        }
+        Ok(&self.cur[self.pos..])
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.pos = (self.pos + n).min(self.cur.len());
+    }
+}
+
+impl Read for StageReader<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let avail = self.fill_buf()?;
+        let n = avail.len().min(buf.len());
+        buf[..n].copy_from_slice(&avail[..n]);
+        self.consume(n);
+        Ok(n)
+    }
+}
+
+impl Drop for StageReader<'_> {
+    fn drop(&mut self) {
+        let _ = self.stop();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::{Arc, Mutex};
+
+    #[test]
+    fn a_stage_reader_passes_bytes_and_then_the_error() {
+        let data: Vec<u8> = (0..(2 * CHUNK + 999)).map(|i| (i % 253) as u8).collect();
+        let failing = io::Cursor::new(data.clone()).chain(FailingRead);
+        std::thread::scope(|s| {
+            let mut r = StageReader::spawn(s, "test", || Ok(failing)).unwrap();
+            let mut back = vec![0u8; data.len()];
+            r.read_exact(&mut back).unwrap();
+            assert!(back == data);
+            let e = r.read(&mut [0u8; 10]).unwrap_err();
+            assert_eq!(e.to_string(), "bad chunk");
+            // An early stop (the tar stream ended) does not hang.
+            let mut early = StageReader::spawn(s, "test", || Ok(io::repeat(7))).unwrap();
+            early.read_exact(&mut [0u8; 3]).unwrap();
+            early.stop().unwrap();
+            // An error building the reader is the first read's error.
+            let mut bad = StageReader::spawn(s, "test", || {
+                Err::<io::Empty, _>(io::Error::other("no file"))
+            })
+            .unwrap();
+            assert_eq!(bad.fill_buf().unwrap_err().to_string(), "no file");
+        });
+    }
+
+    struct FailingRead;
+    impl Read for FailingRead {
+        fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+            Err(io::Error::new(io::ErrorKind::InvalidData, "bad chunk"))
+        }
+    }
 
     #[test]
     fn passes_every_byte_in_order() {

@@ -25,11 +25,11 @@ fn passed_drill_is_journaled_with_figures_and_writes_nothing() {
     sample_tree(&src);
     let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
     let b = f.repo.find("latest").unwrap();
-    let seen = std::cell::Cell::new(0u64);
+    let seen = std::sync::atomic::AtomicU64::new(0);
     let opener = Opener::new(&b)
         .identity_file(&f.key_file)
         .unwrap()
-        .on_progress(|n| seen.set(n));
+        .on_progress(|n| seen.store(n, std::sync::atomic::Ordering::Relaxed));
     let before: Vec<_> = fs::read_dir(f.dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name())
@@ -49,7 +49,7 @@ fn passed_drill_is_journaled_with_figures_and_writes_nothing() {
     assert_eq!(rec.ciphertext_bytes, rep.sidecar.ciphertext_bytes);
     assert!(rec.entries_verified > 10);
     assert_eq!(
-        seen.get(),
+        seen.load(std::sync::atomic::Ordering::Relaxed),
         rep.sidecar.ciphertext_bytes,
         "progress reached the total"
     );
