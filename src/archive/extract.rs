@@ -11,7 +11,7 @@ use super::reader::EntrySink;
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::{Entry, EntryKind, EntryPath};
 use std::fs::{self, File, OpenOptions};
-use std::io::{self, BufWriter, Read, Write};
+use std::io::{self, Read, Write};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -23,6 +23,14 @@ pub struct Extractor {
     filter: Option<EntryPath>,
     as_root: bool,
     dirs: Vec<(PathBuf, u32, i64)>,
+    /// The copy buffer, reused for every file (a fresh zeroed buffer per
+    /// file cost more than writing small files).
+    buf: Vec<u8>,
+    /// The directory the previous entry was put in, known to exist: the
+    /// stream lists a directory's entries together, so most entries skip
+    /// `create_dir_all`. (Directories are never removed during a restore,
+    /// and the reader refuses paths through symlinks.)
+    last_parent: PathBuf,
     /// Entries written.
     pub restored: u64,
     /// File bytes written.
@@ -46,6 +54,8 @@ impl Extractor {
             filter,
             as_root,
             dirs: Vec::new(),
+            buf: vec![0; COPY_BUF],
+            last_parent: PathBuf::new(),
             restored: 0,
             bytes: 0,
             warnings: Vec::new(),
@@ -84,8 +94,11 @@ impl EntrySink for Extractor {
         }
         let dst = self.root.join(e.path.as_path());
         let at = || format!("restoring {}", dst.display());
-        if let Some(parent) = dst.parent() {
+        if let Some(parent) = dst.parent()
+            && parent != self.last_parent
+        {
             fs::create_dir_all(parent).ctx(at)?;
+            self.last_parent = parent.to_owned();
         }
         match e.kind {
             EntryKind::Dir => {
@@ -99,24 +112,29 @@ impl EntrySink for Extractor {
                 self.dirs.push((dst.clone(), self.mode(e.mode), e.mtime));
             }
             EntryKind::File => {
-                remove_non_dir(&dst).ctx(at)?;
-                let f = OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(&dst)
-                    .ctx(at)?;
-                let mut w = BufWriter::with_capacity(256 * 1024, f);
-                let n = copy_checked(data, &mut w).map_err(|err| match err {
+                let create = || {
+                    OpenOptions::new()
+                        .write(true)
+                        .create_new(true)
+                        .mode(0o600)
+                        .open(&dst)
+                };
+                // Something is in the way only if the stream repeats a path.
+                let mut f = match create() {
+                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                        remove_non_dir(&dst).and_then(|_| create()).ctx(at)?
+                    }
+                    r => r.ctx(at)?,
+                };
+                let n = copy_checked(data, &mut f, &mut self.buf).map_err(|err| match err {
                     CopyError::Read(e2) => super::reader::stream_error(&self.id, e2),
                     CopyError::Write(e2) => Error::io(at(), e2),
                 })?;
-                let f = w
-                    .into_inner()
-                    .map_err(|e2| Error::io(at(), e2.into_error()))?;
-                // Owner before mode: chown clears set-id bits.
+                // Owner before mode: chown clears set-id bits. On the open
+                // file: no second path lookup.
                 if self.as_root {
-                    self.chown(e, &dst)?;
+                    std::os::unix::fs::fchown(&f, e.uid.map(|u| u as u32), e.gid.map(|g| g as u32))
+                        .ctx(|| format!("setting the owner of {}", dst.display()))?;
                 }
                 f.set_permissions(fs::Permissions::from_mode(self.mode(e.mode)))
                     .ctx(at)?;
@@ -156,11 +174,13 @@ enum CopyError {
     Write(io::Error),
 }
 
-fn copy_checked(r: &mut dyn Read, w: &mut dyn Write) -> Result<u64, CopyError> {
-    let mut buf = vec![0u8; 256 * 1024];
+/// Bytes per read and write when restoring a file.
+const COPY_BUF: usize = 256 * 1024;
+
+fn copy_checked(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8]) -> Result<u64, CopyError> {
     let mut n = 0u64;
     loop {
-        let k = match r.read(&mut buf) {
+        let k = match r.read(buf) {
             Ok(0) => return Ok(n),
             Ok(k) => k,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
