@@ -203,10 +203,25 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("nkbackup: {e:#}");
+            eprintln!("nkbackup: {}", message(&e));
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// The error and its causes, each said once: library errors already end
+/// with their cause's text (`writing X: No space left on device`), so a
+/// cause whose text is already in the message is not repeated.
+fn message(e: &anyhow::Error) -> String {
+    let mut msg = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        if !msg.contains(&c) {
+            msg.push_str(": ");
+            msg.push_str(&c);
+        }
+    }
+    msg
 }
 
 /// The documented exit code for an error (docs/CLI.md).
@@ -439,4 +454,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod message_tests {
+    use super::message;
+    use anyhow::Context;
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = std::io::Error::other("No space left on device");
+        let e = anyhow::Error::from(nkbackup::Error::io("writing /r/x.age", io));
+        assert_eq!(message(&e), "writing /r/x.age: No space left on device");
+        let e = Err::<(), _>(anyhow::anyhow!("bad header"))
+            .context("reading the key file")
+            .unwrap_err();
+        assert_eq!(message(&e), "reading the key file: bad header");
+    }
 }
