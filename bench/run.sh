@@ -11,6 +11,11 @@
 # Prints a Markdown table with ratios to nkbackup (lower is better for
 # nkbackup when the ratio is > 1 for the others). Results go to stdout and
 # to $WORK/results.md. Restores are compared with the source (diff -r).
+#
+# Each restore writes into a freshly made, journaled ext4 filesystem on a
+# loop device (as root; otherwise into a plain directory, and it says so):
+# on a filesystem where trees were just deleted, ext4's inode allocator
+# dominates restore time and depends on what ran before, not on the tool.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -46,6 +51,36 @@ rm -rf "$work"; mkdir -p "$work"
 results="$work/results.md"
 : > "$work/rows.tsv"
 
+# fresh_fs DIR: a new journaled ext4 (4 x the tree, 2 inodes per file)
+# mounted at DIR.
+fresh_fs() {
+  local dir=$1
+  mkdir -p "$dir"
+  if [ "$loopfs" = 1 ]; then
+    truncate -s "$fs_bytes" "$dir.img"
+    mkfs.ext4 -q -F -N "$fs_inodes" "$dir.img"
+    mount -o loop "$dir.img" "$dir"
+  fi
+}
+drop_fs() {
+  local dir=$1
+  if mountpoint -q "$dir"; then umount "$dir"; fi
+  rm -rf "$dir" "$dir.img"
+}
+cleanup_mounts() {
+  local m
+  for m in "$work"/*/mnt; do
+    if mountpoint -q "$m" 2>/dev/null; then umount "$m"; fi
+  done
+}
+trap cleanup_mounts EXIT
+loopfs=0
+if [ "$(id -u)" -eq 0 ] && command -v mkfs.ext4 >/dev/null && losetup -f >/dev/null 2>&1; then
+  loopfs=1
+else
+  echo "note: not root or no loop device: restores go to a plain directory in $work" >&2
+fi
+
 # measure NAME OP BYTES FILES -- command...   (runs under bash -c)
 measure() {
   local name=$1 op=$2 bytes=$3 files=$4; shift 5
@@ -66,6 +101,7 @@ bench_tree() {
   parent=$(dirname "$tree"); base=$(basename "$tree")
   echo "== $label: $files files, $((bytes / 1048576)) MiB =="
   tar -C "$parent" -cf - "$base" >/dev/null   # warm the page cache for everyone
+  fs_bytes=$((bytes * 4 + 1073741824)); fs_inodes=$((files * 2 + 65536))
 
   local d="$work/$label"; mkdir -p "$d"
   age-keygen -o "$d/key.txt" 2>/dev/null
@@ -75,34 +111,36 @@ bench_tree() {
   "$nk" init --repo "$d/nk" >/dev/null
   "$nk" recipient add --repo "$d/nk" "$pk" --label bench >/dev/null
   measure nkbackup seal "$bytes" "$files" -- "'$nk' seal --repo '$d/nk' --class archive '$tree' >/dev/null"
-  measure nkbackup restore "$bytes" "$files" -- "'$nk' restore --repo '$d/nk' latest --to '$d/nk-out' -i '$d/key.txt' >/dev/null"
-  diff -r "$tree" "$d/nk-out/$base" >/dev/null
-  rm -rf "$d/nk-out"
+  fresh_fs "$d/mnt"
+  measure nkbackup restore "$bytes" "$files" -- "'$nk' restore --repo '$d/nk' latest --to '$d/mnt/out' -i '$d/key.txt' >/dev/null"
+  diff -r "$tree" "$d/mnt/out/$base" >/dev/null
+  drop_fs "$d/mnt"
 
   # stock pipeline
   measure stock seal "$bytes" "$files" -- "tar -C '$parent' -cf - '$base' | zstd -3 -T0 -q | age -r '$pk' > '$d/stock.age'"
-  mkdir -p "$d/stock-out"
-  measure stock restore "$bytes" "$files" -- "age -d -i '$d/key.txt' '$d/stock.age' | zstd -d -q | tar -x -C '$d/stock-out'"
-  diff -r "$tree" "$d/stock-out/$base" >/dev/null
-  rm -rf "$d/stock-out" "$d/stock.age"
+  fresh_fs "$d/mnt"; mkdir -p "$d/mnt/out"
+  measure stock restore "$bytes" "$files" -- "age -d -i '$d/key.txt' '$d/stock.age' | zstd -d -q | tar -x -C '$d/mnt/out'"
+  diff -r "$tree" "$d/mnt/out/$base" >/dev/null
+  drop_fs "$d/mnt"; rm -f "$d/stock.age"
 
   # restic
   export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$d/restic" RESTIC_CACHE_DIR="$d/restic-cache"
   restic init --quiet >/dev/null
   measure restic seal "$bytes" "$files" -- "cd '$parent' && restic backup --quiet '$base'"
-  measure restic restore "$bytes" "$files" -- "restic restore --quiet latest --target '$d/restic-out'"
-  diff -r "$tree" "$d/restic-out/$base" >/dev/null
-  rm -rf "$d/restic-out" "$d/restic" "$d/restic-cache"
+  fresh_fs "$d/mnt"
+  measure restic restore "$bytes" "$files" -- "restic restore --quiet latest --target '$d/mnt/out'"
+  diff -r "$tree" "$d/mnt/out/$base" >/dev/null
+  drop_fs "$d/mnt"; rm -rf "$d/restic" "$d/restic-cache"
   unset RESTIC_PASSWORD RESTIC_REPOSITORY RESTIC_CACHE_DIR
 
   # borg
   export BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_BASE_DIR="$d/borg-base"
   borg init --encryption repokey "$d/borg" >/dev/null 2>&1
   measure borg seal "$bytes" "$files" -- "cd '$parent' && borg create --compression zstd,3 '$d/borg::a' '$base'"
-  mkdir -p "$d/borg-out"
-  measure borg restore "$bytes" "$files" -- "cd '$d/borg-out' && borg extract '$d/borg::a'"
-  diff -r "$tree" "$d/borg-out/$base" >/dev/null
-  rm -rf "$d/borg-out" "$d/borg" "$d/borg-base"
+  fresh_fs "$d/mnt"; mkdir -p "$d/mnt/out"
+  measure borg restore "$bytes" "$files" -- "cd '$d/mnt/out' && borg extract '$d/borg::a'"
+  diff -r "$tree" "$d/mnt/out/$base" >/dev/null
+  drop_fs "$d/mnt"; rm -rf "$d/borg" "$d/borg-base"
   unset BORG_PASSPHRASE BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK BORG_BASE_DIR
 }
 
@@ -135,4 +173,4 @@ for (op, nbytes, files), tools in by.items():
             label, op, name, secs, nbytes / 1048576 / secs, files / secs, rss // 1024, secs / base))
 PY
 echo; cat "$results"
-echo; echo "(machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -r))"
+echo; echo "(machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB; $(uname -r); restores into a fresh ext4 per run: $([ "$loopfs" = 1 ] && echo yes || echo no))"
