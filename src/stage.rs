@@ -129,6 +129,9 @@ impl<W: Write + Send + 'static> Drop for Stage<W> {
 /// A [`BufRead`] over bytes produced by a reader on a scoped thread.
 pub struct StageReader<'scope> {
     rx: Option<Receiver<io::Result<Vec<u8>>>>,
+    /// Used buffers going back, so steady state allocates and zeroes
+    /// nothing.
+    spare: SyncSender<Vec<u8>>,
     cur: Vec<u8>,
     pos: usize,
     thread: Option<ScopedJoinHandle<'scope, ()>>,
@@ -147,6 +150,7 @@ impl<'scope> StageReader<'scope> {
         F: FnOnce() -> io::Result<R> + Send + 'scope,
     {
         let (tx, rx) = sync_channel::<io::Result<Vec<u8>>>(DEPTH);
+        let (spare, spare_rx) = sync_channel::<Vec<u8>>(DEPTH + 1);
         let thread = std::thread::Builder::new()
             .name(name.to_owned())
             .spawn_scoped(scope, move || {
@@ -158,7 +162,8 @@ impl<'scope> StageReader<'scope> {
                     }
                 };
                 loop {
-                    let mut chunk = vec![0u8; CHUNK];
+                    let mut chunk = spare_rx.try_recv().unwrap_or_default();
+                    chunk.resize(CHUNK, 0);
                     let (n, err) = fill(&mut r, &mut chunk);
                     chunk.truncate(n);
                     // A send fails when the reader stopped listening: then
@@ -178,6 +183,7 @@ impl<'scope> StageReader<'scope> {
             })?;
         Ok(StageReader {
             rx: Some(rx),
+            spare,
             cur: Vec::new(),
             pos: 0,
             thread: Some(thread),
@@ -219,7 +225,10 @@ impl BufRead for StageReader<'_> {
             };
             match next {
                 Ok(Ok(chunk)) => {
-                    self.cur = chunk;
+                    let used = std::mem::replace(&mut self.cur, chunk);
+                    // The thread may be done or the queue full: then the
+                    // buffer is simply freed.
+                    let _ = self.spare.try_send(used);
                     self.pos = 0;
                 }
                 Ok(Err(e)) => {

@@ -19,7 +19,7 @@ use crate::manifest::EntryPath;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawMode, Stat};
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
-use std::fs::{self, File};
+use std::fs::File;
 use std::io::{self, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
@@ -76,14 +76,6 @@ impl Walker {
         ctx: &dyn Fn() -> String,
     ) -> Result<()> {
         let out = |e: io::Error| Error::io(ctx(), e);
-        // The source itself must exist: a typo in a cron line must not
-        // produce a backup that silently lacks the data.
-        if let Err(e) = fs::symlink_metadata(src) {
-            return Err(Error::Unreadable {
-                path: src.to_owned(),
-                source: e,
-            });
-        }
         // Every object is looked up relative to its directory's descriptor
         // (statat/openat), not by its full path: one path component per
         // lookup, and a directory renamed mid-walk cannot redirect it.
@@ -103,6 +95,14 @@ impl Walker {
             let dirfd = dir.as_deref().map_or(rustix::fs::CWD, |d| d.as_fd());
             let st = match rustix::fs::statat(dirfd, &name, AtFlags::SYMLINK_NOFOLLOW) {
                 Ok(m) => m,
+                // The source itself must exist: a typo in a cron line must
+                // not produce a backup that silently lacks the data.
+                Err(e) if dir.is_none() => {
+                    return Err(Error::Unreadable {
+                        path,
+                        source: e.into(),
+                    });
+                }
                 Err(e) => {
                     self.failed(aw, &path, &entry, e.into(), ctx)?;
                     continue;
