@@ -74,10 +74,15 @@ impl Extractor {
         Ok(())
     }
 
-    fn chown(&self, e: &Entry, dst: &Path) -> Result<()> {
+    /// Sets the owner of `dst`: on `file` when it is open (no second path
+    /// lookup), else on the path without following a symlink.
+    fn chown(&self, e: &Entry, dst: &Path, file: Option<&File>) -> Result<()> {
         let (uid, gid) = (e.uid.map(|u| u as u32), e.gid.map(|g| g as u32));
-        std::os::unix::fs::lchown(dst, uid, gid)
-            .ctx(|| format!("setting the owner of {}", dst.display()))
+        match file {
+            Some(f) => std::os::unix::fs::fchown(f, uid, gid),
+            None => std::os::unix::fs::lchown(dst, uid, gid),
+        }
+        .ctx(|| format!("setting the owner of {}", dst.display()))
     }
 
     fn mode(&self, m: u32) -> u32 {
@@ -130,11 +135,9 @@ impl EntrySink for Extractor {
                     CopyError::Read(e2) => super::reader::stream_error(&self.id, e2),
                     CopyError::Write(e2) => Error::io(at(), e2),
                 })?;
-                // Owner before mode: chown clears set-id bits. On the open
-                // file: no second path lookup.
+                // Owner before mode: chown clears set-id bits.
                 if self.as_root {
-                    std::os::unix::fs::fchown(&f, e.uid.map(|u| u as u32), e.gid.map(|g| g as u32))
-                        .ctx(|| format!("setting the owner of {}", dst.display()))?;
+                    self.chown(e, &dst, Some(&f))?;
                 }
                 f.set_permissions(fs::Permissions::from_mode(self.mode(e.mode)))
                     .ctx(at)?;
@@ -162,7 +165,7 @@ impl EntrySink for Extractor {
             EntryKind::Skipped => return Ok(()),
         }
         if self.as_root && matches!(e.kind, EntryKind::Dir | EntryKind::Symlink) {
-            self.chown(e, &dst)?;
+            self.chown(e, &dst, None)?;
         }
         self.restored += 1;
         Ok(())
