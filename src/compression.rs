@@ -26,6 +26,11 @@ impl Default for Compression {
     }
 }
 
+/// Input is gathered into blocks of this size before it is handed to zstd:
+/// every call into the multi-threaded compressor takes its job lock, and a
+/// tar stream of small files arrives in pieces of a few hundred bytes.
+const INPUT_BUF: usize = 256 * 1024;
+
 /// Input per multi-threaded zstd job. zstd's default at level 3 is 8 MiB,
 /// and it keeps several jobs' input and output buffered per worker: about
 /// 100 MiB resident for a seal. 2 MiB jobs keep a seal near 40 MiB with
@@ -72,7 +77,7 @@ impl Compression {
                     e.multithread(threads)?;
                     e.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
                 }
-                Compressor::Zstd(e)
+                Compressor::Zstd(io::BufWriter::with_capacity(INPUT_BUF, e))
             }
         })
     }
@@ -92,7 +97,7 @@ pub enum Compressor<W: Write> {
     /// Pass-through.
     None(W),
     /// zstd.
-    Zstd(zstd::stream::write::Encoder<'static, W>),
+    Zstd(io::BufWriter<zstd::stream::write::Encoder<'static, W>>),
 }
 
 impl<W: Write> Compressor<W> {
@@ -100,7 +105,7 @@ impl<W: Write> Compressor<W> {
     pub fn finish(self) -> io::Result<W> {
         match self {
             Compressor::None(w) => Ok(w),
-            Compressor::Zstd(e) => e.finish(),
+            Compressor::Zstd(b) => b.into_inner().map_err(|e| e.into_error())?.finish(),
         }
     }
 }

@@ -11,9 +11,26 @@ use std::path::Path;
 
 /// An append-then-replay list of entries backed by an anonymous temp file.
 pub struct EntryLog {
-    out: BufWriter<File>,
+    out: Counted<BufWriter<File>>,
     count: u64,
-    bytes: u64,
+}
+
+/// A writer that counts the bytes it passes on.
+struct Counted<W> {
+    inner: W,
+    written: u64,
+}
+
+impl<W: Write> Write for Counted<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 impl EntryLog {
@@ -25,19 +42,21 @@ impl EntryLog {
             None => tempfile::tempfile()?,
         };
         Ok(EntryLog {
-            out: BufWriter::with_capacity(256 * 1024, f),
+            out: Counted {
+                inner: BufWriter::with_capacity(256 * 1024, f),
+                written: 0,
+            },
             count: 0,
-            bytes: 0,
         })
     }
 
     /// Appends an entry.
     pub fn push(&mut self, e: &Entry) -> io::Result<()> {
-        let mut line = serde_json::to_vec(e).map_err(io::Error::other)?;
-        line.push(b'\n');
-        self.out.write_all(&line)?;
+        // Serialized straight into the buffer; a failed push fails the seal,
+        // so a partial line never needs taking back.
+        serde_json::to_writer(&mut self.out, e).map_err(io::Error::other)?;
+        self.out.write_all(b"\n")?;
         self.count += 1;
-        self.bytes += line.len() as u64;
         Ok(())
     }
 
@@ -53,12 +72,12 @@ impl EntryLog {
 
     /// Total bytes of the JSON lines.
     pub fn byte_len(&self) -> u64 {
-        self.bytes
+        self.out.written
     }
 
     /// Rewinds and returns a reader over the raw JSON lines.
     pub fn into_reader(self) -> io::Result<BufReader<File>> {
-        let mut f = self.out.into_inner().map_err(|e| e.into_error())?;
+        let mut f = self.out.inner.into_inner().map_err(|e| e.into_error())?;
         f.seek(SeekFrom::Start(0))?;
         Ok(BufReader::with_capacity(256 * 1024, f))
     }

@@ -67,10 +67,15 @@ enum Repr {
 
 impl Serialize for EntryPath {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        // Same shapes as `Repr`, without copying the text.
+        #[derive(Serialize)]
+        struct Hex<'a> {
+            hex: &'a str,
+        }
         match std::str::from_utf8(&self.0) {
-            Ok(t) => Repr::Text(t.to_owned()).serialize(s),
-            Err(_) => Repr::Hex {
-                hex: hex::encode(&self.0),
+            Ok(t) => s.serialize_str(t),
+            Err(_) => Hex {
+                hex: &hex::encode(&self.0),
             }
             .serialize(s),
         }
