@@ -2,6 +2,7 @@
 //! reading it back with every safety and integrity check.
 
 mod extract;
+mod feed;
 mod pax;
 mod reader;
 mod walk;

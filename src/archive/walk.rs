@@ -13,7 +13,8 @@
 //! * files with several hard links are stored once, then as hard links;
 //! * directories are read in byte order of names, so output is reproducible.
 
-use super::writer::{AddFileError, ArchiveWriter, EntryMeta};
+use super::feed::{self, Feed, Item, WriterGone};
+use super::writer::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
 use crate::manifest::EntryPath;
 use rustix::fs::{Advice, AtFlags, FileType, Mode, OFlags, RawDir, RawMode, Stat};
@@ -27,6 +28,7 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
+use std::sync::mpsc;
 
 /// Options for [`Walker`].
 #[derive(Debug, Clone, Default)]
@@ -70,6 +72,10 @@ impl Walker {
 
     /// Adds the tree at `src` under the name `name`. `ctx` names the output
     /// for I/O error messages.
+    ///
+    /// The walk runs on a thread of its own and hands batches of entries
+    /// (with the content of small files) to this thread, which writes them
+    /// into `aw`; see [`super::feed`].
     pub fn add_tree<W: Write>(
         &mut self,
         aw: &mut ArchiveWriter<W>,
@@ -77,7 +83,36 @@ impl Walker {
         name: &EntryPath,
         ctx: &dyn Fn() -> String,
     ) -> Result<()> {
-        let out = |e: io::Error| Error::io(ctx(), e);
+        let (to_writer, from_walk) = mpsc::sync_channel(feed::QUEUE);
+        let (recycle, recycled) = mpsc::channel();
+        std::thread::scope(|s| {
+            let walk = std::thread::Builder::new()
+                .name("nkbackup-walk".into())
+                .spawn_scoped(s, move || {
+                    let mut feed = Feed::new(to_writer, recycled);
+                    self.walk(&mut feed, src, name)?;
+                    feed.finish().map_err(Stop::from)
+                })
+                .map_err(|e| Error::io(ctx(), e))?;
+            let written = feed::write_batches(aw, from_walk, recycle, ctx);
+            let walked = walk
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            match (written, walked) {
+                // The writer's error explains why the walk stopped.
+                (Err(e), _) => Err(e),
+                (Ok(()), Err(Stop::Failed(e))) => Err(e),
+                (Ok(()), Err(Stop::WriterGone)) => Err(Error::io(
+                    ctx(),
+                    io::Error::other("the archive writer stopped before the walk ended"),
+                )),
+                (Ok(()), Ok(())) => Ok(()),
+            }
+        })
+    }
+
+    /// Walks the tree at `src` into `feed`.
+    fn walk(&mut self, feed: &mut Feed, src: &Path, name: &EntryPath) -> Result<(), Stop> {
         // Every object is looked up relative to its directory's descriptor
         // (statat/openat), not by its full path: one path component per
         // lookup, and a directory renamed mid-walk cannot redirect it.
@@ -122,13 +157,13 @@ impl Walker {
                 // The source itself must exist: a typo in a cron line must
                 // not produce a backup that silently lacks the data.
                 Err(e) if dir.is_none() => {
-                    return Err(Error::Unreadable {
+                    return Err(Stop::Failed(Error::Unreadable {
                         path,
                         source: e.into(),
-                    });
+                    }));
                 }
                 Err(e) => {
-                    self.failed(aw, &path, &entry, e.into(), ctx)?;
+                    self.failed(feed, &path, entry, e.into())?;
                     continue;
                 }
             };
@@ -137,18 +172,23 @@ impl Walker {
             let ft = meta.kind;
             if ft == FileType::Directory {
                 if self.opts.exclude.contains(&(meta.dev, meta.ino)) {
-                    aw.add_skipped(&entry, "the nkbackup repository itself is not backed up")
-                        .map_err(out)?;
+                    feed.push(Item::Skipped {
+                        entry,
+                        note: "the nkbackup repository itself is not backed up".into(),
+                    })?;
                     continue;
                 }
                 let (fd, mut children) = match open_dir_sorted(dirfd, &name, &mut dirbuf) {
                     Ok(c) => c,
                     Err(e) => {
-                        self.unreadable(aw, &path, &entry, e, ctx)?;
+                        self.unreadable(feed, &path, entry, e)?;
                         continue;
                     }
                 };
-                aw.add_dir(&entry, &em).map_err(out)?;
+                feed.push(Item::Dir {
+                    entry: entry.clone(),
+                    meta: em,
+                })?;
                 let fd = Rc::new(fd);
                 // Pop order must be byte order: push in reverse.
                 while let Some((child, hint)) = children.pop() {
@@ -171,7 +211,11 @@ impl Walker {
                 if meta.nlink > 1 {
                     let key = (meta.dev, meta.ino);
                     if let Some(first) = self.links.get(&key) {
-                        aw.add_hardlink(&entry, &em, first).map_err(out)?;
+                        feed.push(Item::Hardlink {
+                            entry,
+                            meta: em,
+                            first: first.clone(),
+                        })?;
                         continue;
                     }
                     self.links.insert(key, entry.clone());
@@ -183,25 +227,27 @@ impl Walker {
                 let file = match open {
                     Ok(f) => File::from(f),
                     Err(e) => {
-                        self.failed(aw, &path, &entry, e.into(), ctx)?;
+                        self.failed(feed, &path, entry, e.into())?;
                         continue;
                     }
                 };
-                match aw.add_file(&entry, &em, meta.size, file) {
-                    Ok(_) => {}
-                    Err(AddFileError::Output(e)) => return Err(out(e)),
-                    // The header is already in the stream: a read error in the
-                    // middle of a file cannot be skipped, it fails the seal.
-                    Err(AddFileError::Source(e)) => {
-                        return Err(Error::Unreadable { path, source: e });
-                    }
+                match feed.body(file, meta.size, &path) {
+                    Ok(body) => feed.push(Item::File {
+                        entry,
+                        meta: em,
+                        size: meta.size,
+                        body,
+                    })?,
+                    Err(e) => self.unreadable(feed, &path, entry, e)?,
                 }
             } else if ft == FileType::Symlink {
                 match rustix::fs::readlinkat(dirfd, &name, Vec::new()) {
-                    Ok(t) => aw
-                        .add_symlink(&entry, &em, &EntryPath::from_bytes(t.as_bytes()))
-                        .map_err(out)?,
-                    Err(e) => self.unreadable(aw, &path, &entry, e.into(), ctx)?,
+                    Ok(t) => feed.push(Item::Symlink {
+                        entry,
+                        meta: em,
+                        target: EntryPath::from_bytes(t.into_bytes()),
+                    })?,
+                    Err(e) => self.unreadable(feed, &path, entry, e.into())?,
                 }
             } else {
                 let what = match ft {
@@ -211,8 +257,10 @@ impl Walker {
                     FileType::BlockDevice => "block device",
                     _ => "special file",
                 };
-                aw.add_skipped(&entry, format!("{what} not backed up"))
-                    .map_err(out)?;
+                feed.push(Item::Skipped {
+                    entry,
+                    note: format!("{what} not backed up"),
+                })?;
             }
         }
         Ok(())
@@ -220,39 +268,59 @@ impl Walker {
 
     /// A source object could not be stat'ed or opened: one that vanished
     /// is recorded as skipped, anything else is unreadable.
-    fn failed<W: Write>(
+    fn failed(
         &self,
-        aw: &mut ArchiveWriter<W>,
+        feed: &mut Feed,
         path: &Path,
-        entry: &EntryPath,
+        entry: EntryPath,
         e: io::Error,
-        ctx: &dyn Fn() -> String,
-    ) -> Result<()> {
+    ) -> Result<(), Stop> {
         if e.kind() == io::ErrorKind::NotFound {
-            aw.add_skipped(entry, "vanished while being sealed")
-                .map_err(|e| Error::io(ctx(), e))
+            feed.push(Item::Skipped {
+                entry,
+                note: "vanished while being sealed".into(),
+            })?;
+            Ok(())
         } else {
-            self.unreadable(aw, path, entry, e, ctx)
+            self.unreadable(feed, path, entry, e)
         }
     }
 
-    fn unreadable<W: Write>(
+    /// A source object could not be read: skipped if the options say so,
+    /// else the end of the seal.
+    fn unreadable(
         &self,
-        aw: &mut ArchiveWriter<W>,
+        feed: &mut Feed,
         path: &Path,
-        entry: &EntryPath,
+        entry: EntryPath,
         e: io::Error,
-        ctx: &dyn Fn() -> String,
-    ) -> Result<()> {
+    ) -> Result<(), Stop> {
         if self.opts.skip_unreadable {
-            aw.add_skipped(entry, format!("unreadable: {e}"))
-                .map_err(|e| Error::io(ctx(), e))
+            feed.push(Item::Skipped {
+                entry,
+                note: format!("unreadable: {e}"),
+            })?;
+            Ok(())
         } else {
-            Err(Error::Unreadable {
+            Err(Stop::Failed(Error::Unreadable {
                 path: path.to_owned(),
                 source: e,
-            })
+            }))
         }
+    }
+}
+
+/// Why the walk ended early.
+enum Stop {
+    /// The walk failed.
+    Failed(Error),
+    /// The writer stopped; its error is the one to report.
+    WriterGone,
+}
+
+impl From<WriterGone> for Stop {
+    fn from(_: WriterGone) -> Self {
+        Stop::WriterGone
     }
 }
 
