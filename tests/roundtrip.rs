@@ -469,3 +469,84 @@ fn many_files_across_batch_and_inline_limits_round_trip() {
         .unwrap();
     assert_eq!(files.0, expect);
 }
+
+/// Files are created with their final mode; the mode is set again only
+/// where the umask or a change of owner takes bits away. Every kind of
+/// mode must come back exactly, whatever the umask.
+#[test]
+fn every_file_mode_comes_back_exactly() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let src = f.path("modes");
+    fs::create_dir_all(&src).unwrap();
+    let mut modes = vec![0o400, 0o444, 0o600, 0o644, 0o666, 0o755, 0o777, 0o1777];
+    if common::is_root() {
+        // Set-id bits are restored only when restoring as root; only root
+        // can seal a file nobody may read.
+        modes.extend([0o000, 0o4755, 0o2755, 0o6777]);
+    }
+    for m in &modes {
+        let p = src.join(format!("m{m:o}"));
+        fs::write(&p, b"x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(*m)).unwrap();
+    }
+    Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let b = f.repo.find("latest").unwrap();
+    let out = f.path("out");
+    f.restore(&b, &out);
+    for m in &modes {
+        let got = fs::symlink_metadata(out.join(format!("modes/m{m:o}")))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert_eq!(got, *m, "mode {m:o} came back as {got:o}");
+    }
+    assert_same_tree(&src, &out.join("modes"));
+}
+
+/// Under a directory with a default ACL, the ACL and not the umask decides
+/// the mode of a new file, so a file created with its final mode can still
+/// come out different: the restore must then set every mode itself.
+#[test]
+fn modes_come_back_exactly_under_a_default_acl() {
+    use std::os::unix::fs::PermissionsExt;
+    let f = Fixture::new();
+    let src = f.path("acl-src");
+    fs::create_dir_all(&src).unwrap();
+    for m in [0o644, 0o755, 0o600] {
+        let p = src.join(format!("m{m:o}"));
+        fs::write(&p, b"x").unwrap();
+        fs::set_permissions(&p, fs::Permissions::from_mode(m)).unwrap();
+    }
+    Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+
+    // A default ACL of user::rwx, group::r-x, other::--- on the directory
+    // the restore stages in (binary form of `system.posix_acl_default`:
+    // version 2, then tag, permissions and id per entry).
+    let parent = f.path("acl");
+    fs::create_dir_all(&parent).unwrap();
+    let mut acl = 2u32.to_le_bytes().to_vec();
+    for (tag, perm) in [(0x01u16, 7u16), (0x04, 5), (0x20, 0)] {
+        acl.extend(tag.to_le_bytes());
+        acl.extend(perm.to_le_bytes());
+        acl.extend(u32::MAX.to_le_bytes());
+    }
+    rustix::fs::setxattr(
+        &parent,
+        "system.posix_acl_default",
+        &acl,
+        rustix::fs::XattrFlags::empty(),
+    )
+    .expect("the test filesystem supports POSIX ACLs");
+    // The ACL works: a new file there loses the bits it takes away.
+    fs::write(parent.join("probe"), b"").unwrap();
+    let probe = fs::metadata(parent.join("probe")).unwrap().permissions();
+    assert_eq!(probe.mode() & 0o7, 0, "the default ACL took effect");
+    fs::remove_file(parent.join("probe")).unwrap();
+
+    let b = f.repo.find("latest").unwrap();
+    let out = parent.join("out");
+    f.restore(&b, &out);
+    assert_same_tree(&src, &out.join("acl-src"));
+}

@@ -10,9 +10,11 @@
 use super::reader::EntrySink;
 use crate::error::{Error, IoContext, Result};
 use crate::manifest::{Entry, EntryKind, EntryPath};
-use std::fs::{self, File, OpenOptions};
+use rustix::fs::{CWD, Mode, OFlags};
+use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::fd::OwnedFd;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -31,6 +33,13 @@ pub struct Extractor {
     /// `create_dir_all`. (Directories are never removed during a restore,
     /// and the reader refuses paths through symlinks.)
     last_parent: PathBuf,
+    /// `last_parent`, open: files are created relative to it (one path
+    /// component per lookup instead of the whole path).
+    parent_fd: Option<OwnedFd>,
+    /// The process umask, if it alone decides the mode of a new file here:
+    /// files are created with their final mode and changed afterwards only
+    /// if the umask (or ownership) takes bits away. `None`: always set it.
+    umask: Option<u32>,
     /// Entries written.
     pub restored: u64,
     /// File bytes written.
@@ -56,6 +65,8 @@ impl Extractor {
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
             last_parent: PathBuf::new(),
+            parent_fd: None,
+            umask: creation_mask(root),
             restored: 0,
             bytes: 0,
             warnings: Vec::new(),
@@ -102,7 +113,11 @@ impl EntrySink for Extractor {
         if let Some(parent) = dst.parent()
             && parent != self.last_parent
         {
+            self.parent_fd = None;
             fs::create_dir_all(parent).ctx(at)?;
+            let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            let fd = rustix::fs::openat(CWD, parent, dir, Mode::empty());
+            self.parent_fd = Some(fd.map_err(io::Error::from).ctx(at)?);
             self.last_parent = parent.to_owned();
         }
         match e.kind {
@@ -117,12 +132,26 @@ impl EntrySink for Extractor {
                 self.dirs.push((dst.clone(), self.mode(e.mode), e.mtime));
             }
             EntryKind::File => {
+                let mode = self.mode(e.mode);
+                // Created with its final permission bits (an open for
+                // writing succeeds whatever they are); set-id bits only
+                // after the owner, which would clear them.
+                let create_mode = mode & 0o777;
+                let parent = self.parent_fd.as_ref().expect("set with last_parent");
+                let name = dst.file_name().expect("entry paths have a last component");
                 let create = || {
-                    OpenOptions::new()
-                        .write(true)
-                        .create_new(true)
-                        .mode(0o600)
-                        .open(&dst)
+                    rustix::fs::openat(
+                        parent,
+                        name,
+                        OFlags::WRONLY
+                            | OFlags::CREATE
+                            | OFlags::EXCL
+                            | OFlags::NOFOLLOW
+                            | OFlags::CLOEXEC,
+                        Mode::from_raw_mode(create_mode),
+                    )
+                    .map(File::from)
+                    .map_err(io::Error::from)
                 };
                 // Something is in the way only if the stream repeats a path.
                 let mut f = match create() {
@@ -139,8 +168,10 @@ impl EntrySink for Extractor {
                 if self.as_root {
                     self.chown(e, &dst, Some(&f))?;
                 }
-                f.set_permissions(fs::Permissions::from_mode(self.mode(e.mode)))
-                    .ctx(at)?;
+                if self.umask.is_none_or(|u| create_mode & !u != mode) {
+                    f.set_permissions(fs::Permissions::from_mode(mode))
+                        .ctx(at)?;
+                }
                 let _ = f.set_modified(to_system_time(e.mtime));
                 self.bytes += n;
             }
@@ -192,6 +223,22 @@ fn copy_checked(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8]) -> Result<u
         w.write_all(&buf[..k]).map_err(CopyError::Write)?;
         n += k as u64;
     }
+}
+
+/// The mask new files below `root` get: the process umask, unless `root`
+/// has a default ACL (inherited by every directory the restore creates),
+/// which replaces the umask; then `None`. The umask is read from
+/// `/proc/self/status` (Linux 4.7 and later): reading it with `umask(2)`
+/// would have to set it, racing other threads of a service that uses this
+/// library.
+fn creation_mask(root: &Path) -> Option<u32> {
+    match rustix::fs::getxattr_query(root, "system.posix_acl_default") {
+        Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => {}
+        _ => return None,
+    }
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
 }
 
 fn remove_non_dir(p: &Path) -> io::Result<()> {
