@@ -2,7 +2,7 @@
 # nkbackup benchmark: nkbackup against the stock `tar | zstd | age` pipeline,
 # restic and borg, on the same generated trees, in one run.
 #
-#   bench/run.sh [--size 512M] [--small-files 200000] [--work DIR] [--skip-small]
+#   bench/run.sh [--size 512M] [--small-files 200000] [--work DIR] [--skip-small] [--cold]
 #
 # Installs what it needs from Debian (age, zstd, restic, borgbackup, time),
 # builds nkbackup in release mode, generates a deterministic tree
@@ -11,6 +11,11 @@
 # Prints a Markdown table with ratios to nkbackup (lower is better for
 # nkbackup when the ratio is > 1 for the others). Results go to stdout and
 # to $WORK/results.md. Restores are compared with the source (diff -r).
+#
+# The tree is read into the page cache right before each tool's backup
+# (this VM's host reclaims idle page cache within seconds, so one warm-up
+# per tree left later tools partly cold); with --cold the page cache is
+# dropped before each backup instead, as for a nightly run (needs root).
 #
 # Each restore writes into a freshly made, journaled ext4 filesystem on a
 # loop device (as root; otherwise into a plain directory, and it says so):
@@ -24,16 +29,21 @@ size=512M
 small=200000
 work=${TMPDIR:-/tmp}/nkbackup-bench
 skip_small=0
+cold=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --size) size=$2; shift 2 ;;
     --small-files) small=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
     --skip-small) skip_small=1; shift ;;
+    --cold) cold=1; shift ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
 
+if [ "$cold" = 1 ] && [ "$(id -u)" -ne 0 ]; then
+  echo "--cold drops the page cache before each backup: run it as root" >&2; exit 2
+fi
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 need=()
 for t in age:age zstd:zstd restic:restic borg:borgbackup /usr/bin/time:time; do
@@ -100,9 +110,15 @@ bench_tree() {
   files=$(find "$tree" -type f | wc -l)
   parent=$(dirname "$tree"); base=$(basename "$tree")
   echo "== $label: $files files, $((bytes / 1048576)) MiB =="
-  # Warm the page cache for everyone (through cat: GNU tar skips reading
-  # file data when its output is /dev/null).
-  tar -C "$parent" -cf - "$base" | cat >/dev/null
+  # Before each backup: the same cache state for every tool (warm through
+  # cat: GNU tar skips reading file data when its output is /dev/null).
+  prepare() {
+    if [ "$cold" = 1 ]; then
+      sync; echo 3 > /proc/sys/vm/drop_caches
+    else
+      tar -C "$parent" -cf - "$base" | cat >/dev/null
+    fi
+  }
   fs_bytes=$((bytes * 4 + 1073741824)); fs_inodes=$((files * 2 + 65536))
 
   local d="$work/$label"; mkdir -p "$d"
@@ -112,6 +128,7 @@ bench_tree() {
   # nkbackup
   "$nk" init --repo "$d/nk" >/dev/null
   "$nk" recipient add --repo "$d/nk" "$pk" --label bench >/dev/null
+  prepare
   measure nkbackup seal "$bytes" "$files" -- "'$nk' seal --repo '$d/nk' --class archive '$tree' >/dev/null"
   fresh_fs "$d/mnt"
   measure nkbackup restore "$bytes" "$files" -- "'$nk' restore --repo '$d/nk' latest --to '$d/mnt/out' -i '$d/key.txt' >/dev/null"
@@ -119,6 +136,7 @@ bench_tree() {
   drop_fs "$d/mnt"
 
   # stock pipeline
+  prepare
   measure stock seal "$bytes" "$files" -- "tar -C '$parent' -cf - '$base' | zstd -3 -T0 -q | age -r '$pk' > '$d/stock.age'"
   fresh_fs "$d/mnt"; mkdir -p "$d/mnt/out"
   measure stock restore "$bytes" "$files" -- "age -d -i '$d/key.txt' '$d/stock.age' | zstd -d -q | tar -x -C '$d/mnt/out'"
@@ -128,6 +146,7 @@ bench_tree() {
   # restic
   export RESTIC_PASSWORD=bench RESTIC_REPOSITORY="$d/restic" RESTIC_CACHE_DIR="$d/restic-cache"
   restic init --quiet >/dev/null
+  prepare
   measure restic seal "$bytes" "$files" -- "cd '$parent' && restic backup --quiet '$base'"
   fresh_fs "$d/mnt"
   measure restic restore "$bytes" "$files" -- "restic restore --quiet latest --target '$d/mnt/out'"
@@ -138,6 +157,7 @@ bench_tree() {
   # borg
   export BORG_PASSPHRASE=bench BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK=yes BORG_BASE_DIR="$d/borg-base"
   borg init --encryption repokey "$d/borg" >/dev/null 2>&1
+  prepare
   measure borg seal "$bytes" "$files" -- "cd '$parent' && borg create --compression zstd,3 '$d/borg::a' '$base'"
   fresh_fs "$d/mnt"; mkdir -p "$d/mnt/out"
   measure borg restore "$bytes" "$files" -- "cd '$d/mnt/out' && borg extract '$d/borg::a'"
