@@ -5,8 +5,8 @@
 //! other. The walk runs on its own thread and hands what it finds to the
 //! thread that writes the archive in batches: entries in walk order, with
 //! the content of small files read into the batch, and large files passed
-//! as open descriptors for the writer to stream. Batches are recycled, so
-//! the steady state allocates nothing per file.
+//! as open descriptors for the writer to stream. Batches go back to the
+//! walk once written, so their buffers are reused rather than reallocated.
 
 use super::writer::{AddFileError, ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};

@@ -7,7 +7,9 @@
 //!   manifest as `skipped` with the reason;
 //! * a file or directory that cannot be opened fails the seal naming the
 //!   path, unless `skip_unreadable` is set, in which case it is listed as
-//!   `skipped`;
+//!   `skipped`; so does a file of up to 64 KiB that cannot be read (it is
+//!   read whole before its header is written), while a read error in a
+//!   larger file, whose header is already in the stream, always fails;
 //! * objects that vanish between listing and reading are listed as skipped;
 //! * the repository itself, if it lies inside a source, is not descended into;
 //! * files with several hard links are stored once, then as hard links;
