@@ -67,12 +67,7 @@ fn card_recipients_seal_without_a_card_and_bad_hints_cost_no_card_operation() {
     arr.push(card_entry);
     std::fs::write(&rep.sidecar_path, serde_json::to_vec(&sc).unwrap()).unwrap();
     let b = repo.find("latest").unwrap();
-    let pins = Box::new(
-        |_: &PinRequest| -> Result<secrecy::SecretString, CardError> {
-            panic!("no PIN may be asked for")
-        },
-    );
-    let id = CardIdentity::from_config(repo.config(), None, pins).unwrap();
+    let id = card_without_pin(&repo);
     let ops = id.operations();
     let err = Opener::new(&b).card(id).verify_deep().unwrap_err();
     assert!(
@@ -160,12 +155,7 @@ fn damaged_openpgp_card_stanza_is_a_damaged_backup_before_any_card_operation() {
     common::damage_stanza_body(&rep.data_path, "nkbackup/openpgp", |b| b[0] ^= 0x3f);
 
     let b = repo.find("latest").unwrap();
-    let pins = Box::new(
-        |_: &PinRequest| -> Result<secrecy::SecretString, CardError> {
-            panic!("no PIN may be asked for")
-        },
-    );
-    let id = CardIdentity::from_config(repo.config(), None, pins).unwrap();
+    let id = card_without_pin(&repo);
     let ops = id.operations();
     let err = Opener::new(&b).card(id).verify_deep().unwrap_err();
     assert!(
@@ -320,4 +310,15 @@ fn escrow_open_with_card_uses_the_item_recipients_as_hint() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"secret 2");
+}
+
+/// The repository's card identity, with a PIN prompt that fails the test:
+/// these scenarios must end before any card is asked for a PIN.
+fn card_without_pin(repo: &Repository) -> CardIdentity {
+    let pins = Box::new(
+        |_: &PinRequest| -> Result<secrecy::SecretString, CardError> {
+            panic!("no PIN may be asked for")
+        },
+    );
+    CardIdentity::from_config(repo.config(), None, pins).unwrap()
 }

@@ -71,6 +71,22 @@ fn destructive(ident: &str) -> bool {
     ok
 }
 
+/// The card lock, card 0 with a decryption key, and a repository sealing
+/// to it as `nk-a`. `None` (skipped, with the reason printed) when the
+/// scenario is `destructive` and card 0 is a physical token it may not change.
+fn card0_setup(
+    destructive_scenario: bool,
+) -> Option<(std::sync::MutexGuard<'static, ()>, String, Setup)> {
+    let g = lock();
+    let ident = env_card(0);
+    if destructive_scenario && !destructive(&ident) {
+        return None;
+    }
+    ensure_key(&ident);
+    let s = Setup::new(&[(&ident, "nk-a")]);
+    Some((g, ident, s))
+}
+
 fn user_pin() -> String {
     std::env::var("NKB_HW_PIN").unwrap_or_else(|_| "123456".into())
 }
@@ -514,13 +530,9 @@ fn import_cv25519(ident: &str, secret: &[u8; 32], public: &[u8; 32]) {
 /// A wrong PIN costs one try, says how many are left, and decrypts nothing.
 #[test]
 fn wrong_pin_drops_the_counter_with_a_clear_message() {
-    let _g = lock();
-    let ident = env_card(0);
-    if !destructive(&ident) {
+    let Some((_g, ident, s)) = card0_setup(true) else {
         return;
-    }
-    ensure_key(&ident);
-    let s = Setup::new(&[(&ident, "nk-a")]);
+    };
     assert_eq!(retries(&ident), 3);
     let out = s.restore("r", &ident, "000000", &[]);
     assert_eq!(out.status.code(), Some(4), "exit code 4: no usable key");
@@ -540,13 +552,9 @@ fn wrong_pin_drops_the_counter_with_a_clear_message() {
 /// a token) unless told --i-know-the-last-try.
 #[test]
 fn lockout_guard_at_one_try_left() {
-    let _g = lock();
-    let ident = env_card(0);
-    if !destructive(&ident) {
+    let Some((_g, ident, s)) = card0_setup(true) else {
         return;
-    }
-    ensure_key(&ident);
-    let s = Setup::new(&[(&ident, "nk-a")]);
+    };
     for _ in 0..2 {
         assert!(!s.restore("r", &ident, "000000", &[]).status.success());
     }
@@ -731,10 +739,7 @@ fn card_stopped_during_cli_restore_prints_no_success() {
 #[test]
 fn pin_required_on_a_fresh_connection() {
     use openpgp_card::ocard::crypto::Cryptogram;
-    let _g = lock();
-    let ident = env_card(0);
-    ensure_key(&ident);
-    let s = Setup::new(&[(&ident, "nk-a")]);
+    let (_g, ident, s) = card0_setup(false).expect("a non-destructive scenario runs");
     ok(s.restore("r", &ident, &user_pin(), &[]));
     let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
         card_backend_pcsc::PcscBackend::card_backends(None).unwrap(),
@@ -973,13 +978,9 @@ fn card_touch(ident: &str) -> String {
 #[test]
 fn touch_policy_on_says_touch_your_token() {
     use openpgp_card::ocard::data::TouchPolicy;
-    let _g = lock();
-    let ident = env_card(0);
-    if !destructive(&ident) {
+    let Some((_g, ident, s)) = card0_setup(true) else {
         return;
-    }
-    ensure_key(&ident);
-    let s = Setup::new(&[(&ident, "nk-a")]);
+    };
     assert_eq!(card_touch(&ident), "off");
     set_touch(&ident, TouchPolicy::On)
         .unwrap_or_else(|e| panic!("the card refused UIF on for decryption: {e:?}"));
@@ -1111,10 +1112,7 @@ fn restore_via_pinentry(s: &Setup, ident: &str, to: &str, keys: &[u8]) -> (Optio
 /// prompt on the terminal and no PIN try used.
 #[test]
 fn pinentry_gives_the_pin_and_cancel_is_clear() {
-    let _g = lock();
-    let ident = env_card(0);
-    ensure_key(&ident);
-    let s = Setup::new(&[(&ident, "nk-a")]);
+    let (_g, ident, s) = card0_setup(false).expect("a non-destructive scenario runs");
     let before = retries(&ident);
 
     let pin = user_pin();

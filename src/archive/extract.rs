@@ -28,14 +28,13 @@ pub struct Extractor {
     /// The copy buffer, reused for every file (a fresh zeroed buffer per
     /// file cost more than writing small files).
     buf: Vec<u8>,
-    /// The directory the previous entry was put in, known to exist: the
-    /// stream lists a directory's entries together, so most entries skip
-    /// `create_dir_all`. (Directories are never removed during a restore,
-    /// and the reader refuses paths through symlinks.)
-    last_parent: PathBuf,
-    /// `last_parent`, open: files are created relative to it (one path
-    /// component per lookup instead of the whole path).
-    parent_fd: Option<OwnedFd>,
+    /// The directory the previous entry was put in, known to exist, and
+    /// open: the stream lists a directory's entries together, so most
+    /// entries skip `create_dir_all`, and files are created relative to it
+    /// (one path component per lookup instead of the whole path).
+    /// (Directories are never removed during a restore, and the reader
+    /// refuses paths through symlinks.)
+    parent: Option<(PathBuf, OwnedFd)>,
     /// The process umask, if it alone decides the mode of a new file here:
     /// files are created with their final mode and changed afterwards only
     /// if the umask (or ownership) takes bits away. `None`: always set it.
@@ -64,8 +63,7 @@ impl Extractor {
             as_root,
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
-            last_parent: PathBuf::new(),
-            parent_fd: None,
+            parent: None,
             umask: creation_mask(root),
             restored: 0,
             bytes: 0,
@@ -110,15 +108,13 @@ impl EntrySink for Extractor {
         }
         let dst = self.root.join(e.path.as_path());
         let at = || format!("restoring {}", dst.display());
-        if let Some(parent) = dst.parent()
-            && parent != self.last_parent
-        {
-            self.parent_fd = None;
+        let parent = dst.parent().expect("entries lie below the root");
+        if self.parent.as_ref().is_none_or(|(p, _)| p != parent) {
+            self.parent = None;
             fs::create_dir_all(parent).ctx(at)?;
             let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
             let fd = rustix::fs::openat(CWD, parent, dir, Mode::empty());
-            self.parent_fd = Some(fd.map_err(io::Error::from).ctx(at)?);
-            self.last_parent = parent.to_owned();
+            self.parent = Some((parent.to_owned(), fd.map_err(io::Error::from).ctx(at)?));
         }
         match e.kind {
             EntryKind::Dir => {
@@ -137,7 +133,7 @@ impl EntrySink for Extractor {
                 // writing succeeds whatever they are); set-id bits only
                 // after the owner, which would clear them.
                 let create_mode = mode & 0o777;
-                let parent = self.parent_fd.as_ref().expect("set with last_parent");
+                let (_, parent) = self.parent.as_ref().expect("set above");
                 let name = dst.file_name().expect("entry paths have a last component");
                 let create = || {
                     rustix::fs::openat(

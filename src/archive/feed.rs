@@ -14,7 +14,7 @@ use crate::manifest::EntryPath;
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 
 /// Files up to this size are read by the walk into the batch; larger ones
@@ -103,13 +103,16 @@ impl Feed {
     /// The body of a regular file of `size` bytes: read into the batch now
     /// if it is small, else the open file. Push the [`Item::File`] before
     /// anything else. A read error leaves nothing queued, so the caller can
-    /// still skip the file.
-    pub(super) fn body(&mut self, mut file: File, size: u64, path: &Path) -> io::Result<Body> {
+    /// still skip the file. `path` gives the file's path, needed only for a
+    /// large file.
+    pub(super) fn body(
+        &mut self,
+        mut file: File,
+        size: u64,
+        path: impl FnOnce() -> PathBuf,
+    ) -> io::Result<Body> {
         if size > INLINE_MAX {
-            return Ok(Body::Open {
-                file,
-                path: path.to_owned(),
-            });
+            return Ok(Body::Open { file, path: path() });
         }
         let data = &mut self.batch.data;
         let start = data.len();

@@ -122,7 +122,6 @@ impl Walker {
             dir: None,
             hint: FileType::Unknown,
             name: src.as_os_str().to_owned(),
-            path: src.to_owned(),
             entry: name.clone(),
             opened: None,
         }];
@@ -132,12 +131,16 @@ impl Walker {
             dir,
             hint,
             name,
-            path,
             entry,
             opened,
         }) = stack.pop()
         {
-            let dirfd = dir.as_deref().map_or(rustix::fs::CWD, |d| d.as_fd());
+            let dirfd = dir.as_deref().map_or(rustix::fs::CWD, |d| d.fd.as_fd());
+            // The full path, only needed for messages.
+            let path = || {
+                dir.as_ref()
+                    .map_or_else(|| name.clone().into(), |d| d.path.join(&name))
+            };
             held -= usize::from(opened.is_some());
             read_ahead(&mut stack, &mut held);
             // A name the directory listed as a regular file is opened
@@ -160,12 +163,12 @@ impl Walker {
                 // not produce a backup that silently lacks the data.
                 Err(e) if dir.is_none() => {
                     return Err(Stop::Failed(Error::Unreadable {
-                        path,
+                        path: path(),
                         source: e.into(),
                     }));
                 }
                 Err(e) => {
-                    self.failed(feed, &path, entry, e.into())?;
+                    self.failed(feed, &path(), entry, e.into())?;
                     continue;
                 }
             };
@@ -183,7 +186,7 @@ impl Walker {
                 let (fd, mut children) = match open_dir_sorted(dirfd, &name, &mut dirbuf) {
                     Ok(c) => c,
                     Err(e) => {
-                        self.unreadable(feed, &path, entry, e)?;
+                        self.unreadable(feed, &path(), entry, e)?;
                         continue;
                     }
                 };
@@ -191,14 +194,13 @@ impl Walker {
                     entry: entry.clone(),
                     meta: em,
                 })?;
-                let fd = Rc::new(fd);
+                let parent = Rc::new(Parent { fd, path: path() });
                 // Pop order must be byte order: push in reverse.
                 while let Some((child, hint)) = children.pop() {
                     stack.push(Pending {
-                        dir: Some(Rc::clone(&fd)),
+                        dir: Some(Rc::clone(&parent)),
                         hint,
                         opened: None,
-                        path: path.join(&child),
                         entry: entry.join(child.as_bytes()),
                         name: child,
                     });
@@ -229,18 +231,18 @@ impl Walker {
                 let file = match open {
                     Ok(f) => File::from(f),
                     Err(e) => {
-                        self.failed(feed, &path, entry, e.into())?;
+                        self.failed(feed, &path(), entry, e.into())?;
                         continue;
                     }
                 };
-                match feed.body(file, meta.size, &path) {
+                match feed.body(file, meta.size, path) {
                     Ok(body) => feed.push(Item::File {
                         entry,
                         meta: em,
                         size: meta.size,
                         body,
                     })?,
-                    Err(e) => self.unreadable(feed, &path, entry, e)?,
+                    Err(e) => self.unreadable(feed, &path(), entry, e)?,
                 }
             } else if ft == FileType::Symlink {
                 match rustix::fs::readlinkat(dirfd, &name, Vec::new()) {
@@ -249,7 +251,7 @@ impl Walker {
                         meta: em,
                         target: EntryPath::from_bytes(t.into_bytes()),
                     })?,
-                    Err(e) => self.unreadable(feed, &path, entry, e.into())?,
+                    Err(e) => self.unreadable(feed, &path(), entry, e.into())?,
                 }
             } else {
                 let what = match ft {
@@ -326,16 +328,22 @@ impl From<WriterGone> for Stop {
     }
 }
 
+/// A directory whose entries are being visited: its descriptor, and its
+/// path for messages.
+struct Parent {
+    fd: OwnedFd,
+    path: PathBuf,
+}
+
 /// An object still to visit: `name` relative to the directory `dir`
 /// (`None`: the source itself, `name` is its path).
 struct Pending {
-    dir: Option<Rc<OwnedFd>>,
+    dir: Option<Rc<Parent>>,
     /// The type the directory listing gave (`Unknown` if it gave none).
     hint: FileType,
     /// The file, already opened by [`read_ahead`], and its stat.
     opened: Option<(Stat, OwnedFd)>,
     name: OsString,
-    path: PathBuf,
     entry: EntryPath,
 }
 
@@ -369,7 +377,7 @@ fn read_ahead(stack: &mut [Pending], held: &mut usize) {
         if p.hint != FileType::RegularFile || p.opened.is_some() {
             continue;
         }
-        match open_regular(dir.as_fd(), &p.name) {
+        match open_regular(dir.fd.as_fd(), &p.name) {
             Some((st, fd)) => {
                 let len = (st.st_size as u64).min(AHEAD_BYTES);
                 if let Some(len) = NonZeroU64::new(len) {
@@ -465,12 +473,11 @@ fn open_dir_sorted(
 mod tests {
     use super::*;
 
-    fn pending(dir: &Rc<OwnedFd>, name: &str) -> Pending {
+    fn pending(dir: &Rc<Parent>, name: &str) -> Pending {
         Pending {
             dir: Some(Rc::clone(dir)),
             hint: FileType::RegularFile,
             name: name.into(),
-            path: name.into(),
             entry: EntryPath::from_bytes(name),
             opened: None,
         }
@@ -482,7 +489,10 @@ mod tests {
         for i in 0..40 {
             std::fs::write(t.path().join(format!("f{i:02}")), b"x").unwrap();
         }
-        let dir = Rc::new(File::open(t.path()).unwrap().into());
+        let dir = Rc::new(Parent {
+            fd: File::open(t.path()).unwrap().into(),
+            path: t.path().to_owned(),
+        });
         // The walk pops from the end, so the last entries are the next ones.
         let mut stack: Vec<Pending> = (0..40)
             .rev()
