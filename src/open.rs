@@ -258,7 +258,8 @@ impl<'a> Opener<'a> {
                 .map_err(|e| decrypt_error(b, e))?;
             // Reading, the ciphertext digest, decryption and decompression
             // run on their own thread while this one parses, verifies and
-            // writes; their errors arrive here unchanged.
+            // hands entries to the sink (a restore's extractor places small
+            // files from threads of its own); errors arrive here unchanged.
             std::thread::scope(|s| {
                 let tar = StageReader::spawn(s, "nkbackup-decrypt", move || {
                     decompressing_reader(BufReader::with_capacity(1 << 20, plain))

@@ -349,8 +349,18 @@ fn killed_seal_leaves_no_backup_that_looks_complete() {
     assert_eq!(f.repo.list().unwrap().backups.len(), 1);
 }
 
-#[test]
-fn full_disk_fails_the_seal_and_commits_nothing() {
+/// Unmounts a mount point when dropped.
+struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A tmpfs of `size` mounted at `mnt` (a new directory), or `None` when not
+/// root (the caller's test is skipped; in CI that fails).
+fn small_tmpfs(mnt: &std::path::Path, size: &str) -> Option<Unmount> {
     if !is_root() {
         eprintln!(
             "SKIPPED: mounting a small tmpfs needs root; tests/run-all.sh in CI runs as root"
@@ -359,25 +369,26 @@ fn full_disk_fails_the_seal_and_commits_nothing() {
             std::env::var_os("CI").is_none(),
             "CI must run this test as root"
         );
-        return;
+        return None;
     }
-    let d = tempfile::tempdir().unwrap();
-    let mnt = d.path().join("small");
-    fs::create_dir(&mnt).unwrap();
+    fs::create_dir(mnt).unwrap();
     let ok = std::process::Command::new("mount")
-        .args(["-t", "tmpfs", "-o", "size=2m", "tmpfs"])
-        .arg(&mnt)
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(mnt)
         .status()
         .unwrap()
         .success();
     assert!(ok, "mounting tmpfs failed");
-    struct Unmount(std::path::PathBuf);
-    impl Drop for Unmount {
-        fn drop(&mut self) {
-            let _ = std::process::Command::new("umount").arg(&self.0).status();
-        }
-    }
-    let _u = Unmount(mnt.clone());
+    Some(Unmount(mnt.to_owned()))
+}
+
+#[test]
+fn full_disk_fails_the_seal_and_commits_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let mnt = d.path().join("small");
+    let Some(_u) = small_tmpfs(&mnt, "2m") else {
+        return;
+    };
     let mut repo = Repository::init(&mnt.join("repo")).unwrap();
     let key = age::x25519::Identity::generate();
     repo.add_recipient(nkbackup::config::RecipientConfig {
@@ -408,6 +419,36 @@ fn full_disk_fails_the_seal_and_commits_nothing() {
         0,
         "partial file removed"
     );
+}
+
+#[test]
+fn full_disk_fails_the_restore_and_leaves_nothing() {
+    let f = Fixture::new();
+    let mnt = f.path("small");
+    let Some(_u) = small_tmpfs(&mnt, "1m") else {
+        return;
+    };
+    // 600 small files need 2.4 MiB of 4 KiB pages. Small files are placed
+    // by the restore's own threads: their error must reach the caller.
+    let src = f.path("svc");
+    for i in 0..600 {
+        let dir = src.join(format!("d{}", i % 7));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(format!("f{i}")), vec![b'x'; 100 + i]).unwrap();
+    }
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let b = f.repo.find(&rep.sidecar.id).unwrap();
+    let out = mnt.join("restored");
+    let e = Opener::new(&b)
+        .identity_file(&f.key_file)
+        .unwrap()
+        .restore(&out, &RestoreOptions::default())
+        .unwrap_err();
+    let msg = e.to_string();
+    assert!(msg.contains("No space left"), "{msg}");
+    assert!(msg.contains("restoring") && msg.contains("/f"), "{msg}");
+    let left: Vec<_> = fs::read_dir(&mnt).unwrap().collect();
+    assert!(left.is_empty(), "a failed restore leaves nothing: {left:?}");
 }
 
 #[test]

@@ -7,38 +7,46 @@
 //! the target until the whole stream has been checked against the manifest:
 //! then [`commit`] moves the staged tree into place.
 
-use super::reader::EntrySink;
-use crate::error::{Error, IoContext, Result};
+use super::crew::{Crew, INLINE_MAX};
+use super::placer::{Content, Placer, chown, remove_non_dir, to_system_time};
+use super::reader::{EntrySink, stream_error};
+use crate::error::{IoContext, Result};
 use crate::manifest::{Entry, EntryKind, EntryPath};
-use rustix::fs::{CWD, Mode, OFlags};
 use std::fs::{self, File};
-use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::io::{self, Read};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Threads creating small files next to the main thread (which parses,
+/// checks, and writes large files). Creating files is kernel work that
+/// scales with cores; more threads than cores only contend.
+fn crew_size() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
 
 /// Writes entries below `root`, optionally only those under `filter`.
+///
+/// Small files and symlinks are put in place by a crew of threads; call
+/// [`Extractor::finish`] after the last entry to wait for them and to
+/// apply directory modes and times. Dropping an extractor without
+/// `finish` (after an error) stops the crew and drops what is still
+/// queued.
 pub struct Extractor {
     id: String,
     root: PathBuf,
     filter: Option<EntryPath>,
     as_root: bool,
     dirs: Vec<(PathBuf, u32, i64)>,
-    /// The copy buffer, reused for every file (a fresh zeroed buffer per
-    /// file cost more than writing small files).
+    /// The copy buffer for large files, reused for every file (a fresh
+    /// zeroed buffer per file cost more than writing small files).
     buf: Vec<u8>,
-    /// The directory the previous entry was put in, known to exist, and
-    /// open: the stream lists a directory's entries together, so most
-    /// entries skip `create_dir_all`, and files are created relative to it
-    /// (one path component per lookup instead of the whole path).
-    /// (Directories are never removed during a restore, and the reader
-    /// refuses paths through symlinks.)
-    parent: Option<(PathBuf, OwnedFd)>,
-    /// The process umask, if it alone decides the mode of a new file here:
-    /// files are created with their final mode and changed afterwards only
-    /// if the umask (or ownership) takes bits away. `None`: always set it.
-    umask: Option<u32>,
+    /// The directory the previous entry was put in, known to exist: the
+    /// stream lists a directory's entries together, so most entries skip
+    /// `create_dir_all`.
+    made: Option<PathBuf>,
+    /// Places large files, on this thread.
+    placer: Placer,
+    crew: Option<Crew>,
     /// Entries written.
     pub restored: u64,
     /// File bytes written.
@@ -63,16 +71,21 @@ impl Extractor {
             as_root,
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
-            parent: None,
-            umask: creation_mask(root),
+            made: None,
+            placer: Placer::new(id, root, as_root),
+            crew: Some(Crew::start(id, root, as_root, crew_size())?),
             restored: 0,
             bytes: 0,
             warnings: Vec::new(),
         })
     }
 
-    /// Applies directory modes and times, deepest first, after all entries.
+    /// Waits until every entry is in place, then applies directory modes
+    /// and times, deepest first.
     pub fn finish(&mut self) -> Result<()> {
+        if let Some(crew) = self.crew.take() {
+            crew.finish()?;
+        }
         while let Some((dir, mode, mtime)) = self.dirs.pop() {
             fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
                 .ctx(|| format!("setting permissions of {}", dir.display()))?;
@@ -83,19 +96,8 @@ impl Extractor {
         Ok(())
     }
 
-    /// Sets the owner of `dst`: on `file` when it is open (no second path
-    /// lookup), else on the path without following a symlink.
-    fn chown(&self, e: &Entry, dst: &Path, file: Option<&File>) -> Result<()> {
-        let (uid, gid) = (e.uid.map(|u| u as u32), e.gid.map(|g| g as u32));
-        match file {
-            Some(f) => std::os::unix::fs::fchown(f, uid, gid),
-            None => std::os::unix::fs::lchown(dst, uid, gid),
-        }
-        .ctx(|| format!("setting the owner of {}", dst.display()))
-    }
-
-    fn mode(&self, m: u32) -> u32 {
-        if self.as_root { m } else { m & 0o1777 }
+    fn crew(&mut self) -> &mut Crew {
+        self.crew.as_mut().expect("entries arrive before finish")
     }
 }
 
@@ -109,12 +111,9 @@ impl EntrySink for Extractor {
         let dst = self.root.join(e.path.as_path());
         let at = || format!("restoring {}", dst.display());
         let parent = dst.parent().expect("entries lie below the root");
-        if self.parent.as_ref().is_none_or(|(p, _)| p != parent) {
-            self.parent = None;
+        if self.made.as_deref() != Some(parent) {
             fs::create_dir_all(parent).ctx(at)?;
-            let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(CWD, parent, dir, Mode::empty());
-            self.parent = Some((parent.to_owned(), fd.map_err(io::Error::from).ctx(at)?));
+            self.made = Some(parent.to_owned());
         }
         match e.kind {
             EntryKind::Dir => {
@@ -125,60 +124,33 @@ impl EntrySink for Extractor {
                         .ctx(at)?,
                     Err(_) => fs::create_dir(&dst).ctx(at)?,
                 }
-                self.dirs.push((dst.clone(), self.mode(e.mode), e.mtime));
+                if self.as_root {
+                    chown(e, &dst, None)?;
+                }
+                self.dirs.push((dst, self.placer.mode(e.mode), e.mtime));
+            }
+            EntryKind::File if e.size <= INLINE_MAX => {
+                let id = &self.id;
+                let crew = self.crew.as_mut().expect("entries arrive before finish");
+                crew.push(e, dst, |buf| {
+                    buf.reserve(e.size as usize);
+                    data.take(INLINE_MAX)
+                        .read_to_end(buf)
+                        .map(|_| ())
+                        .map_err(|err| stream_error(id, err))
+                })?;
+                self.bytes += e.size;
             }
             EntryKind::File => {
-                let mode = self.mode(e.mode);
-                // Created with its final permission bits (an open for
-                // writing succeeds whatever they are); set-id bits only
-                // after the owner, which would clear them.
-                let create_mode = mode & 0o777;
-                let (_, parent) = self.parent.as_ref().expect("set above");
-                let name = dst.file_name().expect("entry paths have a last component");
-                let create = || {
-                    rustix::fs::openat(
-                        parent,
-                        name,
-                        OFlags::WRONLY
-                            | OFlags::CREATE
-                            | OFlags::EXCL
-                            | OFlags::NOFOLLOW
-                            | OFlags::CLOEXEC,
-                        Mode::from_raw_mode(create_mode),
-                    )
-                    .map(File::from)
-                    .map_err(io::Error::from)
-                };
-                // Something is in the way only if the stream repeats a path.
-                let mut f = match create() {
-                    Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                        remove_non_dir(&dst).and_then(|_| create()).ctx(at)?
-                    }
-                    r => r.ctx(at)?,
-                };
-                let n = copy_checked(data, &mut f, &mut self.buf).map_err(|err| match err {
-                    CopyError::Read(e2) => super::reader::stream_error(&self.id, e2),
-                    CopyError::Write(e2) => Error::io(at(), e2),
-                })?;
-                // Owner before mode: chown clears set-id bits.
-                if self.as_root {
-                    self.chown(e, &dst, Some(&f))?;
-                }
-                if self.umask.is_none_or(|u| create_mode & !u != mode) {
-                    f.set_permissions(fs::Permissions::from_mode(mode))
-                        .ctx(at)?;
-                }
-                let _ = f.set_modified(to_system_time(e.mtime));
-                self.bytes += n;
+                let content = Content::Stream(data, &mut self.buf);
+                self.bytes += self.placer.file(e, &dst, content)?;
             }
-            EntryKind::Symlink => {
-                remove_non_dir(&dst).ctx(at)?;
-                let target = e.target.as_ref().expect("reader sets symlink targets");
-                std::os::unix::fs::symlink(target.as_path(), &dst).ctx(at)?;
-            }
+            EntryKind::Symlink => self.crew().push(e, dst, |_| Ok(()))?,
             EntryKind::Hardlink => {
                 let target = e.target.as_ref().expect("reader sets link targets");
                 let src = self.root.join(target.as_path());
+                // The link's target may still be queued.
+                self.crew().sync()?;
                 if fs::symlink_metadata(&src).is_err() {
                     self.warnings.push(format!(
                         "{}: not restored, its hard-link target {} was not restored",
@@ -191,70 +163,13 @@ impl EntrySink for Extractor {
             }
             EntryKind::Skipped => return Ok(()),
         }
-        if self.as_root && matches!(e.kind, EntryKind::Dir | EntryKind::Symlink) {
-            self.chown(e, &dst, None)?;
-        }
         self.restored += 1;
         Ok(())
     }
 }
 
-enum CopyError {
-    Read(io::Error),
-    Write(io::Error),
-}
-
-/// Bytes per read and write when restoring a file.
+/// Bytes per read and write when restoring a large file.
 const COPY_BUF: usize = 256 * 1024;
-
-fn copy_checked(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8]) -> Result<u64, CopyError> {
-    let mut n = 0u64;
-    loop {
-        let k = match r.read(buf) {
-            Ok(0) => return Ok(n),
-            Ok(k) => k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(CopyError::Read(e)),
-        };
-        w.write_all(&buf[..k]).map_err(CopyError::Write)?;
-        n += k as u64;
-    }
-}
-
-/// The mask new files below `root` get: the process umask, unless `root`
-/// has a default ACL (inherited by every directory the restore creates),
-/// which replaces the umask; then `None`. The umask is read from
-/// `/proc/self/status` (Linux 4.7 and later): reading it with `umask(2)`
-/// would have to set it, racing other threads of a service that uses this
-/// library.
-fn creation_mask(root: &Path) -> Option<u32> {
-    match rustix::fs::getxattr_query(root, "system.posix_acl_default") {
-        Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => {}
-        _ => return None,
-    }
-    let status = fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find_map(|l| l.strip_prefix("Umask:"))?;
-    u32::from_str_radix(line.trim(), 8).ok()
-}
-
-fn remove_non_dir(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "a directory is in the way",
-        )),
-        Ok(_) => fs::remove_file(p),
-        Err(_) => Ok(()),
-    }
-}
-
-fn to_system_time(mtime: i64) -> SystemTime {
-    if mtime >= 0 {
-        UNIX_EPOCH + Duration::from_secs(mtime as u64)
-    } else {
-        UNIX_EPOCH
-    }
-}
 
 /// Moves everything in `staging` into `target`, merging directories: an
 /// entry of the backup replaces what is at the same path in `target`, a

@@ -1,9 +1,11 @@
 //! The tar layer: writing a backup's stream, walking sources into it, and
 //! reading it back with every safety and integrity check.
 
+mod crew;
 mod extract;
 mod feed;
 mod pax;
+mod placer;
 mod reader;
 mod walk;
 mod writer;
