@@ -203,7 +203,7 @@ impl<'scope> StageReader<'scope> {
 
 /// Reads until `buf` is full, the end or an error; returns the bytes read
 /// and the error, if one stopped it.
-fn fill(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
+pub(crate) fn fill(r: &mut impl Read, buf: &mut [u8]) -> (usize, Option<io::Error>) {
     let mut n = 0;
     while n < buf.len() {
         match r.read(&mut buf[n..]) {

@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 use crate::manifest::Entry;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -83,14 +83,15 @@ pub(super) struct Crew {
 }
 
 impl Crew {
-    /// Starts `threads` threads placing entries of backup `id` below `root`.
-    pub(super) fn start(id: &str, root: &Path, as_root: bool, threads: usize) -> Result<Self> {
+    /// Starts `threads` threads, each placing entries with a sibling of
+    /// `placer`.
+    pub(super) fn start(placer: &Placer, threads: usize) -> Result<Self> {
         let (back_tx, back) = std::sync::mpsc::channel();
         let failure = Arc::new(Failure::default());
         let mut members = Vec::with_capacity(threads);
         for i in 0..threads {
             let (to, from_main) = std::sync::mpsc::sync_channel(QUEUE);
-            let placer = Placer::new(id, root, as_root);
+            let placer = placer.sibling();
             let (back_tx, failure) = (back_tx.clone(), failure.clone());
             let thread = std::thread::Builder::new()
                 .name(format!("nkbackup-place-{i}"))

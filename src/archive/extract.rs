@@ -32,10 +32,8 @@ fn crew_size() -> usize {
 /// `finish` (after an error) stops the crew and drops what is still
 /// queued.
 pub struct Extractor {
-    id: String,
     root: PathBuf,
     filter: Option<EntryPath>,
-    as_root: bool,
     dirs: Vec<(PathBuf, u32, i64)>,
     /// The copy buffer for large files, reused for every file (a fresh
     /// zeroed buffer per file cost more than writing small files).
@@ -64,16 +62,15 @@ impl Extractor {
             .ctx(|| format!("reading {}", root.display()))?
             .uid()
             == 0;
+        let placer = Placer::new(id, root, as_root);
         Ok(Extractor {
-            id: id.to_owned(),
             root: root.to_owned(),
             filter,
-            as_root,
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
             made: None,
-            placer: Placer::new(id, root, as_root),
-            crew: Some(Crew::start(id, root, as_root, crew_size())?),
+            crew: Some(Crew::start(&placer, crew_size())?),
+            placer,
             restored: 0,
             bytes: 0,
             warnings: Vec::new(),
@@ -124,13 +121,13 @@ impl EntrySink for Extractor {
                         .ctx(at)?,
                     Err(_) => fs::create_dir(&dst).ctx(at)?,
                 }
-                if self.as_root {
+                if self.placer.as_root() {
                     chown(e, &dst, None)?;
                 }
                 self.dirs.push((dst, self.placer.mode(e.mode), e.mtime));
             }
             EntryKind::File if e.size <= INLINE_MAX => {
-                let id = &self.id;
+                let id = self.placer.id();
                 let crew = self.crew.as_mut().expect("entries arrive before finish");
                 crew.push(e, dst, |buf| {
                     buf.reserve(e.size as usize);

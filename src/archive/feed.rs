@@ -12,7 +12,7 @@ use super::writer::{AddFileError, ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
 use crate::manifest::EntryPath;
 use std::fs::File;
-use std::io::{self, Read, Write};
+use std::io::{self, Write};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
@@ -117,12 +117,12 @@ impl Feed {
         let data = &mut self.batch.data;
         let start = data.len();
         data.resize(start + size as usize, 0);
-        match read_up_to(&mut file, &mut data[start..]) {
-            Ok(n) => {
+        match crate::stage::fill(&mut file, &mut data[start..]) {
+            (n, None) => {
                 data.truncate(start + n);
                 Ok(Body::Inline(start..start + n))
             }
-            Err(e) => {
+            (_, Some(e)) => {
                 data.truncate(start);
                 Err(e)
             }
@@ -142,20 +142,6 @@ impl Feed {
         let full = std::mem::replace(&mut self.batch, next);
         self.to_writer.send(full).map_err(|_| WriterGone)
     }
-}
-
-/// Reads until `buf` is full or the file ends; returns the bytes read.
-fn read_up_to(file: &mut File, buf: &mut [u8]) -> io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// Writes every batch from `from_walk` into `aw`, returning emptied batches

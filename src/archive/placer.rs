@@ -53,6 +53,27 @@ impl Placer {
         }
     }
 
+    /// A placer like this one (same backup, owners, mask) for another
+    /// thread.
+    pub(super) fn sibling(&self) -> Self {
+        Placer {
+            id: self.id.clone(),
+            as_root: self.as_root,
+            umask: self.umask,
+            parent: None,
+        }
+    }
+
+    /// The backup this placer restores.
+    pub(super) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Whether owners and set-id bits are restored.
+    pub(super) fn as_root(&self) -> bool {
+        self.as_root
+    }
+
     /// The permission bits to restore: set-id bits only as root.
     pub(super) fn mode(&self, m: u32) -> u32 {
         if self.as_root { m } else { m & 0o1777 }
