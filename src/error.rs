@@ -237,6 +237,33 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// Moving a staged restore into an existing target failed part-way.
+    #[error(transparent)]
+    CommitFailed(Box<CommitFailure>),
+
+    /// A restore target is the repository or lies inside it.
+    #[error(
+        "refusing to restore into {target}: it is the repository {repo} or lies inside it, and a restore there could replace the repository's own files; restore into a directory outside the repository"
+    )]
+    TargetInRepository {
+        /// The target.
+        target: PathBuf,
+        /// The repository.
+        repo: PathBuf,
+    },
+
+    /// A `--force` restore would replace or write into the repository,
+    /// which lies below the target.
+    #[error(
+        "refusing to restore into {target}: the backup holds {}, which would replace or merge into the repository that lies there; restore into another directory (nothing was changed)", entry.display()
+    )]
+    TargetHoldsRepository {
+        /// The target.
+        target: PathBuf,
+        /// The staged entry on the repository's path, relative to the target.
+        entry: PathBuf,
+    },
+
     /// A `--path` filter matched nothing in the backup.
     #[error(
         "backup {id} has no entry {path:?}; `nkbackup verify --deep` lists nothing, but the manifest does: check the path (it starts with the source's name)"
@@ -343,6 +370,30 @@ pub enum Error {
         reason: String,
     },
 
+    /// An object read from the repository is larger than nkbackup ever
+    /// writes: it was planted or damaged, and is not read into memory.
+    #[error(
+        "{what} is larger than {limit} bytes, more than nkbackup ever writes there: it is damaged or was put there by something else; investigate it (nothing of it was used)"
+    )]
+    TooLarge {
+        /// The object (a path or object URL).
+        what: String,
+        /// The limit it exceeds (docs/FORMAT.md §10).
+        limit: u64,
+    },
+
+    /// Something other than a regular file is where the repository keeps a
+    /// file: nkbackup never follows a symlink inside a repository.
+    #[error(
+        "{path} is {kind}, not a file: nkbackup never follows symlinks or reads special files inside a repository; something other than nkbackup put it there: investigate, then remove it or put the real file back"
+    )]
+    NotAFile {
+        /// Where.
+        path: PathBuf,
+        /// `a symlink`, `a directory`, `a special file`.
+        kind: &'static str,
+    },
+
     /// An I/O error, with what was being done.
     #[error("{context}: {source}")]
     Io {
@@ -365,18 +416,49 @@ impl Error {
     /// The broad kind of failure, for exit codes and monitoring.
     pub fn kind(&self) -> ErrorKind {
         match self {
-            Error::Damaged { .. } | Error::UnsafeEntry { .. } | Error::DataMissing { .. } => {
-                ErrorKind::Integrity
-            }
+            Error::Damaged { .. }
+            | Error::UnsafeEntry { .. }
+            | Error::DataMissing { .. }
+            | Error::TooLarge { .. }
+            | Error::NotAFile { .. }
+            | Error::SidecarInvalid { .. } => ErrorKind::Integrity,
             Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),
             Error::JournalDamaged { .. } => ErrorKind::Integrity,
             Error::DrillFailed { cause, .. } => cause.kind(),
+            Error::CommitFailed(f) => f.cause.kind(),
             _ => ErrorKind::Other,
         }
     }
+}
+
+/// What a merge into an existing restore target changed before it
+/// failed ([`Error::CommitFailed`]).
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "putting the restored tree into {target} failed at {at}: {cause}. {target} is now partly restored: {added} entries were added and {replaced} replaced before the failure (first: {examples}); the replaced originals are kept in {originals} (its index.txt says what each was) and what was not moved yet is in {staging}. Move the originals back to undo, or fix the cause and restore again with --force",
+    target = target.display(),
+    staging = staging.display()
+)]
+pub struct CommitFailure {
+    /// The target directory.
+    pub target: PathBuf,
+    /// The entry being moved, relative to the target.
+    pub at: String,
+    /// Why it failed.
+    pub cause: Error,
+    /// Entries added where nothing was.
+    pub added: u64,
+    /// Entries that replaced what was there.
+    pub replaced: u64,
+    /// The first few changes.
+    pub examples: String,
+    /// Where the replaced originals are.
+    pub originals: String,
+    /// The staging directory, with what was not moved.
+    pub staging: PathBuf,
 }
 
 /// Broad classes of errors; the CLI turns them into exit codes.

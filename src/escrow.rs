@@ -23,7 +23,7 @@ use crate::error::{Error, Result};
 use crate::id::BackupId;
 use crate::manifest::RecipientInfo;
 use crate::repo::Repository;
-use crate::storage::Storage;
+use crate::storage::{ObjectKey, Storage};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -59,7 +59,7 @@ pub struct EscrowItem {
     pub path: PathBuf,
     /// The age file's key in the repository.
     #[serde(skip)]
-    key: String,
+    key: Option<ObjectKey>,
     #[serde(skip)]
     storage: Option<Arc<dyn Storage>>,
 }
@@ -176,8 +176,9 @@ pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<E
     let blob = seal_to(name, secret, &recipients, created)?;
     let _lock = repo.lock(crate::repo::DEFAULT_LOCK_WAIT)?;
     let storage = repo.storage();
+    crate::config::check_name("escrow name", name)?;
     let id = BackupId::new(created).to_string();
-    let key = format!("escrow/{name}/{id}.age");
+    let key = ObjectKey::from_parts(&["escrow", name, &format!("{id}.age")]);
     let item = EscrowItem {
         format: ESCROW_FORMAT.into(),
         name: name.to_owned(),
@@ -186,34 +187,76 @@ pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<E
         recipients: all.iter().map(crate::recipient::info).collect(),
         ciphertext_sha256: hex::encode(Sha256::digest(&blob)),
         path: storage.describe(&key).into(),
-        key: key.clone(),
+        key: Some(key.clone()),
         storage: Some(storage.clone()),
     };
     storage.put(&key, &blob)?;
     let mut json = serde_json::to_vec_pretty(&item).expect("item serializes");
     json.push(b'\n');
-    storage.put(&format!("escrow/{name}/{id}.json"), &json)?;
+    storage.put(
+        &ObjectKey::from_parts(&["escrow", name, &format!("{id}.json")]),
+        &json,
+    )?;
     Ok(item)
 }
 
-/// Every escrowed version, by name then age (oldest first).
+/// Every escrowed version, by name then age (oldest first). A sidecar that
+/// does not describe the item its place says (another name or id, another
+/// format, a malformed field) is an error naming it.
 pub fn list(repo: &Repository) -> Result<Vec<EscrowItem>> {
     let storage = repo.storage();
     let mut out = Vec::new();
-    for o in storage.list("escrow/")? {
-        let Some(stem) = o.key.strip_suffix(".json") else {
+    for o in storage.list(Some(&ObjectKey::from_parts(&["escrow"])))? {
+        let mut parts = o.key.components().skip(1);
+        let (Some(name), Some(file), None) = (parts.next(), parts.next(), parts.next()) else {
             continue;
         };
+        let Some(id) = file.strip_suffix(".json") else {
+            continue;
+        };
+        if crate::config::check_name("escrow name", name).is_err() || !BackupId::is_well_formed(id)
+        {
+            continue;
+        }
         let p = PathBuf::from(storage.describe(&o.key));
-        let bytes = storage.get(&o.key)?.unwrap_or_default();
+        let bad = |message: String| Error::SidecarInvalid {
+            id: format!("escrow {name}/{id}"),
+            path: p.clone(),
+            message,
+        };
+        let bytes = storage
+            .get(&o.key, crate::limits::ESCROW_SIDECAR_BYTES)?
+            .unwrap_or_default();
         let mut item: EscrowItem =
-            serde_json::from_slice(&bytes).map_err(|e| Error::SidecarInvalid {
-                id: p.display().to_string(),
-                path: p.clone(),
-                message: e.to_string(),
-            })?;
-        item.key = format!("{stem}.age");
-        item.path = storage.describe(&item.key).into();
+            serde_json::from_slice(&bytes).map_err(|e| bad(e.to_string()))?;
+        if item.format != ESCROW_FORMAT {
+            return Err(bad(format!("format is not {ESCROW_FORMAT:?}")));
+        }
+        if item.name != name || item.id != id {
+            return Err(bad(format!(
+                "it describes {:?}/{:?}, not the item of its place; it was moved or edited",
+                crate::text::escape(&item.name),
+                crate::text::escape(&item.id)
+            )));
+        }
+        if !crate::manifest::is_sha256_hex(&item.ciphertext_sha256) {
+            return Err(bad(
+                "ciphertext_sha256 is not 64 lowercase hex digits".into()
+            ));
+        }
+        for r in &item.recipients {
+            let label_ok = r.label == crate::config::RECOVERY_LABEL
+                || crate::config::check_name("recipient label", &r.label).is_ok();
+            if !label_ok
+                || r.kind.chars().any(char::is_control)
+                || r.key.chars().any(char::is_control)
+            {
+                return Err(bad("a recipient's label, type or key is malformed".into()));
+            }
+        }
+        let key = ObjectKey::from_parts(&["escrow", name, &format!("{id}.age")]);
+        item.path = storage.describe(&key).into();
+        item.key = Some(key);
         item.storage = Some(storage.clone());
         out.push(item);
     }
@@ -239,16 +282,14 @@ pub fn open(
     item: &EscrowItem,
     identities: &[Box<dyn age::Identity + '_>],
 ) -> Result<SecretSlice<u8>> {
-    let blob = item
-        .storage
-        .as_ref()
-        .map(|s| s.get(&item.key))
-        .transpose()?
-        .flatten()
-        .ok_or_else(|| Error::DataMissing {
-            id: format!("escrow {}", item.name),
-            path: item.path.clone(),
-        })?;
+    let blob = match (&item.storage, &item.key) {
+        (Some(s), Some(k)) => s.get(k, crate::limits::ESCROW_ITEM_BYTES)?,
+        _ => None,
+    };
+    let blob = blob.ok_or_else(|| Error::DataMissing {
+        id: format!("escrow {}", item.name),
+        path: item.path.clone(),
+    })?;
     if hex::encode(Sha256::digest(&blob)) != item.ciphertext_sha256 {
         return Err(Error::Damaged {
             id: format!("escrow {}", item.name),

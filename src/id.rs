@@ -44,7 +44,7 @@ impl BackupId {
         }
     }
 
-    /// Whether `s` has the shape of an id.
+    /// Whether `s` has the shape of an id and names a real time.
     pub fn is_well_formed(s: &str) -> bool {
         let b = s.as_bytes();
         b.len() == 25
@@ -56,6 +56,12 @@ impl BackupId {
             && b[17..]
                 .iter()
                 .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(c))
+            && time_of(b).is_some()
+    }
+
+    /// The creation time the id names (UTC, to the second).
+    pub fn created(&self) -> Option<OffsetDateTime> {
+        time_of(self.0.as_bytes())
     }
 
     /// Whether `query` designates this id: the whole id, a prefix of it, or
@@ -68,6 +74,27 @@ impl BackupId {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+}
+
+/// The time in the first 16 bytes of an id, if they name one.
+fn time_of(b: &[u8]) -> Option<OffsetDateTime> {
+    let num = |r: std::ops::Range<usize>| -> Option<u32> {
+        std::str::from_utf8(b.get(r)?).ok()?.parse().ok()
+    };
+    let month = time::Month::try_from(u8::try_from(num(4..6)?).ok()?).ok()?;
+    let date = time::Date::from_calendar_date(
+        i32::try_from(num(0..4)?).ok()?,
+        month,
+        u8::try_from(num(6..8)?).ok()?,
+    )
+    .ok()?;
+    let t = time::Time::from_hms(
+        u8::try_from(num(9..11)?).ok()?,
+        u8::try_from(num(11..13)?).ok()?,
+        u8::try_from(num(13..15)?).ok()?,
+    )
+    .ok()?;
+    Some(date.with_time(t).assume_utc())
 }
 
 impl fmt::Display for BackupId {
@@ -87,6 +114,7 @@ mod tests {
         assert!(id.as_str().starts_with("20261122T052407Z-"), "{id}");
         assert!(BackupId::is_well_formed(id.as_str()));
         assert!(BackupId::parse(id.as_str()).is_ok());
+        assert_eq!(id.created(), Some(datetime!(2026-11-22 05:24:07 UTC)));
         assert!(id.matches("20261122T05"));
         assert!(id.matches(&id.as_str()[17..21]));
         assert!(!id.matches(""));
@@ -100,6 +128,9 @@ mod tests {
             "../etc",
             "20261122T052407Z-3fa9c1dG",
             "20261122T052407Z_3fa9c1d2",
+            "20261322T052407Z-3fa9c1d2",
+            "20260230T052407Z-3fa9c1d2",
+            "20261122T256007Z-3fa9c1d2",
         ] {
             assert!(BackupId::parse(bad).is_err(), "{bad}");
         }

@@ -12,10 +12,12 @@
 //! never appended to. docs/RETENTION.md specifies the format.
 
 use crate::error::{Error, Result};
-use crate::storage::Storage;
+use crate::limits::{JOURNAL_BYTES, JOURNAL_LINE_BYTES, SMALL_OBJECT_BYTES};
+use crate::storage::{ObjectKey, Storage};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
+use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -34,17 +36,72 @@ pub trait Chained: Serialize + DeserializeOwned {
     fn set_chain(&mut self, seq: u64, prev: String);
 }
 
-/// The key of the journal `name`: `journal/<name>.jsonl`.
-pub fn key(name: &str) -> String {
-    format!("{JOURNAL_DIR}/{name}.jsonl")
+/// The key of the journal `name` (a constant of nkbackup's):
+/// `journal/<name>.jsonl`.
+pub fn key(name: &str) -> ObjectKey {
+    ObjectKey::from_parts(&[JOURNAL_DIR, &format!("{name}.jsonl")])
 }
 
 fn head_name(name: &str) -> String {
     format!("{name}.head")
 }
 
-fn head_key(name: &str) -> String {
-    format!("{JOURNAL_DIR}/{}", head_name(name))
+fn head_key(name: &str) -> ObjectKey {
+    ObjectKey::from_parts(&[JOURNAL_DIR, &head_name(name)])
+}
+
+/// The key of the lock file of the journal `name`: `journal/<name>.lock`.
+pub fn lock_key(name: &str) -> ObjectKey {
+    ObjectKey::from_parts(&[JOURNAL_DIR, &format!("{name}.lock")])
+}
+
+/// One line of a journal as read: its first [`JOURNAL_LINE_BYTES`] bytes,
+/// the SHA-256 of all of it, and whether it was longer or lacked its
+/// newline.
+struct Line {
+    len: usize,
+    kept: Vec<u8>,
+    sha256: String,
+    too_long: bool,
+    complete: bool,
+}
+
+/// Reads the next line of `r`, hashing all of it but keeping at most
+/// [`JOURNAL_LINE_BYTES`] bytes; `None` at the end.
+fn next_line(r: &mut impl BufRead) -> std::io::Result<Option<Line>> {
+    let mut h = Sha256::new();
+    let mut kept = Vec::new();
+    let (mut total, mut complete) = (0usize, false);
+    loop {
+        let buf = r.fill_buf()?;
+        if buf.is_empty() {
+            break;
+        }
+        let (chunk, done) = match buf.iter().position(|&c| c == b'\n') {
+            Some(i) => (&buf[..=i], true),
+            None => (buf, false),
+        };
+        h.update(chunk);
+        let room = JOURNAL_LINE_BYTES.saturating_sub(kept.len());
+        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
+        let n = chunk.len();
+        total += n;
+        r.consume(n);
+        if done {
+            complete = true;
+            break;
+        }
+    }
+    if total == 0 {
+        return Ok(None);
+    }
+    Ok(Some(Line {
+        len: total,
+        kept,
+        sha256: hex::encode(h.finalize()),
+        too_long: total > JOURNAL_LINE_BYTES,
+        complete,
+    }))
 }
 
 /// `journal/<name>.head`: the last line's `seq` and SHA-256.
@@ -89,9 +146,22 @@ fn sha256_hex(b: &[u8]) -> String {
 /// missing journal is an empty, intact one (unless a head says otherwise).
 pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
     let head_file = head_name(name);
-    let bytes = storage.get(&key(name))?.unwrap_or_default();
+    let jkey = key(name);
+    let what = storage.describe(&jkey);
+    let reader: Box<dyn Read + Send> = match storage.stat(&jkey)? {
+        Some(info) if info.size > JOURNAL_BYTES => {
+            return Err(Error::TooLarge {
+                what,
+                limit: JOURNAL_BYTES,
+            });
+        }
+        Some(_) => storage
+            .open(&jkey)?
+            .unwrap_or_else(|| Box::new(std::io::empty())),
+        None => Box::new(std::io::empty()),
+    };
     let head: Option<std::result::Result<Head, String>> = storage
-        .get(&head_key(name))?
+        .get(&head_key(name), SMALL_OBJECT_BYTES)?
         .map(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
     let mut st = JournalState {
         records: Vec::new(),
@@ -101,23 +171,33 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
         head_lagging: false,
     };
     let mut expect_seq = 1u64;
-    let mut rest = &bytes[..];
-    while !rest.is_empty() {
+    // Never more than the limit, even if the journal grew since the stat.
+    let mut r = BufReader::with_capacity(1 << 16, reader.take(JOURNAL_BYTES + 1));
+    let mut read_bytes = 0u64;
+    while let Some(line) = next_line(&mut r).map_err(|e| Error::io(format!("reading {what}"), e))? {
         st.lines += 1;
         let n = st.lines;
-        let (line, complete) = match rest.iter().position(|&c| c == b'\n') {
-            Some(i) => (&rest[..=i], true),
-            None => (rest, false),
-        };
-        rest = &rest[line.len()..];
-        let this_sha = sha256_hex(line);
-        if !complete {
+        read_bytes += line.len as u64;
+        if read_bytes > JOURNAL_BYTES {
+            return Err(Error::TooLarge {
+                what,
+                limit: JOURNAL_BYTES,
+            });
+        }
+        if !line.complete {
             st.damage.push(Damage {
                 line: n,
                 reason: "the last line is truncated (no newline at its end): it was cut off or an append was interrupted".into(),
             });
         }
-        match serde_json::from_slice::<T>(line) {
+        let parsed = if line.too_long {
+            Err(format!(
+                "it is longer than {JOURNAL_LINE_BYTES} bytes, more than nkbackup writes"
+            ))
+        } else {
+            serde_json::from_slice::<T>(&line.kept).map_err(|e| e.to_string())
+        };
+        match parsed {
             Err(e) => st.damage.push(Damage {
                 line: n,
                 reason: format!("not a valid journal record ({e}): altered or truncated"),
@@ -145,7 +225,7 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
                 st.records.push(r);
             }
         }
-        st.last_sha256 = this_sha;
+        st.last_sha256 = line.sha256;
     }
     let last_seq = st.records.last().map_or(0, |r| r.seq());
     match head {
@@ -161,7 +241,7 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
         Some(Ok(h)) => {
             if h.seq == last_seq && h.sha256 == st.last_sha256 {
                 // Intact.
-            } else if h.seq + 1 == last_seq
+            } else if h.seq.checked_add(1) == Some(last_seq)
                 && st.records.last().is_some_and(|r| r.prev() == h.sha256)
             {
                 st.head_lagging = true;
@@ -233,7 +313,8 @@ impl<T: Chained> JournalWriter<T> {
         r.set_chain(seq, self.last_sha256.clone());
         let mut line = serde_json::to_vec(&r).expect("records serialize");
         line.push(b'\n');
-        self.storage.append(&key(&self.name), &line)?;
+        self.storage
+            .append(&key(&self.name), &line, JOURNAL_BYTES)?;
         self.last_sha256 = sha256_hex(&line);
         let head = Head {
             seq,

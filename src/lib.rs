@@ -25,6 +25,7 @@
 #![warn(missing_docs)]
 
 pub mod archive;
+mod beneath;
 pub mod card;
 pub mod compression;
 pub mod config;
@@ -32,8 +33,10 @@ pub mod digest;
 pub mod drill;
 mod error;
 pub mod escrow;
+pub mod format;
 pub mod id;
 pub mod journal;
+pub mod limits;
 pub mod manifest;
 pub mod open;
 pub mod recipient;
@@ -44,9 +47,10 @@ pub mod seal;
 mod spool;
 mod stage;
 pub mod storage;
+pub mod text;
 
 pub use compression::Compression;
-pub use error::{Error, ErrorKind, Result};
+pub use error::{CommitFailure, Error, ErrorKind, Result};
 pub use id::BackupId;
 pub use open::{Opener, RestoreOptions, RestoreReport, VerifyReport};
 pub use repo::{BackupInfo, Repository};

@@ -17,7 +17,7 @@
 //! restore writes into a staging directory and moves it into place only
 //! after all of that passed.
 
-use crate::archive::{self, EntrySink, Extractor, NullSink, StreamReport};
+use crate::archive::{self, EntrySink, Extractor, NullSink, StreamReport, Target};
 use crate::compression::decompressing_reader;
 use crate::digest::HashingReader;
 use crate::error::{Error, IoContext, Result};
@@ -27,7 +27,6 @@ use crate::stage::StageReader;
 use serde::Serialize;
 use std::fs::{self};
 use std::io::{BufReader, Read};
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -154,54 +153,32 @@ impl<'a> Opener<'a> {
     }
 
     /// Restores into `target` (new, empty, or with `force` non-empty).
+    ///
+    /// Refuses a target that is the repository or lies inside it, and a
+    /// `--force` restore whose tree would replace or merge into a
+    /// repository lying below the target. Everything is staged first; a
+    /// new target appears whole or not at all; a merge into an existing
+    /// one that fails part-way says what it changed
+    /// ([`Error::CommitFailed`]).
     pub fn restore(&self, target: &Path, opts: &RestoreOptions) -> Result<RestoreReport> {
         let id = self.backup.sidecar.id.clone();
-        let target_exists = match fs::symlink_metadata(target) {
-            Ok(m) if m.is_dir() => true,
-            Ok(_) => {
-                return Err(Error::io(
-                    format!("restoring into {}", target.display()),
-                    std::io::Error::new(
-                        std::io::ErrorKind::AlreadyExists,
-                        "it exists and is not a directory",
-                    ),
-                ));
-            }
-            Err(_) => false,
+        let place = Target::open(target, opts.force)?;
+        let guarded = match self.backup.repository_root() {
+            Some(root) => repository_below(&place, root)?,
+            None => None,
         };
-        if target_exists && !opts.force {
-            let mut it = fs::read_dir(target).ctx(|| format!("reading {}", target.display()))?;
-            if it.next().is_some() {
-                return Err(Error::TargetNotEmpty {
-                    path: target.to_owned(),
-                });
-            }
-        }
-        // Stage on the same filesystem as the target so the commit is renames.
-        let (stage_parent, prefix) = if target_exists {
-            (target.to_owned(), ".nkbackup-restore-".to_owned())
-        } else {
-            let parent = match target.parent() {
-                Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-                _ => PathBuf::from("."),
-            };
-            fs::create_dir_all(&parent).ctx(|| format!("creating {}", parent.display()))?;
-            let name = target
-                .file_name()
-                .map(|n| String::from_utf8_lossy(n.as_bytes()).into_owned())
-                .unwrap_or_default();
-            (parent, format!(".{name}.nkbackup-partial-"))
-        };
-        let staging = tempfile::Builder::new()
-            .prefix(&prefix)
-            .tempdir_in(&stage_parent)
-            .ctx(|| format!("creating a staging directory in {}", stage_parent.display()))?;
+        let staging = place.stage()?;
         let filter = opts
             .path
             .as_ref()
             .map(|p| EntryPath::from_bytes(p.trim_matches('/').as_bytes()));
-        let mut ex = Extractor::new(&id, staging.path(), filter.clone())?;
-        // On any error the TempDir is dropped and removes the staging tree.
+        let mut ex = Extractor::new(
+            &id,
+            staging.fd()?,
+            staging.path().to_owned(),
+            filter.clone(),
+        )?;
+        // On any error `staging` is dropped and removes the staging tree.
         let (verified, _) = self.run(&mut ex)?;
         if let (Some(f), 0) = (&filter, ex.restored) {
             return Err(Error::PathNotInBackup {
@@ -210,26 +187,17 @@ impl<'a> Opener<'a> {
             });
         }
         ex.finish()?;
-        let staging = staging.keep();
-        if target_exists {
-            archive::commit(&staging, target)?;
-        } else {
-            fs::rename(&staging, target).ctx(|| {
-                format!(
-                    "moving the restored tree {} to {}",
-                    staging.display(),
-                    target.display()
-                )
-            })?;
-            crate::repo::fsync_dir(&stage_parent)?;
-        }
+        let (entries, bytes, warnings) = (ex.restored, ex.bytes, std::mem::take(&mut ex.warnings));
+        // The extractor's descriptors of the staging tree go before it moves.
+        drop(ex);
+        place.commit(staging, guarded.as_deref())?;
         Ok(RestoreReport {
             id,
             target: target.to_owned(),
-            entries: ex.restored,
-            bytes: ex.bytes,
+            entries,
+            bytes,
             verified,
-            warnings: ex.warnings,
+            warnings,
         })
     }
 
@@ -302,6 +270,57 @@ impl<'a> Opener<'a> {
             report,
         ))
     }
+}
+
+/// Where the repository at `root` lies relative to the restore target: an
+/// error if the target is the repository or inside it; for an existing
+/// target that holds the repository, the repository's path below it.
+fn repository_below(place: &Target, root: &Path) -> Result<Option<Vec<std::ffi::OsString>>> {
+    let target = place.path();
+    let canon = |p: &Path| {
+        fs::canonicalize(p).map_err(|e| Error::io(format!("resolving {}", p.display()), e))
+    };
+    let repo = canon(root)?;
+    // The directory restored into: the existing target, or a new target's
+    // parent (then the target itself cannot hold the repository).
+    let (dir, new) = match place {
+        Target::New { .. } => (
+            target
+                .parent()
+                .filter(|p| !p.as_os_str().is_empty())
+                .unwrap_or(Path::new("."))
+                .to_owned(),
+            true,
+        ),
+        Target::Existing { .. } => (target.to_owned(), false),
+    };
+    let dir = canon(&dir)?;
+    // The path must still name what was opened (nobody swapped it since).
+    let st = fs::metadata(&dir).map_err(|e| Error::io(format!("reading {}", dir.display()), e))?;
+    {
+        use std::os::unix::fs::MetadataExt;
+        if (st.dev(), st.ino()) != place.identity()? {
+            return Err(Error::io(
+                format!("restoring into {}", target.display()),
+                std::io::Error::other(
+                    "the target directory was replaced while the restore opened it; try again, and find out who changes it",
+                ),
+            ));
+        }
+    }
+    if dir == repo || dir.starts_with(&repo) {
+        return Err(Error::TargetInRepository {
+            target: target.to_owned(),
+            repo: root.to_owned(),
+        });
+    }
+    if new {
+        return Ok(None);
+    }
+    Ok(repo
+        .strip_prefix(&dir)
+        .ok()
+        .map(|rel| rel.iter().map(ToOwned::to_owned).collect()))
 }
 
 fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {

@@ -26,13 +26,13 @@ use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
 use crate::id::BackupId;
 use crate::manifest::{EntryPath, InnerHeader, MANIFEST_DIR, SIDECAR_FORMAT, Sidecar};
-use crate::repo::{DEFAULT_LOCK_WAIT, Repository, ensure_dir};
+use crate::repo::{DEFAULT_LOCK_WAIT, Repository};
 use crate::stage::Stage;
 use serde::Serialize;
 use std::io::{Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -181,17 +181,14 @@ impl<'a> Sealer<'a> {
             .unwrap_or_else(OffsetDateTime::now_utc)
             .replace_nanosecond(0)
             .expect("0 is a valid nanosecond");
-        let scratch = storage.scratch_dir();
-        ensure_dir(&scratch)?;
-        let class_prefix = format!("backups/{}", self.class);
-        let id = loop {
+        let (id, data_key, sidecar_key) = loop {
             let id = BackupId::new(created);
-            if !storage.exists(&format!("{class_prefix}/{id}.age"))? {
-                break id;
+            let (data_key, sidecar_key) = crate::repo::backup_keys(&self.class, &id)?;
+            if !storage.exists(&data_key)? {
+                break (id, data_key, sidecar_key);
             }
         };
         let data_name = format!("{id}.age");
-        let data_key = format!("{class_prefix}/{data_name}");
         let ctx = || {
             format!(
                 "sealing backup {id} into {} (nothing was committed; the partial write is removed)",
@@ -212,7 +209,7 @@ impl<'a> Sealer<'a> {
         // thread, overlapping with reading and compression.
         let staged = Stage::new("nkbackup-encrypt", sealed).map_err(ioe)?;
         let compressed = compression.writer(staged).map_err(ioe)?;
-        let mut aw = ArchiveWriter::new(compressed, Some(&scratch)).map_err(ioe)?;
+        let mut aw = ArchiveWriter::new(compressed, storage.scratch_file()?).map_err(ioe)?;
 
         let opts = WalkOptions {
             skip_unreadable: self.skip_unreadable,
@@ -230,7 +227,7 @@ impl<'a> Sealer<'a> {
             match source {
                 Source::Path { path, .. } => walker.add_tree(&mut aw, &path, &name, &ctx)?,
                 Source::Reader { reader, len, .. } => {
-                    add_stream(&mut aw, &name, reader, len, &scratch, created, &ctx)?
+                    add_stream(&mut aw, &name, reader, len, storage.as_ref(), created, &ctx)?
                 }
             }
         }
@@ -273,11 +270,10 @@ impl<'a> Sealer<'a> {
             ciphertext_sha256: digest.hex(),
             manifest_sha256: summary.manifest_sha256.clone(),
             recipients: all_recipients.iter().map(crate::recipient::info).collect(),
-            deadline: retention.deadline(created),
+            deadline: retention.deadline(created)?,
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');
-        let sidecar_key = format!("{class_prefix}/{id}.json");
         storage.put(&sidecar_key, &json)?;
         let mut warnings = summary.warnings;
         warnings.extend(
@@ -377,7 +373,7 @@ fn add_stream<W: Write>(
     name: &EntryPath,
     reader: Box<dyn Read + Send + '_>,
     len: Option<u64>,
-    tmp_dir: &Path,
+    storage: &dyn crate::storage::Storage,
     created: OffsetDateTime,
     ctx: &dyn Fn() -> String,
 ) -> Result<()> {
@@ -390,9 +386,11 @@ fn add_stream<W: Write>(
     let (len, reader): (u64, Box<dyn Read + Send + '_>) = match len {
         Some(l) => (l, reader),
         None => {
-            let s = crate::spool::spool(reader, tmp_dir).map_err(|e| Error::Unreadable {
-                path: name.as_path().to_owned(),
-                source: e,
+            let s = crate::spool::spool(reader, storage.scratch_file()?).map_err(|e| {
+                Error::Unreadable {
+                    path: name.as_path().to_owned(),
+                    source: e,
+                }
             })?;
             (s.len, s.reader)
         }

@@ -1,14 +1,75 @@
-//! Spooling a stream of unknown length, encrypted.
+//! Spill files, encrypted: nothing nkbackup parks on disk is plaintext.
 //!
-//! A tar header needs the entry's size before its data, but `pg_dump |
-//! nkbackup seal` does not know it. The stream is spooled to an unlinked
-//! temporary file in the repository, encrypted with age to a throw-away key
-//! that exists only in memory, then replayed. Plaintext never reaches disk,
-//! memory stays flat, and a killed process leaves nothing behind.
+//! Three things need more room than memory should give them: a stream of
+//! unknown length (`pg_dump | nkbackup seal`: a tar header needs the size
+//! before the data), the manifest lines a seal collects until the end of
+//! the stream, and the entries a restore or verify observed until the inner
+//! manifest arrives to check them. Each goes to an unlinked scratch file
+//! (no name: it disappears when closed or when the process dies), encrypted
+//! with age to a throw-away X25519 key that exists only in this process's
+//! memory, and is read back once. Paths, digests and dump contents never
+//! reach a disk in clear, memory stays flat, and a killed process leaves
+//! nothing behind.
 
 use std::fs::File;
-use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom};
-use std::path::Path;
+use std::io::{self, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+
+/// Bytes buffered on each side of the encryption.
+const BUF: usize = 256 * 1024;
+
+/// Something written once to an encrypted scratch file, then read back.
+pub(crate) struct Spill {
+    key: age::x25519::Identity,
+    out: age::stream::StreamWriter<BufWriter<File>>,
+    len: u64,
+}
+
+impl Spill {
+    /// Starts a spill into `file` (a new, empty scratch file, open for
+    /// reading and writing).
+    pub(crate) fn new(file: File) -> io::Result<Self> {
+        let key = age::x25519::Identity::generate();
+        let out = age::Encryptor::with_recipients(std::iter::once(
+            &key.to_public() as &dyn age::Recipient
+        ))
+        .map_err(io::Error::other)?
+        .wrap_output(BufWriter::with_capacity(BUF, file))?;
+        Ok(Spill { key, out, len: 0 })
+    }
+
+    /// Plaintext bytes written so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Ends the writing and returns a reader of everything written.
+    pub(crate) fn into_reader(self) -> io::Result<Box<dyn Read + Send>> {
+        let mut file = self
+            .out
+            .finish()?
+            .into_inner()
+            .map_err(|e| e.into_error())?;
+        file.seek(SeekFrom::Start(0))?;
+        let dec = age::Decryptor::new_buffered(BufReader::with_capacity(BUF, file))
+            .map_err(io::Error::other)?;
+        let reader = dec
+            .decrypt(std::iter::once(&self.key as &dyn age::Identity))
+            .map_err(io::Error::other)?;
+        Ok(Box::new(reader))
+    }
+}
+
+impl Write for Spill {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.out.write(buf)?;
+        self.len += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
+}
 
 /// A spooled stream: its length and a reader of its plaintext.
 pub struct Spooled {
@@ -18,25 +79,14 @@ pub struct Spooled {
     pub reader: Box<dyn Read + Send>,
 }
 
-/// Spools `input` into an encrypted unlinked file in `dir`.
-pub fn spool(mut input: impl Read, dir: &Path) -> io::Result<Spooled> {
-    let key = age::x25519::Identity::generate();
-    let file: File = tempfile::tempfile_in(dir)?;
-    let enc =
-        age::Encryptor::with_recipients(std::iter::once(&key.to_public() as &dyn age::Recipient))
-            .map_err(io::Error::other)?;
-    let mut w = enc.wrap_output(BufWriter::with_capacity(1 << 20, file))?;
-    let len = io::copy(&mut input, &mut w)?;
-    let mut file = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-    file.seek(SeekFrom::Start(0))?;
-    let dec = age::Decryptor::new_buffered(BufReader::with_capacity(1 << 20, file))
-        .map_err(io::Error::other)?;
-    let reader = dec
-        .decrypt(std::iter::once(&key as &dyn age::Identity))
-        .map_err(io::Error::other)?;
+/// Spools `input` into the encrypted scratch file `file`.
+pub fn spool(mut input: impl Read, file: File) -> io::Result<Spooled> {
+    let mut s = Spill::new(file)?;
+    io::copy(&mut input, &mut s)?;
+    let len = s.len();
     Ok(Spooled {
         len,
-        reader: Box::new(reader),
+        reader: s.into_reader()?,
     })
 }
 
@@ -48,12 +98,24 @@ mod tests {
     fn spool_round_trips_and_is_not_plaintext_on_disk() {
         let dir = tempfile::tempdir().unwrap();
         let data: Vec<u8> = b"secret-dump-line\n".repeat(10_000);
-        let mut s = spool(&data[..], dir.path()).unwrap();
+        // A named file, to look at what reaches the disk.
+        let path = dir.path().join("spill");
+        let file = File::options()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .unwrap();
+        let mut s = spool(&data[..], file).unwrap();
         assert_eq!(s.len, data.len() as u64);
+        let on_disk = std::fs::read(&path).unwrap();
+        assert!(on_disk.starts_with(b"age-encryption.org/v1\n"));
+        assert!(
+            !on_disk.windows(16).any(|w| w == b"secret-dump-line"),
+            "plaintext reached the disk"
+        );
         let mut back = Vec::new();
         s.reader.read_to_end(&mut back).unwrap();
         assert_eq!(back, data);
-        // The spool file is unlinked: nothing is left in the directory.
-        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
 }

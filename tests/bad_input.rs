@@ -100,11 +100,21 @@ fn tampered_sidecar_is_caught_by_deep_verify() {
     let b = sealed(&f);
     // An attacker relabels an archive backup as a log to get it pruned early.
     let text = fs::read_to_string(&b.sidecar_path).unwrap();
-    fs::write(
-        &b.sidecar_path,
-        text.replace("\"class\": \"archive\"", "\"class\": \"logs\""),
-    )
-    .unwrap();
+    let relabelled = text.replace("\"class\": \"archive\"", "\"class\": \"logs\"");
+    fs::write(&b.sidecar_path, &relabelled).unwrap();
+    // In place, the sidecar no longer matches its directory: refused, and
+    // the error names the sidecar and its defect.
+    let e = f.repo.find(&b.sidecar.id).unwrap_err();
+    assert!(matches!(e, Error::SidecarInvalid { .. }), "{e}");
+    assert!(e.to_string().contains("lies in backups/archive/"), "{e}");
+    assert_eq!(e.kind(), ErrorKind::Integrity);
+    // Moved along with its data into the logs directory, it parses; only
+    // the authenticated inner manifest tells.
+    let logs = f.repo_path().join("backups/logs");
+    fs::create_dir_all(&logs).unwrap();
+    fs::rename(&b.data_path, logs.join(b.data_path.file_name().unwrap())).unwrap();
+    fs::write(logs.join(b.sidecar_path.file_name().unwrap()), &relabelled).unwrap();
+    fs::remove_file(&b.sidecar_path).unwrap();
     let b2 = f.repo.find(&b.sidecar.id).unwrap();
     assert_eq!(b2.sidecar.class, "logs");
     f.repo.verify(&b2).unwrap(); // the data file itself is intact
@@ -236,7 +246,7 @@ fn missing_data_and_incomplete_writes_are_reported() {
     let keys: Vec<&str> = l.incomplete.iter().map(|o| o.key.as_str()).collect();
     assert_eq!(keys, ["backups/archive/20200101T000000Z-00000000.age"]);
     assert_eq!(
-        f.repo.storage().describe(keys[0]),
+        f.repo.storage().describe(&l.incomplete[0].key),
         orphan.display().to_string()
     );
     // Sidecar without data.

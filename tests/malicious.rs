@@ -71,7 +71,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
         tar_bytes: tar.len() as u64,
         ciphertext_bytes: age_bytes.len() as u64,
         ciphertext_sha256: hex::encode(Sha256::digest(&age_bytes)),
-        manifest_sha256: String::new(),
+        manifest_sha256: "0".repeat(64),
         recipients: vec![],
         deadline: None,
     };

@@ -207,6 +207,19 @@ fn prune_deletes_overdue_and_surplus_and_journals_every_deletion() {
     assert!(String::from_utf8_lossy(&o.stdout).starts_with("PASS"));
 }
 
+/// Without the `test-hooks` feature the binary has no crash hook and the
+/// crash test below is not built: say so, and fail where it must run.
+#[cfg(not(feature = "test-hooks"))]
+#[test]
+fn the_crash_test_needs_the_test_hooks_feature() {
+    let why = "a_prune_killed_between_its_steps_is_completed_by_the_next_run needs `--features test-hooks` (tests/run-all.sh passes it)";
+    if std::env::var_os("CI").is_some() || std::env::var_os("NKBACKUP_REQUIRE_TOOLS").is_some() {
+        panic!("{why}");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
+#[cfg(feature = "test-hooks")]
 #[test]
 fn a_prune_killed_between_its_steps_is_completed_by_the_next_run() {
     for step in ["after-intent", "after-data", "after-sidecar"] {
@@ -493,7 +506,9 @@ fn sidecars_that_disagree_with_their_data_are_reported_not_deleted() {
         ProblemKind::DataMismatch
     );
     assert!(older.data_path.exists());
-    assert_eq!(rep.overdue_held, 3);
+    // The escaping sidecar is refused when the repository is listed (it is
+    // not evaluated at all), so two overdue backups are held.
+    assert_eq!(rep.overdue_held, 2);
     assert!(rep.deleted.is_empty(), "{:?}", rep.deleted);
     for x in [&flipped, &truncated, &escaping, &newest, &older] {
         assert!(x.sidecar_path.exists(), "{}", x.sidecar.id);

@@ -16,6 +16,11 @@ use std::process::{Command, Output, Stdio};
 use time::Duration;
 use time::macros::datetime;
 
+/// A key of the test's own making.
+fn key(s: &str) -> nkbackup::storage::ObjectKey {
+    nkbackup::storage::ObjectKey::new(s).unwrap()
+}
+
 const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
 
 fn ok(out: Output) -> Output {
@@ -227,14 +232,15 @@ fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
 
 fn put_classes(repo: &Repository) -> Repository {
     let s = repo.storage();
-    let mut text = String::from_utf8(s.get("nkbackup.toml").unwrap().unwrap()).unwrap();
+    let mut text =
+        String::from_utf8(s.get(&key("nkbackup.toml"), 1 << 20).unwrap().unwrap()).unwrap();
     let cut = text.find("[classes.archive]").unwrap();
     let recipients = text[text.find("[[recipients]]").unwrap()..].to_owned();
     text.truncate(cut);
     text.push_str(CLASSES);
     text.push('\n');
     text.push_str(&recipients);
-    s.put("nkbackup.toml", text.as_bytes()).unwrap();
+    s.put(&key("nkbackup.toml"), text.as_bytes()).unwrap();
     Repository::open_in(s.clone()).unwrap()
 }
 
@@ -275,7 +281,7 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
         format!("backups/logs/{old}.age"),
         format!("backups/logs/{old}.json"),
     ] {
-        assert!(s.stat(&k).unwrap().is_none(), "{k} is gone");
+        assert!(s.stat(&key(&k)).unwrap().is_none(), "{k} is gone");
     }
     let ids: Vec<String> = repo
         .list()
@@ -286,8 +292,15 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
         .collect();
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&young) && ids.contains(&keep));
-    assert!(s.get("journal/deletions.jsonl").unwrap().is_some());
-    assert!(s.get("lock").unwrap().is_none(), "the lease is released");
+    assert!(
+        s.get(&key("journal/deletions.jsonl"), 1 << 20)
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        s.get(&key("lock"), 1 << 20).unwrap().is_none(),
+        "the lease is released"
+    );
 
     // retention verify through the CLI: passes, and says how it proved it.
     let v = ok(g
@@ -322,8 +335,11 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
 
     // A journaled object that comes back (restored from elsewhere) is a
     // violation: the HEAD finds it.
-    s.put(&format!("backups/logs/{old}.age"), b"restored from tape")
-        .unwrap();
+    s.put(
+        &key(&format!("backups/logs/{old}.age")),
+        b"restored from tape",
+    )
+    .unwrap();
     let r = retention::verify(
         &repo,
         &VerifyOptions {
@@ -371,10 +387,17 @@ fn drills_and_the_lock_live_in_the_bucket() {
     let s = repo.storage();
     let data_key = &repo.find("latest").unwrap().data_key;
     assert!(s.exists(data_key).unwrap());
-    assert!(s.exists("nkbackup.toml").unwrap());
-    assert!(!s.exists("nkbackup.tom").unwrap());
-    assert!(!s.exists(&data_key.replace(".age", ".ag")).unwrap());
-    let journal = repo.storage().get("journal/drills.jsonl").unwrap().unwrap();
+    assert!(s.exists(&key("nkbackup.toml")).unwrap());
+    assert!(!s.exists(&key("nkbackup.tom")).unwrap());
+    assert!(
+        !s.exists(&key(&data_key.as_str().replace(".age", ".ag")))
+            .unwrap()
+    );
+    let journal = repo
+        .storage()
+        .get(&key("journal/drills.jsonl"), 1 << 20)
+        .unwrap()
+        .unwrap();
     assert_eq!(journal.iter().filter(|&&c| c == b'\n').count(), 1);
 
     // The lease object is exclusive: a second taker waits, then reports

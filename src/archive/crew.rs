@@ -11,23 +11,22 @@
 //! files itself, and waits for the crew before a hard link, whose target
 //! may still be queued. Batches come back once done and are reused.
 //!
-//! A stream that repeats a path (nkbackup never writes one) is applied in
-//! its order only where both copies go to the crew; otherwise which copy
-//! ends up in place is not defined, or the restore fails ("a directory is
-//! in the way"). Either way nothing is written outside the staging
-//! directory: the reader has refused every path that leaves it or passes
-//! through a stored symlink.
+//! A stream never repeats a path: the reader refuses one that does (see
+//! `super::order`), so the order in which threads place entries does not
+//! matter. Every entry comes with the open descriptor of its parent
+//! directory in the staging tree, so nothing is written outside it.
 //!
 //! The first error a thread meets is kept; the thread then only returns
 //! batches, and the main thread reports the error at its next hand-over or
 //! at [`Crew::finish`].
 
-use super::placer::{Content, Placer};
+use super::placer::{Content, Owner, Placer};
 use crate::error::{Error, Result};
 use crate::manifest::Entry;
+use std::ffi::OsString;
 use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::ops::Range;
-use std::path::PathBuf;
+use std::os::fd::{AsFd, OwnedFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, Sender, SyncSender};
 use std::sync::{Arc, Mutex};
@@ -44,10 +43,13 @@ const BATCH_BYTES: usize = 1024 * 1024;
 /// Batches queued per thread.
 const QUEUE: usize = 4;
 
-/// One entry for a crew thread to put in place.
+/// One entry for a crew thread to put in place: `name` in the open
+/// staging directory `parent`.
 struct Job {
     entry: Entry,
-    dst: PathBuf,
+    parent: Arc<OwnedFd>,
+    name: OsString,
+    owner: Owner,
     /// The file's content in the batch's `data` (empty for a symlink).
     data: Range<usize>,
 }
@@ -113,12 +115,15 @@ impl Crew {
     }
 
     /// Queues `entry` (a small file, with its content read into the batch
-    /// by `fill`, or a symlink) to be put at `dst`. `fill` appends to the
-    /// vector it is given and may fail; then nothing is queued.
+    /// by `fill`, or a symlink) to be put at `name` in `parent`. `fill`
+    /// appends to the vector it is given and may fail; then nothing is
+    /// queued.
     pub(super) fn push(
         &mut self,
         entry: &Entry,
-        dst: PathBuf,
+        parent: &Arc<OwnedFd>,
+        name: &std::ffi::OsStr,
+        owner: Owner,
         fill: impl FnOnce(&mut Vec<u8>) -> Result<()>,
     ) -> Result<()> {
         let i = BuildHasherDefault::<DefaultHasher>::default().hash_one(entry.path.as_bytes())
@@ -132,7 +137,9 @@ impl Crew {
         }
         batch.jobs.push(Job {
             entry: entry.clone(),
-            dst,
+            parent: Arc::clone(parent),
+            name: name.to_owned(),
+            owner,
             data: start..batch.data.len(),
         });
         if batch.jobs.len() >= BATCH_ENTRIES || batch.data.len() >= BATCH_BYTES {
@@ -229,16 +236,21 @@ fn stopped() -> Error {
     )
 }
 
-fn work(mut placer: Placer, from_main: Receiver<Batch>, back: Sender<Batch>, failure: &Failure) {
-    for batch in from_main {
+fn work(placer: Placer, from_main: Receiver<Batch>, back: Sender<Batch>, failure: &Failure) {
+    for mut batch in from_main {
         if !failure.failed.load(Ordering::Relaxed) {
             for job in &batch.jobs {
+                let parent = job.parent.as_fd();
                 let r = match job.entry.kind {
-                    crate::manifest::EntryKind::Symlink => placer.symlink(&job.entry, &job.dst),
+                    crate::manifest::EntryKind::Symlink => {
+                        placer.symlink(&job.entry, parent, &job.name, job.owner)
+                    }
                     _ => placer
                         .file(
                             &job.entry,
-                            &job.dst,
+                            parent,
+                            &job.name,
+                            job.owner,
                             Content::Bytes(&batch.data[job.data.clone()]),
                         )
                         .map(|_| ()),
@@ -253,6 +265,8 @@ fn work(mut placer: Placer, from_main: Receiver<Batch>, back: Sender<Batch>, fai
                 }
             }
         }
+        // Descriptors are not kept past the batch.
+        batch.jobs.clear();
         // The main thread may have gone (an error of its own).
         let _ = back.send(batch);
     }

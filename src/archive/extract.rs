@@ -1,21 +1,30 @@
-//! Extracting entries into a staging directory, then committing it.
+//! Extracting entries into a staging directory.
 //!
 //! The reader has already refused absolute paths, `..`, reserved names,
-//! device nodes and entries that pass through a stored symlink, so every
-//! entry names a place inside the staging directory. The staging directory
-//! is fresh and only this extractor writes to it. Nothing becomes visible at
-//! the target until the whole stream has been checked against the manifest:
-//! then [`commit`] moves the staged tree into place.
+//! device nodes, repeated paths and entries below a stored symlink or file,
+//! so every entry names a new place inside the staging directory. The
+//! staging directory is fresh, mode 0700, and reached only through its open
+//! descriptor: every directory below it is opened relative to its parent
+//! without following symlinks, every file and symlink created relative to
+//! its open parent. Nothing becomes visible at the target until the whole
+//! stream has been checked against the manifest; then `super::commit`
+//! moves the staged tree into place.
 
 use super::crew::{Crew, INLINE_MAX};
-use super::placer::{Content, Placer, chown, remove_non_dir, to_system_time};
+use super::placer::{Content, Owner, Placer, to_system_time};
 use super::reader::{EntrySink, stream_error};
-use crate::error::{IoContext, Result};
+use crate::beneath;
+use crate::error::{Error, Result};
 use crate::manifest::{Entry, EntryKind, EntryPath};
-use std::fs::{self, File};
+use rustix::fs::{AtFlags, FileType, Mode, RawMode};
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Read};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Threads creating small files next to the main thread (which parses,
 /// checks, and writes large files). Creating files is kernel work that
@@ -24,51 +33,64 @@ fn crew_size() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
 }
 
-/// Writes entries below `root`, optionally only those under `filter`.
+/// A directory whose mode and time are applied at the end.
+struct DirMode {
+    path: EntryPath,
+    mode: u32,
+    mtime: i64,
+}
+
+/// Writes entries below a staging directory, optionally only those under
+/// `filter`.
 ///
 /// Small files and symlinks are put in place by a crew of threads; call
 /// [`Extractor::finish`] after the last entry to wait for them and to
 /// apply directory modes and times. Dropping an extractor without
 /// `finish` (after an error) stops the crew and drops what is still
 /// queued.
-pub struct Extractor {
-    root: PathBuf,
+pub(crate) struct Extractor {
+    root: Arc<OwnedFd>,
     filter: Option<EntryPath>,
-    dirs: Vec<(PathBuf, u32, i64)>,
+    dirs: Vec<DirMode>,
     /// The copy buffer for large files, reused for every file (a fresh
     /// zeroed buffer per file cost more than writing small files).
     buf: Vec<u8>,
-    /// The directory the previous entry was put in, known to exist: the
-    /// stream lists a directory's entries together, so most entries skip
-    /// `create_dir_all`.
-    made: Option<PathBuf>,
+    /// The directory the previous entry was put in, and its descriptor:
+    /// the stream lists a directory's entries together, so most entries
+    /// open nothing.
+    parent: Option<(Vec<u8>, Arc<OwnedFd>)>,
     /// Places large files, on this thread.
     placer: Placer,
     crew: Option<Crew>,
     /// Entries written.
-    pub restored: u64,
+    pub(crate) restored: u64,
     /// File bytes written.
-    pub bytes: u64,
+    pub(crate) bytes: u64,
     /// Things that could not be restored exactly.
-    pub warnings: Vec<String>,
+    pub(crate) warnings: Vec<String>,
 }
 
 impl Extractor {
-    /// An extractor for backup `id` into the (existing, empty) directory
-    /// `root`. Set-id bits are kept only when running as root.
-    pub fn new(id: &str, root: &Path, filter: Option<EntryPath>) -> Result<Self> {
-        use std::os::unix::fs::MetadataExt;
-        let as_root = fs::metadata(root)
-            .ctx(|| format!("reading {}", root.display()))?
-            .uid()
+    /// An extractor for backup `id` into the (empty) staging directory open
+    /// as `root` (`path` names it in messages). Owners and set-id bits are
+    /// restored only when running as root.
+    pub(crate) fn new(
+        id: &str,
+        root: OwnedFd,
+        path: PathBuf,
+        filter: Option<EntryPath>,
+    ) -> Result<Self> {
+        let as_root = rustix::fs::fstat(&root)
+            .map_err(|e| Error::io(format!("reading {}", path.display()), e.into()))?
+            .st_uid
             == 0;
-        let placer = Placer::new(id, root, as_root);
+        let placer = Placer::new(id, &path, root.as_fd(), as_root);
         Ok(Extractor {
-            root: root.to_owned(),
+            root: Arc::new(root),
             filter,
             dirs: Vec::new(),
             buf: vec![0; COPY_BUF],
-            made: None,
+            parent: None,
             crew: Some(Crew::start(&placer, crew_size())?),
             placer,
             restored: 0,
@@ -79,22 +101,145 @@ impl Extractor {
 
     /// Waits until every entry is in place, then applies directory modes
     /// and times, deepest first.
-    pub fn finish(&mut self) -> Result<()> {
+    pub(crate) fn finish(&mut self) -> Result<()> {
         if let Some(crew) = self.crew.take() {
             crew.finish()?;
         }
-        while let Some((dir, mode, mtime)) = self.dirs.pop() {
-            fs::set_permissions(&dir, fs::Permissions::from_mode(mode))
-                .ctx(|| format!("setting permissions of {}", dir.display()))?;
-            if let Ok(f) = File::open(&dir) {
-                let _ = f.set_modified(to_system_time(mtime));
-            }
+        self.parent = None;
+        while let Some(d) = self.dirs.pop() {
+            let shown = self.placer.root_path().join(d.path.as_path());
+            let at =
+                |e: io::Error| Error::io(format!("setting permissions of {}", shown.display()), e);
+            let f = File::from(
+                beneath::open_dir_path(self.root.as_fd(), d.path.as_bytes()).map_err(at)?,
+            );
+            f.set_permissions(std::fs::Permissions::from_mode(d.mode))
+                .map_err(at)?;
+            let _ = f.set_modified(to_system_time(d.mtime));
         }
         Ok(())
     }
 
-    fn crew(&mut self) -> &mut Crew {
-        self.crew.as_mut().expect("entries arrive before finish")
+    /// The open directory that holds `path`, created if missing (a filtered
+    /// restore skips the entries of its parents).
+    fn parent_of(&mut self, path: &EntryPath) -> Result<Arc<OwnedFd>> {
+        let p = path.as_bytes();
+        let parent = p
+            .iter()
+            .rposition(|&c| c == b'/')
+            .map_or(&p[..0], |i| &p[..i]);
+        if let Some((cached, fd)) = &self.parent
+            && cached == parent
+        {
+            return Ok(Arc::clone(fd));
+        }
+        let fd = if parent.is_empty() {
+            Arc::clone(&self.root)
+        } else {
+            let open = match beneath::open_dir_path(self.root.as_fd(), parent) {
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                    beneath::open_path(self.root.as_fd(), parent.split(|&c| c == b'/'), true)
+                }
+                r => r,
+            };
+            Arc::new(open.map_err(|e| {
+                Error::io(
+                    format!(
+                        "restoring {}",
+                        self.placer.root_path().join(path.as_path()).display()
+                    ),
+                    e,
+                )
+            })?)
+        };
+        self.parent = Some((parent.to_vec(), Arc::clone(&fd)));
+        Ok(fd)
+    }
+
+    fn crew(&mut self) -> Result<&mut Crew> {
+        self.crew
+            .as_mut()
+            .ok_or_else(|| Error::io("restoring", io::Error::other("the restore is finished")))
+    }
+
+    fn owner(&mut self, e: &Entry) -> Owner {
+        if !self.placer.as_root() {
+            return Owner::default();
+        }
+        let (owner, warning) = Owner::of(e);
+        self.warnings.extend(warning);
+        owner
+    }
+
+    fn dir(&mut self, e: &Entry, parent: &OwnedFd, name: &OsStr, owner: Owner) -> Result<()> {
+        let shown = self.placer.shown(e);
+        let at = |err: io::Error| Error::io(format!("restoring {}", shown.display()), err);
+        match rustix::fs::mkdirat(parent, name, Mode::from_raw_mode(0o700)) {
+            Ok(()) => {}
+            // Made already as the parent of an entry of a filtered restore.
+            Err(rustix::io::Errno::EXIST)
+                if beneath::kind_at(parent.as_fd(), name).map_err(at)?
+                    == Some(FileType::Directory) => {}
+            Err(err) => return Err(at(err.into())),
+        }
+        if self.placer.as_root() {
+            let fd = beneath::open_dir(parent.as_fd(), name).map_err(at)?;
+            rustix::fs::fchown(
+                &fd,
+                owner.uid.map(rustix::fs::Uid::from_raw),
+                owner.gid.map(rustix::fs::Gid::from_raw),
+            )
+            .map_err(|err| {
+                Error::io(
+                    format!("setting the owner of {}", shown.display()),
+                    err.into(),
+                )
+            })?;
+        }
+        self.dirs.push(DirMode {
+            path: e.path.clone(),
+            mode: self.placer.mode(e.mode),
+            mtime: e.mtime,
+        });
+        Ok(())
+    }
+
+    /// A hard link to an entry restored before; a warning (not an error)
+    /// when the target was not restored (a filtered restore) or is not a
+    /// regular file.
+    fn hardlink(&mut self, e: &Entry, parent: &OwnedFd, name: &OsStr) -> Result<bool> {
+        let shown = self.placer.shown(e);
+        let Some(target) = e.target.clone() else {
+            return Err(Error::io(
+                format!("restoring {}", shown.display()),
+                io::Error::other("a hard link without a target"),
+            ));
+        };
+        // The link's target may still be queued.
+        self.crew()?.sync()?;
+        let t = target.as_bytes();
+        let (tdir, tname) = match t.iter().rposition(|&c| c == b'/') {
+            Some(i) => (&t[..i], &t[i + 1..]),
+            None => (&t[..0], t),
+        };
+        let tname = OsStr::from_bytes(tname);
+        let found = beneath::open_dir_path(self.root.as_fd(), tdir)
+            .ok()
+            .filter(|d| {
+                rustix::fs::statat(d, tname, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|st| {
+                    FileType::from_raw_mode(st.st_mode as RawMode) == FileType::RegularFile
+                })
+            });
+        let Some(tparent) = found else {
+            self.warnings.push(format!(
+                "{}: not restored, its hard-link target {} was not restored as a file",
+                e.path, target
+            ));
+            return Ok(false);
+        };
+        rustix::fs::linkat(&tparent, tname, parent, name, AtFlags::empty())
+            .map(|()| true)
+            .map_err(|err| Error::io(format!("restoring {}", shown.display()), err.into()))
     }
 }
 
@@ -105,58 +250,32 @@ impl EntrySink for Extractor {
         {
             return Ok(());
         }
-        let dst = self.root.join(e.path.as_path());
-        let at = || format!("restoring {}", dst.display());
-        let parent = dst.parent().expect("entries lie below the root");
-        if self.made.as_deref() != Some(parent) {
-            fs::create_dir_all(parent).ctx(at)?;
-            self.made = Some(parent.to_owned());
-        }
+        let parent = self.parent_of(&e.path)?;
+        let p = e.path.as_bytes();
+        let name = OsStr::from_bytes(p.rsplit(|&c| c == b'/').next().unwrap_or(p));
+        let owner = self.owner(e);
         match e.kind {
-            EntryKind::Dir => {
-                match fs::symlink_metadata(&dst) {
-                    Ok(m) if m.is_dir() => {}
-                    Ok(_) => remove_non_dir(&dst)
-                        .and_then(|_| fs::create_dir(&dst))
-                        .ctx(at)?,
-                    Err(_) => fs::create_dir(&dst).ctx(at)?,
-                }
-                if self.placer.as_root() {
-                    chown(e, &dst, None)?;
-                }
-                self.dirs.push((dst, self.placer.mode(e.mode), e.mtime));
-            }
+            EntryKind::Dir => self.dir(e, &parent, name, owner)?,
             EntryKind::File if e.size <= INLINE_MAX => {
-                let id = self.placer.id();
-                let crew = self.crew.as_mut().expect("entries arrive before finish");
-                crew.push(e, dst, |buf| {
+                let id = self.placer.id().to_owned();
+                self.crew()?.push(e, &parent, name, owner, |buf| {
                     buf.reserve(e.size as usize);
                     data.take(INLINE_MAX)
                         .read_to_end(buf)
                         .map(|_| ())
-                        .map_err(|err| stream_error(id, err))
+                        .map_err(|err| stream_error(&id, err))
                 })?;
                 self.bytes += e.size;
             }
             EntryKind::File => {
                 let content = Content::Stream(data, &mut self.buf);
-                self.bytes += self.placer.file(e, &dst, content)?;
+                self.bytes += self.placer.file(e, parent.as_fd(), name, owner, content)?;
             }
-            EntryKind::Symlink => self.crew().push(e, dst, |_| Ok(()))?,
+            EntryKind::Symlink => self.crew()?.push(e, &parent, name, owner, |_| Ok(()))?,
             EntryKind::Hardlink => {
-                let target = e.target.as_ref().expect("reader sets link targets");
-                let src = self.root.join(target.as_path());
-                // The link's target may still be queued.
-                self.crew().sync()?;
-                if fs::symlink_metadata(&src).is_err() {
-                    self.warnings.push(format!(
-                        "{}: not restored, its hard-link target {} was not restored",
-                        e.path, target
-                    ));
+                if !self.hardlink(e, &parent, name)? {
                     return Ok(());
                 }
-                remove_non_dir(&dst).ctx(at)?;
-                fs::hard_link(&src, &dst).ctx(at)?;
             }
             EntryKind::Skipped => return Ok(()),
         }
@@ -167,42 +286,3 @@ impl EntrySink for Extractor {
 
 /// Bytes per read and write when restoring a large file.
 const COPY_BUF: usize = 256 * 1024;
-
-/// Moves everything in `staging` into `target`, merging directories: an
-/// entry of the backup replaces what is at the same path in `target`, a
-/// symlink in `target` is replaced, never followed; other files in `target`
-/// stay. `staging` is removed.
-pub fn commit(staging: &Path, target: &Path) -> Result<()> {
-    merge(staging, target)?;
-    fs::remove_dir(staging).ctx(|| format!("removing {}", staging.display()))?;
-    crate::repo::fsync_dir(target)
-}
-
-fn merge(from: &Path, to: &Path) -> Result<()> {
-    let mut names: Vec<_> = fs::read_dir(from)
-        .ctx(|| format!("reading {}", from.display()))?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<_>>()
-        .ctx(|| format!("reading {}", from.display()))?;
-    names.sort();
-    for name in names {
-        let src = from.join(&name);
-        let dst = to.join(&name);
-        let at = || format!("moving restored {} into place", dst.display());
-        let s = fs::symlink_metadata(&src).ctx(at)?;
-        match fs::symlink_metadata(&dst) {
-            Ok(d) if d.is_dir() && s.is_dir() => {
-                merge(&src, &dst)?;
-                let perm = s.permissions();
-                fs::remove_dir(&src).ctx(at)?;
-                fs::set_permissions(&dst, perm).ctx(at)?;
-                continue;
-            }
-            Ok(d) if d.is_dir() => fs::remove_dir_all(&dst).ctx(at)?,
-            Ok(_) => fs::remove_file(&dst).ctx(at)?,
-            Err(_) => {}
-        }
-        fs::rename(&src, &dst).ctx(at)?;
-    }
-    Ok(())
-}

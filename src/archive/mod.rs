@@ -1,16 +1,18 @@
 //! The tar layer: writing a backup's stream, walking sources into it, and
 //! reading it back with every safety and integrity check.
 
+mod commit;
 mod crew;
 mod extract;
 mod feed;
-mod pax;
+mod order;
 mod placer;
 mod reader;
 mod walk;
 mod writer;
 
-pub use extract::{Extractor, commit};
+pub(crate) use commit::Target;
+pub(crate) use extract::Extractor;
 pub(crate) use reader::stream_error;
 pub use reader::{EntrySink, NullSink, StreamReport, read_stream, safe_path};
 pub use walk::{WalkOptions, Walker};

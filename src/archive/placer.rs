@@ -2,36 +2,68 @@
 //!
 //! A [`Placer`] belongs to one thread: the restore's main thread has one
 //! for large files, and each thread of the [`Crew`](super::crew::Crew) has
-//! its own for small files and symlinks. It keeps the directory of the
-//! previous entry open, so that files are created relative to it (one path
-//! component per lookup instead of the whole path). The parent directory
-//! of every entry exists before the entry reaches a placer: the main thread
-//! creates it.
+//! its own for small files and symlinks. Every entry reaches it with the
+//! open descriptor of its parent directory inside the staging tree and its
+//! last name: the file is created relative to that descriptor with
+//! `O_NOFOLLOW`, its owner and mode are set through the new file's own
+//! descriptor (a symlink's owner with `fchownat(AT_SYMLINK_NOFOLLOW)`), so
+//! no path is ever resolved again.
 
-use crate::error::{Error, IoContext, Result};
+use crate::error::{Error, Result};
 use crate::manifest::Entry;
-use rustix::fs::{CWD, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode, OFlags};
+use std::ffi::OsStr;
 use std::fs::{self, File};
 use std::io::{self, Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, BorrowedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// The owner to give a restored entry, already checked for range: `None`
+/// leaves that id as the restoring user's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(super) struct Owner {
+    pub(super) uid: Option<u32>,
+    pub(super) gid: Option<u32>,
+}
+
+impl Owner {
+    /// The owner recorded for `e`, and a warning for an id that does not
+    /// fit a Linux uid/gid (more than 32 bits, or the reserved -1): such an
+    /// id is never truncated into another one (2^32 would become root).
+    pub(super) fn of(e: &Entry) -> (Owner, Option<String>) {
+        let fit = |v: Option<u64>| v.and_then(|v| u32::try_from(v).ok().filter(|&v| v != u32::MAX));
+        let owner = Owner {
+            uid: fit(e.uid),
+            gid: fit(e.gid),
+        };
+        let bad =
+            (e.uid.is_some() && owner.uid.is_none()) || (e.gid.is_some() && owner.gid.is_none());
+        let warning = bad.then(|| {
+            format!(
+                "{}: owner {}:{} does not fit a Linux uid/gid; left as the restoring user's",
+                e.path,
+                e.uid.map_or("-".into(), |u| u.to_string()),
+                e.gid.map_or("-".into(), |g| g.to_string())
+            )
+        });
+        (owner, warning)
+    }
+}
 
 /// Creates files and symlinks below a staging directory.
 pub(super) struct Placer {
     /// The backup, named in errors about its stream.
     id: String,
+    /// The staging directory, for messages.
+    root: PathBuf,
     /// Whether owners and set-id bits are restored.
     as_root: bool,
     /// The process umask, if it alone decides the mode of a new file here:
     /// files are created with their final mode and changed afterwards only
     /// if the umask (or ownership) takes bits away. `None`: always set it.
     umask: Option<u32>,
-    /// The directory the previous entry was put in, and open.
-    /// (Directories are never removed during a restore, and the reader
-    /// refuses paths through symlinks.)
-    parent: Option<(PathBuf, OwnedFd)>,
 }
 
 /// Where a file's content comes from.
@@ -43,13 +75,14 @@ pub(super) enum Content<'a> {
 }
 
 impl Placer {
-    /// A placer for backup `id` writing below `root`.
-    pub(super) fn new(id: &str, root: &Path, as_root: bool) -> Self {
+    /// A placer for backup `id` writing below the staging directory `root`
+    /// (open as `root_fd`).
+    pub(super) fn new(id: &str, root: &Path, root_fd: BorrowedFd<'_>, as_root: bool) -> Self {
         Placer {
             id: id.to_owned(),
+            root: root.to_owned(),
             as_root,
-            umask: creation_mask(root),
-            parent: None,
+            umask: creation_mask(root_fd),
         }
     }
 
@@ -58,9 +91,9 @@ impl Placer {
     pub(super) fn sibling(&self) -> Self {
         Placer {
             id: self.id.clone(),
+            root: self.root.clone(),
             as_root: self.as_root,
             umask: self.umask,
-            parent: None,
         }
     }
 
@@ -74,91 +107,108 @@ impl Placer {
         self.as_root
     }
 
+    /// The staging directory, for messages.
+    pub(super) fn root_path(&self) -> &Path {
+        &self.root
+    }
+
+    /// Where `e` goes, for messages.
+    pub(super) fn shown(&self, e: &Entry) -> PathBuf {
+        self.root.join(e.path.as_path())
+    }
+
     /// The permission bits to restore: set-id bits only as root.
     pub(super) fn mode(&self, m: u32) -> u32 {
         if self.as_root { m } else { m & 0o1777 }
     }
 
-    fn parent(&mut self, dst: &Path) -> io::Result<&OwnedFd> {
-        let parent = dst.parent().expect("entries lie below the root");
-        if self.parent.as_ref().is_none_or(|(p, _)| p != parent) {
-            self.parent = None;
-            let dir = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
-            let fd = rustix::fs::openat(CWD, parent, dir, Mode::empty())?;
-            self.parent = Some((parent.to_owned(), fd));
-        }
-        Ok(&self.parent.as_ref().expect("set above").1)
-    }
-
-    /// Creates the regular file `dst` for `e` with `content`; returns the
-    /// bytes written.
-    pub(super) fn file(&mut self, e: &Entry, dst: &Path, content: Content) -> Result<u64> {
-        let at = || format!("restoring {}", dst.display());
+    /// Creates the regular file `name` in `parent` for `e` with `content`;
+    /// returns the bytes written.
+    pub(super) fn file(
+        &self,
+        e: &Entry,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        owner: Owner,
+        content: Content,
+    ) -> Result<u64> {
+        let at = |err: io::Error| Error::io(format!("restoring {}", self.shown(e).display()), err);
         let mode = self.mode(e.mode);
         // Created with its final permission bits (an open for writing
         // succeeds whatever they are); set-id bits only after the owner,
         // which would clear them.
         let create_mode = mode & 0o777;
-        let name = dst.file_name().expect("entry paths have a last component");
-        let parent = self.parent(dst).ctx(at)?;
-        let create = || {
-            rustix::fs::openat(
-                parent,
-                name,
-                OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
-                Mode::from_raw_mode(create_mode),
-            )
-            .map(File::from)
-            .map_err(io::Error::from)
-        };
-        // Something is in the way only if the stream repeats a path.
-        let mut f = match create() {
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
-                remove_non_dir(dst).and_then(|_| create()).ctx(at)?
-            }
-            r => r.ctx(at)?,
-        };
+        let fd = rustix::fs::openat(
+            parent,
+            name,
+            OFlags::WRONLY | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::from_raw_mode(create_mode),
+        )
+        .map_err(|err| at(err.into()))?;
+        let mut f = File::from(fd);
         let n = match content {
-            Content::Bytes(b) => f.write_all(b).map(|_| b.len() as u64).ctx(at)?,
+            Content::Bytes(b) => f.write_all(b).map(|_| b.len() as u64).map_err(at)?,
             Content::Stream(r, buf) => copy_checked(r, &mut f, buf).map_err(|err| match err {
                 CopyError::Read(e2) => super::reader::stream_error(&self.id, e2),
-                CopyError::Write(e2) => Error::io(at(), e2),
+                CopyError::Write(e2) => at(e2),
             })?,
         };
         // Owner before mode: chown clears set-id bits.
         if self.as_root {
-            chown(e, dst, Some(&f))?;
+            rustix::fs::fchown(&f, owner.uid.map(uid), owner.gid.map(gid)).map_err(|err| {
+                Error::io(
+                    format!("setting the owner of {}", self.shown(e).display()),
+                    err.into(),
+                )
+            })?;
         }
         if self.umask.is_none_or(|u| create_mode & !u != mode) {
             f.set_permissions(fs::Permissions::from_mode(mode))
-                .ctx(at)?;
+                .map_err(at)?;
         }
         let _ = f.set_modified(to_system_time(e.mtime));
         Ok(n)
     }
 
-    /// Creates the symlink `dst` for `e`, replacing a non-directory.
-    pub(super) fn symlink(&self, e: &Entry, dst: &Path) -> Result<()> {
-        let at = || format!("restoring {}", dst.display());
-        remove_non_dir(dst).ctx(at)?;
-        let target = e.target.as_ref().expect("reader sets symlink targets");
-        std::os::unix::fs::symlink(target.as_path(), dst).ctx(at)?;
+    /// Creates the symlink `name` in `parent` for `e`.
+    pub(super) fn symlink(
+        &self,
+        e: &Entry,
+        parent: BorrowedFd<'_>,
+        name: &OsStr,
+        owner: Owner,
+    ) -> Result<()> {
+        let at = |err: io::Error| Error::io(format!("restoring {}", self.shown(e).display()), err);
+        let target = e
+            .target
+            .as_ref()
+            .ok_or_else(|| at(io::Error::other("a symlink without a target")))?;
+        rustix::fs::symlinkat(target.as_path(), parent, name).map_err(|err| at(err.into()))?;
         if self.as_root {
-            chown(e, dst, None)?;
+            rustix::fs::chownat(
+                parent,
+                name,
+                owner.uid.map(uid),
+                owner.gid.map(gid),
+                AtFlags::SYMLINK_NOFOLLOW,
+            )
+            .map_err(|err| {
+                Error::io(
+                    format!("setting the owner of {}", self.shown(e).display()),
+                    err.into(),
+                )
+            })?;
         }
         Ok(())
     }
 }
 
-/// Sets the owner of `dst`: on `file` when it is open (no second path
-/// lookup), else on the path without following a symlink.
-pub(super) fn chown(e: &Entry, dst: &Path, file: Option<&File>) -> Result<()> {
-    let (uid, gid) = (e.uid.map(|u| u as u32), e.gid.map(|g| g as u32));
-    match file {
-        Some(f) => std::os::unix::fs::fchown(f, uid, gid),
-        None => std::os::unix::fs::lchown(dst, uid, gid),
-    }
-    .ctx(|| format!("setting the owner of {}", dst.display()))
+fn uid(u: u32) -> rustix::fs::Uid {
+    rustix::fs::Uid::from_raw(u)
+}
+
+fn gid(g: u32) -> rustix::fs::Gid {
+    rustix::fs::Gid::from_raw(g)
 }
 
 enum CopyError {
@@ -186,8 +236,8 @@ fn copy_checked(r: &mut dyn Read, w: &mut dyn Write, buf: &mut [u8]) -> Result<u
 /// `/proc/self/status` (Linux 4.7 and later): reading it with `umask(2)`
 /// would have to set it, racing other threads of a service that uses this
 /// library.
-fn creation_mask(root: &Path) -> Option<u32> {
-    match rustix::fs::getxattr_query(root, "system.posix_acl_default") {
+fn creation_mask(root: BorrowedFd<'_>) -> Option<u32> {
+    match rustix::fs::fgetxattr_query(root.as_fd(), "system.posix_acl_default") {
         Err(rustix::io::Errno::NODATA | rustix::io::Errno::NOTSUP) => {}
         _ => return None,
     }
@@ -196,23 +246,11 @@ fn creation_mask(root: &Path) -> Option<u32> {
     u32::from_str_radix(line.trim(), 8).ok()
 }
 
-/// Removes what is at `p` unless it is a directory (then fails).
-pub(super) fn remove_non_dir(p: &Path) -> io::Result<()> {
-    match fs::symlink_metadata(p) {
-        Ok(m) if m.is_dir() => Err(io::Error::new(
-            io::ErrorKind::AlreadyExists,
-            "a directory is in the way",
-        )),
-        Ok(_) => fs::remove_file(p),
-        Err(_) => Ok(()),
-    }
-}
-
-/// A modification time from the stream (times before 1970 become 1970).
+/// A modification time from the stream (times before 1970 become 1970,
+/// times a file system cannot hold are left unset by the caller).
 pub(super) fn to_system_time(mtime: i64) -> SystemTime {
-    if mtime >= 0 {
-        UNIX_EPOCH + Duration::from_secs(mtime as u64)
-    } else {
-        UNIX_EPOCH
-    }
+    u64::try_from(mtime)
+        .ok()
+        .and_then(|s| UNIX_EPOCH.checked_add(Duration::from_secs(s)))
+        .unwrap_or(UNIX_EPOCH)
 }

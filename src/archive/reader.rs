@@ -1,23 +1,28 @@
 //! Reading and checking a backup's tar stream.
 //!
-//! One pass does everything: each entry's path is checked for safety before
-//! anything is done with it, file content is hashed while a sink (the
-//! extractor, or nothing for `verify --deep`) consumes it, and every entry is
-//! compared with the inner manifest when it arrives at the end. Observed
-//! entries are spilled to a temporary file, so memory does not grow with
-//! the number of entries.
+//! One pass does everything: each header is parsed strictly and within
+//! bounds ([`crate::format::tar`]), each entry's path is checked for
+//! safety and for the walk's shape ([`super::order`]) before anything is
+//! done with it, file content is hashed while a sink (the extractor, or
+//! nothing for `verify --deep`) consumes it, and every entry is compared
+//! with the inner manifest when it arrives at the end. Observed entries are
+//! spilled to an encrypted scratch file, so memory does not grow with the
+//! number of entries.
 
+use super::order::{Order, Refusal};
 use crate::error::{Error, Result};
+use crate::format::tar::{RawEntry, RawKind, TarError, TarReader};
+use crate::limits::{MANIFEST_LINE_BYTES, NAME_BYTES, PATH_BYTES};
 use crate::manifest::{
     Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH,
     MANIFEST_VERSION,
 };
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
 use std::io::{self, BufRead, BufReader, Read};
-use tar::EntryType;
 
-/// Receives entries in stream order, after their path has been checked.
+/// Receives entries in stream order, after they have been checked: a
+/// path is safe and fits the walk's shape, a link has a target (a hard
+/// link's is safe too).
 pub trait EntrySink {
     /// Called once per stored entry. For files, `data` yields the content;
     /// whatever the sink does not read is read (and hashed) afterwards.
@@ -65,23 +70,47 @@ pub(crate) fn stream_error(id: &str, e: io::Error) -> Error {
     }
 }
 
+fn tar_error(id: &str, e: TarError) -> Error {
+    match e {
+        TarError::Io(e) => stream_error(id, e),
+        TarError::Malformed(detail) => Error::Damaged {
+            id: id.to_owned(),
+            detail: format!("its tar stream is malformed: {detail}"),
+        },
+    }
+}
+
 /// Checks a path from the archive and returns it normalised (no `.` or
-/// empty components). Refuses absolute paths, `..`, and the reserved
-/// directory.
+/// empty components). Refuses absolute paths, `..`, the reserved
+/// directory, NUL bytes, and paths or names longer than a restore can
+/// create ([`PATH_BYTES`], [`NAME_BYTES`]).
 pub fn safe_path(id: &str, raw: &[u8]) -> Result<EntryPath> {
     let unsafe_entry = |reason: &str| Error::UnsafeEntry {
         id: id.to_owned(),
-        path: String::from_utf8_lossy(raw).into_owned(),
+        path: crate::text::escape_bytes(raw),
         reason: reason.to_owned(),
     };
     if raw.first() == Some(&b'/') {
         return Err(unsafe_entry("absolute path"));
+    }
+    if raw.contains(&0) {
+        return Err(unsafe_entry("a NUL byte in the path"));
+    }
+    if raw.len() > PATH_BYTES {
+        return Err(unsafe_entry(&format!(
+            "the path is longer than {PATH_BYTES} bytes, more than a restore can create"
+        )));
     }
     let mut out: Vec<u8> = Vec::with_capacity(raw.len());
     for comp in raw.split(|&c| c == b'/') {
         match comp {
             b"" | b"." => continue,
             b".." => return Err(unsafe_entry("path contains '..'")),
+            _ if comp.len() > NAME_BYTES => {
+                return Err(unsafe_entry(&format!(
+                    "a name in the path is longer than {NAME_BYTES} bytes"
+                )));
+            }
             _ => {
                 if !out.is_empty() {
                     out.push(b'/');
@@ -99,24 +128,6 @@ pub fn safe_path(id: &str, raw: &[u8]) -> Result<EntryPath> {
     Ok(EntryPath::from_bytes(out))
 }
 
-/// Tracks symlinks seen so far, to refuse entries that would pass through one.
-#[derive(Default)]
-struct SymlinkSet(HashSet<Vec<u8>>);
-
-impl SymlinkSet {
-    /// Whether some proper ancestor of `p` is a symlink stored earlier.
-    fn passes_through(&self, p: &EntryPath) -> bool {
-        if self.0.is_empty() {
-            return false;
-        }
-        let b = p.as_bytes();
-        b.iter()
-            .enumerate()
-            .filter(|&(_, &c)| c == b'/')
-            .any(|(i, _)| self.0.contains(&b[..i]))
-    }
-}
-
 /// Reads the whole tar stream `r`, feeding entries to `sink` and checking
 /// them against the inner manifest. `id` names the backup in errors.
 pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<StreamReport> {
@@ -124,142 +135,167 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
         id: id.to_owned(),
         detail,
     };
-    let mut archive = tar::Archive::new(r);
-    let entries = archive.entries().map_err(|e| stream_error(id, e))?;
+    let terr = |e| tar_error(id, e);
+    let mut tar = TarReader::new(r);
+    let first = tar.next_entry().map_err(terr)?;
+    let starts_right = first.as_ref().is_some_and(|e| {
+        e.kind == RawKind::Directory
+            && e.path.strip_suffix(b"/").unwrap_or(&e.path) == MANIFEST_DIR.as_bytes()
+    });
+    if !starts_right {
+        return Err(damaged(
+            "the stream does not start with the .nkbackup directory: it was not written by nkbackup".into(),
+        ));
+    }
     let mut observed =
-        EntryLog::new(None).map_err(|e| Error::io("creating a temporary file", e))?;
-    let mut symlinks = SymlinkSet::default();
+        EntryLog::in_temp_dir().map_err(|e| Error::io("creating a scratch file", e))?;
+    let mut order = Order::new();
     let mut file_bytes = 0u64;
-    let mut seen_dir = false;
-    let mut report = None;
-
-    for entry in entries {
-        let mut entry = entry.map_err(|e| stream_error(id, e))?;
-        if report.is_some() {
+    let report = loop {
+        let Some(raw) = tar.next_entry().map_err(terr)? else {
             return Err(damaged(
-                "there are entries after the inner manifest, which must be last".into(),
+                "the inner manifest is missing: the backup is truncated or was not written by nkbackup"
+                    .into(),
             ));
-        }
-        let raw = entry.path_bytes().into_owned();
-        let kind = entry.header().entry_type();
-        if !seen_dir {
-            seen_dir = true;
-            if raw.strip_suffix(b"/").unwrap_or(&raw) == MANIFEST_DIR.as_bytes()
-                && kind == EntryType::Directory
-            {
-                continue;
-            }
-            return Err(damaged(
-                "the stream does not start with the .nkbackup directory: it was not written by nkbackup".into(),
-            ));
-        }
-        if raw == MANIFEST_PATH.as_bytes() && kind.is_file() {
-            report = Some(check_manifest(id, &mut entry, observed, file_bytes)?);
-            observed =
-                EntryLog::new(None).map_err(|e| Error::io("creating a temporary file", e))?;
-            continue;
-        }
-        let path = safe_path(id, &raw)?;
-        let unsafe_entry = |reason: &str| Error::UnsafeEntry {
-            id: id.to_owned(),
-            path: path.to_string(),
-            reason: reason.to_owned(),
         };
-        if symlinks.passes_through(&path) {
-            return Err(unsafe_entry(
-                "its path passes through a symlink stored earlier",
-            ));
+        if raw.path == MANIFEST_PATH.as_bytes() && raw.kind == RawKind::Regular {
+            let mut data = TarData(&mut tar);
+            break check_manifest(id, &mut data, observed, file_bytes)?;
         }
-        let h = entry.header();
-        let mode = h.mode().unwrap_or(0o644) & 0o7777;
-        let mtime = h.mtime().unwrap_or(0) as i64;
-        let link = || -> Result<EntryPath> {
-            match entry.link_name_bytes() {
-                Some(l) => Ok(EntryPath::from_bytes(l.into_owned())),
-                None => Err(damaged(format!("link {path} has no target"))),
-            }
-        };
-        let (ekind, target) = match kind {
-            EntryType::Regular | EntryType::Continuous => (EntryKind::File, None),
-            EntryType::Directory => (EntryKind::Dir, None),
-            EntryType::Symlink => (EntryKind::Symlink, Some(link()?)),
-            EntryType::Link => {
-                let t = link()?;
-                let t = safe_path(id, t.as_bytes()).map_err(|_| {
-                    unsafe_entry("hard link whose target is outside the restore directory")
-                })?;
-                if symlinks.passes_through(&t) || symlinks.0.contains(t.as_bytes()) {
-                    return Err(unsafe_entry("hard link to or through a symlink"));
-                }
-                (EntryKind::Hardlink, Some(t))
-            }
-            EntryType::Char | EntryType::Block => return Err(unsafe_entry("device node")),
-            EntryType::Fifo => return Err(unsafe_entry("fifo")),
-            other => return Err(unsafe_entry(&format!("unsupported entry type {other:?}"))),
-        };
-        let size = if ekind == EntryKind::File {
-            entry.size()
-        } else {
-            0
-        };
-        let mut e = Entry {
-            path,
-            kind: ekind,
-            size,
-            mode,
-            mtime,
-            uid: h.uid().ok(),
-            gid: h.gid().ok(),
-            sha256: None,
-            target,
-            note: None,
-        };
-        if ekind == EntryKind::Symlink {
-            symlinks.0.insert(e.path.as_bytes().to_vec());
-        }
+        let e = check_entry(id, raw, &mut order)?;
+        let size = e.size;
         let mut hr = HashRead {
-            inner: &mut entry,
+            inner: TarData(&mut tar),
             hasher: Sha256::new(),
             len: 0,
         };
         sink.entry(&e, &mut hr)?;
         io::copy(&mut hr, &mut io::sink()).map_err(|e| stream_error(id, e))?;
-        if ekind == EntryKind::File {
+        let mut e = e;
+        if e.kind == EntryKind::File {
             if hr.len != size {
                 return Err(damaged(format!("{}: short entry", e.path)));
             }
             e.sha256 = Some(hex::encode(hr.hasher.finalize()));
-            file_bytes += size;
+            file_bytes = file_bytes.saturating_add(size);
         }
         observed
             .push(&e)
-            .map_err(|err| Error::io("writing a temporary file", err))?;
+            .map_err(|err| Error::io("writing a scratch file", err))?;
+    };
+    if tar.next_entry().map_err(terr)?.is_some() {
+        return Err(damaged(
+            "there are entries after the inner manifest, which must be last".into(),
+        ));
     }
-    let report = report.ok_or_else(|| {
-        damaged(
-            "the inner manifest is missing: the backup is truncated or was not written by nkbackup"
-                .into(),
-        )
-    })?;
     // Read to the end of the payload so that age authenticates its final
-    // chunk and zstd checks its frame checksum.
-    io::copy(&mut archive.into_inner(), &mut io::sink()).map_err(|e| stream_error(id, e))?;
+    // chunk and zstd checks its frame checksum; only zeros may follow the
+    // end of the archive.
+    tar.finish().map_err(terr)?;
     Ok(report)
 }
 
-struct HashRead<'a, R: ?Sized> {
-    inner: &'a mut R,
+/// Turns a parsed header into a checked entry, or refuses it.
+fn check_entry(id: &str, raw: RawEntry, order: &mut Order) -> Result<Entry> {
+    let path = safe_path(id, &raw.path)?;
+    let unsafe_entry = |reason: &str| Error::UnsafeEntry {
+        id: id.to_owned(),
+        path: path.to_string(),
+        reason: reason.to_owned(),
+    };
+    let (kind, target) = match raw.kind {
+        RawKind::Regular => (EntryKind::File, None),
+        RawKind::Directory => (EntryKind::Dir, None),
+        RawKind::Symlink => {
+            let t = raw.link.unwrap_or_default();
+            if t.len() > PATH_BYTES {
+                return Err(unsafe_entry(&format!(
+                    "a symlink target longer than {PATH_BYTES} bytes, more than a restore can create"
+                )));
+            }
+            (EntryKind::Symlink, Some(EntryPath::from_bytes(t)))
+        }
+        RawKind::Hardlink => {
+            let t = safe_path(id, &raw.link.unwrap_or_default()).map_err(|_| {
+                unsafe_entry("hard link whose target is outside the restore directory")
+            })?;
+            order.hardlink_target(&t).map_err(unsafe_entry)?;
+            (EntryKind::Hardlink, Some(t))
+        }
+        RawKind::CharDevice | RawKind::BlockDevice => return Err(unsafe_entry("device node")),
+        RawKind::Fifo => return Err(unsafe_entry("fifo")),
+        RawKind::Other(t) => {
+            return Err(unsafe_entry(&format!(
+                "unsupported entry type {:?}",
+                crate::text::escape(&(t as char).to_string())
+            )));
+        }
+    };
+    order.admit(&path, kind).map_err(|r| match r {
+        Refusal::ThroughSymlink => unsafe_entry("its path passes through a symlink stored earlier"),
+        Refusal::Shape(why) => Error::Damaged {
+            id: id.to_owned(),
+            detail: format!("entry {path}: {why}"),
+        },
+    })?;
+    Ok(Entry {
+        size: if kind == EntryKind::File { raw.size } else { 0 },
+        path,
+        kind,
+        mode: raw.mode,
+        mtime: raw.mtime,
+        uid: Some(raw.uid),
+        gid: Some(raw.gid),
+        sha256: None,
+        target,
+        note: None,
+    })
+}
+
+/// The current entry's content, as a reader.
+struct TarData<'a, R>(&'a mut TarReader<R>);
+
+impl<R: Read> Read for TarData<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read_data(buf)
+    }
+}
+
+struct HashRead<R> {
+    inner: R,
     hasher: Sha256,
     len: u64,
 }
 
-impl<R: Read + ?Sized> Read for HashRead<'_, R> {
+impl<R: Read> Read for HashRead<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
         self.hasher.update(&buf[..n]);
         self.len += n as u64;
         Ok(n)
     }
+}
+
+/// The next line of `r` (without its newline), at most
+/// [`MANIFEST_LINE_BYTES`] long; `Ok(None)` at the end.
+fn manifest_line(r: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<()>> {
+    line.clear();
+    let n = r
+        .by_ref()
+        .take(MANIFEST_LINE_BYTES as u64 + 1)
+        .read_until(b'\n', line)?;
+    if n == 0 {
+        return Ok(None);
+    }
+    if line.last() == Some(&b'\n') {
+        line.pop();
+    } else if n > MANIFEST_LINE_BYTES {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("an inner manifest line is longer than {MANIFEST_LINE_BYTES} bytes"),
+        ));
+    }
+    Ok(Some(()))
 }
 
 /// Reads the manifest entry and compares it with the observed entries.
@@ -273,17 +309,24 @@ fn check_manifest(
         id: id.to_owned(),
         detail,
     };
+    let line_error = |e: io::Error| {
+        if e.kind() == io::ErrorKind::InvalidData {
+            damaged(e.to_string())
+        } else {
+            stream_error(id, e)
+        }
+    };
     let mut hr = HashRead {
         inner: data,
         hasher: Sha256::new(),
         len: 0,
     };
-    let mut lines = BufReader::new(&mut hr).split(b'\n');
-    let first = lines
-        .next()
-        .ok_or_else(|| damaged("the inner manifest is empty".into()))?
-        .map_err(|e| stream_error(id, e))?;
-    let header: InnerHeader = serde_json::from_slice(&first)
+    let mut lines = BufReader::new(&mut hr);
+    let mut line = Vec::new();
+    manifest_line(&mut lines, &mut line)
+        .map_err(line_error)?
+        .ok_or_else(|| damaged("the inner manifest is empty".into()))?;
+    let header: InnerHeader = serde_json::from_slice(&line)
         .map_err(|e| damaged(format!("the inner manifest header is invalid: {e}")))?;
     if header.nkbackup_manifest != MANIFEST_VERSION {
         return Err(damaged(format!(
@@ -293,10 +336,12 @@ fn check_manifest(
     }
     let mut seen = observed
         .into_entries()
-        .map_err(|e| Error::io("reading a temporary file", e))?;
+        .map_err(|e| Error::io("reading a scratch file", e))?;
     let (mut count, mut skipped, mut listed_bytes, mut checked) = (0u64, 0u64, 0u64, 0u64);
-    for line in lines {
-        let line = line.map_err(|e| stream_error(id, e))?;
+    while manifest_line(&mut lines, &mut line)
+        .map_err(line_error)?
+        .is_some()
+    {
         let m: Entry = serde_json::from_slice(&line)
             .map_err(|e| damaged(format!("inner manifest line {} is invalid: {e}", count + 2)))?;
         count += 1;
@@ -304,9 +349,11 @@ fn check_manifest(
             skipped += 1;
             continue;
         }
-        listed_bytes += m.size;
+        listed_bytes = listed_bytes
+            .checked_add(m.size)
+            .ok_or_else(|| damaged("the inner manifest's sizes add up to more than 2^64".into()))?;
         let o = match seen.next() {
-            Some(o) => o.map_err(|e| Error::io("reading a temporary file", e))?,
+            Some(o) => o.map_err(|e| Error::io("reading a scratch file", e))?,
             None => {
                 return Err(damaged(format!(
                     "the manifest lists {:?} but the stream does not contain it",
@@ -320,7 +367,7 @@ fn check_manifest(
         checked += 1;
     }
     if let Some(extra) = seen.next() {
-        let extra = extra.map_err(|e| Error::io("reading a temporary file", e))?;
+        let extra = extra.map_err(|e| Error::io("reading a scratch file", e))?;
         return Err(damaged(format!(
             "the stream holds {:?}, which the manifest does not list",
             extra.path
@@ -334,6 +381,7 @@ fn check_manifest(
     if listed_bytes != file_bytes {
         return Err(damaged("file byte totals do not match".into()));
     }
+    drop(lines);
     Ok(StreamReport {
         header,
         manifest_sha256: hex::encode(hr.hasher.finalize()),

@@ -7,14 +7,14 @@
 //! fit. File content is hashed as it passes, and each entry is recorded in a
 //! spill file that becomes the manifest.
 
-use super::pax;
 use crate::digest::Digested;
+use crate::format::pax;
 use crate::manifest::{
     Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH,
 };
 use sha2::{Digest, Sha256};
+use std::fs::File;
 use std::io::{self, Read, Write};
-use std::path::Path;
 use tar::{EntryType, Header};
 
 const BLOCK: usize = 512;
@@ -75,7 +75,8 @@ pub enum AddFileError {
 pub struct ArchiveWriter<W: Write> {
     out: W,
     tar_bytes: u64,
-    log: EntryLog,
+    /// The manifest lines so far; taken by [`ArchiveWriter::finish`].
+    log: Option<EntryLog>,
     skipped: u64,
     file_bytes: u64,
     warnings: Vec<String>,
@@ -85,12 +86,13 @@ pub struct ArchiveWriter<W: Write> {
 
 impl<W: Write> ArchiveWriter<W> {
     /// Starts a stream, writing the reserved `.nkbackup` directory entry.
-    /// Manifest spill data goes to an unlinked file in `spill_dir`.
-    pub fn new(out: W, spill_dir: Option<&Path>) -> io::Result<Self> {
+    /// Manifest lines are spilled, encrypted, to the scratch file `spill`
+    /// (see [`EntryLog`]).
+    pub fn new(out: W, spill: File) -> io::Result<Self> {
         let mut w = ArchiveWriter {
             out,
             tar_bytes: 0,
-            log: EntryLog::new(spill_dir)?,
+            log: Some(EntryLog::new(spill)?),
             skipped: 0,
             file_bytes: 0,
             warnings: Vec::new(),
@@ -227,13 +229,17 @@ impl<W: Write> ArchiveWriter<W> {
     /// inner writer. `header` carries id, class, created, host and tool; the
     /// counts are filled in here.
     pub fn finish(mut self, mut header: InnerHeader) -> io::Result<(W, ArchiveSummary)> {
+        let log = self
+            .log
+            .take()
+            .ok_or_else(|| io::Error::other("the archive is already finished"))?;
         header.nkbackup_manifest = crate::manifest::MANIFEST_VERSION;
-        header.entries = self.log.len();
+        header.entries = log.len();
         header.skipped = self.skipped;
         header.file_bytes = self.file_bytes;
         let mut first = serde_json::to_vec(&header).map_err(io::Error::other)?;
         first.push(b'\n');
-        let spill_len = self.log.byte_len();
+        let spill_len = log.byte_len();
         let size = first.len() as u64 + spill_len;
         let meta = EntryMeta {
             mode: 0o644,
@@ -242,7 +248,6 @@ impl<W: Write> ArchiveWriter<W> {
         };
         let h = self.header(EntryType::Regular, &meta, size);
         self.write_header(h, MANIFEST_PATH.as_bytes(), None, size)?;
-        let log = std::mem::replace(&mut self.log, EntryLog::new(None)?);
         let mut reader = io::Cursor::new(first).chain(log.into_reader()?);
         let mut hasher = Sha256::new();
         let mut copied = 0u64;
@@ -289,7 +294,11 @@ impl<W: Write> ArchiveWriter<W> {
         target: Option<&EntryPath>,
         note: Option<String>,
     ) -> io::Result<()> {
-        self.log.push(&Entry {
+        let log = self
+            .log
+            .as_mut()
+            .ok_or_else(|| io::Error::other("the archive is already finished"))?;
+        log.push(&Entry {
             path: path.clone(),
             kind,
             size,

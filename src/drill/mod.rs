@@ -25,7 +25,7 @@ use crate::archive::{EntrySink, NullSink};
 use crate::error::{Error, Result};
 use crate::journal::{self, JournalWriter};
 use crate::open::{Opener, RestoreOptions};
-use crate::repo::{BackupInfo, RepoLock, Repository};
+use crate::repo::{BackupInfo, Repository};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 use time::OffsetDateTime;
@@ -147,18 +147,9 @@ pub fn run(
 /// Appends a record under the journal's own lock (in a directory: not the
 /// repository's, so a drill never waits for a long nightly seal).
 fn append(repo: &Repository, record: DrillRecord) -> Result<DrillRecord> {
-    let _lock: Box<dyn crate::storage::LockGuard> = match repo.local_root() {
-        Some(root) => {
-            let dir = root.join(journal::JOURNAL_DIR);
-            crate::repo::ensure_dir(&dir)?;
-            Box::new(RepoLock::exclusive_file(
-                &dir.join("drills.lock"),
-                JOURNAL_LOCK_WAIT,
-            )?)
-        }
-        // Seals take no lock on an object store, so the repository's is free.
-        None => repo.lock(JOURNAL_LOCK_WAIT)?,
-    };
+    let _lock = repo
+        .storage()
+        .lock_object(&journal::lock_key(DRILLS), JOURNAL_LOCK_WAIT)?;
     let mut w = JournalWriter::<DrillRecord>::open(repo.storage().clone(), DRILLS)?;
     w.append(record)?;
     Ok(w.state.records.pop().expect("just appended"))

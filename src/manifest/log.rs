@@ -2,52 +2,36 @@
 //!
 //! A backup can hold millions of entries; keeping them in memory would make
 //! memory grow with the tree. Entries are appended as JSON lines to an
-//! unlinked temporary file and read back in order at the end.
+//! encrypted, unlinked scratch file ([`crate::spool::Spill`]: paths and
+//! digests never reach the disk in clear) and read back in order at the
+//! end.
 
 use super::Entry;
+use crate::spool::Spill;
 use std::fs::File;
-use std::io::{self, BufRead, BufReader, BufWriter, Seek, SeekFrom, Write};
-use std::path::Path;
+use std::io::{self, BufRead, BufReader, BufWriter, Read, Write};
 
-/// An append-then-replay list of entries backed by an anonymous temp file.
+/// An append-then-replay list of entries backed by an encrypted scratch
+/// file.
 pub struct EntryLog {
-    out: Counted<BufWriter<File>>,
+    out: BufWriter<Spill>,
     count: u64,
 }
 
-/// A writer that counts the bytes it passes on.
-struct Counted<W> {
-    inner: W,
-    written: u64,
-}
-
-impl<W: Write> Write for Counted<W> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.inner.write(buf)?;
-        self.written += n as u64;
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 impl EntryLog {
-    /// Creates a log in `dir` (the system temp dir if `None`). The file has no
-    /// name: it disappears when the log is dropped or the process dies.
-    pub fn new(dir: Option<&Path>) -> io::Result<Self> {
-        let f = match dir {
-            Some(d) => tempfile::tempfile_in(d)?,
-            None => tempfile::tempfile()?,
-        };
+    /// Creates a log in the scratch file `file` (new, empty, open for
+    /// reading and writing, best without a name).
+    pub fn new(file: File) -> io::Result<Self> {
         Ok(EntryLog {
-            out: Counted {
-                inner: BufWriter::with_capacity(256 * 1024, f),
-                written: 0,
-            },
+            out: BufWriter::with_capacity(64 * 1024, Spill::new(file)?),
             count: 0,
         })
+    }
+
+    /// Creates a log in an anonymous file of the system's temporary
+    /// directory.
+    pub fn in_temp_dir() -> io::Result<Self> {
+        Self::new(tempfile::tempfile()?)
     }
 
     /// Appends an entry.
@@ -72,20 +56,20 @@ impl EntryLog {
 
     /// Total bytes of the JSON lines.
     pub fn byte_len(&self) -> u64 {
-        self.out.written
+        self.out.get_ref().len() + self.out.buffer().len() as u64
     }
 
-    /// Rewinds and returns a reader over the raw JSON lines.
-    pub fn into_reader(self) -> io::Result<BufReader<File>> {
-        let mut f = self.out.inner.into_inner().map_err(|e| e.into_error())?;
-        f.seek(SeekFrom::Start(0))?;
-        Ok(BufReader::with_capacity(256 * 1024, f))
+    /// Ends the writing and returns a reader over the raw JSON lines.
+    pub fn into_reader(self) -> io::Result<Box<dyn Read + Send>> {
+        self.out
+            .into_inner()
+            .map_err(|e| e.into_error())?
+            .into_reader()
     }
 
-    /// Rewinds and returns an iterator over the entries.
+    /// Ends the writing and returns an iterator over the entries.
     pub fn into_entries(self) -> io::Result<impl Iterator<Item = io::Result<Entry>>> {
-        Ok(self
-            .into_reader()?
+        Ok(BufReader::with_capacity(256 * 1024, self.into_reader()?)
             .lines()
             .map(|l| l.and_then(|l| serde_json::from_str(&l).map_err(io::Error::other))))
     }
@@ -98,7 +82,7 @@ mod tests {
 
     #[test]
     fn replays_in_order() {
-        let mut log = EntryLog::new(None).unwrap();
+        let mut log = EntryLog::in_temp_dir().unwrap();
         for i in 0..1000 {
             log.push(&Entry {
                 path: EntryPath::from_bytes(format!("f{i}")),

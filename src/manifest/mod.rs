@@ -17,4 +17,6 @@ pub use entry::{Entry, EntryKind};
 pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION};
 pub use log::EntryLog;
 pub use path::EntryPath;
-pub use sidecar::{RecipientInfo, SIDECAR_FORMAT, Sidecar};
+pub use sidecar::{
+    DefectKind, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect, is_sha256_hex,
+};

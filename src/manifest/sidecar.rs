@@ -1,7 +1,17 @@
 //! The sidecar manifest: `<id>.json` beside `<id>.age`.
+//!
+//! A sidecar is read without any key, by unattended jobs, from a place
+//! anyone with write access to the repository can change. [`Sidecar::parse`]
+//! is the one place its bytes become a value, and it checks everything a
+//! later step relies on: the format, that it describes the backup its file
+//! name says, in the class directory it lies in, with the data file
+//! `<id>.age` beside it (the data file's key is never taken from the JSON),
+//! a creation time equal to the id's, well-formed digests, labels and
+//! recipient types, and short printable host and tool names.
 
 use super::InnerHeader;
 use crate::error::{Error, Result};
+use crate::id::BackupId;
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use time::OffsetDateTime;
@@ -9,12 +19,22 @@ use time::OffsetDateTime;
 /// The `format` value of sidecars this version writes and reads.
 pub const SIDECAR_FORMAT: &str = "nkbackup-sidecar/1";
 
+/// Most recipients a sidecar may list.
+const MAX_RECIPIENTS: usize = 256;
+/// Longest host name or tool string accepted.
+const MAX_NAME: usize = 255;
+/// Longest recipient key accepted (an OpenPGP RSA-4096 key packet in
+/// base64 is about 750 bytes).
+const MAX_KEY: usize = 8192;
+/// Recipient types a sidecar may name.
+const KNOWN_KINDS: &[&str] = &["age", "recovery", "card-x25519", "card-openpgp"];
+
 /// A recipient a backup was sealed to, as recorded in its sidecar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecipientInfo {
     /// The recipient's label from the configuration.
     pub label: String,
-    /// Its type (`age`, later `recovery`, `card`…).
+    /// Its type (`age`, `recovery`, `card-x25519`, `card-openpgp`).
     #[serde(rename = "type")]
     pub kind: String,
     /// Its public key, as configured.
@@ -39,7 +59,8 @@ pub struct Sidecar {
     pub tool: String,
     /// `none` or `zstd:LEVEL`.
     pub compression: String,
-    /// File name of the data file, in the same directory.
+    /// File name of the data file, in the same directory: always
+    /// `<id>.age`.
     pub data: String,
     /// Entry lines in the inner manifest.
     pub entries: u64,
@@ -68,34 +89,139 @@ pub struct Sidecar {
     pub deadline: Option<OffsetDateTime>,
 }
 
-impl Sidecar {
-    /// Reads and parses a sidecar file.
-    pub fn read(path: &Path, id: &str) -> Result<Self> {
-        let bytes = std::fs::read(path).map_err(|e| Error::SidecarInvalid {
-            id: id.to_owned(),
-            path: path.to_owned(),
-            message: e.to_string(),
-        })?;
-        Self::parse(&bytes, path, id)
-    }
+/// Why a sidecar was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DefectKind {
+    /// It is not a sidecar this nkbackup reads: not JSON, another format,
+    /// a field out of range.
+    Unreadable,
+    /// It is well formed but does not describe the backup its place says:
+    /// another id, another class than its directory's, another data file.
+    Misplaced,
+}
 
-    /// Parses and checks the sidecar of backup `id` read from `path` (a
-    /// file path or object URL, for messages).
-    pub fn parse(bytes: &[u8], path: &Path, id: &str) -> Result<Self> {
-        let bad = |message: String| Error::SidecarInvalid {
+/// A sidecar's defect, found by [`Sidecar::parse`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SidecarDefect {
+    /// Which kind.
+    pub kind: DefectKind,
+    /// What is wrong, for a person (names escaped).
+    pub message: String,
+}
+
+impl SidecarDefect {
+    /// The library error for this defect of the sidecar of `id` at `path`.
+    pub fn into_error(self, id: &str, path: &Path) -> Error {
+        Error::SidecarInvalid {
             id: id.to_owned(),
             path: path.to_owned(),
+            message: self.message,
+        }
+    }
+}
+
+impl Sidecar {
+    /// Parses and checks the sidecar of backup `id`, read from the
+    /// directory of class `class` (`path`, a file path or object URL, is
+    /// only for messages).
+    pub fn parse(bytes: &[u8], class: &str, id: &BackupId) -> Result<Self, SidecarDefect> {
+        let unreadable = |message: String| SidecarDefect {
+            kind: DefectKind::Unreadable,
             message,
         };
-        let s: Sidecar = serde_json::from_slice(bytes).map_err(|e| bad(e.to_string()))?;
+        let misplaced = |message: String| SidecarDefect {
+            kind: DefectKind::Misplaced,
+            message,
+        };
+        let s: Sidecar = serde_json::from_slice(bytes).map_err(|e| unreadable(e.to_string()))?;
         if s.format != SIDECAR_FORMAT {
-            return Err(bad(format!(
+            return Err(unreadable(format!(
                 "format {:?} is not {SIDECAR_FORMAT:?}; a newer nkbackup may be needed",
-                s.format
+                crate::text::escape(&s.format)
             )));
         }
-        if s.id != id {
-            return Err(bad(format!("it describes backup {:?}", s.id)));
+        if s.id != id.as_str() {
+            return Err(misplaced(format!(
+                "it describes backup {:?}, not the {id} of its file name",
+                crate::text::escape(&s.id)
+            )));
+        }
+        if s.class != class {
+            return Err(misplaced(format!(
+                "it says class {:?} but lies in backups/{class}/; it was moved or edited",
+                crate::text::escape(&s.class)
+            )));
+        }
+        if s.data != format!("{id}.age") {
+            return Err(misplaced(format!(
+                "it names data file {:?} instead of {id}.age; it was edited",
+                crate::text::escape(&s.data)
+            )));
+        }
+        let created = s.created.to_offset(time::UtcOffset::UTC);
+        if created.nanosecond() != 0 || id.created() != Some(created) {
+            return Err(unreadable(format!(
+                "created {} is not the time of its id {id}",
+                crate::retention::rfc3339(s.created)
+            )));
+        }
+        if let Some(d) = s.deadline
+            && d < s.created
+        {
+            return Err(unreadable(
+                "its deadline lies before its creation time".into(),
+            ));
+        }
+        for (what, v) in [("host", &s.host), ("tool", &s.tool)] {
+            if v.len() > MAX_NAME || v.chars().any(char::is_control) {
+                return Err(unreadable(format!(
+                    "its {what} is longer than {MAX_NAME} bytes or holds control characters"
+                )));
+            }
+        }
+        crate::compression::Compression::parse(&s.compression)
+            .map_err(|e| unreadable(format!("compression: {e}")))?;
+        for (what, v) in [
+            ("ciphertext_sha256", &s.ciphertext_sha256),
+            ("manifest_sha256", &s.manifest_sha256),
+        ] {
+            if !is_sha256_hex(v) {
+                return Err(unreadable(format!("{what} is not 64 lowercase hex digits")));
+            }
+        }
+        if s.skipped > s.entries {
+            return Err(unreadable(
+                "it counts more skipped entries than entries".into(),
+            ));
+        }
+        if s.recipients.len() > MAX_RECIPIENTS {
+            return Err(unreadable(format!(
+                "it lists more than {MAX_RECIPIENTS} recipients"
+            )));
+        }
+        for r in &s.recipients {
+            let label_ok = r.label == crate::config::RECOVERY_LABEL
+                || crate::config::check_name("recipient label", &r.label).is_ok();
+            if !label_ok {
+                return Err(unreadable(format!(
+                    "recipient label {:?} is not a label nkbackup writes",
+                    crate::text::escape(&r.label)
+                )));
+            }
+            if !KNOWN_KINDS.contains(&r.kind.as_str()) {
+                return Err(unreadable(format!(
+                    "recipient {} has unknown type {:?}",
+                    r.label,
+                    crate::text::escape(&r.kind)
+                )));
+            }
+            if r.key.len() > MAX_KEY || !r.key.bytes().all(|c| c.is_ascii_graphic()) {
+                return Err(unreadable(format!(
+                    "the key of recipient {} is longer than {MAX_KEY} bytes or not printable ASCII",
+                    r.label
+                )));
+            }
         }
         Ok(s)
     }
@@ -119,7 +245,9 @@ impl Sidecar {
         let mut check = |what: &str, side: String, inn: String| {
             if side != inn {
                 out.push(format!(
-                    "{what}: sidecar says {side}, inner manifest says {inn}"
+                    "{what}: sidecar says {}, inner manifest says {}",
+                    crate::text::escape(&side),
+                    crate::text::escape(&inn)
                 ));
             }
         };
@@ -153,4 +281,11 @@ impl Sidecar {
         );
         out
     }
+}
+
+/// Whether `s` is a SHA-256 digest in lowercase hex.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64
+        && s.bytes()
+            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
 }

@@ -22,16 +22,41 @@ pub use lock::RepoLock;
 use crate::config::{self, Config, RecipientConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::id::BackupId;
-use crate::manifest::Sidecar;
-use crate::storage::{LocalStorage, LockGuard, ObjectInfo, Storage};
+use crate::manifest::{DefectKind, Sidecar};
+use crate::storage::{LocalStorage, LockGuard, ObjectInfo, ObjectKey, ObjectKind, Storage};
 use serde::Serialize;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 /// File name of the configuration.
 pub const CONFIG_FILE: &str = "nkbackup.toml";
+
+/// The key of the configuration object.
+pub fn config_key() -> ObjectKey {
+    ObjectKey::from_parts(&[CONFIG_FILE])
+}
+
+/// The key of the directory of backups.
+pub fn backups_key() -> ObjectKey {
+    ObjectKey::from_parts(&["backups"])
+}
+
+/// The key of the directory of partial writes.
+pub fn tmp_key() -> ObjectKey {
+    ObjectKey::from_parts(&["tmp"])
+}
+
+/// The keys of a backup's data object and sidecar, made from its checked
+/// class and id (never from anything a sidecar says).
+pub fn backup_keys(class: &str, id: &BackupId) -> Result<(ObjectKey, ObjectKey)> {
+    config::check_name("class", class)?;
+    Ok((
+        ObjectKey::from_parts(&["backups", class, &format!("{id}.age")]),
+        ObjectKey::from_parts(&["backups", class, &format!("{id}.json")]),
+    ))
+}
 
 /// How long writers wait for the lock by default.
 pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(3600);
@@ -43,21 +68,26 @@ pub struct Repository {
     config: Config,
 }
 
-/// A committed backup: its sidecar and where its objects are.
+/// A committed backup: its checked sidecar and where its objects are.
 #[derive(Debug, Clone, Serialize)]
 pub struct BackupInfo {
-    /// The sidecar manifest.
+    /// The sidecar manifest, checked by [`Sidecar::parse`].
     #[serde(flatten)]
     pub sidecar: Sidecar,
-    /// The data object's key (`backups/<class>/<id>.age`).
-    pub data_key: String,
+    /// The data object's key (`backups/<class>/<id>.age`), made from the
+    /// class directory and the id of the sidecar's name.
+    pub data_key: ObjectKey,
     /// The sidecar's key (`backups/<class>/<id>.json`).
-    pub sidecar_key: String,
+    pub sidecar_key: ObjectKey,
     /// Where the data is, for people: the file's path in a local
     /// repository, the object's `s3://` URL in a bucket.
     pub data_path: PathBuf,
     /// Where the sidecar is, in the same form.
     pub sidecar_path: PathBuf,
+    /// When the sidecar was written, if the store says: orders backups
+    /// created in the same second.
+    #[serde(skip)]
+    pub committed: Option<SystemTime>,
     #[serde(skip)]
     storage: Arc<dyn Storage>,
 }
@@ -72,6 +102,11 @@ impl BackupInfo {
                 id: self.sidecar.id.clone(),
                 path: self.data_path.clone(),
             })
+    }
+
+    /// The directory of the repository this backup is in, if local.
+    pub fn repository_root(&self) -> Option<&Path> {
+        self.storage.local_root()
     }
 }
 
@@ -89,15 +124,48 @@ pub struct ShallowVerify {
 /// What a listing found besides committed backups.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Listing {
-    /// Committed backups, oldest first.
+    /// Committed backups, oldest first (ties in `created`: the sidecar
+    /// written last is newest).
     pub backups: Vec<BackupInfo>,
     /// Data objects without a sidecar (incomplete writes).
     pub incomplete: Vec<ObjectInfo>,
     /// Partial writes: `tmp/*.partial` files and a crash's temporary
     /// sidecar files (`backups/<class>/.<id>.json.*.tmp`).
     pub partials: Vec<ObjectInfo>,
-    /// Sidecars that could not be read, with the reason.
-    pub unreadable: Vec<String>,
+    /// Sidecars that were refused, with the reason. Their data objects
+    /// are neither backups nor incomplete writes: they are held.
+    pub unreadable: Vec<UnreadableSidecar>,
+    /// Symlinks, special files and directories where the repository keeps
+    /// its files (never followed).
+    pub unexpected: Vec<ObjectInfo>,
+}
+
+/// A sidecar that [`Sidecar::parse`] refused.
+#[derive(Debug, Clone, Serialize)]
+pub struct UnreadableSidecar {
+    /// The id its name gives.
+    pub id: String,
+    /// The class directory it lies in.
+    pub class: String,
+    /// Its key.
+    pub sidecar_key: ObjectKey,
+    /// Where it is, for people.
+    pub sidecar_path: PathBuf,
+    /// Refused as unreadable or as misplaced.
+    pub kind: DefectKind,
+    /// What is wrong with it.
+    pub message: String,
+}
+
+impl UnreadableSidecar {
+    /// The error opening this backup gives.
+    pub fn error(&self) -> Error {
+        Error::SidecarInvalid {
+            id: self.id.clone(),
+            path: self.sidecar_path.clone(),
+            message: self.message.clone(),
+        }
+    }
 }
 
 impl Repository {
@@ -111,6 +179,7 @@ impl Repository {
                 });
             }
         }
+        ensure_dir(root)?;
         let repo = Self::init_in(Arc::new(LocalStorage::new(root)))?;
         ensure_dir(&root.join("backups"))?;
         ensure_dir(&root.join("tmp"))?;
@@ -120,16 +189,16 @@ impl Repository {
     /// Creates a new repository in `storage`, which must hold nothing.
     pub fn init_in(storage: Arc<dyn Storage>) -> Result<Self> {
         let here = || PathBuf::from(storage.location());
-        if storage.stat(CONFIG_FILE)?.is_some() {
+        if storage.stat(&config_key())?.is_some() {
             return Err(Error::RepositoryExists { path: here() });
         }
-        if storage.local_root().is_none() && !storage.list("")?.is_empty() {
+        if storage.local_root().is_none() && !storage.list(None)?.is_empty() {
             return Err(Error::NotEmptyNotRepository { path: here() });
         }
         let mut id = [0u8; 16];
         rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut id);
         let text = config::initial_text(&hex::encode(id), &crate::now_rfc3339());
-        if !storage.put_new(CONFIG_FILE, text.as_bytes())? {
+        if !storage.put_new(&config_key(), text.as_bytes())? {
             return Err(Error::RepositoryExists { path: here() });
         }
         Self::open_in(storage)
@@ -159,8 +228,8 @@ impl Repository {
 
     /// Opens the repository in `storage`.
     pub fn open_in(storage: Arc<dyn Storage>) -> Result<Self> {
-        let path = PathBuf::from(storage.describe(CONFIG_FILE));
-        let Some(bytes) = storage.get(CONFIG_FILE)? else {
+        let path = PathBuf::from(storage.describe(&config_key()));
+        let Some(bytes) = storage.get(&config_key(), crate::limits::CONFIG_BYTES)? else {
             return Err(Error::RepositoryNotFound {
                 path: PathBuf::from(storage.location()),
             });
@@ -333,10 +402,10 @@ impl Repository {
         &mut self,
         f: impl FnOnce(&mut toml_edit::DocumentMut) -> Result<(), &'static str>,
     ) -> Result<()> {
-        let path = PathBuf::from(self.storage.describe(CONFIG_FILE));
+        let path = PathBuf::from(self.storage.describe(&config_key()));
         let text = self
             .storage
-            .get(CONFIG_FILE)?
+            .get(&config_key(), crate::limits::CONFIG_BYTES)?
             .and_then(|b| String::from_utf8(b).ok())
             .ok_or_else(|| Error::RepositoryNotFound {
                 path: PathBuf::from(self.location()),
@@ -353,107 +422,149 @@ impl Repository {
         })?;
         let new = doc.to_string();
         let config = Config::parse(&new, &path)?;
-        self.storage.put(CONFIG_FILE, new.as_bytes())?;
+        self.storage.put(&config_key(), new.as_bytes())?;
         self.config = config;
         Ok(())
     }
 
     /// Lists committed backups (oldest first), incomplete writes, partial
-    /// writes and unreadable sidecars.
+    /// writes, refused sidecars and unexpected objects.
     pub fn list(&self) -> Result<Listing> {
         let mut out = Listing::default();
         let mut datas = std::collections::BTreeMap::new();
         let mut sidecars = Vec::new();
-        for o in self.storage.list("backups/")? {
-            let Some((class, name)) = o
-                .key
-                .strip_prefix("backups/")
-                .and_then(|r| r.split_once('/'))
-            else {
+        for o in self.storage.list(Some(&backups_key()))? {
+            let key = o.key.clone();
+            let mut parts = key.components().skip(1);
+            let (Some(class), name, None) = (parts.next(), parts.next(), parts.next()) else {
+                // Deeper than backups/<class>/<name>: nothing of ours.
                 continue;
             };
-            if class.is_empty() || name.contains('/') {
+            let Some(name) = name else {
+                // A class directory; a symlink or file in its place hides
+                // whatever it points to and is reported.
+                if o.kind != ObjectKind::Directory {
+                    out.unexpected.push(o);
+                }
+                continue;
+            };
+            if config::check_name("class", class).is_err() {
                 continue;
             }
-            if let Some(id) = name.strip_suffix(".age") {
-                if BackupId::is_well_formed(id) {
-                    datas.insert(o.key.clone(), o);
+            let shaped = |suffix: &str| {
+                name.strip_suffix(suffix)
+                    .filter(|id| BackupId::is_well_formed(id))
+                    .and_then(|id| BackupId::parse(id).ok())
+            };
+            if let Some(id) = shaped(".age") {
+                if o.kind != ObjectKind::Object {
+                    out.unexpected.push(o.clone());
                 }
-            } else if let Some(id) = name.strip_suffix(".json")
-                && BackupId::is_well_formed(id)
-            {
-                sidecars.push((class.to_owned(), id.to_owned(), o.key.clone()));
+                datas.insert(o.key.clone(), (o, id));
+            } else if let Some(id) = shaped(".json") {
+                sidecars.push((class.to_owned(), id, o));
             } else if name.starts_with('.') && name.contains(".json.") && name.ends_with(".tmp") {
                 out.partials.push(o);
+            } else if o.kind != ObjectKind::Object {
+                out.unexpected.push(o);
             }
         }
-        for (class, id, sidecar_key) in sidecars {
-            let data_key = format!("backups/{class}/{id}.age");
+        for (class, id, o) in sidecars {
+            let (data_key, sidecar_key) = backup_keys(&class, &id)?;
             datas.remove(&data_key);
             let sidecar_path = PathBuf::from(self.storage.describe(&sidecar_key));
-            let parsed = self
-                .storage
-                .get(&sidecar_key)?
-                .ok_or_else(|| Error::SidecarInvalid {
-                    id: id.clone(),
-                    path: sidecar_path.clone(),
-                    message: "it vanished while listing".into(),
-                })
-                .and_then(|b| Sidecar::parse(&b, &sidecar_path, &id));
-            match parsed {
-                Ok(sidecar) => {
-                    let data_key = format!("backups/{class}/{}", sidecar.data);
-                    out.backups.push(BackupInfo {
-                        data_path: PathBuf::from(self.storage.describe(&data_key)),
-                        data_key,
-                        sidecar,
-                        sidecar_key,
-                        sidecar_path,
-                        storage: self.storage.clone(),
-                    });
+            let refuse = |kind, message: String| UnreadableSidecar {
+                id: id.to_string(),
+                class: class.clone(),
+                sidecar_key: sidecar_key.clone(),
+                sidecar_path: sidecar_path.clone(),
+                kind,
+                message,
+            };
+            let bytes = match self.storage.get(&sidecar_key, crate::limits::SIDECAR_BYTES) {
+                Ok(Some(b)) => b,
+                Ok(None) => {
+                    out.unreadable.push(refuse(
+                        DefectKind::Unreadable,
+                        "it vanished while listing".into(),
+                    ));
+                    continue;
                 }
-                Err(e) => out.unreadable.push(e.to_string()),
+                Err(e @ (Error::TooLarge { .. } | Error::NotAFile { .. })) => {
+                    out.unreadable
+                        .push(refuse(DefectKind::Unreadable, e.to_string()));
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
+            match Sidecar::parse(&bytes, &class, &id) {
+                Ok(sidecar) => out.backups.push(BackupInfo {
+                    data_path: PathBuf::from(self.storage.describe(&data_key)),
+                    data_key,
+                    sidecar,
+                    sidecar_key,
+                    sidecar_path,
+                    committed: o.modified,
+                    storage: self.storage.clone(),
+                }),
+                Err(d) => out.unreadable.push(refuse(d.kind, d.message)),
             }
         }
-        out.incomplete = datas.into_values().collect();
+        out.incomplete = datas.into_values().map(|(o, _)| o).collect();
         out.partials.extend(
             self.storage
-                .list("tmp/")?
+                .list(Some(&tmp_key()))?
                 .into_iter()
-                .filter(|o| o.key.ends_with(".partial")),
+                .filter(|o| o.key.as_str().ends_with(".partial")),
         );
         out.partials.sort_by(|a, b| a.key.cmp(&b.key));
         out.backups.sort_by(|a, b| {
-            (a.sidecar.created, &a.sidecar.id).cmp(&(b.sidecar.created, &b.sidecar.id))
+            (a.sidecar.created, a.committed, &a.sidecar.id).cmp(&(
+                b.sidecar.created,
+                b.committed,
+                &b.sidecar.id,
+            ))
         });
         Ok(out)
     }
-    /// Finds one backup by id, unique prefix, or `latest`.
+
+    /// Finds one backup by id, unique prefix, or `latest`. A backup whose
+    /// sidecar was refused is found too, and the error names the sidecar
+    /// and its defect.
     pub fn find(&self, query: &str) -> Result<BackupInfo> {
-        let mut all = self.list()?.backups;
+        let listing = self.list()?;
+        let mut all = listing.backups;
+        let not_found = || Error::BackupNotFound {
+            id: crate::text::escape(query),
+        };
         if query == "latest" {
-            return all.pop().ok_or_else(|| Error::BackupNotFound {
-                id: query.to_owned(),
-            });
+            return all.pop().ok_or_else(not_found);
         }
         if let Some(i) = all.iter().position(|b| b.sidecar.id == query) {
             return Ok(all.swap_remove(i));
         }
-        let mut hits: Vec<BackupInfo> = all
-            .into_iter()
-            .filter(|b| BackupId::parse(&b.sidecar.id).is_ok_and(|id| id.matches(query)))
+        if let Some(u) = listing.unreadable.iter().find(|u| u.id == query) {
+            return Err(u.error());
+        }
+        let matches = |id: &str| BackupId::parse(id).is_ok_and(|id| id.matches(query));
+        let mut hits: Vec<BackupInfo> =
+            all.into_iter().filter(|b| matches(&b.sidecar.id)).collect();
+        let refused: Vec<&UnreadableSidecar> = listing
+            .unreadable
+            .iter()
+            .filter(|u| matches(&u.id))
             .collect();
-        match hits.len() {
-            0 => Err(Error::BackupNotFound {
-                id: query.to_owned(),
-            }),
-            1 => Ok(hits.pop().expect("one hit")),
+        match (hits.len(), refused.as_slice()) {
+            (0, []) => Err(not_found()),
+            (0, [u]) => Err(u.error()),
+            (1, []) => Ok(hits.pop().expect("one hit")),
             _ => Err(Error::AmbiguousId {
-                id: query.to_owned(),
+                id: crate::text::escape(query),
                 candidates: hits
                     .iter()
-                    .take(5)
                     .map(|b| b.sidecar.id.as_str())
+                    .chain(refused.iter().map(|u| u.id.as_str()))
+                    .take(5)
                     .collect::<Vec<_>>()
                     .join(", "),
             }),

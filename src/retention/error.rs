@@ -42,6 +42,20 @@ pub enum RetentionError {
         examples: String,
     },
 
+    /// A backup's deadline cannot be computed: its creation time plus the
+    /// class's `max_age` lies beyond the year 9999.
+    #[error(
+        "its deadline is out of range: created {created} plus max_age {max_age} of class {class:?} lies beyond the year 9999; no real backup was created then, so its sidecar was planted or damaged: it is held, investigate it"
+    )]
+    DateOutOfRange {
+        /// The class.
+        class: String,
+        /// Its creation time.
+        created: String,
+        /// The class's `max_age`.
+        max_age: String,
+    },
+
     /// A compliance report was asked for with an unsupported file name.
     #[error("cannot write report {path}: the name must end in .md or .html")]
     ReportFormat {

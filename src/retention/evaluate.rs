@@ -13,8 +13,10 @@
 //! *held* and reported as problems.
 
 use super::policy::{ClassPolicy, KeepRules, Policy};
+use crate::manifest::DefectKind;
 use crate::repo::{BackupInfo, Listing, Repository};
 use crate::storage::ObjectInfo;
+use crate::storage::ObjectKey;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -103,9 +105,9 @@ pub struct Assessment {
     /// The sidecar file (a path, or an object URL).
     pub sidecar_path: PathBuf,
     /// The data object's key in the repository.
-    pub data_key: String,
+    pub data_key: ObjectKey,
     /// The sidecar's key in the repository.
-    pub sidecar_key: String,
+    pub sidecar_key: ObjectKey,
 }
 
 /// Kinds of problems evaluation and verification report.
@@ -120,6 +122,12 @@ pub enum ProblemKind {
     UnknownClass,
     /// A sidecar lies in another class's directory or names another file.
     Misplaced,
+    /// A symlink, special file or directory where nkbackup keeps its own
+    /// files.
+    Unexpected,
+    /// A backup's deadline falls outside the dates nkbackup computes with
+    /// (its creation time is implausible).
+    DateOutOfRange,
     /// A sidecar's data file is missing.
     DataMissing,
     /// A data file disagrees with its sidecar (length or SHA-256).
@@ -166,7 +174,7 @@ pub struct Orphan {
     /// The file (a path, or an object URL).
     pub path: PathBuf,
     /// Its key in the repository.
-    pub key: String,
+    pub key: ObjectKey,
     /// Its modification time.
     #[serde(with = "time::serde::rfc3339")]
     pub modified: OffsetDateTime,
@@ -256,9 +264,26 @@ pub fn evaluate(
     let mut problems = Vec::new();
     for u in &listing.unreadable {
         problems.push(Problem {
-            kind: ProblemKind::UnreadableSidecar,
-            subject: String::new(),
-            detail: u.clone(),
+            kind: match u.kind {
+                DefectKind::Misplaced => ProblemKind::Misplaced,
+                DefectKind::Unreadable => ProblemKind::UnreadableSidecar,
+            },
+            subject: u.id.clone(),
+            detail: format!(
+                "{}; its data file is not pruned until a person has looked",
+                u.error()
+            ),
+        });
+    }
+    for o in &listing.unexpected {
+        problems.push(Problem {
+            kind: ProblemKind::Unexpected,
+            subject: repo.storage().describe(&o.key),
+            detail: format!(
+                "{} is {} where nkbackup keeps its own files; it is never followed, and what it hides is not evaluated: investigate and remove it",
+                repo.storage().describe(&o.key),
+                o.kind.describe()
+            ),
         });
     }
     let mut backups: Vec<Assessment> = Vec::with_capacity(listing.backups.len());
@@ -266,7 +291,11 @@ pub fn evaluate(
     for (i, b) in listing.backups.iter().enumerate() {
         let s = &b.sidecar;
         let cp = policy.class(&s.class);
-        let deadline = cp.and_then(|c| c.deadline(s.created));
+        let (deadline, out_of_range) = match cp.map(|c| c.deadline(s.created)) {
+            Some(Err(e)) => (None, Some(e.to_string())),
+            Some(Ok(d)) => (d, None),
+            None => (None, None),
+        };
         let state = match (cp, deadline) {
             (None, _) => State::UnknownClass,
             (Some(_), None) => State::NoDeadline,
@@ -295,7 +324,15 @@ pub fn evaluate(
             data_key: b.data_key.clone(),
             sidecar_key: b.sidecar_key.clone(),
         };
-        if let Some(p) = hold_reason(repo.storage().as_ref(), b, cp) {
+        let hold = match out_of_range {
+            Some(detail) => Some(Problem {
+                kind: ProblemKind::DateOutOfRange,
+                subject: s.id.clone(),
+                detail,
+            }),
+            None => hold_reason(repo.storage().as_ref(), b, cp),
+        };
+        if let Some(p) = hold {
             a.action = Action::Hold;
             a.reason = p.detail.clone();
             problems.push(p);
@@ -398,32 +435,6 @@ fn hold_reason(
             detail,
         })
     };
-    let dir_class = b
-        .sidecar_key
-        .strip_prefix("backups/")
-        .and_then(|k| k.split_once('/'))
-        .map_or("", |(c, _)| c);
-    if dir_class != s.class {
-        return problem(
-            ProblemKind::Misplaced,
-            format!(
-                "sidecar {} says class {:?} but lies in backups/{dir_class}/; it was moved or edited: compare with `nkbackup verify --deep`, then move or remove it by hand",
-                b.sidecar_path.display(),
-                s.class
-            ),
-        );
-    }
-    if s.data != format!("{}.age", s.id) {
-        return problem(
-            ProblemKind::Misplaced,
-            format!(
-                "sidecar {} names data file {:?} instead of {}.age; it was edited: not pruned, investigate it",
-                b.sidecar_path.display(),
-                s.data,
-                s.id
-            ),
-        );
-    }
     if cp.is_none() {
         return problem(
             ProblemKind::UnknownClass,
@@ -543,8 +554,15 @@ fn apply_keep_rules(
     }
 }
 
+/// An object's modification time, if the store gave one that is a
+/// representable date (a planted file can carry any time).
 fn mtime(o: &ObjectInfo) -> Option<OffsetDateTime> {
-    o.modified.map(OffsetDateTime::from)
+    let secs = o
+        .modified?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs();
+    OffsetDateTime::from_unix_timestamp(i64::try_from(secs).ok()?).ok()
 }
 
 /// Incomplete writes and partial files older than `grace`.
@@ -562,7 +580,7 @@ fn find_orphans(
         if at - m < grace {
             continue;
         }
-        let mut parts = o.key.split('/').skip(1);
+        let mut parts = o.key.components().skip(1);
         let class = parts.next().map(str::to_owned);
         let id = parts
             .next()

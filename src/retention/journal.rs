@@ -155,7 +155,7 @@ impl JournalState {
 }
 
 /// The deletion journal's key, `journal/deletions.jsonl`.
-pub fn key() -> String {
+pub fn key() -> crate::storage::ObjectKey {
     crate::journal::key(DELETIONS)
 }
 

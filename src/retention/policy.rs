@@ -100,9 +100,25 @@ impl ClassPolicy {
         })
     }
 
-    /// The deadline of a backup created at `created`, if the class has one.
-    pub fn deadline(&self, created: OffsetDateTime) -> Option<OffsetDateTime> {
-        self.max_age.map(|m| created + m.to_duration())
+    /// The deadline of a backup created at `created`, if the class has
+    /// one; an error if it falls outside the dates nkbackup computes with
+    /// (a creation time far in the future, as only a planted sidecar has).
+    pub fn deadline(
+        &self,
+        created: OffsetDateTime,
+    ) -> Result<Option<OffsetDateTime>, RetentionError> {
+        let Some(m) = self.max_age else {
+            return Ok(None);
+        };
+        created
+            .checked_add(m.to_duration())
+            .filter(|d| d.year() <= 9999)
+            .map(Some)
+            .ok_or_else(|| RetentionError::DateOutOfRange {
+                class: self.class.clone(),
+                created: super::rfc3339(created),
+                max_age: m.to_string(),
+            })
     }
 
     /// How long before its deadline a backup counts as "due soon": a

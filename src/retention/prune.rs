@@ -18,14 +18,17 @@ use super::journal::{Event, Reason, Record};
 use super::{Clock, Policy};
 use crate::error::Result;
 use crate::repo::{DEFAULT_LOCK_WAIT, Repository};
+use crate::storage::ObjectKey;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::path::{Component, Path};
 use time::OffsetDateTime;
 
 /// Environment variable of the crash hook used by the tests: with
 /// `after-intent`, `after-data` or `after-sidecar`, prune aborts the
-/// process right after that step of its first deletion.
+/// process right after that step of its first deletion. Only in builds
+/// with the `test-hooks` feature: a library that services embed never
+/// aborts because of its environment.
+#[cfg(feature = "test-hooks")]
 pub const CRASH_HOOK_ENV: &str = "NKBACKUP_TEST_CRASH_PRUNE";
 
 /// How to prune.
@@ -123,22 +126,21 @@ pub struct PruneReport {
     pub problems: Vec<Problem>,
 }
 
+#[cfg(feature = "test-hooks")]
 fn crash_hook(step: &str) {
     if std::env::var(CRASH_HOOK_ENV).is_ok_and(|v| v == step) {
-        eprintln!("nkbackup: {CRASH_HOOK_ENV}={step}: aborting (test hook)");
         std::process::abort();
     }
 }
 
-/// Whether a journaled path is one prune may delete: relative, no `..`,
-/// under `backups/` or `tmp/`.
-fn safe_rel(p: &str) -> bool {
-    let path = Path::new(p);
-    path.components().all(|c| matches!(c, Component::Normal(_)))
-        && matches!(
-            path.components().next(),
-            Some(Component::Normal(f)) if f == "backups" || f == "tmp"
-        )
+#[cfg(not(feature = "test-hooks"))]
+fn crash_hook(_step: &str) {}
+
+/// The key a journaled path names, if it is one prune may delete: a
+/// well-formed object key under `backups/` or `tmp/`.
+fn deletable(p: &str) -> Option<ObjectKey> {
+    let k = ObjectKey::new(p).ok()?;
+    (k.is_below(&crate::repo::backups_key()) || k.is_below(&crate::repo::tmp_key())).then_some(k)
 }
 
 /// Prunes the repository. See the module documentation for the order of
@@ -170,19 +172,22 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         let paths: Vec<&String> = std::iter::once(&r.path)
             .chain(r.sidecar_path.as_ref())
             .collect();
-        if let Some(bad) = paths.iter().find(|p| !safe_rel(p)) {
+        let keys: Option<Vec<ObjectKey>> = paths.iter().map(|p| deletable(p)).collect();
+        let Some(keys) = keys else {
+            let bad = paths.iter().find(|p| deletable(p).is_none());
             report.problems.push(Problem {
                 kind: ProblemKind::JournalDamaged,
                 subject: format!("journal line {}", r.seq),
                 detail: format!(
-                    "pending deletion names path {bad:?}, outside backups/ and tmp/; not touched: investigate the journal"
+                    "pending deletion names path {:?}, not a file under backups/ or tmp/; not touched: investigate the journal",
+                    crate::text::escape(bad.map_or("", |p| p.as_str()))
                 ),
             });
             continue;
-        }
+        };
         if !opts.dry_run {
-            for p in paths {
-                storage.delete(p)?;
+            for k in &keys {
+                storage.delete(k)?;
             }
             let mut done = Record::new(Event::Done, opts.clock.now(), injected, r.path.clone());
             done.intent = Some(r.seq);
@@ -247,13 +252,15 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             created: Some(a.created),
             deadline: a.deadline,
             reason,
-            path: a.data_key.clone(),
-            sidecar_path: Some(a.sidecar_key.clone()),
+            path: a.data_key.to_string(),
+            sidecar_path: Some(a.sidecar_key.to_string()),
             intent_at: None,
             done_at: None,
         };
         if !opts.dry_run {
-            let sidecar_bytes = storage.get(&a.sidecar_key)?.unwrap_or_default();
+            let sidecar_bytes = storage
+                .get(&a.sidecar_key, crate::limits::SIDECAR_BYTES)?
+                .unwrap_or_default();
             let mut intent = Record::new(Event::Intent, opts.clock.now(), injected, d.path.clone());
             intent.id = d.id.clone();
             intent.class = d.class.clone();
@@ -291,7 +298,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             created: None,
             deadline: None,
             reason,
-            path: o.key.clone(),
+            path: o.key.to_string(),
             sidecar_path: None,
             intent_at: None,
             done_at: None,

@@ -119,9 +119,9 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
     let at = opts.clock.now();
     let st = journal::read(storage.as_ref())?;
     let listed: std::collections::HashSet<String> = storage
-        .list("backups/")?
+        .list(Some(&crate::repo::backups_key()))?
         .into_iter()
-        .map(|o| o.key)
+        .map(|o| o.key.to_string())
         .collect();
     let mut absence = AbsenceProof {
         location: repo.location().to_owned(),
@@ -160,8 +160,19 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         let mut d = Deletion::from_intent(intent);
         d.done_at = Some(r.at);
         for p in std::iter::once(&intent.path).chain(intent.sidecar_path.as_ref()) {
+            let Ok(key) = crate::storage::ObjectKey::new(p.as_str()) else {
+                violations.push(Problem {
+                    kind: ProblemKind::JournalDamaged,
+                    subject: format!("journal line {}", intent.seq),
+                    detail: format!(
+                        "the deletion names {:?}, which is not a repository object name: the journal was altered",
+                        crate::text::escape(p)
+                    ),
+                });
+                continue;
+            };
             absence.objects_checked += 1;
-            match storage.versions(p)? {
+            match storage.versions(&key)? {
                 crate::storage::Versions::NotVersioned { why } => {
                     versioned.get_or_insert(format!("not versioned: {why}"));
                 }
@@ -182,7 +193,7 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
                     }
                 }
             }
-            if listed.contains(p) || storage.stat(p)?.is_some() {
+            if listed.contains(p) || storage.stat(&key)?.is_some() {
                 violations.push(Problem {
                     kind: ProblemKind::NotDeleted,
                     subject: p.clone(),

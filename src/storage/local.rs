@@ -1,17 +1,32 @@
 //! A repository in a local directory: each key is a file under the root.
 //!
+//! Every operation opens the root directory and walks down to the key's
+//! directory one component at a time without following symlinks
+//! ([`crate::beneath`]); the file itself is opened with `O_NOFOLLOW`. A
+//! symlink planted where a class directory, a sidecar or the lock should be
+//! is therefore an error or a listed oddity, never a way out of the
+//! repository.
+//!
 //! Small objects are written to a temporary name, fsynced, renamed and the
 //! directory fsynced; uploads go to `tmp/.<name>.*.partial` and are renamed
 //! into place on commit. After a crash a file is absent or complete.
 
 use super::direct_file::DirectFile;
-use super::{LockGuard, ObjectInfo, Storage, Upload, Versions};
-use crate::error::{Error, IoContext, Result};
-use crate::repo::{RepoLock, ensure_dir, fsync_dir, write_atomic, write_new};
-use std::fs::{self, File, OpenOptions};
+use super::{LockGuard, ObjectInfo, ObjectKey, ObjectKind, Storage, Upload, Versions};
+use crate::beneath;
+use crate::error::{Error, Result};
+use crate::repo::RepoLock;
+use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawMode, RenameFlags};
+use std::ffi::OsStr;
+use std::fs::File;
 use std::io::{self, Read, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+/// Name of the directory of partial writes and scratch files.
+const TMP: &str = "tmp";
 
 /// A repository directory.
 #[derive(Debug, Clone)]
@@ -19,6 +34,19 @@ pub struct LocalStorage {
     root: PathBuf,
     location: String,
 }
+
+/// Flags for opening an object to read: never a symlink, never blocking
+/// on a fifo planted in its place.
+const READ: OFlags = OFlags::RDONLY
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::NONBLOCK)
+    .union(OFlags::CLOEXEC);
+/// Flags for creating a new file.
+const CREATE: OFlags = OFlags::WRONLY
+    .union(OFlags::CREATE)
+    .union(OFlags::EXCL)
+    .union(OFlags::NOFOLLOW)
+    .union(OFlags::CLOEXEC);
 
 impl LocalStorage {
     /// The directory `root` (which need not exist yet).
@@ -29,52 +57,152 @@ impl LocalStorage {
         }
     }
 
-    fn path(&self, key: &str) -> PathBuf {
-        key.split('/').fold(self.root.clone(), |p, c| p.join(c))
+    fn path(&self, key: &ObjectKey) -> PathBuf {
+        key.components().fold(self.root.clone(), |p, c| p.join(c))
     }
 
-    fn parent_of(&self, key: &str) -> PathBuf {
-        let p = self.path(key);
-        p.parent()
-            .map(Path::to_owned)
-            .unwrap_or_else(|| self.root.clone())
-    }
-
-    fn walk(&self, dir: &Path, prefix: &str, out: &mut Vec<ObjectInfo>) -> Result<()> {
-        let entries = match fs::read_dir(dir) {
-            Ok(e) => e,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(Error::io(format!("reading {}", dir.display()), e)),
+    /// An I/O error about `key`, saying that nkbackup does not follow
+    /// symlinks inside a repository when that is why it failed.
+    fn err(&self, action: &str, key: &ObjectKey, e: io::Error) -> Error {
+        let path = self.path(key);
+        let context = match e.raw_os_error() {
+            Some(libc::ELOOP | libc::ENOTDIR) => format!(
+                "{action} {}: a symlink or a file is where nkbackup expects a directory or file of the repository, and it never follows one there; remove it (or restore what was there)",
+                path.display()
+            ),
+            _ => format!("{action} {}", path.display()),
         };
-        for e in entries {
-            let e = e.ctx(|| format!("reading {}", dir.display()))?;
-            let Some(name) = e.file_name().to_str().map(str::to_owned) else {
+        Error::io(context, e)
+    }
+
+    /// The root directory, opened.
+    fn root_fd(&self) -> Result<OwnedFd> {
+        beneath::open_root(&self.root)
+            .map_err(|e| Error::io(format!("opening repository {}", self.root.display()), e))
+    }
+
+    /// The directory `dir` of the repository (`None`: the root), opened
+    /// without following symlinks; created if `create`.
+    fn dir(&self, dir: Option<&ObjectKey>, create: bool) -> io::Result<OwnedFd> {
+        let root = beneath::open_root(&self.root)?;
+        let comps = dir
+            .into_iter()
+            .flat_map(|d| d.components().map(str::as_bytes));
+        beneath::open_path(root.as_fd(), comps, create)
+    }
+
+    /// The directory holding `key`, and the key's last component.
+    fn parent<'k>(&self, key: &'k ObjectKey, create: bool) -> io::Result<(OwnedFd, &'k OsStr)> {
+        let fd = self.dir(key.parent().as_ref(), create)?;
+        Ok((fd, OsStr::new(key.name())))
+    }
+
+    /// Opens `key` for reading: a regular file, or an error saying what is
+    /// there instead. `None` if nothing is.
+    fn open_file(&self, key: &ObjectKey) -> Result<Option<(File, u64)>> {
+        let at = |e| self.err("reading", key, e);
+        let (dir, name) = match self.parent(key, false) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(at(e)),
+        };
+        let fd = match rustix::fs::openat(&dir, name, READ, Mode::empty()) {
+            Ok(fd) => fd,
+            Err(rustix::io::Errno::NOENT) => return Ok(None),
+            Err(rustix::io::Errno::LOOP) => {
+                return Err(not_a_file(&self.path(key), ObjectKind::Symlink));
+            }
+            Err(e) => return Err(at(e.into())),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| at(e.into()))?;
+        let kind = kind_of(FileType::from_raw_mode(st.st_mode as RawMode));
+        if kind != ObjectKind::Object {
+            return Err(not_a_file(&self.path(key), kind));
+        }
+        // Reads block normally from here on.
+        rustix::fs::fcntl_setfl(&fd, OFlags::empty()).map_err(|e| at(e.into()))?;
+        Ok(Some((File::from(fd), st.st_size as u64)))
+    }
+
+    fn walk(&self, dir: BorrowedFd<'_>, prefix: &str, out: &mut Vec<ObjectInfo>) -> Result<()> {
+        let here = || self.root.join(prefix);
+        let read = |e: io::Error| Error::io(format!("reading {}", here().display()), e);
+        for name in beneath::list(dir).map_err(read)? {
+            // A name that cannot be a key (not UTF-8, a control character)
+            // is nothing nkbackup wrote, and no operation can name it.
+            let Some(key) = std::str::from_utf8(&name)
+                .ok()
+                .and_then(|n| ObjectKey::new(format!("{prefix}{n}")).ok())
+            else {
                 continue;
             };
-            let key = format!("{prefix}{name}");
-            let ft = e.file_type().ctx(|| format!("reading {}", dir.display()))?;
-            if ft.is_dir() {
-                self.walk(&e.path(), &format!("{key}/"), out)?;
-            } else if ft.is_file() {
-                let m = e
-                    .metadata()
-                    .ctx(|| format!("reading {}", e.path().display()))?;
-                out.push(ObjectInfo {
-                    key,
-                    size: m.len(),
-                    modified: m.modified().ok(),
-                });
+            let os = OsStr::from_bytes(&name);
+            let st = match rustix::fs::statat(dir, os, AtFlags::SYMLINK_NOFOLLOW) {
+                Ok(st) => st,
+                // Removed since the directory was read.
+                Err(rustix::io::Errno::NOENT) => continue,
+                Err(e) => return Err(read(e.into())),
+            };
+            let kind = kind_of(FileType::from_raw_mode(st.st_mode as RawMode));
+            let modified = u64::try_from(st.st_mtime)
+                .ok()
+                .map(|s| UNIX_EPOCH + Duration::new(s, st.st_mtime_nsec as u32));
+            let info = ObjectInfo {
+                key: key.clone(),
+                size: st.st_size as u64,
+                modified,
+                kind,
+            };
+            out.push(info);
+            if kind == ObjectKind::Directory {
+                match beneath::open_dir(dir, os) {
+                    Ok(sub) => self.walk(sub.as_fd(), &format!("{key}/"), out)?,
+                    // Swapped for something else since the stat: listed as a
+                    // directory, its content is not reached.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::ENOTDIR)) => {}
+                    Err(e) => return Err(read(e)),
+                }
             }
         }
         Ok(())
     }
+
+    /// Writes `bytes` to a fresh temporary file in `dir`, fsynced; its name.
+    fn synced_temp(&self, dir: BorrowedFd<'_>, key: &ObjectKey, bytes: &[u8]) -> Result<String> {
+        let at = |e| self.err("writing", key, e);
+        let tmp = beneath::temp_name(key.name(), ".tmp");
+        let fd = rustix::fs::openat(dir, tmp.as_str(), CREATE, Mode::from_raw_mode(0o600))
+            .map_err(|e| at(e.into()))?;
+        let mut f = File::from(fd);
+        if let Err(e) = f.write_all(bytes).and_then(|()| f.sync_all()) {
+            let _ = rustix::fs::unlinkat(dir, tmp.as_str(), AtFlags::empty());
+            return Err(at(e));
+        }
+        Ok(tmp)
+    }
+
+    /// A lock on the file `key` (created if needed), waiting up to `wait`.
+    pub fn lock_file(&self, key: &ObjectKey, wait: Duration) -> Result<RepoLock> {
+        let (dir, name) = self
+            .parent(key, true)
+            .map_err(|e| self.err("opening lock file", key, e))?;
+        RepoLock::exclusive_at(dir.as_fd(), name, &self.path(key), wait)
+    }
 }
 
-fn read_opt(p: &Path) -> Result<Option<Vec<u8>>> {
-    match fs::read(p) {
-        Ok(b) => Ok(Some(b)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io(format!("reading {}", p.display()), e)),
+fn kind_of(t: FileType) -> ObjectKind {
+    match t {
+        FileType::RegularFile => ObjectKind::Object,
+        FileType::Directory => ObjectKind::Directory,
+        FileType::Symlink => ObjectKind::Symlink,
+        _ => ObjectKind::Special,
+    }
+}
+
+fn not_a_file(path: &Path, kind: ObjectKind) -> Error {
+    Error::NotAFile {
+        path: path.to_owned(),
+        kind: kind.describe(),
     }
 }
 
@@ -83,7 +211,7 @@ impl Storage for LocalStorage {
         &self.location
     }
 
-    fn describe(&self, key: &str) -> String {
+    fn describe(&self, key: &ObjectKey) -> String {
         self.path(key).display().to_string()
     }
 
@@ -91,124 +219,220 @@ impl Storage for LocalStorage {
         Some(&self.root)
     }
 
-    fn scratch_dir(&self) -> PathBuf {
-        self.root.join("tmp")
-    }
-
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        read_opt(&self.path(key))
-    }
-
-    fn open(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
-        let p = self.path(key);
-        match File::open(&p) {
-            Ok(f) => Ok(Some(Box::new(f))),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("reading {}", p.display()), e)),
+    fn scratch_file(&self) -> Result<File> {
+        let tmp = ObjectKey::from_parts(&[TMP]);
+        let at = |e| self.err("creating a scratch file in", &tmp, e);
+        let dir = self.dir(Some(&tmp), true).map_err(at)?;
+        let flags = OFlags::RDWR | OFlags::TMPFILE | OFlags::CLOEXEC;
+        match rustix::fs::openat(&dir, ".", flags, Mode::from_raw_mode(0o600)) {
+            Ok(fd) => Ok(File::from(fd)),
+            // Filesystems without O_TMPFILE: a named file, unlinked at once.
+            Err(rustix::io::Errno::OPNOTSUPP | rustix::io::Errno::ISDIR) => {
+                let name = beneath::temp_name("scratch", ".tmp");
+                let flags = OFlags::RDWR
+                    | OFlags::CREATE
+                    | OFlags::EXCL
+                    | OFlags::NOFOLLOW
+                    | OFlags::CLOEXEC;
+                let fd = rustix::fs::openat(&dir, name.as_str(), flags, Mode::from_raw_mode(0o600))
+                    .map_err(|e| at(e.into()))?;
+                rustix::fs::unlinkat(&dir, name.as_str(), AtFlags::empty())
+                    .map_err(|e| at(e.into()))?;
+                Ok(File::from(fd))
+            }
+            Err(e) => Err(at(e.into())),
         }
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
-        let dir = self.parent_of(key);
-        ensure_dir(&dir)?;
-        let name = key.rsplit('/').next().unwrap_or(key);
-        write_atomic(&dir, name, bytes)
+    fn get(&self, key: &ObjectKey, limit: u64) -> Result<Option<Vec<u8>>> {
+        let Some((file, size)) = self.open_file(key)? else {
+            return Ok(None);
+        };
+        let what = self.describe(key);
+        if size > limit {
+            return Err(Error::TooLarge { what, limit });
+        }
+        super::read_limited(file, limit, &what).map(Some)
     }
 
-    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool> {
-        let dir = self.parent_of(key);
-        ensure_dir(&dir)?;
-        write_new(&dir, key.rsplit('/').next().unwrap_or(key), bytes)
+    fn open(&self, key: &ObjectKey) -> Result<Option<Box<dyn Read + Send>>> {
+        Ok(self
+            .open_file(key)?
+            .map(|(f, _)| Box::new(f) as Box<dyn Read + Send>))
     }
 
-    fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
-        let tmp_dir = self.scratch_dir();
-        ensure_dir(&tmp_dir)?;
-        let dest = self.path(key);
-        ensure_dir(&self.parent_of(key))?;
-        let name = key.rsplit('/').next().unwrap_or(key);
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{}.", name.trim_end_matches(".age")))
-            .suffix(".partial")
-            .tempfile_in(&tmp_dir)
-            .ctx(|| format!("creating a temporary file in {}", tmp_dir.display()))?;
-        let file = tmp
-            .reopen()
-            .ctx(|| format!("opening {}", tmp.path().display()))?;
+    fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()> {
+        let at = |e| self.err("writing", key, e);
+        let (dir, name) = self.parent(key, true).map_err(at)?;
+        let tmp = self.synced_temp(dir.as_fd(), key, bytes)?;
+        if let Err(e) = rustix::fs::renameat(&dir, tmp.as_str(), &dir, name) {
+            let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+            return Err(at(e.into()));
+        }
+        rustix::fs::fsync(&dir).map_err(|e| at(e.into()))
+    }
+
+    fn put_new(&self, key: &ObjectKey, bytes: &[u8]) -> Result<bool> {
+        let at = |e| self.err("writing", key, e);
+        let (dir, name) = self.parent(key, true).map_err(at)?;
+        let tmp = self.synced_temp(dir.as_fd(), key, bytes)?;
+        let placed =
+            match rustix::fs::renameat_with(&dir, tmp.as_str(), &dir, name, RenameFlags::NOREPLACE)
+            {
+                // A filesystem without RENAME_NOREPLACE: a hard link fails the
+                // same way when the name is taken.
+                Err(rustix::io::Errno::INVAL) => {
+                    rustix::fs::linkat(&dir, tmp.as_str(), &dir, name, AtFlags::empty())
+                }
+                r => r,
+            };
+        let _ = rustix::fs::unlinkat(&dir, tmp.as_str(), AtFlags::empty());
+        match placed {
+            Ok(()) => rustix::fs::fsync(&dir)
+                .map(|()| true)
+                .map_err(|e| at(e.into())),
+            Err(rustix::io::Errno::EXIST) => Ok(false),
+            Err(e) => Err(at(e.into())),
+        }
+    }
+
+    fn upload(&self, key: &ObjectKey) -> Result<Box<dyn Upload>> {
+        let tmp_key = ObjectKey::from_parts(&[TMP]);
+        let tmp_dir = self
+            .dir(Some(&tmp_key), true)
+            .map_err(|e| self.err("creating", &tmp_key, e))?;
+        let (dest_dir, dest_name) = self
+            .parent(key, true)
+            .map_err(|e| self.err("creating the directory of", key, e))?;
+        let stem = key.name().trim_end_matches(".age");
+        let tmp_name = beneath::temp_name(stem, ".partial");
+        let fd = rustix::fs::openat(
+            &tmp_dir,
+            tmp_name.as_str(),
+            CREATE,
+            Mode::from_raw_mode(0o600),
+        )
+        .map_err(|e| self.err("creating a temporary file in", &tmp_key, e.into()))?;
         Ok(Box::new(LocalUpload {
-            out: DirectFile::new(file),
-            tmp,
+            out: Some(DirectFile::new(File::from(fd))),
             tmp_dir,
-            dest,
+            tmp_name,
+            dest_dir,
+            dest_name: dest_name.to_owned().into_string().unwrap_or_default(),
+            dest: self.path(key),
         }))
     }
 
-    fn append(&self, key: &str, line: &[u8]) -> Result<()> {
-        let p = self.path(key);
-        let dir = self.parent_of(key);
-        ensure_dir(&dir)?;
-        let at = || format!("appending to {}", p.display());
-        let created = !p.exists();
-        let mut f = OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&p)
-            .ctx(at)?;
-        f.write_all(line).ctx(at)?;
-        f.sync_all().ctx(at)?;
+    fn append(&self, key: &ObjectKey, line: &[u8], _limit: u64) -> Result<()> {
+        let at = |e| self.err("appending to", key, e);
+        let (dir, name) = self.parent(key, true).map_err(at)?;
+        let flags = OFlags::WRONLY | OFlags::APPEND | OFlags::NOFOLLOW | OFlags::CLOEXEC;
+        let (fd, created) = match rustix::fs::openat(&dir, name, flags, Mode::empty()) {
+            Ok(fd) => (fd, false),
+            Err(rustix::io::Errno::NOENT) => {
+                let fd = rustix::fs::openat(
+                    &dir,
+                    name,
+                    CREATE | OFlags::APPEND,
+                    Mode::from_raw_mode(0o644),
+                )
+                .map_err(|e| at(e.into()))?;
+                (fd, true)
+            }
+            Err(rustix::io::Errno::LOOP) => {
+                return Err(not_a_file(&self.path(key), ObjectKind::Symlink));
+            }
+            Err(e) => return Err(at(e.into())),
+        };
+        let st = rustix::fs::fstat(&fd).map_err(|e| at(e.into()))?;
+        let kind = kind_of(FileType::from_raw_mode(st.st_mode as RawMode));
+        if kind != ObjectKind::Object {
+            return Err(not_a_file(&self.path(key), kind));
+        }
+        let mut f = File::from(fd);
+        f.write_all(line).and_then(|()| f.sync_all()).map_err(at)?;
         if created {
-            fsync_dir(&dir)?;
+            rustix::fs::fsync(&dir).map_err(|e| at(e.into()))?;
         }
         Ok(())
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    fn list(&self, dir: Option<&ObjectKey>) -> Result<Vec<ObjectInfo>> {
         let mut out = Vec::new();
-        let dir = self.path(prefix.trim_end_matches('/'));
-        let prefix = if prefix.is_empty() || prefix.ends_with('/') {
-            prefix.to_owned()
-        } else {
-            format!("{prefix}/")
+        let fd = match self.dir(dir, false) {
+            Ok(fd) => fd,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
+            Err(e) => {
+                return Err(match dir {
+                    Some(d) => self.err("listing", d, e),
+                    None => Error::io(format!("listing {}", self.root.display()), e),
+                });
+            }
         };
-        self.walk(&dir, &prefix, &mut out)?;
+        let prefix = dir.map_or_else(String::new, |d| format!("{d}/"));
+        self.walk(fd.as_fd(), &prefix, &mut out)?;
         Ok(out)
     }
 
-    fn exists(&self, key: &str) -> Result<bool> {
+    fn exists(&self, key: &ObjectKey) -> Result<bool> {
         Ok(self.stat(key)?.is_some())
     }
 
-    fn stat(&self, key: &str) -> Result<Option<ObjectInfo>> {
-        let p = self.path(key);
-        match fs::metadata(&p) {
-            Ok(m) if m.is_file() => Ok(Some(ObjectInfo {
-                key: key.to_owned(),
-                size: m.len(),
-                modified: m.modified().ok(),
+    fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>> {
+        let at = |e| self.err("cannot stat", key, e);
+        let (dir, name) = match self.parent(key, false) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(at(e)),
+        };
+        match rustix::fs::statat(&dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(st) => Ok(Some(ObjectInfo {
+                key: key.clone(),
+                size: st.st_size as u64,
+                modified: u64::try_from(st.st_mtime)
+                    .ok()
+                    .map(|s| UNIX_EPOCH + Duration::new(s, st.st_mtime_nsec as u32))
+                    .or(Some(SystemTime::UNIX_EPOCH)),
+                kind: kind_of(FileType::from_raw_mode(st.st_mode as RawMode)),
             })),
-            Ok(_) => Ok(None),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(Error::io(format!("cannot stat {}", p.display()), e)),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(e) => Err(at(e.into())),
         }
     }
 
-    fn delete(&self, key: &str) -> Result<()> {
-        let p = self.path(key);
-        match fs::remove_file(&p) {
-            Ok(()) => fsync_dir(&self.parent_of(key)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-            Err(e) => Err(Error::io(format!("deleting {}", p.display()), e)),
+    fn delete(&self, key: &ObjectKey) -> Result<()> {
+        let at = |e| self.err("deleting", key, e);
+        let (dir, name) = match self.parent(key, false) {
+            Ok(p) => p,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(at(e)),
+        };
+        match rustix::fs::unlinkat(&dir, name, AtFlags::empty()) {
+            Ok(()) => rustix::fs::fsync(&dir).map_err(|e| at(e.into())),
+            Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(e) => Err(at(e.into())),
         }
     }
 
-    fn versions(&self, _key: &str) -> Result<Versions> {
+    fn versions(&self, _key: &ObjectKey) -> Result<Versions> {
         Ok(Versions::NotVersioned {
             why: "a directory keeps no versions".into(),
         })
     }
 
     fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
-        Ok(Box::new(RepoLock::exclusive(&self.root, wait)?))
+        let root = self.root_fd()?;
+        let path = self.root.join("lock");
+        Ok(Box::new(RepoLock::exclusive_at(
+            root.as_fd(),
+            OsStr::new("lock"),
+            &path,
+            wait,
+        )?))
+    }
+
+    fn lock_object(&self, key: &ObjectKey, wait: Duration) -> Result<Box<dyn LockGuard>> {
+        Ok(Box::new(self.lock_file(key, wait)?))
     }
 
     fn seal_locks(&self) -> bool {
@@ -216,51 +440,69 @@ impl Storage for LocalStorage {
     }
 }
 
-/// A file being written under `tmp/`, renamed into place on commit.
+/// A file being written under `tmp/`, renamed into place on commit and
+/// removed if dropped before.
 struct LocalUpload {
-    out: DirectFile,
-    tmp: tempfile::NamedTempFile,
-    tmp_dir: PathBuf,
+    out: Option<DirectFile>,
+    tmp_dir: OwnedFd,
+    tmp_name: String,
+    dest_dir: OwnedFd,
+    dest_name: String,
+    /// For messages.
     dest: PathBuf,
 }
 
 impl Write for LocalUpload {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.out.write(buf)
+        match &mut self.out {
+            Some(o) => o.write(buf),
+            None => Err(io::Error::other("the upload is finished")),
+        }
     }
     fn flush(&mut self) -> io::Result<()> {
-        self.out.flush()
+        Ok(())
     }
 }
 
 impl Upload for LocalUpload {
-    fn commit(self: Box<Self>) -> Result<()> {
-        let LocalUpload {
-            out,
-            tmp,
-            tmp_dir,
-            dest,
-        } = *self;
+    fn commit(mut self: Box<Self>) -> Result<()> {
         // Until the rename, the backup is only a temporary file, removed
-        // when `tmp` is dropped on the way out.
-        let at = || {
-            format!(
-                "writing {} (nothing was committed; the partial file is removed)",
-                dest.display()
+        // when `self` is dropped on the way out.
+        let at = |e| {
+            Error::io(
+                format!(
+                    "writing {} (nothing was committed; the partial file is removed)",
+                    self.dest.display()
+                ),
+                e,
             )
         };
-        let file = out.finish().ctx(at)?;
-        file.sync_all().ctx(at)?;
+        let out = self.out.take().expect("committed once");
+        let file = out.finish().map_err(at)?;
+        file.sync_all().map_err(at)?;
         drop(file);
-        tmp.persist(&dest).map_err(|e| Error::io(at(), e.error))?;
-        if let Some(dir) = dest.parent() {
-            fsync_dir(dir)?;
-        }
-        fsync_dir(&tmp_dir)
+        rustix::fs::renameat(
+            &self.tmp_dir,
+            self.tmp_name.as_str(),
+            &self.dest_dir,
+            self.dest_name.as_str(),
+        )
+        .map_err(|e| at(e.into()))?;
+        self.tmp_name.clear();
+        rustix::fs::fsync(&self.dest_dir).map_err(|e| at(e.into()))?;
+        rustix::fs::fsync(&self.tmp_dir).map_err(|e| at(e.into()))
     }
 
     fn abort(self: Box<Self>) -> Result<()> {
-        // Dropping the NamedTempFile removes the partial file.
+        // Dropping removes the partial file.
         Ok(())
+    }
+}
+
+impl Drop for LocalUpload {
+    fn drop(&mut self) {
+        if !self.tmp_name.is_empty() {
+            let _ = rustix::fs::unlinkat(&self.tmp_dir, self.tmp_name.as_str(), AtFlags::empty());
+        }
     }
 }

@@ -3,8 +3,9 @@
 //!
 //! A repository is a set of named objects ("keys"): `nkbackup.toml`,
 //! `backups/<class>/<id>.age`, `backups/<class>/<id>.json`,
-//! `journal/<name>.jsonl`… Keys are relative, `/`-separated UTF-8 strings
-//! without `.` or `..` components. [`Storage`] is the small set of
+//! `journal/<name>.jsonl`… Keys are [`ObjectKey`]s: relative, `/`-separated
+//! UTF-8 strings without empty, `.` or `..` components, checked once where
+//! they are made. [`Storage`] is the small set of
 //! operations the repository needs on them; [`LocalStorage`] keeps them as
 //! files under a directory, [`S3Storage`] as objects under a bucket prefix.
 //! docs/STORAGE.md describes both layouts and their guarantees.
@@ -13,9 +14,15 @@
 //! * [`Storage::put`] and a committed [`Upload`] make an object appear
 //!   whole or not at all;
 //! * an [`Upload`] that is dropped or aborted leaves no object;
-//! * errors name the repository location, never a credential.
+//! * errors name the repository location, never a credential;
+//! * nothing outside the repository is ever read or written: a local
+//!   repository reaches its files through directory descriptors without
+//!   following symlinks (see `crate::beneath`), and a symlink or special
+//!   file where an object should be is reported, not followed;
+//! * [`Storage::get`] reads at most the limit it is given.
 
 mod direct_file;
+mod key;
 mod local;
 mod location;
 mod object_lock;
@@ -23,6 +30,7 @@ mod s3;
 mod s3_error;
 mod s3_settings;
 
+pub use key::{KeyError, MAX_KEY_LEN, ObjectKey};
 pub use local::LocalStorage;
 pub use location::Location;
 pub use object_lock::LOCK_LEASE;
@@ -33,7 +41,7 @@ use crate::error::Result;
 use serde::Serialize;
 use std::fmt;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -41,12 +49,43 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ObjectInfo {
     /// Its key, relative to the repository.
-    pub key: String,
+    pub key: ObjectKey,
     /// Its size in bytes.
     pub size: u64,
     /// When it was last written, if the backend says.
     #[serde(skip)]
     pub modified: Option<SystemTime>,
+    /// What it is: an object store holds only objects, a directory can
+    /// also hold symlinks and special files where objects should be.
+    pub kind: ObjectKind,
+}
+
+/// What a listed name is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ObjectKind {
+    /// An object (a regular file in a directory).
+    Object,
+    /// A directory (directory repositories only; its content is listed
+    /// too).
+    Directory,
+    /// A symlink (directory repositories only). Never followed: reading
+    /// it fails.
+    Symlink,
+    /// A fifo, socket or device node (directory repositories only).
+    Special,
+}
+
+impl ObjectKind {
+    /// How messages name it.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ObjectKind::Object => "a file",
+            ObjectKind::Directory => "a directory",
+            ObjectKind::Symlink => "a symlink",
+            ObjectKind::Special => "a special file",
+        }
+    }
 }
 
 /// What a backend can say about older versions of an object.
@@ -87,56 +126,69 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn location(&self) -> &str;
 
     /// Where `key` is, for messages: a file path or an object URL.
-    fn describe(&self, key: &str) -> String;
+    fn describe(&self, key: &ObjectKey) -> String;
 
     /// The directory, for a local repository.
     fn local_root(&self) -> Option<&Path>;
 
-    /// A local directory for scratch files (spilled manifests, spooled
-    /// streams): the repository's `tmp/` when local, else the system's
-    /// temporary directory (`TMPDIR`).
-    fn scratch_dir(&self) -> PathBuf;
+    /// A new anonymous scratch file (for spilled manifests and spooled
+    /// streams, which are encrypted before they reach it): in the
+    /// repository's `tmp/` when local, else in the system's temporary
+    /// directory (`TMPDIR`). It has no name and vanishes when closed.
+    fn scratch_file(&self) -> Result<std::fs::File>;
 
-    /// Reads a small object whole; `None` if it does not exist.
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>>;
+    /// Reads a small object whole; `None` if it does not exist;
+    /// [`crate::Error::TooLarge`] if it holds more than `limit` bytes
+    /// (nothing beyond the limit is read).
+    fn get(&self, key: &ObjectKey, limit: u64) -> Result<Option<Vec<u8>>>;
 
     /// Opens an object for streaming; `None` if it does not exist.
-    fn open(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>>;
+    fn open(&self, key: &ObjectKey) -> Result<Option<Box<dyn Read + Send>>>;
 
     /// Writes a small object atomically and durably, replacing any.
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<()>;
+    fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()>;
 
     /// Writes `bytes` under `key` only if no object is there; `false` if
     /// one is (nothing written).
-    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool>;
+    fn put_new(&self, key: &ObjectKey, bytes: &[u8]) -> Result<bool>;
 
     /// Starts a streaming write of a (large) object.
-    fn upload(&self, key: &str) -> Result<Box<dyn Upload>>;
+    fn upload(&self, key: &ObjectKey) -> Result<Box<dyn Upload>>;
 
     /// Appends `line` to the object `key`, creating it if needed. Callers
-    /// hold the repository lock; an object store rewrites the object.
-    fn append(&self, key: &str, line: &[u8]) -> Result<()>;
+    /// hold the repository lock; an object store rewrites the object
+    /// (which may then hold at most `limit` bytes before the append).
+    fn append(&self, key: &ObjectKey, line: &[u8], limit: u64) -> Result<()>;
 
-    /// Every object whose key starts with `prefix` (a directory-like
-    /// prefix ending in `/`), in any order.
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>>;
+    /// Every object below `dir` (`None`: the whole repository), in any
+    /// order. In a directory repository, symlinks, special files and
+    /// directories are listed too, with their [`ObjectKind`].
+    fn list(&self, dir: Option<&ObjectKey>) -> Result<Vec<ObjectInfo>>;
 
     /// Whether an object exists, found by listing: this needs only the
     /// right to list, which a sealing host has where it may not read.
-    fn exists(&self, key: &str) -> Result<bool>;
+    fn exists(&self, key: &ObjectKey) -> Result<bool>;
 
-    /// The object's size and time; `None` if it does not exist.
-    fn stat(&self, key: &str) -> Result<Option<ObjectInfo>>;
+    /// The object's size and time; `None` if nothing is there. In a
+    /// directory repository a symlink or special file is reported with its
+    /// kind, not followed.
+    fn stat(&self, key: &ObjectKey) -> Result<Option<ObjectInfo>>;
 
-    /// Deletes an object; deleting a missing one is not an error.
-    fn delete(&self, key: &str) -> Result<()>;
+    /// Deletes an object (in a directory: a file, symlink or special
+    /// file, never a directory); deleting a missing one is not an error.
+    fn delete(&self, key: &ObjectKey) -> Result<()>;
 
     /// Older versions of `key` that still hold its bytes, where the
     /// backend keeps versions.
-    fn versions(&self, key: &str) -> Result<Versions>;
+    fn versions(&self, key: &ObjectKey) -> Result<Versions>;
 
     /// Takes the exclusive repository lock, waiting up to `wait`.
     fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>>;
+
+    /// Takes a lock narrower than the repository's, on the object `key`
+    /// (a directory locks that file; an object store, which has no
+    /// narrower lock, takes the repository's).
+    fn lock_object(&self, key: &ObjectKey, wait: Duration) -> Result<Box<dyn LockGuard>>;
 
     /// Whether sealing takes the repository lock. A directory does (its
     /// seals are serialized); an object store does not, because a seal
@@ -164,7 +216,19 @@ pub fn open(repo: &str, settings: &S3Settings) -> Result<Arc<dyn Storage>> {
     })
 }
 
-/// Joins key components with `/`.
-pub fn key(parts: &[&str]) -> String {
-    parts.join("/")
+/// Reads `r` to its end, or fails with [`crate::Error::TooLarge`] naming
+/// `what` once it yields more than `limit` bytes (only `limit + 1` bytes
+/// are ever read).
+pub(crate) fn read_limited(r: impl Read, limit: u64, what: &str) -> Result<Vec<u8>> {
+    let mut out = Vec::new();
+    r.take(limit.saturating_add(1))
+        .read_to_end(&mut out)
+        .map_err(|e| crate::Error::io(format!("reading {what}"), e))?;
+    if out.len() as u64 > limit {
+        return Err(crate::Error::TooLarge {
+            what: what.to_owned(),
+            limit,
+        });
+    }
+    Ok(out)
 }

@@ -15,7 +15,7 @@
 //! journal appends, configuration edits); seals do not lock on an object
 //! store (see [`super::Storage::seal_locks`]).
 
-use super::{LockGuard, Storage};
+use super::{LockGuard, ObjectKey, Storage};
 use crate::error::{Error, Result};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -25,7 +25,10 @@ use time::OffsetDateTime;
 /// How long a lock object holds before it counts as abandoned.
 pub const LOCK_LEASE: Duration = Duration::from_secs(6 * 3600);
 
-const KEY: &str = "lock";
+/// The lock object's key.
+fn key() -> ObjectKey {
+    ObjectKey::from_parts(&["lock"])
+}
 
 /// How long a new holder waits before reading its lock back.
 const SETTLE: Duration = Duration::from_millis(300);
@@ -71,7 +74,7 @@ impl ObjectLock {
                     nonce: nonce.clone(),
                 };
                 let bytes = serde_json::to_vec(&me).expect("lock serializes");
-                if storage.put_new(KEY, &bytes)? {
+                if storage.put_new(&key(), &bytes)? {
                     // Let a racing writer's put land, then read back:
                     // where conditional writes are ignored, the later
                     // writer wins and the earlier one backs off.
@@ -86,7 +89,7 @@ impl ObjectLock {
                 && h.expires < now
             {
                 // Abandoned by a process that died: take it over.
-                storage.delete(KEY)?;
+                storage.delete(&key())?;
                 continue;
             }
             // Held, or unreadable (treated as held: make the admin look).
@@ -96,7 +99,7 @@ impl ObjectLock {
                     holder: match holder {
                         Some(h) => format!(
                             "{} since {}, lease until {}",
-                            h.holder,
+                            crate::text::escape(&h.holder),
                             crate::retention::rfc3339(h.since),
                             crate::retention::rfc3339(h.expires)
                         ),
@@ -109,9 +112,13 @@ impl ObjectLock {
     }
 }
 
-/// Whether the lock object exists, and its holder if it parses.
+/// Whether the lock object exists, and its holder if it parses. A lock
+/// object larger than any nkbackup writes counts as held and unreadable.
 fn read(storage: &dyn Storage) -> Result<(bool, Option<Holder>)> {
-    let bytes = storage.get(KEY)?;
+    let bytes = match storage.get(&key(), crate::limits::SMALL_OBJECT_BYTES) {
+        Err(crate::Error::TooLarge { .. }) => return Ok((true, None)),
+        r => r?,
+    };
     let holder = bytes
         .as_deref()
         .and_then(|b| serde_json::from_slice::<Holder>(b).ok());
@@ -125,7 +132,7 @@ impl Drop for ObjectLock {
             .and_then(|(_, h)| h)
             .is_some_and(|h| h.nonce == self.nonce);
         if ours {
-            let _ = self.storage.delete(KEY);
+            let _ = self.storage.delete(&key());
         }
     }
 }

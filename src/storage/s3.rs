@@ -10,12 +10,12 @@
 
 use super::object_lock::ObjectLock;
 use super::s3_error::{Action, storage_error};
-use super::{LockGuard, ObjectInfo, S3Settings, Storage, Upload, Versions};
+use super::{LockGuard, ObjectInfo, ObjectKey, ObjectKind, S3Settings, Storage, Upload, Versions};
 use crate::error::{Error, Result};
 use opendal::options::{ListOptions, WriteOptions};
 use opendal::{ErrorKind as OdKind, Operator};
 use std::io::{self, Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -119,6 +119,24 @@ impl S3Storage {
         storage_error(&self.location, action, key, e)
     }
 
+    /// A reader of the first `len` bytes of `key`.
+    fn open_len(&self, key: &ObjectKey, len: u64) -> Result<Option<Box<dyn Read + Send>>> {
+        let key = key.as_str();
+        let reader = self
+            .blocking()?
+            .reader_options(
+                key,
+                opendal::options::ReaderOptions {
+                    chunk: Some(PART_SIZE),
+                    concurrent: PARTS_IN_FLIGHT,
+                    ..Default::default()
+                },
+            )
+            .and_then(|r| r.into_std_read(0..len))
+            .map_err(|e| self.err(Action::Read, key, e))?;
+        Ok(Some(Box::new(reader)))
+    }
+
     fn blocking(&self) -> Result<opendal::blocking::Operator> {
         let _g = self.rt.enter();
         opendal::blocking::Operator::new(self.op.clone())
@@ -131,7 +149,7 @@ impl Storage for S3Storage {
         &self.location
     }
 
-    fn describe(&self, key: &str) -> String {
+    fn describe(&self, key: &ObjectKey) -> String {
         format!("{}/{key}", self.location)
     }
 
@@ -139,45 +157,71 @@ impl Storage for S3Storage {
         None
     }
 
-    fn scratch_dir(&self) -> PathBuf {
-        std::env::temp_dir()
+    fn scratch_file(&self) -> Result<std::fs::File> {
+        tempfile::tempfile().map_err(|e| {
+            Error::io(
+                format!(
+                    "creating a scratch file in {}",
+                    std::env::temp_dir().display()
+                ),
+                e,
+            )
+        })
     }
 
-    fn get(&self, key: &str) -> Result<Option<Vec<u8>>> {
-        match self.rt.block_on(self.op.read(key)) {
-            Ok(b) => Ok(Some(b.to_vec())),
-            Err(e) if not_found(&e) => Ok(None),
-            Err(e) => Err(self.err(Action::Read, key, e)),
+    fn get(&self, key: &ObjectKey, limit: u64) -> Result<Option<Vec<u8>>> {
+        let meta = match self.rt.block_on(self.op.stat(key.as_str())) {
+            Ok(m) => m,
+            // A HEAD answer has no body: a refused signature looks like a
+            // refused policy, a missing bucket like a missing object. The
+            // GET's answer says which it is.
+            Err(_) => {
+                return match self.rt.block_on(self.op.read(key.as_str())) {
+                    Err(e) if not_found(&e) => Ok(None),
+                    Err(e) => Err(self.err(Action::Read, key.as_str(), e)),
+                    Ok(b) if b.len() as u64 > limit => Err(Error::TooLarge {
+                        what: self.describe(key),
+                        limit,
+                    }),
+                    Ok(b) => Ok(Some(b.to_vec())),
+                };
+            }
+        };
+        let meta = ObjectInfo {
+            key: key.clone(),
+            size: meta.content_length(),
+            modified: None,
+            kind: ObjectKind::Object,
+        };
+        let what = self.describe(key);
+        if meta.size > limit {
+            return Err(Error::TooLarge { what, limit });
         }
+        // Read with the length the store announced, and never more than
+        // the limit even if the object grew since.
+        let Some(r) = self.open_len(key, meta.size)? else {
+            return Ok(None);
+        };
+        super::read_limited(r, limit, &what).map(Some)
     }
 
-    fn open(&self, key: &str) -> Result<Option<Box<dyn Read + Send>>> {
+    fn open(&self, key: &ObjectKey) -> Result<Option<Box<dyn Read + Send>>> {
         let Some(meta) = self.stat(key)? else {
             return Ok(None);
         };
-        let reader = self
-            .blocking()?
-            .reader_options(
-                key,
-                opendal::options::ReaderOptions {
-                    chunk: Some(PART_SIZE),
-                    concurrent: PARTS_IN_FLIGHT,
-                    ..Default::default()
-                },
-            )
-            .and_then(|r| r.into_std_read(0..meta.size))
-            .map_err(|e| self.err(Action::Read, key, e))?;
-        Ok(Some(Box::new(reader)))
+        self.open_len(key, meta.size)
     }
 
-    fn put(&self, key: &str, bytes: &[u8]) -> Result<()> {
+    fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()> {
+        let key = key.as_str();
         self.rt
             .block_on(self.op.write(key, bytes.to_vec()))
             .map(|_| ())
             .map_err(|e| self.err(Action::Write, key, e))
     }
 
-    fn put_new(&self, key: &str, bytes: &[u8]) -> Result<bool> {
+    fn put_new(&self, key: &ObjectKey, bytes: &[u8]) -> Result<bool> {
+        let key = key.as_str();
         let opts = WriteOptions {
             if_not_exists: true,
             ..Default::default()
@@ -192,7 +236,8 @@ impl Storage for S3Storage {
         }
     }
 
-    fn upload(&self, key: &str) -> Result<Box<dyn Upload>> {
+    fn upload(&self, key: &ObjectKey) -> Result<Box<dyn Upload>> {
+        let key = key.as_str();
         let opts = WriteOptions {
             chunk: Some(PART_SIZE),
             concurrent: PARTS_IN_FLIGHT,
@@ -210,13 +255,15 @@ impl Storage for S3Storage {
         }))
     }
 
-    fn append(&self, key: &str, line: &[u8]) -> Result<()> {
-        let mut all = self.get(key)?.unwrap_or_default();
+    fn append(&self, key: &ObjectKey, line: &[u8], limit: u64) -> Result<()> {
+        let mut all = self.get(key, limit)?.unwrap_or_default();
         all.extend_from_slice(line);
         self.put(key, &all)
     }
 
-    fn list(&self, prefix: &str) -> Result<Vec<ObjectInfo>> {
+    fn list(&self, dir: Option<&ObjectKey>) -> Result<Vec<ObjectInfo>> {
+        let prefix = dir.map_or_else(String::new, |d| format!("{d}/"));
+        let prefix = prefix.as_str();
         let opts = ListOptions {
             recursive: true,
             ..Default::default()
@@ -226,18 +273,24 @@ impl Storage for S3Storage {
             Err(e) if not_found(&e) => return Ok(Vec::new()),
             Err(e) => return Err(self.err(Action::List, prefix, e)),
         };
+        // A key that is not a well-formed object key (`a/../b`, control
+        // characters) was not written by nkbackup and can name nothing.
         Ok(entries
             .into_iter()
             .filter(|e| e.metadata().is_file())
-            .map(|e| ObjectInfo {
-                key: e.path().to_owned(),
-                size: e.metadata().content_length(),
-                modified: e.metadata().last_modified().map(Into::into),
+            .filter_map(|e| {
+                Some(ObjectInfo {
+                    key: ObjectKey::new(e.path()).ok()?,
+                    size: e.metadata().content_length(),
+                    modified: e.metadata().last_modified().map(Into::into),
+                    kind: ObjectKind::Object,
+                })
             })
             .collect())
     }
 
-    fn exists(&self, key: &str) -> Result<bool> {
+    fn exists(&self, key: &ObjectKey) -> Result<bool> {
+        let key = key.as_str();
         // A prefix listing (ListObjectsV2 with prefix = key) returns the
         // object itself if it is there.
         match self.rt.block_on(self.op.list(key)) {
@@ -247,19 +300,22 @@ impl Storage for S3Storage {
         }
     }
 
-    fn stat(&self, key: &str) -> Result<Option<ObjectInfo>> {
+    fn stat(&self, k: &ObjectKey) -> Result<Option<ObjectInfo>> {
+        let key = k.as_str();
         match self.rt.block_on(self.op.stat(key)) {
             Ok(m) => Ok(Some(ObjectInfo {
-                key: key.to_owned(),
+                key: k.clone(),
                 size: m.content_length(),
                 modified: m.last_modified().map(Into::into),
+                kind: ObjectKind::Object,
             })),
             Err(e) if not_found(&e) => Ok(None),
             Err(e) => Err(self.err(Action::Stat, key, e)),
         }
     }
 
-    fn delete(&self, key: &str) -> Result<()> {
+    fn delete(&self, key: &ObjectKey) -> Result<()> {
+        let key = key.as_str();
         match self.rt.block_on(self.op.delete(key)) {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),
@@ -267,7 +323,8 @@ impl Storage for S3Storage {
         }
     }
 
-    fn versions(&self, key: &str) -> Result<Versions> {
+    fn versions(&self, key: &ObjectKey) -> Result<Versions> {
+        let key = key.as_str();
         let opts = ListOptions {
             versions: true,
             deleted: true,
@@ -295,6 +352,12 @@ impl Storage for S3Storage {
 
     fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
         Ok(Box::new(ObjectLock::take(Arc::new(self.clone()), wait)?))
+    }
+
+    fn lock_object(&self, _key: &ObjectKey, wait: Duration) -> Result<Box<dyn LockGuard>> {
+        // Seals take no lock on an object store, so the repository's lock
+        // is as free as a narrower one would be.
+        self.lock(wait)
     }
 
     fn seal_locks(&self) -> bool {

@@ -347,12 +347,27 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 l.backups.retain(|b| &b.sidecar.class == c);
             }
             for u in &l.unreadable {
-                eprintln!("warning: {u}");
+                eprintln!("warning: {}", u.error());
+            }
+            for o in &l.unexpected {
+                eprintln!(
+                    "warning: {} is {} where nkbackup keeps its files; never followed: investigate and remove it",
+                    r.storage().describe(&o.key),
+                    o.kind.describe()
+                );
             }
             for p in &l.incomplete {
                 eprintln!(
                     "warning: incomplete write {} (data without sidecar; not a backup)",
                     r.storage().describe(&p.key)
+                );
+            }
+            if !l.partials.is_empty() {
+                let bytes: u64 = l.partials.iter().map(|p| p.size).sum();
+                eprintln!(
+                    "warning: {} partial writes of interrupted seals ({}) are left in the repository; `nkbackup prune` removes those older than a day",
+                    l.partials.len(),
+                    human_bytes(bytes)
                 );
             }
             if json {
