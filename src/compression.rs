@@ -131,7 +131,10 @@ pub fn decompressing_reader<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn
     let head = r.fill_buf()?;
     if head.len() >= 4 && head[..4] == ZSTD_MAGIC {
         let mut d = zstd::stream::read::Decoder::with_buffer(r)?;
-        d.window_log_max(31)?;
+        // A frame may ask for a window of up to 2 GiB; nkbackup's own
+        // levels never use more than 2^27 bytes, so a frame asking for
+        // more is refused before the decoder allocates it.
+        d.window_log_max(crate::limits::ZSTD_WINDOW_LOG)?;
         Ok(Box::new(d))
     } else {
         Ok(Box::new(r))

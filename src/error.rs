@@ -134,7 +134,7 @@ pub enum Error {
 
     /// A sidecar manifest could not be read or parsed.
     #[error(
-        "backup {id}: sidecar manifest {path} is unreadable: {message}; run `nkbackup verify --deep` with a key to check the data"
+        "backup {id}: sidecar manifest {path} is refused: {message}. nkbackup neither opens nor prunes a backup whose sidecar is wrong; find out who changed it, and put back the sidecar from another copy of the repository"
     )]
     SidecarInvalid {
         /// The backup id.
@@ -165,6 +165,13 @@ pub enum Error {
         path: PathBuf,
         /// The underlying error.
         source: io::Error,
+    },
+
+    /// The sources are beyond what one backup holds.
+    #[error("{reason}")]
+    SourceTooLarge {
+        /// What is too large and what to do.
+        reason: String,
     },
 
     /// Two sources would be stored under the same top-level name.

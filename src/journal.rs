@@ -145,7 +145,6 @@ fn sha256_hex(b: &[u8]) -> String {
 /// Reads and checks the journal `name` of the repository in `storage`. A
 /// missing journal is an empty, intact one (unless a head says otherwise).
 pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
-    let head_file = head_name(name);
     let jkey = key(name);
     let what = storage.describe(&jkey);
     let reader: Box<dyn Read + Send> = match storage.stat(&jkey)? {
@@ -160,9 +159,22 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
             .unwrap_or_else(|| Box::new(std::io::empty())),
         None => Box::new(std::io::empty()),
     };
-    let head: Option<std::result::Result<Head, String>> = storage
-        .get(&head_key(name), SMALL_OBJECT_BYTES)?
-        .map(|b| serde_json::from_slice(&b).map_err(|e| e.to_string()));
+    let head = storage.get(&head_key(name), SMALL_OBJECT_BYTES)?;
+    check(reader, head.as_deref(), &what, &head_name(name))
+}
+
+/// Checks a journal's lines, read from `r` (`what` names it in messages),
+/// against its head record `head` (the bytes of `<name>.head`, named
+/// `head_file`, if it exists). Reads at most [`JOURNAL_BYTES`].
+pub fn check<T: Chained>(
+    r: impl Read,
+    head: Option<&[u8]>,
+    what: &str,
+    head_file: &str,
+) -> Result<JournalState<T>> {
+    let what = what.to_owned();
+    let head: Option<std::result::Result<Head, String>> =
+        head.map(|b| serde_json::from_slice(b).map_err(|e| e.to_string()));
     let mut st = JournalState {
         records: Vec::new(),
         damage: Vec::new(),
@@ -172,7 +184,7 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
     };
     let mut expect_seq = 1u64;
     // Never more than the limit, even if the journal grew since the stat.
-    let mut r = BufReader::with_capacity(1 << 16, reader.take(JOURNAL_BYTES + 1));
+    let mut r = BufReader::with_capacity(1 << 16, r.take(JOURNAL_BYTES + 1));
     let mut read_bytes = 0u64;
     while let Some(line) = next_line(&mut r).map_err(|e| Error::io(format!("reading {what}"), e))? {
         st.lines += 1;

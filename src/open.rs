@@ -331,9 +331,19 @@ fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
         Err(other) => other,
     };
     match e {
-        age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
-            id,
-            labels: b.sidecar.labels(),
+        // A damaged stanza looks like one for somebody else: tell the two
+        // apart by the file's own digest.
+        age::DecryptError::NoMatchingKeys => match b.verify_ciphertext() {
+            Err(Error::Damaged { detail, .. }) => Error::Damaged {
+                id,
+                detail: format!(
+                    "none of the given keys opens it, and {detail}: its header was damaged, which makes it unopenable for every key"
+                ),
+            },
+            _ => Error::NoMatchingIdentity {
+                id,
+                labels: b.sidecar.labels(),
+            },
         },
         age::DecryptError::Io(io) if io.raw_os_error().is_some() => {
             Error::io(format!("reading {}", b.data_path.display()), io)

@@ -25,6 +25,7 @@ use crate::archive::{ArchiveWriter, EntryMeta, WalkOptions, Walker};
 use crate::digest::HashingWriter;
 use crate::error::{Error, Result};
 use crate::id::BackupId;
+use crate::limits::{SOURCE_NAME_COMPONENTS, SOURCES};
 use crate::manifest::{EntryPath, InnerHeader, MANIFEST_DIR, SIDECAR_FORMAT, Sidecar};
 use crate::repo::{DEFAULT_LOCK_WAIT, Repository};
 use crate::stage::Stage;
@@ -314,12 +315,42 @@ impl<'a> Sealer<'a> {
                         "it must be a relative path without '..' and not {MANIFEST_DIR}"
                     ),
                 })?;
+            if checked.as_bytes().split(|&c| c == b'/').count() > SOURCE_NAME_COMPONENTS {
+                return Err(Error::InvalidName {
+                    what: "source name",
+                    value: checked.to_string(),
+                    reason: format!("it has more than {SOURCE_NAME_COMPONENTS} components"),
+                });
+            }
             if !seen.insert(checked.as_bytes().to_vec()) {
                 return Err(Error::DuplicateSourceName {
                     name: checked.to_string(),
                 });
             }
             out.push(checked);
+        }
+        if out.len() > SOURCES {
+            return Err(Error::SourceTooLarge {
+                reason: format!(
+                    "{} sources are more than the {SOURCES} one backup holds; seal them as several backups",
+                    out.len()
+                ),
+            });
+        }
+        // A source stored below another (`a` and `a/b`) would put two
+        // entries at one path.
+        for b in &out {
+            let bytes = b.as_bytes();
+            let inside = bytes
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c == b'/')
+                .find(|&(i, _)| seen.contains(&bytes[..i]));
+            if let Some((i, _)) = inside {
+                return Err(Error::DuplicateSourceName {
+                    name: format!("{b} (inside {})", EntryPath::from_bytes(&bytes[..i])),
+                });
+            }
         }
         if out.is_empty() {
             return Err(Error::InvalidName {
@@ -386,11 +417,15 @@ fn add_stream<W: Write>(
     let (len, reader): (u64, Box<dyn Read + Send + '_>) = match len {
         Some(l) => (l, reader),
         None => {
-            let s = crate::spool::spool(reader, storage.scratch_file()?).map_err(|e| {
-                Error::Unreadable {
+            let s = crate::spool::spool(reader, storage.scratch_file()?).map_err(|e| match e {
+                crate::spool::SpoolError::Read(e) => Error::Unreadable {
                     path: name.as_path().to_owned(),
                     source: e,
-                }
+                },
+                crate::spool::SpoolError::Scratch(e) => Error::io(
+                    format!("spooling {name} (encrypted) to a scratch file: {}", ctx()),
+                    e,
+                ),
             })?;
             (s.len, s.reader)
         }

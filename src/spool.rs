@@ -79,14 +79,33 @@ pub struct Spooled {
     pub reader: Box<dyn Read + Send>,
 }
 
+/// Why spooling failed: reading the input, or writing the scratch file
+/// (a full disk is not the source's fault).
+#[derive(Debug)]
+pub enum SpoolError {
+    /// Reading the stream failed.
+    Read(io::Error),
+    /// Writing or reading back the scratch file failed.
+    Scratch(io::Error),
+}
+
 /// Spools `input` into the encrypted scratch file `file`.
-pub fn spool(mut input: impl Read, file: File) -> io::Result<Spooled> {
-    let mut s = Spill::new(file)?;
-    io::copy(&mut input, &mut s)?;
+pub fn spool(mut input: impl Read, file: File) -> Result<Spooled, SpoolError> {
+    let mut s = Spill::new(file).map_err(SpoolError::Scratch)?;
+    let mut buf = vec![0u8; BUF];
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(SpoolError::Read(e)),
+        };
+        s.write_all(&buf[..n]).map_err(SpoolError::Scratch)?;
+    }
     let len = s.len();
     Ok(Spooled {
         len,
-        reader: s.into_reader()?,
+        reader: s.into_reader().map_err(SpoolError::Scratch)?,
     })
 }
 
@@ -106,7 +125,9 @@ mod tests {
             .create_new(true)
             .open(&path)
             .unwrap();
-        let mut s = spool(&data[..], file).unwrap();
+        let mut s = spool(&data[..], file)
+            .map_err(|e| format!("{e:?}"))
+            .unwrap();
         assert_eq!(s.len, data.len() as u64);
         let on_disk = std::fs::read(&path).unwrap();
         assert!(on_disk.starts_with(b"age-encryption.org/v1\n"));

@@ -33,6 +33,10 @@ pub struct Stage<W: Write + Send + 'static> {
     /// Empty buffers coming back, so steady state allocates nothing.
     spare: Receiver<Vec<u8>>,
     thread: Option<JoinHandle<io::Result<W>>>,
+    /// The downstream's error, once it failed: every later write returns
+    /// it again (a caller such as zstd's writer may write again after an
+    /// error).
+    failed: Option<(io::ErrorKind, String)>,
 }
 
 impl<W: Write + Send + 'static> Stage<W> {
@@ -58,12 +62,14 @@ impl<W: Write + Send + 'static> Stage<W> {
             tx: Some(tx),
             spare,
             thread: Some(thread),
+            failed: None,
         })
     }
 
     /// Sends the current buffer; if the thread has stopped, returns its
     /// error.
     fn send(&mut self) -> io::Result<()> {
+        self.check()?;
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -72,14 +78,27 @@ impl<W: Write + Send + 'static> Stage<W> {
             .try_recv()
             .unwrap_or_else(|_| Vec::with_capacity(CHUNK));
         let full = std::mem::replace(&mut self.buf, next);
-        let tx = self.tx.as_ref().expect("sender lives until finish");
-        if tx.send(full).is_err() {
+        let sent = match &self.tx {
+            Some(tx) => tx.send(full).is_ok(),
+            None => false,
+        };
+        if !sent {
             // The thread ended early: it can only have failed.
-            return Err(self.join().err().unwrap_or_else(|| {
+            let e = self.join().err().unwrap_or_else(|| {
                 io::Error::other("the writer thread stopped before the end of the stream")
-            }));
+            });
+            self.failed = Some((e.kind(), e.to_string()));
+            return Err(e);
         }
         Ok(())
+    }
+
+    /// The downstream's earlier error, if it failed.
+    fn check(&self) -> io::Result<()> {
+        match &self.failed {
+            Some((kind, msg)) => Err(io::Error::new(*kind, msg.clone())),
+            None => Ok(()),
+        }
     }
 
     fn join(&mut self) -> io::Result<W> {
@@ -102,6 +121,7 @@ impl<W: Write + Send + 'static> Stage<W> {
 
 impl<W: Write + Send + 'static> Write for Stage<W> {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
+        self.check()?;
         if self.buf.len() == CHUNK {
             self.send()?;
         }
@@ -336,6 +356,29 @@ mod tests {
             .expect("the failure must surface");
         assert_eq!(err.kind(), io::ErrorKind::StorageFull);
         assert_eq!(err.to_string(), "disk full");
+    }
+
+    /// A caller that writes again after an error (zstd's writer does) gets
+    /// the error again, never a panic (a full disk used to crash a seal).
+    #[test]
+    fn writes_after_a_downstream_error_fail_again() {
+        let mut s = Stage::new("test", FailAfter(10)).unwrap();
+        let chunk = vec![1u8; CHUNK];
+        let mut failed = false;
+        for i in 0..20 {
+            match s.write_all(&chunk) {
+                Err(e) => {
+                    assert_eq!(e.kind(), io::ErrorKind::StorageFull, "{e}");
+                    failed = true;
+                }
+                Ok(()) => assert!(!failed, "write {i} succeeded after a failed one"),
+            }
+        }
+        assert!(failed, "the failure must surface");
+        let Err(e) = s.finish() else {
+            panic!("finish must fail after a failed write")
+        };
+        assert_eq!(e.to_string(), "disk full");
     }
 
     struct Dropped(Arc<Mutex<bool>>);

@@ -18,6 +18,7 @@
 use super::feed::{self, Feed, Item, WriterGone};
 use super::writer::{ArchiveWriter, EntryMeta};
 use crate::error::{Error, Result};
+use crate::limits::{DIRS_AND_SYMLINKS, PATH_BYTES};
 use crate::manifest::EntryPath;
 use rustix::fs::{Advice, AtFlags, FileType, Mode, OFlags, RawDir, RawMode, Stat};
 use std::collections::HashMap;
@@ -53,6 +54,8 @@ pub struct Walker {
     links: HashMap<(u64, u64), EntryPath>,
     stale: Vec<(EntryPath, i64)>,
     stale_count: u64,
+    /// Directories and symlinks stored so far, across sources.
+    dirs_and_symlinks: usize,
 }
 
 impl Walker {
@@ -63,6 +66,7 @@ impl Walker {
             links: HashMap::new(),
             stale: Vec::new(),
             stale_count: 0,
+            dirs_and_symlinks: 0,
         }
     }
 
@@ -190,20 +194,36 @@ impl Walker {
                         continue;
                     }
                 };
+                self.count_dir_or_symlink()?;
                 feed.push(Item::Dir {
                     entry: entry.clone(),
                     meta: em,
                 })?;
                 let parent = Rc::new(Parent { fd, path: path() });
-                // Pop order must be byte order: push in reverse.
+                // Pop order must be byte order: push in reverse. A path a
+                // restore could not create is recorded, not descended.
+                let mut long = Vec::new();
                 while let Some((child, hint)) = children.pop() {
+                    let child_entry = entry.join(child.as_bytes());
+                    if child_entry.as_bytes().len() > PATH_BYTES {
+                        long.push(child_entry);
+                        continue;
+                    }
                     stack.push(Pending {
                         dir: Some(Rc::clone(&parent)),
                         hint,
                         opened: None,
-                        entry: entry.join(child.as_bytes()),
+                        entry: child_entry,
                         name: child,
                     });
+                }
+                for entry in long.into_iter().rev() {
+                    feed.push(Item::Skipped {
+                        entry,
+                        note: format!(
+                            "its path is longer than {PATH_BYTES} bytes, more than a restore can create; not backed up"
+                        ),
+                    })?;
                 }
             } else if ft == FileType::RegularFile {
                 if self.opts.stale_before.is_some_and(|t| meta.mtime < t) {
@@ -245,6 +265,7 @@ impl Walker {
                     Err(e) => self.unreadable(feed, &path(), entry, e)?,
                 }
             } else if ft == FileType::Symlink {
+                self.count_dir_or_symlink()?;
                 match rustix::fs::readlinkat(dirfd, &name, Vec::new()) {
                     Ok(t) => feed.push(Item::Symlink {
                         entry,
@@ -266,6 +287,20 @@ impl Walker {
                     note: format!("{what} not backed up"),
                 })?;
             }
+        }
+        Ok(())
+    }
+
+    /// Counts a directory or symlink, failing the seal beyond what a
+    /// reader accepts ([`DIRS_AND_SYMLINKS`]).
+    fn count_dir_or_symlink(&mut self) -> Result<(), Stop> {
+        self.dirs_and_symlinks += 1;
+        if self.dirs_and_symlinks > DIRS_AND_SYMLINKS {
+            return Err(Stop::Failed(Error::SourceTooLarge {
+                reason: format!(
+                    "the sources hold more than {DIRS_AND_SYMLINKS} directories and symlinks, more than one backup holds (docs/FORMAT.md §10); seal them as several backups"
+                ),
+            }));
         }
         Ok(())
     }

@@ -141,7 +141,14 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Records an object that is deliberately not stored, with the reason.
     pub fn add_skipped(&mut self, path: &EntryPath, note: impl Into<String>) -> io::Result<()> {
-        let note = note.into();
+        let mut note: String = note.into();
+        if note.len() > crate::limits::NOTE_BYTES {
+            let mut cut = crate::limits::NOTE_BYTES;
+            while !note.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            note.truncate(cut);
+        }
         self.skipped += 1;
         self.warn(format!("{path}: {note}"));
         self.record(

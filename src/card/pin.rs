@@ -118,10 +118,20 @@ impl PinSource for FilePin {
             label: request.label.clone(),
             reason,
         };
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(&self.0)
-                .map_err(|e| unavailable(format!("cannot read {}: {e}", self.0.display())))?,
-        );
+        use std::io::Read;
+        let limit = crate::limits::KEY_FILE_BYTES;
+        let mut bytes = zeroize::Zeroizing::new(Vec::new());
+        std::fs::File::open(&self.0)
+            .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+            .map_err(|e| unavailable(format!("cannot read {}: {e}", self.0.display())))?;
+        if bytes.len() as u64 > limit {
+            return Err(unavailable(format!(
+                "{} is larger than {limit} bytes; a PIN file holds one line",
+                self.0.display()
+            )));
+        }
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| unavailable(format!("{} is not UTF-8 text", self.0.display())))?;
         let line = text.lines().next().unwrap_or("").trim_end_matches('\r');
         if line.is_empty() {
             return Err(unavailable(format!("{} is empty", self.0.display())));

@@ -46,15 +46,19 @@ impl EntryPath {
     }
 }
 
+/// For messages: control characters and bytes that are not UTF-8 are
+/// escaped and very long paths cut (see [`crate::text::escape_bytes`]), so
+/// a name from a backup or a source tree cannot act on a terminal.
 impl fmt::Display for EntryPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", String::from_utf8_lossy(&self.0))
+        f.write_str(&crate::text::escape_bytes(&self.0))
     }
 }
 
+/// Like [`Display`](fmt::Display), in quotes.
 impl fmt::Debug for EntryPath {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{:?}", String::from_utf8_lossy(&self.0))
+        write!(f, "\"{}\"", crate::text::escape_bytes(&self.0))
     }
 }
 
@@ -109,6 +113,13 @@ mod tests {
             serde_json::to_string(&EntryPath::from_bytes(&b"a\xff"[..])).unwrap(),
             r#"{"hex":"61ff"}"#
         );
+    }
+
+    #[test]
+    fn names_are_shown_escaped() {
+        let p = EntryPath::from_bytes(&b"logs/\x1b]0;owned\x07x\xff"[..]);
+        assert_eq!(p.to_string(), "logs/\\u{1b}]0;owned\\u{7}x\\xff");
+        assert_eq!(format!("{p:?}"), "\"logs/\\u{1b}]0;owned\\u{7}x\\xff\"");
     }
 
     #[test]

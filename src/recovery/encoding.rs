@@ -52,8 +52,10 @@ pub fn encode(key: &RecoveryKey) -> SecretString {
     SecretString::from(group_by_4(&text))
 }
 
-/// Decodes a typed recovery key; see the module docs for the checks.
+/// Decodes a typed recovery key; see the module docs for the checks. A
+/// text longer than [`crate::limits::KEY_TEXT_BYTES`] is refused first.
 pub fn decode(text: &str) -> Result<RecoveryKey, RecoveryError> {
+    check_length(text, "recovery key")?;
     let compact =
         strip_base58(text, 0).map_err(|(character, position)| RecoveryError::InvalidCharacter {
             character,
@@ -91,6 +93,20 @@ impl RecoveryKey {
     pub fn from_encoded(text: &str) -> Result<Self, RecoveryError> {
         decode(text)
     }
+}
+
+/// Refuses a key, share or passphrase text longer than
+/// [`crate::limits::KEY_TEXT_BYTES`].
+pub(crate) fn check_length(text: &str, what: &'static str) -> Result<(), RecoveryError> {
+    let limit = crate::limits::KEY_TEXT_BYTES;
+    if text.len() > limit {
+        return Err(RecoveryError::TooLong {
+            what,
+            len: text.len(),
+            limit,
+        });
+    }
+    Ok(())
 }
 
 /// XOR of all bytes.

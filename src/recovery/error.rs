@@ -29,6 +29,21 @@ pub enum RecoveryError {
         position: usize,
     },
 
+    /// The text given as a recovery key, share or passphrase is far longer
+    /// than any is: refused before decoding it (base58 decoding takes time
+    /// quadratic in the length).
+    #[error(
+        "the {what} given is {len} bytes long, far more than any {what} (at most {limit}); check that the right file or text was given"
+    )]
+    TooLong {
+        /// `recovery key`, `share`, `passphrase`.
+        what: &'static str,
+        /// Its length in bytes.
+        len: usize,
+        /// The limit.
+        limit: usize,
+    },
+
     /// The recovery key decodes to the wrong number of bytes.
     #[error(
         "the recovery key has the wrong length ({actual} bytes instead of 35): a group of \

@@ -76,10 +76,13 @@ impl PassphraseParams {
     }
 }
 
+/// The most PBKDF2 iterations accepted from a configuration.
+pub const MAX_ITERATIONS: u32 = 10_000_000;
+
 /// Derives the recovery key for `passphrase` under `params`.
 ///
 /// Fails if the algorithm is not `m.pbkdf2`, `bits` is not 256, or
-/// `iterations` is 0.
+/// `iterations` is 0 or more than [`MAX_ITERATIONS`].
 pub fn derive(
     passphrase: &SecretString,
     params: &PassphraseParams,
@@ -99,6 +102,14 @@ pub fn derive(
             reason: "iterations must be at least 1",
         });
     }
+    // The parameters come from the repository's configuration: a planted
+    // count of billions would hold the restore for hours.
+    if params.iterations > MAX_ITERATIONS {
+        return Err(RecoveryError::InvalidPassphraseParams {
+            reason: "iterations must be at most 10 000 000 (nkbackup makes 500 000)",
+        });
+    }
+    super::encoding::check_length(passphrase.expose_secret(), "passphrase")?;
     let mut out = Zeroizing::new([0u8; RecoveryKey::LEN]);
     pbkdf2::pbkdf2_hmac::<Sha512>(
         passphrase.expose_secret().as_bytes(),

@@ -109,6 +109,7 @@ impl Share {
     /// Parses a share's text (whitespace between groups is free; the header
     /// is case-insensitive). Verifies the checksum.
     pub fn parse(text: &str) -> Result<Self, RecoveryError> {
+        super::encoding::check_length(text, "share")?;
         // Header: the first whitespace-free word.
         let leading = text.chars().take_while(|c| c.is_whitespace()).count();
         let header: String = text

@@ -104,6 +104,38 @@ impl BackupInfo {
             })
     }
 
+    /// Checks the data against the sidecar without any key: the file
+    /// exists, has the recorded length and SHA-256.
+    pub fn verify_ciphertext(&self) -> Result<ShallowVerify> {
+        let b = self;
+        let id = &b.sidecar.id;
+        let f = b.open_data()?;
+        let d = crate::digest::digest_reader(std::io::BufReader::with_capacity(1 << 20, f))
+            .ctx(|| format!("reading {}", b.data_path.display()))?;
+        if d.len != b.sidecar.ciphertext_bytes {
+            return Err(Error::Damaged {
+                id: id.clone(),
+                detail: format!(
+                    "the data file has {} bytes, the sidecar says {} (truncated or replaced)",
+                    d.len, b.sidecar.ciphertext_bytes
+                ),
+            });
+        }
+        if d.hex() != b.sidecar.ciphertext_sha256 {
+            return Err(Error::Damaged {
+                id: id.clone(),
+                detail:
+                    "the data file's SHA-256 differs from the sidecar's (corrupted or tampered)"
+                        .into(),
+            });
+        }
+        Ok(ShallowVerify {
+            id: id.clone(),
+            ciphertext_bytes: d.len,
+            ciphertext_sha256: d.hex(),
+        })
+    }
+
     /// The directory of the repository this backup is in, if local.
     pub fn repository_root(&self) -> Option<&Path> {
         self.storage.local_root()
@@ -574,31 +606,6 @@ impl Repository {
     /// Checks a backup's data against its sidecar without any key: the file
     /// exists, has the recorded length and SHA-256.
     pub fn verify(&self, b: &BackupInfo) -> Result<ShallowVerify> {
-        let id = &b.sidecar.id;
-        let f = b.open_data()?;
-        let d = crate::digest::digest_reader(std::io::BufReader::with_capacity(1 << 20, f))
-            .ctx(|| format!("reading {}", b.data_path.display()))?;
-        if d.len != b.sidecar.ciphertext_bytes {
-            return Err(Error::Damaged {
-                id: id.clone(),
-                detail: format!(
-                    "the data file has {} bytes, the sidecar says {} (truncated or replaced)",
-                    d.len, b.sidecar.ciphertext_bytes
-                ),
-            });
-        }
-        if d.hex() != b.sidecar.ciphertext_sha256 {
-            return Err(Error::Damaged {
-                id: id.clone(),
-                detail:
-                    "the data file's SHA-256 differs from the sidecar's (corrupted or tampered)"
-                        .into(),
-            });
-        }
-        Ok(ShallowVerify {
-            id: id.clone(),
-            ciphertext_bytes: d.len,
-            ciphertext_sha256: d.hex(),
-        })
+        b.verify_ciphertext()
     }
 }

@@ -36,6 +36,9 @@ pub enum State {
     NoDeadline,
     /// The backup's class is not defined in the configuration.
     UnknownClass,
+    /// Its deadline cannot be computed: its creation time is implausible
+    /// (only a planted sidecar has one); it is held.
+    BadDate,
 }
 
 impl State {
@@ -47,6 +50,7 @@ impl State {
             State::Overdue => "OVERDUE",
             State::NoDeadline => "no deadline",
             State::UnknownClass => "unknown class",
+            State::BadDate => "bad date",
         }
     }
 }
@@ -297,6 +301,7 @@ pub fn evaluate(
             None => (None, None),
         };
         let state = match (cp, deadline) {
+            _ if out_of_range.is_some() => State::BadDate,
             (None, _) => State::UnknownClass,
             (Some(_), None) => State::NoDeadline,
             (Some(_), Some(d)) if at >= d => State::Overdue,

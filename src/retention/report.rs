@@ -511,6 +511,7 @@ pub fn timeline_svg(r: &VerifyReport) -> String {
                 State::DueSoon => "#e90",
                 State::Overdue => "#2a2",
                 State::NoDeadline | State::UnknownClass => "#8ad",
+                State::BadDate => "#c22",
             };
             let _ = writeln!(
                 o,

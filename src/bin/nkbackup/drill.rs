@@ -270,7 +270,7 @@ fn status(repo: &RepoArg, at: Option<&str>, json: bool) -> Result<std::process::
         print_json(&st)?;
     } else {
         for d in &st.journal_damage {
-            eprintln!("warning: drill journal damaged: {d}");
+            crate::output::warn(format!("drill journal damaged: {d}"));
         }
         println!(
             "drills as of {} (max interval {} days)",

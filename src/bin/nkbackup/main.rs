@@ -14,7 +14,7 @@ mod recovery;
 mod retention;
 mod secrets;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use keys::KeyArgs;
 use nkbackup::config::RecipientConfig;
@@ -200,12 +200,29 @@ fn main() -> ExitCode {
     }
     let cli = Cli::parse();
     let _ = S3_CONFIG.set(cli.s3_config.clone());
-    match run(cli) {
+    let code = match run(cli) {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("nkbackup: {}", message(&e));
+            eprintln!("nkbackup: {}", output::safe(&message(&e)));
             ExitCode::from(exit_code(&e))
         }
+    };
+    report_peak_memory();
+    code
+}
+
+/// Test hook (builds with the `test-hooks` feature only): with
+/// `NKBACKUP_TEST_PEAK_RSS` set, says the process's peak resident memory
+/// (`VmHWM`) on standard error, for the memory-bound tests (tests/limits.rs).
+/// A parent's `wait4` cannot tell it: a child spawned with vfork inherits
+/// the parent's peak.
+fn report_peak_memory() {
+    #[cfg(feature = "test-hooks")]
+    if std::env::var_os("NKBACKUP_TEST_PEAK_RSS").is_some()
+        && let Ok(status) = std::fs::read_to_string("/proc/self/status")
+        && let Some(line) = status.lines().find(|l| l.starts_with("VmHWM:"))
+    {
+        eprintln!("nkbackup-test: {line}");
     }
 }
 
@@ -316,13 +333,13 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let rep = s.seal()?;
             for w in &rep.warnings {
-                eprintln!("warning: {w}");
+                output::warn(w);
             }
             if rep.warning_count > rep.warnings.len() as u64 {
-                eprintln!(
-                    "warning: {} more warnings; the inner manifest lists them all",
+                output::warn(format!(
+                    "{} more warnings; the inner manifest lists them all",
                     rep.warning_count - rep.warnings.len() as u64
-                );
+                ));
             }
             if json {
                 print_json(&rep)?;
@@ -347,28 +364,28 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 l.backups.retain(|b| &b.sidecar.class == c);
             }
             for u in &l.unreadable {
-                eprintln!("warning: {}", u.error());
+                output::warn(u.error());
             }
             for o in &l.unexpected {
-                eprintln!(
-                    "warning: {} is {} where nkbackup keeps its files; never followed: investigate and remove it",
+                output::warn(format!(
+                    "{} is {} where nkbackup keeps its files; never followed: investigate and remove it",
                     r.storage().describe(&o.key),
                     o.kind.describe()
-                );
+                ));
             }
             for p in &l.incomplete {
-                eprintln!(
-                    "warning: incomplete write {} (data without sidecar; not a backup)",
+                output::warn(format!(
+                    "incomplete write {} (data without sidecar; not a backup)",
                     r.storage().describe(&p.key)
-                );
+                ));
             }
             if !l.partials.is_empty() {
                 let bytes: u64 = l.partials.iter().map(|p| p.size).sum();
-                eprintln!(
-                    "warning: {} partial writes of interrupted seals ({}) are left in the repository; `nkbackup prune` removes those older than a day",
+                output::warn(format!(
+                    "{} partial writes of interrupted seals ({}) are left in the repository; `nkbackup prune` removes those older than a day",
                     l.partials.len(),
                     human_bytes(bytes)
-                );
+                ));
             }
             if json {
                 print_json(&l)?;
@@ -443,17 +460,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let r = open(&repo)?;
             let b = r.find(&id)?;
-            let rep = keys::opener(&r, &b, &keys)?
-                .restore(&to, &RestoreOptions { path, force })
-                .with_context(|| {
-                    format!(
-                        "restore of {} into {} failed; nothing was put in place",
-                        b.sidecar.id,
-                        to.display()
-                    )
-                })?;
+            let rep =
+                match keys::opener(&r, &b, &keys)?.restore(&to, &RestoreOptions { path, force }) {
+                    Ok(rep) => rep,
+                    // Says itself what was put in place.
+                    Err(e @ nkbackup::Error::CommitFailed(_)) => return Err(e.into()),
+                    Err(e) => {
+                        return Err(anyhow::Error::new(e).context(format!(
+                            "restore of {} into {} failed; nothing was put in place",
+                            b.sidecar.id,
+                            to.display()
+                        )));
+                    }
+                };
             for w in &rep.warnings {
-                eprintln!("warning: {w}");
+                output::warn(w);
             }
             if json {
                 print_json(&rep)?;

@@ -30,3 +30,33 @@ pub fn rfc3339(t: time::OffsetDateTime) -> String {
     t.format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| t.to_string())
 }
+
+/// `s` safe for a terminal: control characters other than newline and tab
+/// escaped (the library escapes the names it puts in messages; this
+/// catches whatever else reaches the screen).
+pub fn safe(s: &str) -> String {
+    s.chars()
+        .flat_map(|c| {
+            let keep = !c.is_control() || c == '\n' || c == '\t';
+            let esc: Vec<char> = if keep {
+                vec![c]
+            } else {
+                format!("\\u{{{:x}}}", c as u32).chars().collect()
+            };
+            esc
+        })
+        .collect()
+}
+
+/// Prints a warning on standard error, made safe for a terminal.
+pub fn warn(msg: impl std::fmt::Display) {
+    eprintln!("warning: {}", safe(&msg.to_string()));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn safe_keeps_lines_and_escapes_the_rest() {
+        assert_eq!(super::safe("a\nb\tc\u{1b}[2J"), "a\nb\tc\\u{1b}[2J");
+    }
+}

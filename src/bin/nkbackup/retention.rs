@@ -152,7 +152,10 @@ fn check(
         ev.classes.retain(|s| &s.class == c);
     }
     for p in &ev.problems {
-        eprintln!("problem: {}{}", subject(&p.subject), p.detail);
+        eprintln!(
+            "problem: {}",
+            crate::output::safe(&format!("{}{}", subject(&p.subject), p.detail))
+        );
     }
     if json {
         print_json(&ev)?;
@@ -313,7 +316,10 @@ pub fn prune(a: PruneArgs) -> Result<ExitCode> {
     };
     let rep = retention::prune(&r, &opts)?;
     for p in &rep.problems {
-        eprintln!("problem: {}{}", subject(&p.subject), p.detail);
+        eprintln!(
+            "problem: {}",
+            crate::output::safe(&format!("{}{}", subject(&p.subject), p.detail))
+        );
     }
     if a.json {
         print_json(&rep)?;

@@ -21,11 +21,23 @@ pub fn prompt(label: &str, alternative: &str) -> Result<SecretString> {
     }
 }
 
-/// Reads a whole secret file (trimmed).
+/// Reads a whole secret file (trimmed), refusing one larger than any key
+/// file is ([`nkbackup::limits::KEY_FILE_BYTES`]).
 pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
-    let text = Zeroizing::new(
-        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?,
-    );
+    use std::io::Read;
+    let limit = nkbackup::limits::KEY_FILE_BYTES;
+    let mut bytes = Zeroizing::new(Vec::new());
+    std::fs::File::open(path)
+        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    if bytes.len() as u64 > limit {
+        bail!(
+            "{} is larger than {limit} bytes, far more than a key, share or passphrase file; check that it is the right file",
+            path.display()
+        );
+    }
+    let text = std::str::from_utf8(&bytes)
+        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
     Ok(Zeroizing::new(text.trim().to_owned()))
 }
 
