@@ -242,3 +242,112 @@ pub fn seal_at(repo: &Repository, class: &str, t: time::OffsetDateTime) -> Strin
         .sidecar
         .id
 }
+
+/// A mount, unmounted when dropped.
+pub struct Unmount(std::path::PathBuf);
+
+impl Drop for Unmount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount").arg(&self.0).status();
+    }
+}
+
+/// A tmpfs of `size` mounted at `mnt` (a new directory), or `None` when not
+/// root (the caller's test is skipped; in CI that fails).
+pub fn small_tmpfs(mnt: &std::path::Path, size: &str) -> Option<Unmount> {
+    if !is_root() {
+        eprintln!(
+            "SKIPPED: mounting a small tmpfs needs root; tests/run-all.sh in CI runs as root"
+        );
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must run this test as root"
+        );
+        return None;
+    }
+    fs::create_dir(mnt).unwrap();
+    let ok = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "-o", &format!("size={size}"), "tmpfs"])
+        .arg(mnt)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "mounting tmpfs failed");
+    Some(Unmount(mnt.to_owned()))
+}
+
+/// What a planted sidecar says about the stream's inner manifest: entries,
+/// skipped, file bytes, SHA-256 (hex) of the manifest.
+pub type ManifestInfo = (u64, u64, u64, String);
+
+/// Plants a backup as an attacker with write access to the repository and
+/// the public key could: the plaintext tar stream `tar` (zstd-compressed
+/// here unless `compressed` says it already is), encrypted to the
+/// fixture's key as `backups/archive/<id>.age`, with a sidecar that
+/// matches the ciphertext and says `manifest` about the inner manifest.
+/// Streams: a stream of gigabytes takes no memory.
+pub fn plant_stream(
+    f: &Fixture,
+    id: &str,
+    tar: impl std::io::Read,
+    compressed: bool,
+    manifest: Option<ManifestInfo>,
+) -> PathBuf {
+    use sha2::Digest;
+    use std::io::Write;
+    let dir = f.repo_path().join("backups/archive");
+    fs::create_dir_all(&dir).unwrap();
+    let data_path = dir.join(format!("{id}.age"));
+    let file = std::io::BufWriter::new(fs::File::create(&data_path).unwrap());
+    let enc =
+        age::Encryptor::with_recipients(std::iter::once(&f.key.to_public() as &dyn age::Recipient))
+            .unwrap();
+    let mut w = enc.wrap_output(file).unwrap();
+    let mut tar = tar;
+    let tar_bytes = if compressed {
+        std::io::copy(&mut tar, &mut w).unwrap()
+    } else {
+        let mut counted = CountingRead(tar, 0);
+        zstd::stream::copy_encode(&mut counted, &mut w, 1).unwrap();
+        counted.1
+    };
+    w.finish().unwrap().flush().unwrap();
+    let mut h = sha2::Sha256::new();
+    let mut data = fs::File::open(&data_path).unwrap();
+    let len = std::io::copy(&mut data, &mut h).unwrap();
+    let (entries, skipped, file_bytes, sha) = manifest.unwrap_or((0, 0, 0, "0".repeat(64)));
+    let sidecar = serde_json::json!({
+        "format": "nkbackup-sidecar/1",
+        "id": id,
+        "class": "archive",
+        "created": format!(
+            "{}-{}-{}T{}:{}:{}Z",
+            &id[0..4], &id[4..6], &id[6..8], &id[9..11], &id[11..13], &id[13..15]
+        ),
+        "host": "testkit",
+        "tool": "testkit",
+        "compression": "zstd:1",
+        "data": format!("{id}.age"),
+        "entries": entries,
+        "skipped": skipped,
+        "file_bytes": file_bytes,
+        "tar_bytes": tar_bytes,
+        "ciphertext_bytes": len,
+        "ciphertext_sha256": hex::encode(h.finalize()),
+        "manifest_sha256": sha,
+        "recipients": [{"label": "test-key", "type": "age", "key": f.key.to_public().to_string()}],
+    });
+    fs::write(dir.join(format!("{id}.json")), sidecar.to_string()).unwrap();
+    data_path
+}
+
+/// A reader that counts what it passes on.
+struct CountingRead<R>(R, u64);
+
+impl<R: std::io::Read> std::io::Read for CountingRead<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.0.read(buf)?;
+        self.1 += n as u64;
+        Ok(n)
+    }
+}

@@ -1,0 +1,165 @@
+//! What each fuzz target feeds its input to: every parser of something
+//! read from a repository, a key sheet or a custodian. The targets in
+//! fuzz_targets/ call these (`cargo +nightly fuzz run <target>`), and so
+//! does `tests/fuzz_corpora.rs`, which replays every corpus file on stable
+//! in the ordinary test suite. A target fails only by panicking, aborting
+//! or hanging: refusals are the expected outcome for most inputs.
+#![allow(dead_code)]
+
+use age_core::format::Stanza;
+use nkbackup::archive::{NullSink, read_stream};
+use nkbackup::card::key::{CardKey, KeyAlgorithm};
+use nkbackup::format::tar::TarReader;
+use nkbackup::id::BackupId;
+use nkbackup::manifest::Sidecar;
+use std::path::Path;
+
+/// The whole stream reader: tar framing, path and shape checks, the
+/// manifest and its comparison with the entries.
+pub fn stream(data: &[u8]) {
+    let _ = read_stream(data, "fuzz", &mut NullSink);
+}
+
+/// The tar framing alone, entry by entry, reading every entry's content.
+pub fn tar_headers(data: &[u8]) {
+    let mut r = TarReader::new(data);
+    let mut buf = [0u8; 4096];
+    while let Ok(Some(_)) = r.next_entry() {
+        while let Ok(n) = r.read_data(&mut buf) {
+            if n == 0 {
+                break;
+            }
+        }
+    }
+    let _ = r.finish();
+    let _ = nkbackup::format::pax::parse(data);
+}
+
+/// A sidecar, as listed from `backups/archive/<id>.json`.
+pub fn sidecar(data: &[u8]) {
+    let id = BackupId::parse("20261101T000000Z-7e57c0de").expect("a valid id");
+    if let Ok(s) = Sidecar::parse(data, "archive", &id) {
+        // What a listing and retention do with a parsed one.
+        let _ = s.labels();
+        let policy = nkbackup::retention::ClassPolicy {
+            class: "archive".into(),
+            promise: None,
+            max_age: nkbackup::retention::Period::parse("36500d").ok(),
+            keep: Default::default(),
+            source_max_age: None,
+        };
+        let _ = policy.deadline(s.created);
+    }
+}
+
+/// `nkbackup.toml`.
+pub fn config(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(cfg) = nkbackup::config::Config::parse(text, Path::new("nkbackup.toml"))
+    {
+        let _ = nkbackup::retention::Policy::from_config(&cfg);
+        let _ = cfg.drill_max_interval();
+        let _ = cfg.sealing_recipients();
+    }
+}
+
+/// A deletion journal; input before the first 0xff byte is the journal,
+/// after it the head record.
+pub fn journal(data: &[u8]) {
+    let (lines, head) = match data.iter().position(|&b| b == 0xff) {
+        Some(i) => (&data[..i], Some(&data[i + 1..])),
+        None => (data, None),
+    };
+    if let Ok(st) = nkbackup::journal::check::<nkbackup::retention::journal::Record>(
+        lines,
+        head,
+        "fuzz.jsonl",
+        "fuzz.head",
+    ) {
+        let _ = st.pending();
+    }
+}
+
+/// A recovery key as typed or read from a file.
+pub fn recovery_key(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = nkbackup::recovery::RecoveryKey::from_encoded(text);
+    }
+}
+
+/// Custodians' share texts, one per line, combined.
+pub fn share(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data) {
+        let _ = nkbackup::recovery::shares::Share::parse(text);
+        let lines: Vec<&str> = text.lines().collect();
+        let _ = nkbackup::recovery::shares::combine_text(&lines);
+    }
+}
+
+/// A retention duration (`7d`, `1d12h`).
+pub fn duration(data: &[u8]) {
+    if let Ok(text) = std::str::from_utf8(data)
+        && let Ok(p) = nkbackup::retention::Period::parse(text)
+    {
+        assert_eq!(
+            nkbackup::retention::Period::parse(&p.to_string()).ok(),
+            Some(p)
+        );
+    }
+}
+
+/// A stanza from input: its first line is the tag and arguments, the rest
+/// its body.
+fn stanza(data: &[u8]) -> Option<Stanza> {
+    let nl = data.iter().position(|&b| b == b'\n').unwrap_or(data.len());
+    let line = std::str::from_utf8(&data[..nl]).ok()?;
+    let mut words = line.split(' ');
+    let tag = words.next()?.to_owned();
+    Some(Stanza {
+        tag,
+        args: words.map(str::to_owned).collect(),
+        body: data.get(nl + 1..).unwrap_or_default().to_vec(),
+    })
+}
+
+/// The card X25519 stanza parser.
+pub fn x25519_stanza(data: &[u8]) {
+    if let Some(s) = stanza(data)
+        && let Some(Ok(parsed)) = nkbackup::card::x25519::X25519Stanza::parse(&s)
+    {
+        // The software half of an unwrap, with a made-up shared secret.
+        let _ = parsed.unwrap(&[7u8; 32], &[9u8; 32]);
+    }
+}
+
+/// The `nkbackup/openpgp` stanza parser, for a NIST P-256 card key.
+pub fn openpgp_stanza(data: &[u8]) {
+    let key = CardKey {
+        algorithm: KeyAlgorithm::NistP256,
+        // 2·G on P-256, uncompressed.
+        public: [
+            &[0x04u8][..],
+            &[
+                0x7c, 0xf2, 0x7b, 0x18, 0x8d, 0x03, 0x4f, 0x7e, 0x8a, 0x52, 0x38, 0x03, 0x04, 0xb5,
+                0x1a, 0xc3, 0xc0, 0x89, 0x69, 0xe2, 0x77, 0xf2, 0x1b, 0x35, 0xa6, 0x0b, 0x48, 0xfc,
+                0x47, 0x66, 0x99, 0x78,
+            ],
+            &[
+                0x07, 0x77, 0x55, 0x10, 0xdb, 0x8e, 0xd0, 0x40, 0x29, 0x3d, 0x9a, 0xc6, 0x9f, 0x74,
+                0x30, 0xdb, 0xba, 0x7d, 0xad, 0xe6, 0x3c, 0xe9, 0x82, 0x29, 0x9e, 0x04, 0xb7, 0x9d,
+                0x22, 0x78, 0x73, 0xd1,
+            ],
+        ]
+        .concat(),
+        exponent: Vec::new(),
+        created: 1_700_000_000,
+    };
+    if let Some(mut s) = stanza(data) {
+        let _ = nkbackup::card::openpgp::OpenpgpStanza::parse(&s, &key);
+        // The same body under the key's own fingerprint, so the packet
+        // parser is reached whatever the first line says.
+        s.tag = nkbackup::card::openpgp::STANZA_TAG.into();
+        s.args = vec![key.fingerprint_hex()];
+        let _ = nkbackup::card::openpgp::OpenpgpStanza::parse(&s, &key);
+    }
+}

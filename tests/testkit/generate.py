@@ -1,0 +1,365 @@
+#!/usr/bin/env python3
+"""Writes the hostile-backup testkit: one `<defect>.case` file per defect.
+
+Every case is what an attacker with write access to a repository and the
+public key could plant: a tar stream (or a sidecar) built byte by byte,
+here, without nkbackup. `tests/testkit.rs` encrypts each stream to its test
+key, plants it with a sidecar that matches the ciphertext, runs the commands
+the case names and checks the exit code and a fragment of the message. The
+cases are the executable form of docs/FORMAT.md's safety rules (§3, §6,
+§10); docs/THREAT-MODEL.md points here.
+
+A case file is a header of `key: value` lines, an empty line, then the
+payload bytes:
+
+    defect:   what is wrong, in a sentence
+    payload:  tar (a plaintext tar stream), tar.zst (compressed), or
+              sidecar (a sidecar JSON; @CIPHERTEXT_SHA256@ and
+              @CIPHERTEXT_BYTES@ are filled in by the test)
+    manifest: entries skipped file_bytes sha256 -- what the sidecar
+              records about the stream's inner manifest (the test plants a
+              sidecar that agrees with it)
+    id:       the backup id to plant under (default ID below)
+    expect:   COMMAND EXIT "message fragment" -- one line per command:
+              verify (no key), verify-deep, restore, retention-check
+
+Run it from anywhere: `python3 tests/testkit/generate.py [DIR]` (default:
+this directory). It only uses the standard library and writes the same
+bytes every time; `tests/testkit.rs` checks that the committed cases are
+what it writes. Paths that would escape point at `../outside` (a directory
+beside the restore target that the test watches) or
+/tmp/nkbackup-testkit-absolute, never at a real system file.
+"""
+
+import hashlib
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ID = "20261101T000000Z-7e57c0de"
+CREATED = "2026-11-01T00:00:00Z"
+MTIME = 1790000000
+BLOCK = 512
+
+
+def octal(n, width):
+    """A NUL-terminated octal field of `width` bytes."""
+    return b"%0*o\0" % (width - 1, n)
+
+
+def header(name, typ=b"0", size=0, mode=0o644, link=b"", prefix=b"",
+           magic=b"ustar\x0000", uid=0, gid=0, mtime=MTIME, size_field=None,
+           damage_checksum=False):
+    """One 512-byte ustar header, checksum computed as tar does."""
+    h = bytearray(BLOCK)
+    h[0:len(name)] = name
+    h[100:108] = octal(mode, 8)
+    h[108:116] = octal(uid, 8)
+    h[116:124] = octal(gid, 8)
+    if size_field is not None:
+        h[124:136] = size_field
+    elif size < 8 ** 11:
+        h[124:136] = octal(size, 12)
+    else:  # GNU base-256
+        h[124:136] = b"\x80" + size.to_bytes(11, "big")
+    h[136:148] = octal(mtime, 12)
+    h[148:156] = b" " * 8
+    h[156:157] = typ
+    h[157:157 + len(link)] = link
+    h[257:265] = magic
+    h[345:345 + len(prefix)] = prefix
+    chk = sum(h)
+    if damage_checksum:
+        chk += 1
+    h[148:156] = b"%06o\0 " % chk
+    return bytes(h)
+
+
+def pad(data):
+    return data + b"\0" * (-len(data) % BLOCK)
+
+
+def entry(name, typ=b"0", data=b"", **kw):
+    return header(name, typ, size=len(data), **kw) + pad(data)
+
+
+def record(key, value):
+    """A pax record `<len> key=value\\n` whose length counts itself."""
+    rest = len(key) + len(value) + 3
+    n = rest + 1
+    while n != rest + len(str(n)):
+        n = rest + len(str(n))
+    return b"%d %s=%s\n" % (n, key, value)
+
+
+def pax(records, typ=b"x"):
+    data = b"".join(records)
+    return entry(b"././@PaxHeader", typ, data)
+
+
+def manifest(entries, skipped=0):
+    """The inner manifest for `entries` (dicts as nkbackup writes them) and
+    its entry; also the values the sidecar records about it."""
+    stored = [e for e in entries if e["type"] != "skipped"]
+    head = {
+        "nkbackup_manifest": 1,
+        "backup_id": ID,
+        "class": "archive",
+        "created": CREATED,
+        "host": "testkit",
+        "tool": "testkit",
+        "entries": len(entries),
+        "skipped": skipped,
+        "file_bytes": sum(e.get("size", 0) for e in stored),
+    }
+    lines = [json.dumps(head, separators=(",", ":"))]
+    lines += [json.dumps(e, separators=(",", ":")) for e in entries]
+    body = ("\n".join(lines) + "\n").encode()
+    info = "%d %d %d %s" % (len(entries), skipped, head["file_bytes"],
+                            hashlib.sha256(body).hexdigest())
+    return entry(b".nkbackup/manifest.jsonl", b"0", body), info
+
+
+def file_entry(path, data, mode=0o644):
+    return {"path": path, "type": "file", "size": len(data), "mode": mode,
+            "mtime": MTIME, "uid": 0, "gid": 0,
+            "sha256": hashlib.sha256(data).hexdigest()}
+
+
+START = entry(b".nkbackup", b"5", mode=0o755)
+END = b"\0" * (2 * BLOCK)
+
+CASES = {}
+
+
+def case(name, defect, body, expect, payload="tar", info=None, id=None):
+    CASES[name] = (defect, payload, body, expect, info, id)
+
+
+def refused(msg):
+    """The same refusal from a deep verify and from a restore."""
+    return [("verify-deep", 3, msg), ("restore", 3, msg)]
+
+
+# --- paths -------------------------------------------------------------
+case("path-absolute", "an entry with an absolute path",
+     START + entry(b"/tmp/nkbackup-testkit-absolute", data=b"x") + END,
+     refused("absolute path"))
+case("path-dot-dot", "an entry whose path climbs out with '..'",
+     START + entry(b"svc/../../outside/escaped", data=b"x") + END,
+     refused("'..'"))
+case("path-reserved", "an entry inside the reserved .nkbackup directory",
+     START + entry(b".nkbackup/evil", data=b"x") + END,
+     refused("reserved path"))
+case("path-too-long", "a pax path of 4096 bytes, longer than a restore can create",
+     START + pax([record(b"path", b"d/" * 2047 + b"ff")])
+     + entry(b"d/placeholder", data=b"x") + END,
+     refused("longer than 4095 bytes"))
+case("name-too-long", "a path component of 256 bytes",
+     START + pax([record(b"path", b"a" * 256)]) + entry(b"a", data=b"x") + END,
+     refused("longer than 255 bytes"))
+case("pax-path-nul", "a pax path with a NUL byte (GNU tar cuts it there, verify used to accept it)",
+     START + pax([record(b"path", b"ok\0/../../outside/escaped")])
+     + entry(b"ok", data=b"x") + END,
+     refused("NUL byte"))
+case("pax-linkpath-nul", "a symlink whose pax target holds a NUL byte",
+     START + pax([record(b"linkpath", b"target\0more")])
+     + entry(b"link", b"2", link=b"t") + END,
+     refused("NUL byte"))
+
+# --- links and types ---------------------------------------------------
+case("symlink-then-file-below", "a symlink to the outside, then a file written through it",
+     START + entry(b"svc", b"2", link=b"../outside") + entry(b"svc/escaped", data=b"x") + END,
+     refused("passes through a symlink"))
+case("symlink-in-dir-then-file-below", "a directory, a symlink in it, a file below the symlink",
+     START + entry(b"svc", b"5") + entry(b"svc/link", b"2", link=b"../../outside")
+     + entry(b"svc/link/escaped", b"5") + END,
+     refused("passes through a symlink"))
+case("hardlink-dot-dot", "a hard link to a file outside the target",
+     START + entry(b"h", b"1", link=b"../outside/secret") + END,
+     refused("hard link"))
+case("hardlink-absolute", "a hard link to an absolute path",
+     START + entry(b"h", b"1", link=b"/tmp/nkbackup-testkit-absolute") + END,
+     refused("hard link"))
+case("hardlink-to-directory", "a hard link to a directory stored before (no file system can create it)",
+     START + entry(b"svc", b"5") + entry(b"svc/d", b"5")
+     + entry(b"svc/h", b"1", link=b"svc/d") + END,
+     refused("hard link to a directory"))
+case("hardlink-to-symlink", "a hard link to a symlink stored before",
+     START + entry(b"svc", b"5") + entry(b"svc/l", b"2", link=b"../../outside/secret")
+     + entry(b"svc/m", b"1", link=b"svc/l") + END,
+     refused("hard link to or through a symlink"))
+case("hardlink-through-symlink", "a hard link whose target path passes through a symlink",
+     START + entry(b"svc", b"5") + entry(b"svc/l", b"2", link=b"../../outside")
+     + entry(b"svc/m", b"1", link=b"svc/l/secret") + END,
+     refused("hard link to or through a symlink"))
+case("device-node", "a character device node", START + entry(b"null", b"3") + END,
+     refused("device node"))
+case("fifo", "a fifo", START + entry(b"pipe", b"6") + END, refused("fifo"))
+case("gnu-sparse-type", "a GNU sparse file (type S), which nkbackup never writes",
+     START + entry(b"sparse", b"S") + END, refused("unsupported entry type"))
+case("pax-gnu-sparse", "GNU sparse pax records, which a stock tar would apply",
+     START + pax([record(b"GNU.sparse.major", b"1"), record(b"GNU.sparse.minor", b"0")])
+     + entry(b"f", data=b"x") + END,
+     refused("sparse files"))
+case("pax-global-header", "a global pax header, which would change every later entry",
+     START + pax([record(b"path", b"evil")], typ=b"g") + entry(b"f", data=b"x") + END,
+     refused("global pax header"))
+case("directory-with-content", "a directory entry claiming 4 bytes of content",
+     START + header(b"d", b"5", size=4) + pad(b"data") + END,
+     refused("claims 4 bytes"))
+
+# --- shape: what the walk never writes -----------------------------------
+case("duplicate-file", "the same path twice: which copy a restore keeps would depend on threads",
+     START + entry(b"svc", b"5") + entry(b"svc/a", data=b"1") + entry(b"svc/a", data=b"2") + END,
+     refused("repeats an earlier path"))
+case("duplicate-top-level", "the same top-level name twice",
+     START + entry(b"a", data=b"1") + entry(b"a", data=b"2") + END,
+     refused("repeats or contains an earlier top-level entry"))
+case("out-of-order", "a directory's entries out of byte order",
+     START + entry(b"svc", b"5") + entry(b"svc/b", data=b"1") + entry(b"svc/a", data=b"2") + END,
+     refused("out of order"))
+case("entry-below-file", "an entry below a regular file",
+     START + entry(b"svc", b"5") + entry(b"svc/f", data=b"1") + entry(b"svc/f/x", data=b"2") + END,
+     refused("lies below"))
+
+# --- pax records (GNU tar refuses the stream; so must nkbackup) ----------
+case("pax-negative-length", "a pax record with a negative length",
+     START + pax([b"-9 path=a\n"]) + entry(b"f", data=b"x") + END,
+     refused("pax record 1 is malformed"))
+case("pax-lying-length", "a pax record whose length runs past the header",
+     START + pax([b"99 path=a\n"]) + entry(b"f", data=b"x") + END,
+     refused("pax record 1 is malformed"))
+case("pax-no-equals", "a pax record without '='",
+     START + pax([b"9 patha\nx"]) + entry(b"f", data=b"x") + END,
+     refused("pax record 1 is malformed"))
+case("pax-duplicate-key", "a pax header naming two paths",
+     START + pax([record(b"path", b"a"), record(b"path", b"b")]) + entry(b"f", data=b"x") + END,
+     refused("appears twice"))
+
+# --- sizes an attacker chooses (docs/FORMAT.md §10) ----------------------
+case("pax-header-2gib", "a pax header claiming 2 GiB (the tar crate allocated it)",
+     START + header(b"././@PaxHeader", b"x", size=2 << 30) + b"9 path=a\n" + END,
+     refused("larger than the 65536"))
+case("gnu-longname-1gib", "a GNU long-name header claiming 1 GiB",
+     START + header(b"././@LongLink", b"L", size=1 << 30) + END,
+     refused("larger than the 4096"))
+_long_line = b'{"path":"' + b"a" * 70000
+case("manifest-line-too-long", "an inner manifest whose first line is longer than 64 KiB",
+     START + header(b".nkbackup/manifest.jsonl", b"0", size=4 << 30) + _long_line,
+     refused("longer than 65536 bytes"))
+# A zstd frame header asking for a 2 GiB window (window descriptor 0xA8:
+# exponent 21, 2^(10+21)); the decoder must refuse it before allocating.
+_zstd = b"\x28\xb5\x2f\xfd" + b"\x00" + b"\xa8" + b"\x01\x00\x00"
+case("zstd-window-2gib", "a zstd frame asking for a 2 GiB window", _zstd,
+     refused("fails authentication or decoding"), payload="tar.zst")
+
+# --- the stream's frame ---------------------------------------------------
+_ok_entries = [{"path": "svc", "type": "dir", "size": 0, "mode": 0o755, "mtime": MTIME,
+                "uid": 0, "gid": 0}, file_entry("svc/f", b"hello")]
+_ok_body = entry(b"svc", b"5", mode=0o755) + entry(b"svc/f", data=b"hello")
+_manifest, _info = manifest(_ok_entries)
+case("valid-control", "nothing: a well-formed stream, to show the planting is right",
+     START + _ok_body + _manifest + END,
+     [("verify", 0, "OK"), ("verify-deep", 0, "OK"), ("restore", 0, "restored")],
+     info=_info)
+case("first-entry-not-nkbackup", "a stream that does not start with .nkbackup",
+     _ok_body + _manifest + END, refused("does not start with the .nkbackup directory"),
+     info=_info)
+case("manifest-missing", "a stream without an inner manifest",
+     START + _ok_body + END, refused("inner manifest is missing"))
+case("entries-after-manifest", "an entry after the inner manifest",
+     START + _ok_body + _manifest + entry(b"late", data=b"x") + END,
+     refused("after the inner manifest"), info=_info)
+_lying, _lying_info = manifest([_ok_entries[0], file_entry("svc/f", b"other")])
+case("lying-manifest", "a manifest whose digest of a file is not the file's",
+     START + _ok_body + _lying + END, refused("content digest does not match"),
+     info=_lying_info)
+case("truncated-in-entry", "a stream cut inside a file's content",
+     START + header(b"big", size=100000) + b"x" * 600, refused("truncated"))
+case("truncated-no-end", "a stream cut after its manifest, without end blocks",
+     START + _ok_body + _manifest, refused("without its end-of-archive blocks"), info=_info)
+case("one-end-block", "a stream with one end block instead of two",
+     START + _ok_body + _manifest + b"\0" * BLOCK, refused("single zero block"), info=_info)
+case("data-after-end", "bytes after the end-of-archive blocks",
+     START + _ok_body + _manifest + END + b"hidden", refused("data follows the end"),
+     info=_info)
+case("bad-checksum", "a header whose checksum does not match",
+     START + header(b"f", size=1, damage_checksum=True) + pad(b"x") + END,
+     refused("checksum does not match"))
+case("v7-header", "a pre-POSIX header without the ustar magic",
+     START + header(b"f", size=1, magic=b"\0" * 8) + pad(b"x") + END,
+     refused("no ustar magic"))
+case("size-not-octal", "a header whose size field is not a number",
+     START + header(b"f", size_field=b"12x4\0" + b"\0" * 7) + END,
+     refused("its size is not a number"))
+
+# --- sidecars --------------------------------------------------------------
+def sidecar(**over):
+    s = {
+        "format": "nkbackup-sidecar/1", "id": ID, "class": "archive",
+        "created": CREATED, "host": "testkit", "tool": "testkit",
+        "compression": "zstd:3", "data": ID + ".age",
+        "entries": 2, "skipped": 0, "file_bytes": 5, "tar_bytes": 0,
+        "ciphertext_bytes": "@CIPHERTEXT_BYTES@",
+        "ciphertext_sha256": "@CIPHERTEXT_SHA256@",
+        "manifest_sha256": _info.split()[3], "recipients": [],
+    }
+    s.update(over)
+    text = json.dumps(s, indent=2)
+    return text.replace('"@CIPHERTEXT_BYTES@"', "@CIPHERTEXT_BYTES@").encode()
+
+
+case("sidecar-data-traversal", "a sidecar whose data file is outside the repository",
+     sidecar(data="../../../outside/secret"),
+     [("verify", 3, "names data file"), ("retention-check", 7, "names data file")],
+     payload="sidecar")
+case("sidecar-class-mismatch", "a sidecar that says another class than its directory",
+     sidecar(**{"class": "logs"}),
+     [("verify", 3, "lies in backups/archive/"), ("retention-check", 7, "lies in backups/archive/")],
+     payload="sidecar")
+case("sidecar-created-not-id", "a sidecar whose creation time is not its id's",
+     sidecar(created="2020-01-01T00:00:00Z"),
+     [("verify", 3, "is not the time of its id"), ("retention-check", 7, "is not the time")],
+     payload="sidecar")
+case("sidecar-year-9999", "a backup dated 9999-12-31: its deadline overflows the calendar",
+     sidecar(id="99991231T000000Z-7e57c0de", created="9999-12-31T00:00:00Z",
+             data="99991231T000000Z-7e57c0de.age"),
+     [("verify", 0, "OK"), ("retention-check", 7, "out of range")],
+     payload="sidecar", id="99991231T000000Z-7e57c0de")
+case("sidecar-bad-digest", "a sidecar whose ciphertext digest is not hex",
+     sidecar(ciphertext_sha256="zz" * 32),
+     [("verify", 3, "not 64 lowercase hex digits")], payload="sidecar")
+case("sidecar-escape-in-host", "a sidecar whose host name holds a terminal escape",
+     sidecar(host="evil\u001b]0;owned\u0007"),
+     [("verify", 3, "control characters")], payload="sidecar")
+case("sidecar-not-json", "a sidecar that is not JSON",
+     b"this is not json\n", [("verify", 3, "sidecar manifest")], payload="sidecar")
+case("sidecar-unknown-recipient-type", "a sidecar naming a recipient type nkbackup has not",
+     sidecar(recipients=[{"label": "x", "type": "\u001b[2J", "key": "k"}]),
+     [("verify", 3, "unknown type")], payload="sidecar")
+
+
+def main():
+    import sys
+    out = sys.argv[1] if len(sys.argv) > 1 else HERE
+    os.makedirs(out, exist_ok=True)
+    for old in os.listdir(out):
+        if old.endswith(".case"):
+            os.remove(os.path.join(out, old))
+    for name, (defect, payload, body, expect, info, id_) in sorted(CASES.items()):
+        lines = ["nkbackup testkit case", "defect: " + defect, "payload: " + payload]
+        if info:
+            lines.append("manifest: " + info)
+        if id_:
+            lines.append("id: " + id_)
+        for cmd, code, msg in expect:
+            lines.append('expect: %s %d "%s"' % (cmd, code, msg))
+        with open(os.path.join(out, name + ".case"), "wb") as f:
+            f.write(("\n".join(lines) + "\n\n").encode() + body)
+    print("wrote %d cases to %s" % (len(CASES), out))
+
+
+if __name__ == "__main__":
+    main()
