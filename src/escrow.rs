@@ -128,6 +128,16 @@ pub fn open_with(
     if identities.is_empty() {
         return Err(Error::NoIdentity { id: what.clone() });
     }
+    // A bounded header first: the age crate's own reading is quadratic in
+    // the number of header lines.
+    let mut rest = blob;
+    crate::format::age_header::read_prefix(&mut rest).map_err(|_| {
+        damaged(format!(
+            "its age header is longer than {} bytes or {} lines",
+            crate::limits::AGE_HEADER_BYTES,
+            crate::limits::AGE_HEADER_LINES
+        ))
+    })?;
     let dec = age::Decryptor::new_buffered(blob).map_err(|e| match e {
         age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
             id: what.clone(),

@@ -23,6 +23,12 @@ pub const ESCROW_SIDECAR_BYTES: u64 = 1 << 20;
 /// Largest escrow item (an age file holding at most 1 MiB of secret).
 pub const ESCROW_ITEM_BYTES: u64 = 2 << 20;
 
+/// Longest age header read (one stanza per recipient, at most 256
+/// recipients of at most about 1 KiB each).
+pub const AGE_HEADER_BYTES: usize = 256 << 10;
+/// Most lines of an age header.
+pub const AGE_HEADER_LINES: usize = 4096;
+
 /// Longest path of an entry in a backup, in bytes: `PATH_MAX` less its NUL.
 /// A longer path cannot be restored by name on Linux; the seal skips such
 /// an object (listing it as `skipped`) and readers refuse the entry.

@@ -21,6 +21,8 @@ use crate::archive::{self, EntrySink, Extractor, NullSink, StreamReport, Target}
 use crate::compression::decompressing_reader;
 use crate::digest::HashingReader;
 use crate::error::{Error, IoContext, Result};
+use crate::format::age_header::{HeaderError, read_prefix};
+use crate::limits::{AGE_HEADER_BYTES, AGE_HEADER_LINES};
 use crate::manifest::EntryPath;
 use crate::repo::BackupInfo;
 use crate::stage::StageReader;
@@ -215,7 +217,17 @@ impl<'a> Opener<'a> {
             report: self.progress.as_deref(),
         });
         let report = {
-            let input = BufReader::with_capacity(1 << 20, &mut hashing);
+            let mut input = BufReader::with_capacity(1 << 20, &mut hashing);
+            let header = read_prefix(&mut input).map_err(|e| match e {
+                HeaderError::Io(e) => Error::io(format!("reading {}", b.data_path.display()), e),
+                HeaderError::TooLong => Error::Damaged {
+                    id: id.to_owned(),
+                    detail: format!(
+                        "its age header is longer than {AGE_HEADER_BYTES} bytes or {AGE_HEADER_LINES} lines, more than nkbackup writes for 256 recipients"
+                    ),
+                },
+            })?;
+            let input = std::io::Cursor::new(header).chain(input);
             let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
             let plain = dec
                 .decrypt(

@@ -513,3 +513,54 @@ fn owner_ids_beyond_32_bits_are_never_truncated_to_root() {
         rep.warnings
     );
 }
+
+/// A merge into an existing target that fails part-way says what it
+/// changed, keeps the originals it moved aside, and does not claim that
+/// nothing was put in place.
+#[test]
+fn a_merge_that_fails_part_way_says_what_it_changed() {
+    let f = Fixture::new();
+    let src = f.path("svc");
+    fs::create_dir_all(src.join("mnt")).unwrap();
+    fs::write(src.join("a"), "new a").unwrap();
+    fs::write(src.join("b"), "new b").unwrap();
+    fs::write(src.join("mnt/x"), "x").unwrap();
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let target = f.path("target");
+    fs::create_dir_all(target.join("svc")).unwrap();
+    fs::write(target.join("svc/b"), "old b").unwrap();
+    // svc/mnt is another file system: a rename into it fails (EXDEV).
+    let Some(_u) = common::small_tmpfs(&target.join("svc/mnt"), "1m") else {
+        return;
+    };
+    let (code, text) = cli(
+        &f,
+        &[
+            "restore",
+            &rep.sidecar.id,
+            "--force",
+            "-i",
+            f.key_file.to_str().unwrap(),
+            "--to",
+            target.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("is now partly restored"), "{text}");
+    assert!(
+        text.contains("1 entries were added and 1 replaced"),
+        "{text}"
+    );
+    assert!(!text.contains("nothing was put in place"), "{text}");
+    assert_eq!(fs::read_to_string(target.join("svc/a")).unwrap(), "new a");
+    assert_eq!(fs::read_to_string(target.join("svc/b")).unwrap(), "new b");
+    // The original of the replaced file is kept, and the index says so.
+    let kept = fs::read_dir(&target)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("nkbackup-replaced"))
+        .expect("the replaced originals are kept");
+    let index = fs::read_to_string(kept.join("index.txt")).unwrap();
+    assert_eq!(index, "0\tsvc/b\n");
+    assert_eq!(fs::read_to_string(kept.join("0")).unwrap(), "old b");
+}

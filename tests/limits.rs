@@ -265,3 +265,26 @@ fn a_recovery_key_file_of_a_gigabyte_is_refused_at_once() {
     assert!(out.contains("larger than 65536 bytes"), "{out}");
     assert!(rss < BUDGET_KIB, "peak RSS {rss} KiB");
 }
+
+/// The `age` crate holds a header line whole: a data file whose header is
+/// one line of 300 MiB is refused after 256 KiB.
+#[test]
+fn an_age_header_line_of_300_mib() {
+    let f = Fixture::new();
+    let dir = f.repo_path().join("backups/archive");
+    fs::create_dir_all(&dir).unwrap();
+    {
+        use std::io::Write;
+        let mut w =
+            std::io::BufWriter::new(fs::File::create(dir.join(format!("{ID}.age"))).unwrap());
+        w.write_all(b"age-encryption.org/v1\n-> X25519 ").unwrap();
+        std::io::copy(&mut std::io::repeat(b'A').take(300 << 20), &mut w).unwrap();
+        w.flush().unwrap();
+    }
+    common::plant_sidecar(&f, ID, 0, None);
+    refused_within_budget(
+        "age header line of 300 MiB",
+        deep(&f),
+        "its age header is longer than",
+    );
+}

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{Fixture, have_tool, nkbackup, plant_stream};
+use common::{Fixture, have_tool, nkbackup, plant_sidecar, plant_stream};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -90,6 +90,13 @@ fn plant(f: &Fixture, c: &Case, control: &Case) {
         }
         "tar.zst" => {
             plant_stream(f, &c.id, &c.payload[..], true, c.manifest.clone());
+        }
+        "age" => {
+            // The data file itself, as planted.
+            let dir = f.repo_path().join("backups/archive");
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join(format!("{}.age", c.id)), &c.payload).unwrap();
+            plant_sidecar(f, &c.id, 0, c.manifest.clone());
         }
         "sidecar" => {
             // The control stream's data, under this case's sidecar.

@@ -4,5 +4,6 @@
 //! into checked values, once, with a bound on every length
 //! ([`crate::limits`]); each has a fuzz target (`fuzz/`).
 
+pub mod age_header;
 pub mod pax;
 pub mod tar;

@@ -23,6 +23,7 @@ use std::io::{self, Read, Write};
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// Name of the directory of partial writes and scratch files.
@@ -33,6 +34,9 @@ const TMP: &str = "tmp";
 pub struct LocalStorage {
     root: PathBuf,
     location: String,
+    /// The root directory, opened once (by the path given) and then used
+    /// for every operation.
+    root_fd: Arc<OnceLock<OwnedFd>>,
 }
 
 /// Flags for opening an object to read: never a symlink, never blocking
@@ -54,6 +58,7 @@ impl LocalStorage {
         LocalStorage {
             root: root.to_owned(),
             location: root.display().to_string(),
+            root_fd: Arc::new(OnceLock::new()),
         }
     }
 
@@ -75,20 +80,30 @@ impl LocalStorage {
         Error::io(context, e)
     }
 
-    /// The root directory, opened.
-    fn root_fd(&self) -> Result<OwnedFd> {
-        beneath::open_root(&self.root)
-            .map_err(|e| Error::io(format!("opening repository {}", self.root.display()), e))
+    /// The root directory's descriptor, opened on first use.
+    fn root(&self) -> io::Result<BorrowedFd<'_>> {
+        if let Some(fd) = self.root_fd.get() {
+            return Ok(fd.as_fd());
+        }
+        let fd = beneath::open_root(&self.root)?;
+        // Another thread may have set it meanwhile: either is the root.
+        let _ = self.root_fd.set(fd);
+        Ok(self.root_fd.get().expect("set above").as_fd())
     }
 
     /// The directory `dir` of the repository (`None`: the root), opened
     /// without following symlinks; created if `create`.
     fn dir(&self, dir: Option<&ObjectKey>, create: bool) -> io::Result<OwnedFd> {
-        let root = beneath::open_root(&self.root)?;
-        let comps = dir
-            .into_iter()
-            .flat_map(|d| d.components().map(str::as_bytes));
-        beneath::open_path(root.as_fd(), comps, create)
+        let root = self.root()?;
+        let Some(dir) = dir else {
+            return beneath::open_dir_path(root, b"");
+        };
+        match beneath::open_dir_path(root, dir.as_str().as_bytes()) {
+            Err(e) if create && e.kind() == io::ErrorKind::NotFound => {
+                beneath::open_path(root, dir.components().map(str::as_bytes), true)
+            }
+            r => r,
+        }
     }
 
     /// The directory holding `key`, and the key's last component.
@@ -119,8 +134,7 @@ impl LocalStorage {
         if kind != ObjectKind::Object {
             return Err(not_a_file(&self.path(key), kind));
         }
-        // Reads block normally from here on.
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty()).map_err(|e| at(e.into()))?;
+        // O_NONBLOCK does not change reads of a regular file.
         Ok(Some((File::from(fd), st.st_size as u64)))
     }
 
@@ -421,10 +435,12 @@ impl Storage for LocalStorage {
     }
 
     fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
-        let root = self.root_fd()?;
+        let root = self
+            .root()
+            .map_err(|e| Error::io(format!("opening repository {}", self.root.display()), e))?;
         let path = self.root.join("lock");
         Ok(Box::new(RepoLock::exclusive_at(
-            root.as_fd(),
+            root,
             OsStr::new("lock"),
             &path,
             wait,

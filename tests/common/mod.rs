@@ -293,7 +293,6 @@ pub fn plant_stream(
     compressed: bool,
     manifest: Option<ManifestInfo>,
 ) -> PathBuf {
-    use sha2::Digest;
     use std::io::Write;
     let dir = f.repo_path().join("backups/archive");
     fs::create_dir_all(&dir).unwrap();
@@ -312,8 +311,18 @@ pub fn plant_stream(
         counted.1
     };
     w.finish().unwrap().flush().unwrap();
+    plant_sidecar(f, id, tar_bytes, manifest);
+    data_path
+}
+
+/// Writes the sidecar of the planted data file `backups/archive/<id>.age`:
+/// it matches the file's length and SHA-256 and says `manifest` about the
+/// inner manifest.
+pub fn plant_sidecar(f: &Fixture, id: &str, tar_bytes: u64, manifest: Option<ManifestInfo>) {
+    use sha2::Digest;
+    let dir = f.repo_path().join("backups/archive");
     let mut h = sha2::Sha256::new();
-    let mut data = fs::File::open(&data_path).unwrap();
+    let mut data = fs::File::open(dir.join(format!("{id}.age"))).unwrap();
     let len = std::io::copy(&mut data, &mut h).unwrap();
     let (entries, skipped, file_bytes, sha) = manifest.unwrap_or((0, 0, 0, "0".repeat(64)));
     let sidecar = serde_json::json!({
@@ -338,7 +347,6 @@ pub fn plant_stream(
         "recipients": [{"label": "test-key", "type": "age", "key": f.key.to_public().to_string()}],
     });
     fs::write(dir.join(format!("{id}.json")), sidecar.to_string()).unwrap();
-    data_path
 }
 
 /// A reader that counts what it passes on.

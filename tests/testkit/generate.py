@@ -13,9 +13,10 @@ A case file is a header of `key: value` lines, an empty line, then the
 payload bytes:
 
     defect:   what is wrong, in a sentence
-    payload:  tar (a plaintext tar stream), tar.zst (compressed), or
-              sidecar (a sidecar JSON; @CIPHERTEXT_SHA256@ and
-              @CIPHERTEXT_BYTES@ are filled in by the test)
+    payload:  tar (a plaintext tar stream), tar.zst (compressed), age (the
+              data file itself, not encrypted by the test), or sidecar (a
+              sidecar JSON; @CIPHERTEXT_SHA256@ and @CIPHERTEXT_BYTES@ are
+              filled in by the test)
     manifest: entries skipped file_bytes sha256 -- what the sidecar
               records about the stream's inner manifest (the test plants a
               sidecar that agrees with it)
@@ -254,6 +255,11 @@ case("manifest-line-too-long", "an inner manifest whose first line is longer tha
 _zstd = b"\x28\xb5\x2f\xfd" + b"\x00" + b"\xa8" + b"\x01\x00\x00"
 case("zstd-window-2gib", "a zstd frame asking for a 2 GiB window", _zstd,
      refused("fails authentication or decoding"), payload="tar.zst")
+
+# --- the age header --------------------------------------------------------
+case("age-header-many-lines", "an age header of 5000 stanza lines (age re-parses it after every line)",
+     b"age-encryption.org/v1\n" + b"-> x\n" * 5000 + b"--- AAAA\n",
+     refused("its age header is longer than"), payload="age")
 
 # --- the stream's frame ---------------------------------------------------
 _ok_entries = [{"path": "svc", "type": "dir", "size": 0, "mode": 0o755, "mtime": MTIME,
