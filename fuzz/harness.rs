@@ -33,10 +33,16 @@ pub fn tar_headers(data: &[u8]) {
     }
     let _ = r.finish();
     let _ = nkbackup::format::pax::parse(data);
+    // The bound read before age parses a backup's header.
+    let _ = nkbackup::format::age_header::read_prefix(&mut &data[..]);
 }
 
 /// A sidecar, as listed from `backups/archive/<id>.json`.
 pub fn sidecar(data: &[u8]) {
+    // A file name's id, as a listing checks it.
+    if let Ok(name) = std::str::from_utf8(&data[..data.len().min(25)]) {
+        let _ = BackupId::parse(name).map(|id| id.created());
+    }
     let id = BackupId::parse("20261101T000000Z-7e57c0de").expect("a valid id");
     if let Ok(s) = Sidecar::parse(data, "archive", &id) {
         // What a listing and retention do with a parsed one.
@@ -77,6 +83,10 @@ pub fn journal(data: &[u8]) {
         "fuzz.head",
     ) {
         let _ = st.pending();
+        // Journaled paths become object keys before prune touches them.
+        for r in &st.records {
+            let _ = nkbackup::storage::ObjectKey::new(r.path.as_str());
+        }
     }
 }
 

@@ -146,7 +146,7 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Self> {
         let cfg: Config = toml::from_str(text).map_err(|e| Error::ConfigSyntax {
             path: path.to_owned(),
-            message: e.to_string().trim_end().to_owned(),
+            message: parser_message(&e.to_string()),
         })?;
         cfg.check(path)?;
         Ok(cfg)
@@ -235,6 +235,21 @@ impl Config {
     }
 }
 
+/// A TOML parser's message for people: it quotes the offending line, which
+/// a planted configuration can make megabytes long or fill with escape
+/// sequences, so each quoted line is escaped and cut.
+pub(crate) fn parser_message(m: &str) -> String {
+    m.trim_end()
+        .lines()
+        .map(|l| {
+            let cut: String = l.chars().take(160).collect();
+            let more = if cut.len() < l.len() { " …" } else { "" };
+            format!("{}{more}", crate::text::escape(&cut))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// Checks a class name or label: 1–64 of `[a-z0-9._-]`, starting with a
 /// letter or digit, so it is safe as a directory name and in messages.
 pub fn check_name(what: &'static str, name: &str) -> Result<()> {
@@ -288,4 +303,21 @@ description = "already-compressed media"
 compression = "none"
 "#
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_planted_line_is_not_echoed_whole() {
+        let text = format!("x = {}\u{1b}[2J{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let e = Config::parse(&text, Path::new("nkbackup.toml")).unwrap_err().to_string();
+        assert!(e.len() < 2000, "{} bytes", e.len());
+        let e = Config::parse("x = \u{1b}]0;owned\u{7}\n", Path::new("nkbackup.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("\\u{1b}]0;owned"), "{e}");
+        assert!(!e.contains('\u{1b}'), "{e:?}");
+    }
 }

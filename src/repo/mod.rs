@@ -446,7 +446,7 @@ impl Repository {
             text.parse()
                 .map_err(|e: toml_edit::TomlError| Error::ConfigSyntax {
                     path: path.clone(),
-                    message: e.to_string(),
+                    message: config::parser_message(&e.to_string()),
                 })?;
         f(&mut doc).map_err(|m| Error::ConfigInvalid {
             path: path.clone(),
