@@ -311,8 +311,14 @@ mod tests {
 
     #[test]
     fn a_planted_line_is_not_echoed_whole() {
-        let text = format!("x = {}\u{1b}[2J{}\n", "[".repeat(100_000), "]".repeat(100_000));
-        let e = Config::parse(&text, Path::new("nkbackup.toml")).unwrap_err().to_string();
+        let text = format!(
+            "x = {}\u{1b}[2J{}\n",
+            "[".repeat(100_000),
+            "]".repeat(100_000)
+        );
+        let e = Config::parse(&text, Path::new("nkbackup.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(e.len() < 2000, "{} bytes", e.len());
         let e = Config::parse("x = \u{1b}]0;owned\u{7}\n", Path::new("nkbackup.toml"))
             .unwrap_err()
