@@ -129,13 +129,19 @@ impl LocalStorage {
             }
             Err(e) => return Err(at(e.into())),
         };
-        let st = rustix::fs::fstat(&fd).map_err(|e| at(e.into()))?;
-        let kind = kind_of(FileType::from_raw_mode(st.st_mode as RawMode));
-        if kind != ObjectKind::Object {
-            return Err(not_a_file(&self.path(key), kind));
-        }
+        let size = self.regular(key, &fd)?;
         // O_NONBLOCK does not change reads of a regular file.
-        Ok(Some((File::from(fd), st.st_size as u64)))
+        Ok(Some((File::from(fd), size)))
+    }
+
+    /// The size of the file open as `fd` for `key`, or an error saying
+    /// what is there instead of a regular file.
+    fn regular(&self, key: &ObjectKey, fd: &OwnedFd) -> Result<u64> {
+        let st = rustix::fs::fstat(fd).map_err(|e| self.err("reading", key, e.into()))?;
+        match kind_of(FileType::from_raw_mode(st.st_mode as RawMode)) {
+            ObjectKind::Object => Ok(st.st_size as u64),
+            kind => Err(not_a_file(&self.path(key), kind)),
+        }
     }
 
     fn walk(&self, dir: BorrowedFd<'_>, prefix: &str, out: &mut Vec<ObjectInfo>) -> Result<()> {
@@ -358,11 +364,7 @@ impl Storage for LocalStorage {
             }
             Err(e) => return Err(at(e.into())),
         };
-        let st = rustix::fs::fstat(&fd).map_err(|e| at(e.into()))?;
-        let kind = kind_of(FileType::from_raw_mode(st.st_mode as RawMode));
-        if kind != ObjectKind::Object {
-            return Err(not_a_file(&self.path(key), kind));
-        }
+        self.regular(key, &fd)?;
         let mut f = File::from(fd);
         f.write_all(line).and_then(|()| f.sync_all()).map_err(at)?;
         if created {
