@@ -89,9 +89,10 @@ fn failed_drills_are_journaled_with_the_reason() {
         &DrillOptions::default(),
     )
     .unwrap_err();
-    let Error::DrillFailed { record, cause } = e else {
+    let Error::DrillFailed { seq, cause, .. } = e else {
         panic!("{e}")
     };
+    let record = drill::record(&repo, seq).unwrap().unwrap();
     assert_eq!(record.outcome, Outcome::Failed);
     assert_eq!(cause.kind(), ErrorKind::Key);
     assert!(

@@ -1,6 +1,6 @@
 //! Generating a decryption key on a card (destructive).
 
-use super::error::CardError;
+use crate::error::CardError;
 use super::key::{CardKey, KeyAlgorithm};
 use super::pin::{PinKind, PinRequest, PinSource};
 use openpgp_card::Error as OcError;

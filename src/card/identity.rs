@@ -34,7 +34,7 @@
 //! authenticate stays a [`CardError::HeaderMismatch`]: it names nobody, so
 //! a wrong hint and damage look the same; both are integrity errors.
 
-use super::error::CardError;
+use crate::error::CardError;
 use super::key::{self, CardKey, KIND_OPENPGP, KIND_X25519};
 use super::openpgp::{CardInput, OpenpgpStanza, StanzaProblem};
 use super::pin::{self, PinKind, PinRequest, PinSource};

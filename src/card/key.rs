@@ -8,7 +8,7 @@
 //! gpg uses) so that sequoia-openpgp can compute the fingerprint and build
 //! PKESK packets to it.
 
-use super::error::CardError;
+use crate::error::CardError;
 use crate::config::RecipientConfig;
 use base64::Engine as _;
 use openpgp::crypto::mpi;

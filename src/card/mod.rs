@@ -22,7 +22,6 @@
 //! Disconnecting resets the card (PC/SC `SCARD_RESET_CARD`), so a verified
 //! PIN does not linger for other processes.
 
-pub mod error;
 pub mod generate;
 pub mod identity;
 pub mod key;
@@ -30,7 +29,7 @@ pub mod openpgp;
 pub mod pin;
 pub mod x25519;
 
-pub use error::CardError;
+pub use crate::error::CardError;
 pub use generate::generate;
 pub use identity::CardIdentity;
 pub use key::{CardKey, KeyAlgorithm};

@@ -21,7 +21,7 @@
 //! They are held in [`SecretString`]s, which zeroize on drop and do not
 //! print.
 
-use super::error::CardError;
+use crate::error::CardError;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;

@@ -57,10 +57,17 @@ pub fn read_journal(repo: &Repository) -> Result<journal::JournalState<DrillReco
     journal::read(repo.storage().as_ref(), DRILLS)
 }
 
+/// Reads line `seq` of the drill journal (after the journal's chain
+/// checks); `None` when the journal has no such line.
+pub fn record(repo: &Repository, seq: u64) -> Result<Option<DrillRecord>> {
+    let state = read_journal(repo)?;
+    Ok(state.records.into_iter().find(|r| r.seq == seq))
+}
+
 /// Runs a drill of `backup` with `opener` (holding exactly the token
 /// described by `token`), journals it, and returns the record. A failed
 /// drill is journaled too, then returned as [`Error::DrillFailed`] carrying
-/// the record and the cause.
+/// the record's line number and the cause ([`record`] reads the line).
 pub fn run(
     repo: &Repository,
     backup: &BackupInfo,
@@ -138,7 +145,9 @@ pub fn run(
     match result {
         Ok(_) => Ok(record),
         Err(cause) => Err(Error::DrillFailed {
-            record: Box::new(record),
+            seq: record.seq,
+            backup_id: record.backup_id,
+            token: record.token.label,
             cause: Box::new(cause),
         }),
     }

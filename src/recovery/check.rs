@@ -34,7 +34,7 @@ use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use super::error::RecoveryError;
+use crate::error::RecoveryError;
 use super::key::RecoveryKey;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;

@@ -29,7 +29,7 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use super::error::RecoveryError;
+use crate::error::RecoveryError;
 use super::key::RecoveryKey;
 
 /// The two bytes every Matrix recovery key starts with.

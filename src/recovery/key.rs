@@ -10,6 +10,8 @@
 
 use std::fmt;
 
+pub use crate::error::KeyId;
+
 use bech32::{FromBase32, ToBase32, Variant, u5};
 use rand::RngCore;
 use rand::rngs::OsRng;
@@ -126,39 +128,6 @@ impl Eq for RecoveryKey {}
 impl fmt::Debug for RecoveryKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "RecoveryKey(key id {})", self.key_id())
-    }
-}
-
-/// A short public identifier of a recovery key.
-///
-/// It is the first 8 bytes of SHA-256 over the key's 32-byte X25519 public
-/// key ([`RecoveryKey::public_key_bytes`]), shown as 16 lower-case hex
-/// digits. Anyone holding the recipient (`age1…`) can compute it, so it
-/// reveals nothing secret; it lets a person, a share or a repository say
-/// *which* recovery key is meant. (It is not Matrix's secret-storage key id,
-/// which is a random string chosen by the client.)
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct KeyId(pub(crate) [u8; KeyId::LEN]);
-
-impl KeyId {
-    /// Length of a key id in bytes.
-    pub const LEN: usize = 8;
-
-    /// The id's bytes.
-    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
-        &self.0
-    }
-}
-
-impl fmt::Display for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&hex::encode(self.0))
-    }
-}
-
-impl fmt::Debug for KeyId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "KeyId({self})")
     }
 }
 

@@ -27,7 +27,6 @@
 
 mod check;
 pub mod encoding;
-mod error;
 mod key;
 pub mod passphrase;
 pub mod setup;
@@ -35,7 +34,7 @@ pub mod shares;
 pub mod sheet;
 
 pub use check::KeyCheck;
-pub use error::RecoveryError;
+pub use crate::error::RecoveryError;
 pub use key::{KeyId, RecoveryKey};
 pub use passphrase::PassphraseParams;
 pub use shares::Share;

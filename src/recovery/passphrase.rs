@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use sha2::Sha512;
 use zeroize::Zeroizing;
 
-use super::error::RecoveryError;
+use crate::error::RecoveryError;
 use super::key::RecoveryKey;
 
 /// The only supported algorithm name.

@@ -49,7 +49,7 @@ use vsss_rs::{Gf256, IdentifierGf256};
 use zeroize::Zeroizing;
 
 use super::encoding::{group_by_4, strip_base58};
-use super::error::RecoveryError;
+use crate::error::RecoveryError;
 use super::key::{KeyId, RecoveryKey};
 
 /// First part of every share's text: "nkbackup share", version 1.

@@ -17,7 +17,6 @@
 //! docs/RETENTION.md specifies the semantics and the journal format.
 
 pub mod duration;
-mod error;
 pub mod evaluate;
 pub mod journal;
 pub mod policy;
@@ -26,7 +25,7 @@ pub mod report;
 pub mod verify;
 
 pub use duration::Period;
-pub use error::RetentionError;
+pub use crate::error::RetentionError;
 pub use evaluate::{
     Action, Assessment, ClassSummary, DEFAULT_GRACE, Evaluation, Problem, ProblemKind, State,
     evaluate,

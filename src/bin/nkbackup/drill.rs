@@ -221,14 +221,18 @@ fn drill(d: DrillRun) -> Result<()> {
     }
     let rec = match res {
         Ok(rec) => rec,
-        Err(nkbackup::Error::DrillFailed { record, cause }) => {
+        Err(nkbackup::Error::DrillFailed {
+            seq,
+            backup_id,
+            token,
+            cause,
+        }) => {
             if d.json {
-                print_json(&record)?;
+                if let Some(record) = drill::record(&r, seq)? {
+                    print_json(&record)?;
+                }
             }
-            eprintln!(
-                "drill FAILED (journaled as #{}): backup {} with token {}",
-                record.seq, record.backup_id, record.token.label
-            );
+            eprintln!("drill FAILED (journaled as #{seq}): backup {backup_id} with token {token}");
             return Err(anyhow::Error::new(*cause));
         }
         Err(e) => return Err(e.into()),

@@ -1,9 +1,21 @@
-//! The library's error type.
+//! The library's error types: [`Error`], and the errors of the card,
+//! recovery-key and retention layers it wraps.
+//!
+//! This module is the bottom layer (docs/ARCHITECTURE.md): it uses nothing
+//! else of the crate, so every other module can return its errors.
 //!
 //! Every variant says what went wrong *and* what to do about it, because the
 //! person reading it is usually an administrator at a terminal, often during
 //! an incident. Messages never contain secret material: no keys, PINs or
 //! plaintext, only paths, backup ids and labels.
+
+mod card;
+mod recovery;
+mod retention;
+
+pub use card::CardError;
+pub use recovery::{KeyId, RecoveryError};
+pub use retention::RetentionError;
 
 use std::io;
 use std::path::PathBuf;
@@ -318,11 +330,11 @@ pub enum Error {
 
     /// A smartcard operation failed (no token, wrong PIN, token pulled…).
     #[error(transparent)]
-    Card(#[from] crate::card::CardError),
+    Card(#[from] CardError),
 
     /// A recovery key, passphrase or share was rejected.
     #[error(transparent)]
-    Recovery(#[from] crate::recovery::RecoveryError),
+    Recovery(#[from] RecoveryError),
 
     /// `recovery-key new` on a repository that already has one.
     #[error(
@@ -353,13 +365,18 @@ pub enum Error {
 
     /// A retention policy, prune or proof-of-deletion problem.
     #[error(transparent)]
-    Retention(#[from] crate::retention::RetentionError),
+    Retention(#[from] RetentionError),
 
-    /// A restore drill failed (and was journaled as failed).
-    #[error("drill of backup {} failed: {cause}", record.backup_id)]
+    /// A restore drill failed (and was journaled as failed: the record is
+    /// line `seq` of the drill journal, `crate::drill::record` reads it).
+    #[error("drill of backup {backup_id} failed: {cause}")]
     DrillFailed {
-        /// The journaled record.
-        record: Box<crate::drill::DrillRecord>,
+        /// The journal line recording the failed drill.
+        seq: u64,
+        /// The backup drilled.
+        backup_id: String,
+        /// The token's label.
+        token: String,
         /// Why it failed.
         cause: Box<Error>,
     },

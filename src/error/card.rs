@@ -1,10 +1,10 @@
-//! Errors of the smartcard module.
+//! Errors of the smartcard layer (`crate::card`).
 //!
 //! Like [`crate::Error`], every message says what to do next and never
 //! carries a PIN or key material: only labels, idents (`000F:1234ABCD`),
 //! reader names and retry counters.
 
-use crate::error::ErrorKind;
+use super::ErrorKind;
 
 /// Everything that can go wrong talking to an OpenPGP card.
 #[derive(Debug, thiserror::Error)]

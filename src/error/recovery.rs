@@ -1,5 +1,6 @@
 //! Everything that can go wrong with a recovery key, a key check, a
-//! passphrase or a set of shares.
+//! passphrase or a set of shares (`crate::recovery`), and the recovery
+//! key's public id, which those errors name.
 //!
 //! Each failure a person can cause (a mistyped character, a share from the
 //! wrong envelope, too few custodians) has its own variant, so the CLI can
@@ -9,7 +10,7 @@
 //! offending character — a character that is *not* in the base58 alphabet
 //! and therefore cannot be part of the key.
 
-use super::key::KeyId;
+use std::fmt;
 
 /// Why a recovery key, key check, passphrase or share could not be used.
 #[derive(Debug, thiserror::Error, Clone, PartialEq, Eq)]
@@ -247,5 +248,38 @@ impl RecoveryError {
             self,
             RecoveryError::KeyCheckMismatch | RecoveryError::CombinedKeyMismatch
         )
+    }
+}
+
+/// A short public identifier of a recovery key.
+///
+/// It is the first 8 bytes of SHA-256 over the key's 32-byte X25519 public
+/// key ([`crate::recovery::RecoveryKey::public_key_bytes`]), shown as 16 lower-case hex
+/// digits. Anyone holding the recipient (`age1…`) can compute it, so it
+/// reveals nothing secret; it lets a person, a share or a repository say
+/// *which* recovery key is meant. (It is not Matrix's secret-storage key id,
+/// which is a random string chosen by the client.)
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct KeyId(pub(crate) [u8; KeyId::LEN]);
+
+impl KeyId {
+    /// Length of a key id in bytes.
+    pub const LEN: usize = 8;
+
+    /// The id's bytes.
+    pub fn as_bytes(&self) -> &[u8; Self::LEN] {
+        &self.0
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&hex::encode(self.0))
+    }
+}
+
+impl fmt::Debug for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "KeyId({self})")
     }
 }
