@@ -21,56 +21,75 @@
 //! The format (an age v1 file holding a zstd-compressed pax tar stream that
 //! ends with an inner manifest, plus a JSON sidecar) is documented in
 //! `docs/FORMAT.md`; stock `age`, `zstd` and `tar` can restore a backup.
+//!
+//! # Module map
+//!
+//! The modules form layers; each uses only its own layer (without cycles)
+//! and the layers below it, which `tests/layers.rs` enforces.
+//! docs/ARCHITECTURE.md shows how a seal and a restore flow through them.
+//!
+//! | layer | modules | owns |
+//! |---|---|---|
+//! | foundation | [`error`], [`limits`], [`text`], [`util`] | every error type, every bound on hostile input, escaping for terminals, time and host helpers |
+//! | I/O primitives | `beneath`, [`compression`], [`digest`], `fsio`, `spool`, `stage` | path resolution beneath a root, zstd, hashing readers and writers, fsync'd writes, encrypted spill files, the staging pipeline |
+//! | formats | [`format`], [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
+//! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
+//! | keys | [`recovery`], [`card`], [`identity`], [`recipient`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, turning configured recipients into age recipients |
+//! | repository | [`repo`] | an opened repository: its configuration, listing, config edits |
+//! | commands | [`seal`], [`open`], [`enroll`], [`escrow`], [`drill`], [`retention`] | what a caller does: seal, verify and restore, make the recovery key, escrow, drills, retention evaluate/prune/verify |
+//! | rendering | [`render`] | the compliance report and the recovery-key sheet |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod archive;
-mod beneath;
-pub mod card;
-pub mod compression;
-pub mod config;
-pub mod digest;
-pub mod drill;
-mod error;
-pub mod escrow;
-pub mod format;
-pub mod id;
-pub mod journal;
+// foundation
+pub mod error;
 pub mod limits;
-pub mod manifest;
-pub mod open;
-pub mod recipient;
-pub mod recovery;
-pub mod repo;
-pub mod retention;
-pub mod seal;
+pub mod text;
+pub mod util;
+
+// I/O primitives
+mod beneath;
+pub mod compression;
+pub mod digest;
+mod fsio;
 mod spool;
 mod stage;
+
+// formats
+pub mod config;
+pub mod format;
+pub mod id;
+pub mod manifest;
+
+// storage and streams
+pub mod archive;
+pub mod journal;
 pub mod storage;
-pub mod text;
+
+// keys
+pub mod card;
+pub mod identity;
+pub mod recipient;
+pub mod recovery;
+
+// repository
+pub mod repo;
+
+// commands
+pub mod drill;
+pub mod enroll;
+pub mod escrow;
+pub mod open;
+pub mod retention;
+pub mod seal;
+
+// rendering
+pub mod render;
 
 pub use compression::Compression;
-pub use error::{CommitFailure, Error, ErrorKind, Result};
+pub use error::{CommitFailure, Error, ErrorKind, Hint, Result};
 pub use id::BackupId;
 pub use open::{Opener, RestoreOptions, RestoreReport, VerifyReport};
 pub use repo::{BackupInfo, Repository};
 pub use seal::{SealReport, Sealer};
-
-/// This host's name, as recorded in manifests.
-pub fn host_name() -> String {
-    gethostname::gethostname().to_string_lossy().into_owned()
-}
-
-/// `nkbackup <version>`.
-pub fn tool_version() -> String {
-    format!("nkbackup {}", env!("CARGO_PKG_VERSION"))
-}
-
-/// The current UTC time in RFC 3339, to the second.
-pub fn now_rfc3339() -> String {
-    let now = time::OffsetDateTime::now_utc()
-        .replace_nanosecond(0)
-        .expect("0 is a valid nanosecond");
-    now.format(&time::format_description::well_known::Rfc3339)
-        .expect("RFC 3339 formats every UTC time")
-}
+pub use util::{host_name, now_rfc3339, tool_version};

@@ -125,21 +125,9 @@ impl<'a> Opener<'a> {
 
     /// Adds every identity in an age identity file (`AGE-SECRET-KEY-1…`).
     pub fn identity_file(mut self, path: &Path) -> Result<Self> {
-        let bad = |message: String| Error::IdentityFile {
-            path: path.to_owned(),
-            message,
-        };
-        let file = age::IdentityFile::from_file(path.to_string_lossy().into_owned())
-            .map_err(|e| bad(e.to_string()))?;
-        let ids = file.into_identities().map_err(|e| {
-            bad(format!(
-                "{e}; expected age-keygen output (AGE-SECRET-KEY-1...)"
-            ))
-        })?;
-        if ids.is_empty() {
-            return Err(bad("it holds no keys".into()));
+        for id in crate::identity::load_file(path)? {
+            self.identities.push(id);
         }
-        self.identities.extend(ids);
         Ok(self)
     }
 

@@ -31,13 +31,7 @@ pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
     }
 }
 
-/// Parses an `age1…` X25519 public key.
-pub fn parse_age(key: &str) -> Result<age::x25519::Recipient> {
-    key.trim().parse().map_err(|e: &str| Error::InvalidRecipient {
-        input: key.to_owned(),
-        reason: format!("{e}; expected an age X25519 public key starting with age1 (as printed by age-keygen)"),
-    })
-}
+pub use crate::format::age_key::parse_age;
 
 /// A default label for a key: its first 12 and last 4 characters.
 pub fn default_label(key: &str) -> String {

@@ -167,7 +167,7 @@ impl<'a> Sealer<'a> {
         let cfg = repo.config();
         let class_cfg = cfg.class(&self.class)?;
         let compression = class_cfg.compression()?;
-        let retention = crate::retention::ClassPolicy::from_config(&self.class, class_cfg)?;
+        let retention = crate::config::ClassPolicy::from_config(&self.class, class_cfg)?;
         let (all_recipients, recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
@@ -367,7 +367,7 @@ impl<'a> Sealer<'a> {
 /// count and warnings; with `strict`, an error.
 fn stale_warnings(
     walker: &Walker,
-    policy: &crate::retention::ClassPolicy,
+    policy: &crate::config::ClassPolicy,
     strict: bool,
 ) -> Result<(u64, Vec<String>)> {
     let (count, files) = walker.stale();
@@ -376,7 +376,7 @@ fn stale_warnings(
     };
     if count > 0 && strict {
         let examples: Vec<String> = files.iter().take(5).map(|(p, _)| p.to_string()).collect();
-        return Err(crate::retention::RetentionError::StaleSources {
+        return Err(crate::error::RetentionError::StaleSources {
             class: policy.class.clone(),
             count,
             max_age: max_age.to_string(),
@@ -388,7 +388,7 @@ fn stale_warnings(
         .iter()
         .map(|(p, mtime)| {
             let when = OffsetDateTime::from_unix_timestamp(*mtime)
-                .map(crate::retention::rfc3339)
+                .map(crate::util::rfc3339)
                 .unwrap_or_else(|_| mtime.to_string());
             format!(
                 "{p}: last modified {when}, older than source_max_age {max_age} of class {}; the service keeps data its policy says is deleted",

@@ -50,7 +50,7 @@ fn env_card(i: u8) -> String {
 /// card 0 is configured.
 fn second_card() -> Option<String> {
     if std::env::var_os("NKB_HW_CARD1_IDENT").is_none() && !is_virtual(&env_card(0)) {
-        eprintln!("SKIPPED: needs a second token (NKB_HW_CARD1_IDENT)");
+        common::skip("needs a second token (NKB_HW_CARD1_IDENT)");
         return None;
     }
     Some(env_card(1))
@@ -64,9 +64,9 @@ fn destructive(ident: &str) -> bool {
     let ok = is_virtual(ident)
         || std::env::var("NKB_HW_DESTRUCTIVE_IDENT").is_ok_and(|v| v.eq_ignore_ascii_case(ident));
     if !ok {
-        eprintln!(
-            "SKIPPED: {ident} is a physical token; this scenario changes it. Set NKB_HW_DESTRUCTIVE_IDENT={ident} to allow"
-        );
+        common::skip(&format!(
+            "{ident} is a physical token; this scenario changes it. Set NKB_HW_DESTRUCTIVE_IDENT={ident} to allow"
+        ));
     }
     ok
 }
@@ -589,7 +589,7 @@ fn no_card_inserted_fails_clearly_after_the_timeout() {
     ensure_key(&ident);
     let s = Setup::new(&[(&ident, "alice-nk3")]);
     if !cards_sh(&["pull", "0"]) {
-        eprintln!("SKIPPED: cannot pull a physical token (no NKB_HW_CARDS_SH)");
+        common::skip("cannot pull a physical token (no NKB_HW_CARDS_SH)");
         return;
     }
     let start = Instant::now();
@@ -621,7 +621,7 @@ fn either_of_two_cards_opens() {
     ensure_key(&b);
     let s = Setup::new(&[(&a, "nk-a"), (&b, "nk-b")]);
     if !cards_sh(&["pull", "1"]) {
-        eprintln!("SKIPPED: cannot pull a physical token");
+        common::skip("cannot pull a physical token");
         return;
     }
     let first = s.restore("ra", "", &user_pin(), &[]);
@@ -643,7 +643,7 @@ fn card_pulled_mid_restore_leaves_nothing() {
     let _g = lock();
     let ident = env_card(0);
     if std::env::var_os("NKB_HW_CARDS_SH").is_none() {
-        eprintln!("SKIPPED: cannot pull a physical token (no NKB_HW_CARDS_SH)");
+        common::skip("cannot pull a physical token (no NKB_HW_CARDS_SH)");
         return;
     }
     ensure_key(&ident);
@@ -693,7 +693,7 @@ fn card_stopped_during_cli_restore_prints_no_success() {
     let _g = lock();
     let ident = env_card(0);
     if std::env::var_os("NKB_HW_CARDS_SH").is_none() {
-        eprintln!("SKIPPED: cannot stop a physical token");
+        common::skip("cannot stop a physical token");
         return;
     }
     ensure_key(&ident);

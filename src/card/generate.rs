@@ -1,8 +1,8 @@
 //! Generating a decryption key on a card (destructive).
 
-use crate::error::CardError;
 use super::key::{CardKey, KeyAlgorithm};
 use super::pin::{PinKind, PinRequest, PinSource};
+use crate::error::CardError;
 use openpgp_card::Error as OcError;
 use openpgp_card::ocard::algorithm::AlgoSimple;
 use openpgp_card::ocard::crypto::PublicKeyMaterial;

@@ -34,12 +34,12 @@
 //! authenticate stays a [`CardError::HeaderMismatch`]: it names nobody, so
 //! a wrong hint and damage look the same; both are integrity errors.
 
-use crate::error::CardError;
 use super::key::{self, CardKey, KIND_OPENPGP, KIND_X25519};
 use super::openpgp::{CardInput, OpenpgpStanza, StanzaProblem};
 use super::pin::{self, PinKind, PinRequest, PinSource};
 use super::x25519::X25519Stanza;
 use crate::config::{Config, RecipientConfig};
+use crate::error::CardError;
 use crate::manifest::{RecipientInfo, Sidecar};
 use age_core::format::{FileKey, Stanza};
 use openpgp_card::ocard::crypto::Cryptogram;

@@ -8,8 +8,8 @@
 //! gpg uses) so that sequoia-openpgp can compute the fingerprint and build
 //! PKESK packets to it.
 
-use crate::error::CardError;
 use crate::config::RecipientConfig;
+use crate::error::CardError;
 use base64::Engine as _;
 use openpgp::crypto::mpi;
 use openpgp::packet::key::{Key4, PublicParts, SubordinateRole, UnspecifiedRole};
@@ -338,13 +338,7 @@ impl CardKey {
 
 /// Seconds since the epoch as RFC 3339 UTC.
 pub(crate) fn rfc3339(secs: u32) -> String {
-    time::OffsetDateTime::from_unix_timestamp(i64::from(secs))
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| secs.to_string())
+    crate::util::rfc3339_unix(i64::from(secs))
 }
 
 fn strip_zeros(b: &[u8]) -> &[u8] {
@@ -361,7 +355,7 @@ pub fn from_recipient(r: &RecipientConfig) -> Result<CardKey, CardError> {
     };
     match r.kind.as_str() {
         KIND_X25519 => {
-            let rcpt = crate::recipient::parse_age(&r.key).map_err(|e| bad(e.to_string()))?;
+            let rcpt = crate::format::age_key::parse_age(&r.key).map_err(|e| bad(e.to_string()))?;
             let (_, data, _) = bech32::decode(&rcpt.to_string()).map_err(|e| bad(e.to_string()))?;
             use bech32::FromBase32 as _;
             let public = Vec::<u8>::from_base32(&data).map_err(|e| bad(e.to_string()))?;

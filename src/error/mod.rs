@@ -233,6 +233,15 @@ pub enum Error {
         message: String,
     },
 
+    /// A key, share or passphrase file could not be read or parsed.
+    #[error("cannot use key file {path}: {message}")]
+    KeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the key itself).
+        message: String,
+    },
+
     /// An archive entry would write outside the restore target or is of a
     /// forbidden kind.
     #[error(
@@ -429,6 +438,15 @@ pub enum Error {
 }
 
 impl Error {
+    /// What to do next, when the message itself does not say it.
+    pub fn hint(&self) -> Option<Hint> {
+        match self {
+            Error::Recovery(e) => e.hint(),
+            Error::DrillFailed { cause, .. } => cause.hint(),
+            _ => None,
+        }
+    }
+
     /// Wraps an [`io::Error`] with a sentence saying what was being done.
     pub fn io(context: impl Into<String>, source: io::Error) -> Self {
         Error::Io {
@@ -496,6 +514,18 @@ pub enum ErrorKind {
     Locked,
     /// Anything else: configuration, I/O, usage of the library.
     Other,
+}
+
+/// What a person should do next about an error, kept apart from the
+/// message so that each caller can word it: the CLI names its options, a
+/// service its own buttons ([`Error::hint`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Hint {
+    /// Open with the recovery key itself (typed, from a file or shares).
+    UseRecoveryKey,
+    /// Choose a longer passphrase, a few words.
+    LongerPassphrase,
 }
 
 /// Adds a context sentence to `io::Result`s.

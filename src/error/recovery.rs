@@ -234,6 +234,24 @@ pub enum RecoveryError {
     )]
     CombinedKeyMismatch,
 
+    /// A passphrase was given, but it does not derive this repository's key.
+    #[error(
+        "the passphrase does not give this repository's recovery key (mistyped passphrase?); \
+         type it again, or use the printed key"
+    )]
+    WrongPassphrase,
+
+    /// A passphrase was given, but the key was drawn at random.
+    #[error("this repository's recovery key was not made from a passphrase")]
+    NotFromPassphrase,
+
+    /// A new passphrase is too short to protect a recovery key.
+    #[error("the passphrase is shorter than {min} characters")]
+    PassphraseTooShort {
+        /// The least number of characters accepted.
+        min: usize,
+    },
+
     /// The secret-sharing library refused the operation (should not happen
     /// once the parameters are validated).
     #[error("secret sharing failed: {0}")]
@@ -241,12 +259,23 @@ pub enum RecoveryError {
 }
 
 impl RecoveryError {
+    /// What the person should do next, if the message does not say it.
+    pub fn hint(&self) -> Option<super::Hint> {
+        match self {
+            RecoveryError::NotFromPassphrase => Some(super::Hint::UseRecoveryKey),
+            RecoveryError::PassphraseTooShort { .. } => Some(super::Hint::LongerPassphrase),
+            _ => None,
+        }
+    }
+
     /// Whether this says "a well-formed key, but not this repository's":
     /// the key check or the combined shares' key id did not match.
     pub fn is_wrong_key(&self) -> bool {
         matches!(
             self,
-            RecoveryError::KeyCheckMismatch | RecoveryError::CombinedKeyMismatch
+            RecoveryError::KeyCheckMismatch
+                | RecoveryError::CombinedKeyMismatch
+                | RecoveryError::WrongPassphrase
         )
     }
 }

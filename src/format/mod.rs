@@ -5,5 +5,6 @@
 //! ([`crate::limits`]); each has a fuzz target (`fuzz/`).
 
 pub mod age_header;
+pub mod age_key;
 pub mod pax;
 pub mod tar;

@@ -163,7 +163,7 @@ impl Sidecar {
         if created.nanosecond() != 0 || id.created() != Some(created) {
             return Err(unreadable(format!(
                 "created {} is not the time of its id {id}",
-                crate::retention::rfc3339(s.created)
+                crate::util::rfc3339(s.created)
             )));
         }
         if let Some(d) = s.deadline

@@ -24,42 +24,23 @@
 
 use aes::cipher::{KeyIvInit, StreamCipher};
 use base64::Engine;
-use base64::engine::DecodePaddingMode;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
+use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use rand::rngs::OsRng;
-use serde::{Deserialize, Serialize};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
-use crate::error::RecoveryError;
 use super::key::RecoveryKey;
+pub use crate::config::KeyCheck;
+use crate::config::recovery::decode_exact;
+use crate::error::RecoveryError;
 
 type Aes256Ctr = ctr::Ctr128BE<aes::Aes256>;
 
-/// Standard alphabet, decoding with or without padding.
-const LENIENT: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::STANDARD,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
 /// The HKDF info (secret name) used for the key check.
 const KEY_CHECK_NAME: &str = "";
-
-/// A stored key check: lets a typed recovery key be verified without
-/// storing the key.
-///
-/// Serializes as `{"iv": "…", "mac": "…"}`, the same fields a Matrix
-/// `m.secret_storage.key.*` description carries.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct KeyCheck {
-    /// Base64 of the 16-byte AES-CTR IV.
-    pub iv: String,
-    /// Base64 of the 32-byte HMAC-SHA-256 over the encrypted zero block.
-    pub mac: String,
-}
 
 impl KeyCheck {
     /// Computes a key check for `key` with a fresh random IV.
@@ -95,22 +76,6 @@ impl KeyCheck {
             Err(RecoveryError::KeyCheckMismatch)
         }
     }
-}
-
-impl KeyCheck {
-    /// Checks that `iv` and `mac` decode to 16 and 32 bytes, without a key.
-    pub fn verify_well_formed(&self) -> Result<(), RecoveryError> {
-        decode_exact::<16>(&self.iv, "iv")?;
-        decode_exact::<32>(&self.mac, "mac")?;
-        Ok(())
-    }
-}
-
-/// Decodes padded or unpadded standard base64 of exactly `N` bytes.
-fn decode_exact<const N: usize>(text: &str, field: &'static str) -> Result<[u8; N], RecoveryError> {
-    let malformed = RecoveryError::KeyCheckMalformed { field, expected: N };
-    let bytes = LENIENT.decode(text.trim()).map_err(|_| malformed.clone())?;
-    bytes.as_slice().try_into().map_err(|_| malformed)
 }
 
 /// `m.secret_storage.v1.aes-hmac-sha2` encryption of `plaintext` under the
@@ -202,8 +167,8 @@ mod tests {
             let iv_bytes: [u8; 16] = decode_exact(iv, "iv").unwrap();
             let ours = KeyCheck::with_iv(&key, &iv_bytes);
             assert_eq!(
-                LENIENT.decode(&ours.mac).unwrap(),
-                LENIENT.decode(mac).unwrap(),
+                crate::config::recovery::LENIENT.decode(&ours.mac).unwrap(),
+                crate::config::recovery::LENIENT.decode(mac).unwrap(),
                 "{id}"
             );
             // A different key does not verify.

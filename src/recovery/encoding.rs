@@ -29,8 +29,8 @@
 use secrecy::SecretString;
 use zeroize::Zeroizing;
 
-use crate::error::RecoveryError;
 use super::key::RecoveryKey;
+use crate::error::RecoveryError;
 
 /// The two bytes every Matrix recovery key starts with.
 pub const PREFIX: [u8; 2] = [0x8B, 0x01];

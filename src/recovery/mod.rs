@@ -19,7 +19,9 @@
 //!   instead of printing it.
 //! * [`shares`] — split the key k-of-n between custodians, each share a
 //!   printable, checksummed text that names its key and threshold.
-//! * [`RecoveryError`] (`error`) — one variant per mistake a person can
+//! * [`source`] — the forms a caller supplies the key in (typed, file,
+//!   share files, passphrase), each checked against the repository.
+//! * [`RecoveryError`] (in [`crate::error`]) — one variant per mistake a person can
 //!   make, with messages that say what to do and never contain the key.
 //!
 //! Secrets live in zeroizing types, come out only as
@@ -31,10 +33,11 @@ mod key;
 pub mod passphrase;
 pub mod setup;
 pub mod shares;
-pub mod sheet;
+pub mod source;
 
-pub use check::KeyCheck;
 pub use crate::error::RecoveryError;
+pub use check::KeyCheck;
 pub use key::{KeyId, RecoveryKey};
 pub use passphrase::PassphraseParams;
 pub use shares::Share;
+pub use source::{RecoveryKeySource, read_secret_file};

@@ -22,12 +22,12 @@ use rand::Rng;
 use rand::distributions::Alphanumeric;
 use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
-use serde::{Deserialize, Serialize};
 use sha2::Sha512;
 use zeroize::Zeroizing;
 
-use crate::error::RecoveryError;
 use super::key::RecoveryKey;
+pub use crate::config::PassphraseParams;
+use crate::error::RecoveryError;
 
 /// The only supported algorithm name.
 pub const ALGORITHM: &str = "m.pbkdf2";
@@ -36,27 +36,7 @@ pub const DEFAULT_ITERATIONS: u32 = 500_000;
 /// Length of a generated salt, in alphanumeric characters.
 pub const SALT_LEN: usize = 32;
 /// Key length in bits; the only accepted value.
-pub const BITS: u32 = 256;
-
-fn default_bits() -> u32 {
-    BITS
-}
-
-/// Parameters to derive a recovery key from a passphrase (Matrix
-/// `passphrase` object of a secret-storage key description).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct PassphraseParams {
-    /// Always `"m.pbkdf2"`.
-    pub algorithm: String,
-    /// The salt, used as its UTF-8 bytes.
-    pub salt: String,
-    /// PBKDF2 iteration count.
-    pub iterations: u32,
-    /// Output length in bits; Matrix makes it optional with a default of
-    /// 256.
-    #[serde(default = "default_bits")]
-    pub bits: u32,
-}
+pub const BITS: u32 = crate::config::recovery::PASSPHRASE_BITS;
 
 impl PassphraseParams {
     /// Fresh parameters: random 32-character alphanumeric salt, 500 000

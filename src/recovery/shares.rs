@@ -49,8 +49,8 @@ use vsss_rs::{Gf256, IdentifierGf256};
 use zeroize::Zeroizing;
 
 use super::encoding::{group_by_4, strip_base58};
-use crate::error::RecoveryError;
 use super::key::{KeyId, RecoveryKey};
+use crate::error::RecoveryError;
 
 /// First part of every share's text: "nkbackup share", version 1.
 pub const PREFIX: &str = "nkbs1";

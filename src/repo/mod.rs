@@ -13,11 +13,8 @@
 //! A backup exists when its sidecar exists. Data without a sidecar is an
 //! incomplete write and is never listed as a backup.
 
-mod fsio;
-mod lock;
-
-pub use fsio::{ensure_dir, fsync_dir, write_atomic, write_new};
-pub use lock::RepoLock;
+pub use crate::fsio::{ensure_dir, fsync_dir, write_atomic, write_new};
+pub use crate::storage::RepoLock;
 
 use crate::config::{self, Config, RecipientConfig};
 use crate::error::{Error, IoContext, Result};
@@ -270,7 +267,7 @@ impl Repository {
             path: path.clone(),
             message: "not UTF-8 text".into(),
         })?;
-        let config = Config::parse(&text, &path)?;
+        let config = resolve(&text, &path)?;
         Ok(Repository { storage, config })
     }
 
@@ -453,7 +450,7 @@ impl Repository {
             message: m.to_owned(),
         })?;
         let new = doc.to_string();
-        let config = Config::parse(&new, &path)?;
+        let config = resolve(&new, &path)?;
         self.storage.put(&config_key(), new.as_bytes())?;
         self.config = config;
         Ok(())
@@ -608,4 +605,19 @@ impl Repository {
     pub fn verify(&self, b: &BackupInfo) -> Result<ShallowVerify> {
         b.verify_ciphertext()
     }
+}
+
+/// Parses the configuration text read from `path` and resolves every
+/// configured recipient to a key a seal can encrypt to: the file's own
+/// shape is [`Config::parse`]'s job, the recipient types belong to
+/// [`crate::recipient`], one layer up.
+fn resolve(text: &str, path: &Path) -> Result<Config> {
+    let config = Config::parse(text, path)?;
+    for r in &config.recipients {
+        crate::recipient::parse(r).map_err(|e| Error::ConfigInvalid {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+    }
+    Ok(config)
 }

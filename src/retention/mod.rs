@@ -10,32 +10,29 @@
 //!   [`journal`]);
 //! * proves the state: every journaled deletion is gone, nothing overdue
 //!   exists, nothing is orphaned, and writes a report an auditor can read
-//!   ([`mod@verify`], [`report`]).
+//!   ([`mod@verify`], [`crate::render::report`]).
 //!
 //! All times are UTC. The clock is injectable ([`Clock`]) so that tests
 //! and what-if questions ("what is overdue next Monday?") never wait.
 //! docs/RETENTION.md specifies the semantics and the journal format.
 
-pub mod duration;
+pub use crate::config::{duration, policy};
 pub mod evaluate;
 pub mod journal;
-pub mod policy;
 pub mod prune;
-pub mod report;
 pub mod verify;
 
-pub use duration::Period;
+pub use crate::config::{ClassPolicy, KeepRules, Period, Policy};
 pub use crate::error::RetentionError;
+pub use crate::util::{parse_time, rfc3339};
 pub use evaluate::{
     Action, Assessment, ClassSummary, DEFAULT_GRACE, Evaluation, Problem, ProblemKind, State,
     evaluate,
 };
-pub use policy::{ClassPolicy, KeepRules, Policy};
 pub use prune::{PruneOptions, PruneReport, prune};
 pub use verify::{VerifyOptions, VerifyReport, verify};
 
 use time::OffsetDateTime;
-use time::format_description::well_known::Rfc3339;
 
 /// Environment variable that fixes "now" for the CLI (RFC 3339 or a date).
 pub const NOW_ENV: &str = "NKBACKUP_NOW";
@@ -71,29 +68,6 @@ impl Clock {
             None => Clock::System,
         })
     }
-}
-
-/// Parses an RFC 3339 time (any offset, converted to UTC) or a plain date
-/// `YYYY-MM-DD` (midnight UTC).
-pub fn parse_time(s: &str) -> Result<OffsetDateTime, RetentionError> {
-    let bad = || RetentionError::MalformedTime {
-        input: s.to_owned(),
-    };
-    if let Ok(t) = OffsetDateTime::parse(s, &Rfc3339) {
-        return Ok(t.to_offset(time::UtcOffset::UTC));
-    }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(s, &fmt).map_err(|_| bad())?;
-    Ok(d.midnight().assume_utc())
-}
-
-/// RFC 3339 in UTC, to the second (`2026-11-22T05:00:00Z`).
-pub fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(time::UtcOffset::UTC)
-        .replace_nanosecond(0)
-        .unwrap_or(t)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
 }
 
 #[cfg(test)]

@@ -11,11 +11,11 @@
 //! directory fsynced; uploads go to `tmp/.<name>.*.partial` and are renamed
 //! into place on commit. After a crash a file is absent or complete.
 
+use super::RepoLock;
 use super::direct_file::DirectFile;
 use super::{LockGuard, ObjectInfo, ObjectKey, ObjectKind, Storage, Upload, Versions};
 use crate::beneath;
 use crate::error::{Error, Result};
-use crate::repo::RepoLock;
 use rustix::fs::{AtFlags, FileType, Mode, OFlags, RawMode, RenameFlags};
 use std::ffi::OsStr;
 use std::fs::File;

@@ -100,8 +100,8 @@ impl ObjectLock {
                         Some(h) => format!(
                             "{} since {}, lease until {}",
                             crate::text::escape(&h.holder),
-                            crate::retention::rfc3339(h.since),
-                            crate::retention::rfc3339(h.expires)
+                            crate::util::rfc3339(h.since),
+                            crate::util::rfc3339(h.expires)
                         ),
                         None => "an unreadable lock object".into(),
                     },

@@ -162,6 +162,16 @@ pub fn nkbackup() -> Command {
     Command::new(env!("CARGO_BIN_EXE_nkbackup"))
 }
 
+/// The one test-skip policy: a test that cannot run here fails under CI
+/// and tests/run-all.sh (`CI` or `NKBACKUP_REQUIRE_TOOLS` set: they must
+/// run it), and elsewhere says why it is skipped. The caller returns.
+pub fn skip(why: &str) {
+    if std::env::var_os("CI").is_some() || std::env::var_os("NKBACKUP_REQUIRE_TOOLS").is_some() {
+        panic!("{why}; under CI and tests/run-all.sh this test must run");
+    }
+    eprintln!("SKIPPED: {why}");
+}
+
 /// Whether a stock tool is on PATH. When it is not, a test that needs it
 /// fails under CI (CI must run it) and otherwise says why it is skipped.
 pub fn have_tool(name: &str) -> bool {
@@ -171,13 +181,9 @@ pub fn have_tool(name: &str) -> bool {
         .map(|o| o.status.success())
         .unwrap_or(false);
     if !found {
-        if std::env::var_os("CI").is_some() || std::env::var_os("NKBACKUP_REQUIRE_TOOLS").is_some()
-        {
-            panic!("{name} is not installed; tests/run-all.sh installs it");
-        }
-        eprintln!(
-            "SKIPPED: {name} is not installed; run tests/run-all.sh to install it and run this test"
-        );
+        skip(&format!(
+            "{name} is not installed; run tests/run-all.sh to install it and run this test"
+        ));
     }
     found
 }

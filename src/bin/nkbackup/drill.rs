@@ -227,10 +227,10 @@ fn drill(d: DrillRun) -> Result<()> {
             token,
             cause,
         }) => {
-            if d.json {
-                if let Some(record) = drill::record(&r, seq)? {
-                    print_json(&record)?;
-                }
+            if d.json
+                && let Some(record) = drill::record(&r, seq)?
+            {
+                print_json(&record)?;
             }
             eprintln!("drill FAILED (journaled as #{seq}): backup {backup_id} with token {token}");
             return Err(anyhow::Error::new(*cause));

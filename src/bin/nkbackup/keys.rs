@@ -1,11 +1,10 @@
 //! The options that say how to open a backup, turned into identities.
 
 use crate::secrets;
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Args;
-use nkbackup::recovery::{RecoveryKey, setup};
+use nkbackup::recovery::{RecoveryKey, RecoveryKeySource};
 use nkbackup::{Opener, Repository};
-use secrecy::ExposeSecret;
 use std::path::PathBuf;
 
 /// How to open: age identity files and/or the recovery key in one of its
@@ -50,40 +49,19 @@ impl KeyArgs {
 /// and checks it against the repository.
 pub fn recovery_key(repo: &Repository, args: &KeyArgs) -> Result<RecoveryKey> {
     let cfg = repo.recovery()?;
-    let key = if let Some(f) = &args.recovery_key_file {
-        let text = secrets::read_file(f)?;
-        RecoveryKey::from_encoded(&text).with_context(|| format!("in {}", f.display()))?
+    let source = if let Some(f) = &args.recovery_key_file {
+        RecoveryKeySource::File(f.clone())
     } else if !args.recovery_shares.is_empty() {
-        let mut lines = Vec::new();
-        for f in &args.recovery_shares {
-            let text = secrets::read_file(f)?;
-            lines.extend(
-                text.lines()
-                    .map(str::trim)
-                    .filter(|l| !l.is_empty() && !l.starts_with('#'))
-                    .map(|l| zeroize::Zeroizing::new(l.to_owned())),
-            );
-        }
-        let texts: Vec<&str> = lines.iter().map(|l| l.as_str()).collect();
-        nkbackup::recovery::shares::combine_text(&texts)?
+        RecoveryKeySource::ShareFiles(args.recovery_shares.clone())
     } else if args.recovery_passphrase {
-        let p = secrets::passphrase(false)?;
-        match setup::key_from_passphrase(cfg, &p) {
-            Some(k) => {
-                return k.context(
-                    "the passphrase does not give this repository's recovery key (mistyped passphrase?)",
-                );
-            }
-            None => bail!(
-                "this repository's recovery key was not made from a passphrase; use --recovery-key"
-            ),
-        }
+        RecoveryKeySource::Passphrase(secrets::passphrase(false)?)
     } else {
-        let typed = secrets::prompt("Recovery key: ", "use --recovery-key-file FILE")?;
-        RecoveryKey::from_encoded(typed.expose_secret())?
+        RecoveryKeySource::Typed(secrets::prompt(
+            "Recovery key: ",
+            "use --recovery-key-file FILE",
+        )?)
     };
-    setup::check_key(cfg, &key)?;
-    Ok(key)
+    Ok(nkbackup::recovery::source::load(cfg, &source)?)
 }
 
 /// An opener for `b` with every key the options name.
@@ -111,12 +89,9 @@ pub fn identities(
 ) -> Result<Vec<Box<dyn age::Identity>>> {
     let mut out: Vec<Box<dyn age::Identity>> = Vec::new();
     for f in &args.identities {
-        let file = age::IdentityFile::from_file(f.to_string_lossy().into_owned())
-            .with_context(|| format!("cannot read identity file {}", f.display()))?;
-        out.extend(
-            file.into_identities()
-                .map_err(|e| anyhow::anyhow!("identity file {}: {e}", f.display()))?,
-        );
+        for id in nkbackup::identity::load_file(f)? {
+            out.push(id);
+        }
     }
     if args.wants_recovery() {
         out.push(Box::new(recovery_key(repo, args)?.to_age_identity()));

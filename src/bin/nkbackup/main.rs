@@ -238,6 +238,18 @@ fn message(e: &anyhow::Error) -> String {
             msg.push_str(&c);
         }
     }
+    let hint = e.chain().find_map(|c| {
+        c.downcast_ref::<nkbackup::Error>()
+            .and_then(nkbackup::Error::hint)
+            .or_else(|| {
+                c.downcast_ref::<nkbackup::recovery::RecoveryError>()?
+                    .hint()
+            })
+    });
+    if let Some(h) = hint {
+        msg.push_str("; ");
+        msg.push_str(output::hint(h));
+    }
     msg
 }
 

@@ -25,10 +25,17 @@ pub fn human_bytes(n: u64) -> String {
     }
 }
 
-/// RFC 3339 in UTC.
-pub fn rfc3339(t: time::OffsetDateTime) -> String {
-    t.format(&time::format_description::well_known::Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+pub use nkbackup::util::rfc3339;
+
+/// A library hint worded as what to type.
+pub fn hint(h: nkbackup::Hint) -> &'static str {
+    match h {
+        nkbackup::Hint::UseRecoveryKey => {
+            "use --recovery-key (or --recovery-key-file, --recovery-shares)"
+        }
+        nkbackup::Hint::LongerPassphrase => "choose a longer one (a few words)",
+        _ => "see docs/CLI.md",
+    }
 }
 
 /// `s` safe for a terminal: control characters other than newline and tab

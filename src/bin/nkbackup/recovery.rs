@@ -4,12 +4,11 @@
 use crate::keys::{self, KeyArgs};
 use crate::secrets;
 use crate::{RepoArg, open};
-use anyhow::{Context, Result, bail};
+use anyhow::Result;
 use clap::Subcommand;
-use nkbackup::recovery::{PassphraseParams, RecoveryKey, setup, sheet};
+use nkbackup::enroll::{self, RecoveryKeyOptions};
+use nkbackup::render::sheet::SheetFile;
 use secrecy::ExposeSecret;
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 /// Recovery-key subcommands.
@@ -76,51 +75,17 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             replace,
         } => {
             let mut r = open(&repo)?;
-            if let (Some(old), false) = (&r.config().recovery, replace) {
-                bail!(nkbackup::Error::RecoveryKeyExists {
-                    path: r.location().into(),
-                    key_id: old.key_id.clone(),
-                });
-            }
-            let (key, params) = if passphrase {
-                let p = secrets::passphrase(true)?;
-                if p.expose_secret().chars().count() < 12 {
-                    bail!(
-                        "the passphrase is shorter than 12 characters; choose a longer one (a few words)"
-                    );
-                }
-                let params = PassphraseParams::generate();
-                (RecoveryKey::from_passphrase(&p, &params)?, Some(params))
-            } else {
-                (RecoveryKey::generate(), None)
+            enroll::check_recovery_key_allowed(&r, replace)?;
+            // Reserved first: a sheet path that cannot be written fails
+            // before a key exists; removed again if the commit fails.
+            let sheet = sheet_path.as_deref().map(SheetFile::reserve).transpose()?;
+            let opts = RecoveryKeyOptions {
+                passphrase: passphrase.then(|| secrets::passphrase(true)).transpose()?,
+                replace,
             };
-            let cfg = setup::config_for(&key, params);
-            if let Some(path) = &sheet_path {
-                let html = sheet::render_html(
-                    &key,
-                    &sheet::SheetInfo {
-                        repository_id: r.config().repository.id.clone(),
-                        repository_path: r.location().to_owned(),
-                        created: cfg.created.clone(),
-                    },
-                );
-                let mut f = std::fs::OpenOptions::new()
-                    .write(true)
-                    .create_new(true)
-                    .mode(0o600)
-                    .open(path)
-                    .with_context(|| {
-                        format!(
-                            "cannot create the sheet {} (it must not exist yet)",
-                            path.display()
-                        )
-                    })?;
-                f.write_all(html.as_bytes())
-                    .and_then(|_| f.sync_all())
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
-            let key_id = cfg.key_id.clone();
-            r.set_recovery(cfg, replace)?;
+            let made = enroll::recovery_key(&mut r, &opts)?;
+            let key = made.key();
+            let key_id = &made.config().key_id;
             println!(
                 "Recovery key for repository {} (key id {key_id}):\n",
                 r.location()
@@ -128,7 +93,8 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             println!("    {}\n", key.to_encoded().expose_secret());
             println!("Write it down or print it now: it is shown once and nkbackup keeps no copy.");
             println!("Every backup sealed from now on can also be opened with it.");
-            if let Some(p) = sheet_path {
+            if let (Some(file), Some(p)) = (sheet, sheet_path) {
+                file.write(&r, &made)?;
                 println!(
                     "Printable sheet: {} (print it, then delete the file)",
                     p.display()

@@ -268,7 +268,7 @@ fn verify(
     };
     let rep = retention::verify(&r, &opts)?;
     let written = match &report {
-        Some(p) => retention::report::write(&rep, p)?,
+        Some(p) => nkbackup::render::report::write(&rep, p)?,
         None => Vec::new(),
     };
     if json {

@@ -2,10 +2,8 @@
 //! Never from argv. `NKBACKUP_RECOVERY_PASSPHRASE` exists for automation
 //! and tests only (documented in docs/CLI.md).
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use secrecy::SecretString;
-use std::path::Path;
-use zeroize::Zeroizing;
 
 /// Environment variable holding a recovery passphrase, for automation.
 pub const PASSPHRASE_ENV: &str = "NKBACKUP_RECOVERY_PASSPHRASE";
@@ -19,26 +17,6 @@ pub fn prompt(label: &str, alternative: &str) -> Result<SecretString> {
             label.trim_end_matches([':', ' '])
         ),
     }
-}
-
-/// Reads a whole secret file (trimmed), refusing one larger than any key
-/// file is ([`nkbackup::limits::KEY_FILE_BYTES`]).
-pub fn read_file(path: &Path) -> Result<Zeroizing<String>> {
-    use std::io::Read;
-    let limit = nkbackup::limits::KEY_FILE_BYTES;
-    let mut bytes = Zeroizing::new(Vec::new());
-    std::fs::File::open(path)
-        .and_then(|f| f.take(limit + 1).read_to_end(&mut bytes))
-        .with_context(|| format!("cannot read {}", path.display()))?;
-    if bytes.len() as u64 > limit {
-        bail!(
-            "{} is larger than {limit} bytes, far more than a key, share or passphrase file; check that it is the right file",
-            path.display()
-        );
-    }
-    let text = std::str::from_utf8(&bytes)
-        .with_context(|| format!("{} is not UTF-8 text", path.display()))?;
-    Ok(Zeroizing::new(text.trim().to_owned()))
 }
 
 /// A passphrase from the environment, or typed (twice when `confirm`).

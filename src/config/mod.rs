@@ -9,6 +9,14 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
 
+pub mod duration;
+pub mod policy;
+pub mod recovery;
+
+pub use duration::Period;
+pub use policy::{ClassPolicy, KeepRules, Policy};
+pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
+
 /// The config format version this nkbackup reads and writes.
 pub const CONFIG_FORMAT: u32 = 1;
 
@@ -30,24 +38,6 @@ pub struct Config {
     /// The offline recovery key, if one was made (`recovery-key new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryConfig>,
-}
-
-/// `[recovery]`: what the repository knows of its recovery key. Only public
-/// data: the key itself is printed once and kept offline.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RecoveryConfig {
-    /// Public key id (16 hex digits), printed on the sheet and on shares.
-    pub key_id: String,
-    /// The X25519 public key every backup is also sealed to (`age1…`).
-    pub recipient: String,
-    /// When the key was made (RFC 3339).
-    pub created: String,
-    /// Matrix-style key check, to verify a typed key without storing it.
-    pub check: crate::recovery::KeyCheck,
-    /// Present if the key is derived from a passphrase (Matrix `m.pbkdf2`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub passphrase: Option<crate::recovery::PassphraseParams>,
 }
 
 /// `[drill]`: how often every class and token must pass a restore drill.
@@ -169,7 +159,7 @@ impl Config {
             class
                 .compression()
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
-            crate::retention::ClassPolicy::from_config(name, class)
+            ClassPolicy::from_config(name, class)
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
         }
         let mut labels = std::collections::HashSet::new();
@@ -185,14 +175,14 @@ impl Config {
                     "the label {RECOVERY_LABEL:?} is reserved for the [recovery] key"
                 )));
             }
-            crate::recipient::parse(r).map_err(|e| invalid(e.to_string()))?;
         }
         self.drill_max_interval()
             .map_err(|e| invalid(e.to_string()))?;
         if let Some(r) = &self.recovery {
-            crate::recipient::parse_age(&r.recipient)
+            crate::format::age_key::parse_age(&r.recipient)
                 .map_err(|e| invalid(format!("[recovery] recipient: {e}")))?;
-            crate::recovery::KeyCheck::verify_well_formed(&r.check)
+            r.check
+                .verify_well_formed()
                 .map_err(|e| invalid(format!("[recovery] check: {e}")))?;
         }
         Ok(())
@@ -217,7 +207,7 @@ impl Config {
     pub fn drill_max_interval(&self) -> Result<time::Duration> {
         match self.drill.as_ref().and_then(|d| d.max_interval.as_deref()) {
             None => Ok(time::Duration::days(90)),
-            Some(s) => Ok(crate::retention::Period::parse(s)
+            Some(s) => Ok(Period::parse(s)
                 .map_err(|e| Error::ConfigInvalid {
                     path: "nkbackup.toml".into(),
                     message: format!("[drill] max_interval: {e}"),

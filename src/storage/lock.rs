@@ -81,8 +81,8 @@ impl RepoLock {
         let who = format!(
             "pid {} on {} since {}",
             std::process::id(),
-            crate::host_name(),
-            crate::now_rfc3339()
+            crate::util::host_name(),
+            crate::util::now_rfc3339()
         );
         file.set_len(0)
             .and_then(|_| file.seek(SeekFrom::Start(0)))
@@ -99,4 +99,4 @@ impl Drop for RepoLock {
     }
 }
 
-impl crate::storage::LockGuard for RepoLock {}
+impl super::LockGuard for RepoLock {}

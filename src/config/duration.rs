@@ -6,7 +6,7 @@
 //! promise of "30 days" must not become 31. Whitespace, signs, fractions
 //! and zero are refused. The largest accepted value is 36 500 days.
 
-use super::RetentionError;
+use crate::error::RetentionError;
 use std::fmt;
 
 /// The largest duration accepted, in seconds (36 500 days).

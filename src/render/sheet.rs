@@ -5,7 +5,7 @@
 //! the date, and the break-glass steps. It is the only place nkbackup ever
 //! writes the key, and only when asked (`recovery-key new --sheet FILE`).
 
-use super::RecoveryKey;
+use crate::recovery::RecoveryKey;
 use secrecy::{ExposeSecret, SecretString};
 use zeroize::Zeroizing;
 
@@ -84,6 +84,71 @@ without opening any backup.</li>
         encoded = encoded.expose_secret(),
         age_form = age_form.expose_secret(),
     ))
+}
+
+/// A sheet file reserved before the key is made (so a path that cannot
+/// be written fails before anything is committed) and filled only with a
+/// committed key. Dropped unfilled — the commit failed — it is removed.
+pub struct SheetFile {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl SheetFile {
+    /// Creates `path`, which must not exist, readable by its owner only.
+    pub fn reserve(path: &std::path::Path) -> crate::Result<Self> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(|e| {
+                crate::Error::io(
+                    format!(
+                        "cannot create the sheet {} (it must not exist yet)",
+                        path.display()
+                    ),
+                    e,
+                )
+            })?;
+        Ok(SheetFile {
+            path: path.to_owned(),
+            file: Some(file),
+        })
+    }
+
+    /// Writes the sheet of `made`, the key `repo` has just committed.
+    pub fn write(
+        mut self,
+        repo: &crate::Repository,
+        made: &crate::enroll::NewRecoveryKey,
+    ) -> crate::Result<()> {
+        use std::io::Write;
+        let html = render_html(
+            made.key(),
+            &SheetInfo {
+                repository_id: repo.config().repository.id.clone(),
+                repository_path: repo.location().to_owned(),
+                created: made.config().created.clone(),
+            },
+        );
+        let mut f = self.file.take().expect("written once");
+        let written = f.write_all(html.as_bytes()).and_then(|_| f.sync_all());
+        if written.is_err() {
+            // A torn sheet must not look like a sheet.
+            let _ = std::fs::remove_file(&self.path);
+        }
+        written.map_err(|e| crate::Error::io(format!("writing {}", self.path.display()), e))
+    }
+}
+
+impl Drop for SheetFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
+        }
+    }
 }
 
 #[cfg(test)]

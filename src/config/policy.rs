@@ -14,8 +14,9 @@
 //! The policy is always recomputed from the current configuration; a
 //! deadline recorded in a sidecar at seal time is only reported beside it.
 
-use super::{Period, RetentionError};
-use crate::config::{ClassConfig, Config};
+use super::Period;
+use super::{ClassConfig, Config};
+use crate::error::RetentionError;
 use serde::Serialize;
 use std::collections::BTreeMap;
 use time::OffsetDateTime;
@@ -116,7 +117,7 @@ impl ClassPolicy {
             .map(Some)
             .ok_or_else(|| RetentionError::DateOutOfRange {
                 class: self.class.clone(),
-                created: super::rfc3339(created),
+                created: crate::util::rfc3339(created),
                 max_age: m.to_string(),
             })
     }

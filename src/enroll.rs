@@ -1,0 +1,90 @@
+//! Adding a key to a repository: the recovery key.
+//!
+//! [`recovery_key`] checks the policy (an existing key is only replaced
+//! when asked, a passphrase is long enough), makes the key, and commits
+//! its public half to `nkbackup.toml` under the write lock. Only the
+//! committed result, [`NewRecoveryKey`], can be shown or printed
+//! ([`crate::render::sheet::SheetFile`]), so a failure never leaves a
+//! printed secret for a key the repository does not know.
+
+use crate::config::RecoveryConfig;
+use crate::error::{Error, RecoveryError, Result};
+use crate::recovery::{PassphraseParams, RecoveryKey, setup};
+use crate::repo::Repository;
+use secrecy::{ExposeSecret, SecretString};
+
+/// The shortest passphrase a recovery key may be derived from.
+pub const MIN_PASSPHRASE_CHARS: usize = 12;
+
+/// How to make the recovery key.
+#[derive(Default)]
+pub struct RecoveryKeyOptions {
+    /// Derive the key from this passphrase (Matrix `m.pbkdf2`) instead of
+    /// drawing it at random.
+    pub passphrase: Option<SecretString>,
+    /// Replace an existing recovery key (backups sealed before stay
+    /// openable only with the old one).
+    pub replace: bool,
+}
+
+/// A recovery key the repository has committed.
+pub struct NewRecoveryKey {
+    key: RecoveryKey,
+    config: RecoveryConfig,
+    replaced: Option<String>,
+}
+
+impl NewRecoveryKey {
+    /// The secret key, to be shown once.
+    pub fn key(&self) -> &RecoveryKey {
+        &self.key
+    }
+
+    /// What the repository now records of it (public data only).
+    pub fn config(&self) -> &RecoveryConfig {
+        &self.config
+    }
+
+    /// The key id of the key it replaced, if any.
+    pub fn replaced(&self) -> Option<&str> {
+        self.replaced.as_deref()
+    }
+}
+
+/// Refuses before anything is asked or made: a repository that has a
+/// recovery key keeps it unless `replace` is set.
+pub fn check_recovery_key_allowed(repo: &Repository, replace: bool) -> Result<()> {
+    match (&repo.config().recovery, replace) {
+        (Some(old), false) => Err(Error::RecoveryKeyExists {
+            path: repo.location().into(),
+            key_id: old.key_id.clone(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// Makes the recovery key and commits it to `repo`.
+pub fn recovery_key(repo: &mut Repository, opts: &RecoveryKeyOptions) -> Result<NewRecoveryKey> {
+    check_recovery_key_allowed(repo, opts.replace)?;
+    let replaced = repo.config().recovery.as_ref().map(|r| r.key_id.clone());
+    let (key, params) = match &opts.passphrase {
+        Some(p) => {
+            if p.expose_secret().chars().count() < MIN_PASSPHRASE_CHARS {
+                return Err(RecoveryError::PassphraseTooShort {
+                    min: MIN_PASSPHRASE_CHARS,
+                }
+                .into());
+            }
+            let params = PassphraseParams::generate();
+            (RecoveryKey::from_passphrase(p, &params)?, Some(params))
+        }
+        None => (RecoveryKey::generate(), None),
+    };
+    let config = setup::config_for(&key, params);
+    repo.set_recovery(config.clone(), opts.replace)?;
+    Ok(NewRecoveryKey {
+        key,
+        config,
+        replaced,
+    })
+}

@@ -1,0 +1,33 @@
+//! Private keys a caller holds in files: age identity files
+//! (`AGE-SECRET-KEY-1…`, as `age-keygen` writes them), read once, bounded
+//! and zeroized, for opening backups and escrow items alike.
+
+use crate::error::{Error, Result};
+
+/// An age identity, as the `age` crate hands it out of a file.
+pub type Identity = Box<dyn age::Identity>;
+
+/// Reads every identity in the age identity file at `path`. A file larger
+/// than any key file ([`crate::limits::KEY_FILE_BYTES`]), one that is not
+/// an identity file and one holding no key are refused, naming the file
+/// and never its content.
+pub fn load_file(path: &std::path::Path) -> Result<Vec<Identity>> {
+    let bad = |message: String| Error::IdentityFile {
+        path: path.to_owned(),
+        message,
+    };
+    let text = crate::recovery::read_secret_file(path).map_err(|e| match e {
+        Error::KeyFile { message, .. } => bad(message),
+        other => other,
+    })?;
+    let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|e| bad(e.to_string()))?;
+    let ids = file.into_identities().map_err(|e| {
+        bad(format!(
+            "{e}; expected age-keygen output (AGE-SECRET-KEY-1...)"
+        ))
+    })?;
+    if ids.is_empty() {
+        return Err(bad("it holds no keys".into()));
+    }
+    Ok(ids)
+}

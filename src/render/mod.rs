@@ -1,0 +1,6 @@
+//! What people read, rendered from the commands' results: the compliance
+//! report an auditor reads ([`report`]) and the recovery-key sheet a
+//! custodian prints ([`sheet`]). Nothing here reads a repository.
+
+pub mod report;
+pub mod sheet;

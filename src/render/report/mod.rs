@@ -1,0 +1,244 @@
+//! The compliance report an auditor reads: Markdown or HTML, with a
+//! timeline of backups against their deadlines as SVG (inline in HTML,
+//! written beside a Markdown file).
+
+use crate::error::{Result, RetentionError};
+use crate::fsio::write_atomic;
+use crate::retention::{State, VerifyReport};
+use crate::util::rfc3339;
+use std::path::{Path, PathBuf};
+use time::OffsetDateTime;
+
+mod html;
+mod markdown;
+mod timeline;
+
+pub use html::html;
+pub use markdown::markdown;
+pub use timeline::timeline_svg;
+
+/// Writes the report to `path` (`.md` or `.html`). For Markdown the
+/// timeline goes to the same name with `.svg`. Returns the files written.
+pub fn write(report: &VerifyReport, path: &Path) -> Result<Vec<PathBuf>> {
+    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let name =
+        path.file_name()
+            .and_then(|n| n.to_str())
+            .ok_or_else(|| RetentionError::ReportFormat {
+                path: path.to_owned(),
+            })?;
+    match ext {
+        "md" => {
+            let svg_name = format!("{}.svg", &name[..name.len() - 3]);
+            write_atomic(dir, &svg_name, timeline_svg(report).as_bytes())?;
+            write_atomic(dir, name, markdown(report, &svg_name).as_bytes())?;
+            Ok(vec![path.to_owned(), path.with_extension("svg")])
+        }
+        "html" => {
+            write_atomic(dir, name, html(report).as_bytes())?;
+            Ok(vec![path.to_owned()])
+        }
+        _ => Err(RetentionError::ReportFormat {
+            path: path.to_owned(),
+        }
+        .into()),
+    }
+}
+
+fn opt(t: Option<OffsetDateTime>) -> String {
+    t.map(rfc3339).unwrap_or_else(|| "—".into())
+}
+
+fn keep_text(k: &crate::config::KeepRules) -> String {
+    if k.is_empty() {
+        return "keep all within max_age".into();
+    }
+    let mut v = Vec::new();
+    for (n, w) in [
+        (k.daily, "daily"),
+        (k.weekly, "weekly"),
+        (k.monthly, "monthly"),
+    ] {
+        if n > 0 {
+            v.push(format!("{n} {w}"));
+        }
+    }
+    format!("{} + newest", v.join(", "))
+}
+
+/// Table rows shared by both formats: (headers, rows).
+fn class_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let head = vec![
+        "Class",
+        "Promise",
+        "Policy",
+        "Backups held",
+        "Oldest",
+        "Next deadline",
+        "Overdue",
+        "Deleted in period",
+    ];
+    let rows = r
+        .evaluation
+        .classes
+        .iter()
+        .map(|c| {
+            let deleted = r
+                .deletions
+                .iter()
+                .filter(|d| d.class.as_deref() == Some(&c.class))
+                .count();
+            vec![
+                c.class.clone(),
+                c.promise.clone().unwrap_or_else(|| {
+                    if c.configured {
+                        "(no promise configured)".into()
+                    } else {
+                        "(class not configured)".into()
+                    }
+                }),
+                match &c.max_age {
+                    Some(m) => format!("max_age {m}; {}", keep_text(&c.keep)),
+                    None => "no max_age".into(),
+                },
+                c.backups.to_string(),
+                opt(c.oldest),
+                opt(c.next_deadline),
+                c.overdue.to_string(),
+                deleted.to_string(),
+            ]
+        })
+        .collect();
+    (head, rows)
+}
+
+/// How the absence of the deleted objects was established.
+fn absence_text(r: &VerifyReport) -> String {
+    let a = &r.absence;
+    format!(
+        "Absence of the {} object(s) of completed deletions in {} was checked: {}; versions: {}.",
+        a.objects_checked, a.location, a.method, a.versions
+    )
+}
+
+fn deletion_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let head = vec![
+        "Deleted at",
+        "Intent at",
+        "Backup",
+        "Class",
+        "Created",
+        "Deadline",
+        "Reason",
+        "Before deadline",
+    ];
+    let rows = r
+        .deletions
+        .iter()
+        .map(|d| {
+            vec![
+                opt(d.done_at),
+                opt(d.intent_at),
+                d.id.clone().unwrap_or_else(|| d.path.clone()),
+                d.class.clone().unwrap_or_default(),
+                opt(d.created),
+                opt(d.deadline),
+                serde_json::to_value(d.reason)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default(),
+                match (d.done_at, d.deadline) {
+                    (Some(a), Some(dl)) if a <= dl => "yes".into(),
+                    (Some(a), Some(dl)) => format!("no, {} late", late(a - dl)),
+                    _ => "—".into(),
+                },
+            ]
+        })
+        .collect();
+    (head, rows)
+}
+
+fn late(d: time::Duration) -> String {
+    let s = d.whole_seconds().max(0) as u64;
+    crate::config::Period::from_secs(s.max(1))
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| format!("{s}s"))
+}
+
+fn period_text(r: &VerifyReport) -> String {
+    match r.since {
+        Some(s) => format!("{} to {}", rfc3339(s), rfc3339(r.evaluation.at)),
+        None => format!(
+            "from the start of the deletion journal to {}",
+            rfc3339(r.evaluation.at)
+        ),
+    }
+}
+
+/// Drill status per class and token: (header, rows).
+fn drill_status_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .drills
+        .classes
+        .iter()
+        .map(|l| ("class", l))
+        .chain(r.drills.tokens.iter().map(|l| ("token", l)))
+        .map(|(what, l)| {
+            vec![
+                what.to_owned(),
+                l.name.clone(),
+                format!("{:?}", l.state).to_lowercase(),
+                l.last_passed
+                    .as_ref()
+                    .map(|p| format!("{} ({}, {})", rfc3339(p.at), p.backup_id, p.with))
+                    .unwrap_or_else(|| "never".into()),
+            ]
+        })
+        .collect();
+    (vec!["", "name", "state", "last passed drill"], rows)
+}
+
+/// Drills in the period: (header, rows).
+fn drill_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .drills_in_period
+        .iter()
+        .map(|d| {
+            vec![
+                rfc3339(d.started),
+                d.backup_id.clone(),
+                d.class.clone(),
+                format!("{} ({})", d.token.label, d.token.kind),
+                format!("{:?}", d.outcome).to_lowercase(),
+                format!("{:.1} s", d.duration_s),
+                d.error.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "started", "backup", "class", "token", "outcome", "duration", "error",
+        ],
+        rows,
+    )
+}
+
+fn drill_intro(r: &VerifyReport) -> String {
+    format!(
+        "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
+        r.drills.max_interval_s / 86400,
+        r.drills.failed
+    )
+}
+
+/// `s` escaped for HTML and SVG text and attributes.
+fn h(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
