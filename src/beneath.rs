@@ -156,7 +156,7 @@ fn ignore_missing(r: rustix::io::Result<()>) -> io::Result<()> {
 /// A name for a new temporary entry: `.<stem>.<12 random hex digits><suffix>`.
 pub(crate) fn temp_name(stem: &str, suffix: &str) -> String {
     let mut r = [0u8; 6];
-    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut r);
+    crate::util::fill_random(&mut r);
     format!(".{stem}.{}{suffix}", hex::encode(r))
 }
 

@@ -52,11 +52,6 @@ impl<W: Write> HashingWriter<W> {
         };
         (self.inner, d)
     }
-
-    /// The inner writer.
-    pub fn get_mut(&mut self) -> &mut W {
-        &mut self.inner
-    }
 }
 
 impl<W: Write> Write for HashingWriter<W> {

@@ -5,7 +5,6 @@
 //! can be abbreviated to any unique prefix or to the random suffix.
 
 use crate::error::{Error, Result};
-use rand::RngCore;
 use std::fmt;
 use time::OffsetDateTime;
 
@@ -18,7 +17,7 @@ impl BackupId {
     pub fn new(created: OffsetDateTime) -> Self {
         let t = created.to_offset(time::UtcOffset::UTC);
         let mut r = [0u8; 4];
-        rand::thread_rng().fill_bytes(&mut r);
+        crate::util::fill_random(&mut r);
         BackupId(format!(
             "{:04}{:02}{:02}T{:02}{:02}{:02}Z-{}",
             t.year(),

@@ -31,3 +31,26 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<Identity>> {
     }
     Ok(ids)
 }
+
+/// Reads the native X25519 keys (`AGE-SECRET-KEY-1…` lines) of the age
+/// identity file at `path`, for callers that need their public halves
+/// (a drill naming its token). Other lines are ignored.
+pub fn load_x25519(path: &std::path::Path) -> Result<Vec<age::x25519::Identity>> {
+    let text = crate::recovery::read_secret_file(path).map_err(|e| match e {
+        Error::KeyFile { message, .. } => Error::IdentityFile {
+            path: path.to_owned(),
+            message,
+        },
+        other => other,
+    })?;
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
+        .map(|l| {
+            l.parse().map_err(|e: &str| Error::IdentityFile {
+                path: path.to_owned(),
+                message: e.to_owned(),
+            })
+        })
+        .collect()
+}

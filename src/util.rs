@@ -1,6 +1,6 @@
 //! Small helpers every layer may use: this host's name, the tool's
-//! version, and RFC 3339 times (one formatter and one parser for the
-//! whole crate).
+//! version, RFC 3339 times (one formatter and one parser for the whole
+//! crate), and randomness (one source: the operating system's).
 
 use crate::error::RetentionError;
 use time::OffsetDateTime;
@@ -50,4 +50,32 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, RetentionError> {
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
     let d = time::Date::parse(s, &fmt).map_err(|_| bad())?;
     Ok(d.midnight().assume_utc())
+}
+
+/// Fills `buf` from the operating system's random source (`getrandom(2)`),
+/// the one source of randomness nkbackup uses for keys, salts, IVs, ids
+/// and temporary names.
+///
+/// # Panics
+///
+/// If the operating system cannot provide randomness, as the `age` crate
+/// and `rand`'s `OsRng` do: nothing secure can continue without it.
+pub fn fill_random(buf: &mut [u8]) {
+    getrandom::fill(buf).expect("the operating system's random source (getrandom) failed");
+}
+
+/// A uniformly random index below `n` (`n` > 0), from [`fill_random`].
+pub fn random_below(n: usize) -> usize {
+    assert!(n > 0, "random_below(0)");
+    let n = n as u64;
+    // Rejection sampling: no modulo bias.
+    let zone = u64::MAX - (u64::MAX % n);
+    loop {
+        let mut b = [0u8; 8];
+        fill_random(&mut b);
+        let v = u64::from_le_bytes(b);
+        if v < zone {
+            return (v % n) as usize;
+        }
+    }
 }

@@ -134,7 +134,13 @@ fn damaged_openpgp_card_stanza_is_a_damaged_backup_before_any_card_operation() {
     use nkbackup::card::{CardKey, KeyAlgorithm};
     let f = common::Fixture::new();
     let mut repo = Repository::open(f.repo_path()).unwrap();
-    let secret = p256::SecretKey::random(&mut rand::rngs::OsRng);
+    let secret = loop {
+        let mut b = [0u8; 32];
+        nkbackup::util::fill_random(&mut b);
+        if let Ok(k) = p256::SecretKey::from_slice(&b) {
+            break k;
+        }
+    };
     let key = CardKey {
         algorithm: KeyAlgorithm::NistP256,
         public: p256::EncodedPoint::from(secret.public_key())

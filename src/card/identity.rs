@@ -113,7 +113,7 @@ impl CardIdentity {
             pin: RefCell::new(pin),
             timeout: DEFAULT_TIMEOUT,
             allow_last_try: false,
-            notify: Box::new(|msg| eprintln!("nkbackup: {msg}")),
+            notify: Box::new(|_| {}),
             hint: None,
             ops: Arc::new(AtomicU32::new(0)),
         }

@@ -23,9 +23,7 @@
 
 use crate::error::CardError;
 use secrecy::{ExposeSecret as _, SecretString};
-use std::io::{BufRead as _, BufReader, Write as _};
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 /// Which PIN is asked for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -140,7 +138,8 @@ impl PinSource for FilePin {
     }
 }
 
-/// GnuPG's `pinentry` program, spoken to over the Assuan protocol.
+/// GnuPG's `pinentry` program, driven with the `pinentry` crate (which
+/// speaks Assuan and zeroizes what it reads).
 #[derive(Debug, Clone)]
 pub struct Pinentry {
     program: PathBuf,
@@ -163,107 +162,34 @@ impl PinSource for Pinentry {
             label: request.label.clone(),
             reason,
         };
-        let mut args = Vec::new();
-        if std::io::IsTerminal::is_terminal(&std::io::stdin())
-            && let Ok(tty) = std::fs::read_link("/proc/self/fd/0")
-        {
-            args.push("--ttyname".to_owned());
-            args.push(tty.to_string_lossy().into_owned());
-        }
-        let mut child = Command::new(&self.program)
-            .args(&args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .map_err(|e| unavailable(format!("cannot run {}: {e}", self.program.display())))?;
-        let mut to = child.stdin.take().expect("piped");
-        let mut from = BufReader::new(child.stdout.take().expect("piped"));
-        let mut line = String::new();
-        let expect_ok = |from: &mut BufReader<_>, line: &mut String| -> Result<(), CardError> {
-            line.clear();
-            from.read_line(line)
-                .map_err(|e| unavailable(format!("pinentry: {e}")))?;
-            if line.starts_with("OK") {
-                Ok(())
-            } else {
-                Err(unavailable(format!("pinentry said {:?}", line.trim_end())))
+        let description = request.description();
+        let mut input = pinentry::PassphraseInput::with_binary(&self.program)
+            .ok_or_else(|| unavailable(format!("cannot run {}", self.program.display())))?;
+        input
+            .with_title("nkbackup")
+            .with_description(&description)
+            .with_prompt("PIN:");
+        match input.interact() {
+            Ok(pin) if pin.expose_secret().is_empty() => {
+                Err(unavailable("an empty PIN was entered".into()))
             }
-        };
-        expect_ok(&mut from, &mut line)?;
-        for cmd in [
-            "SETTITLE nkbackup".to_owned(),
-            format!("SETDESC {}", assuan_escape(&request.description())),
-            "SETPROMPT PIN:".to_owned(),
-        ] {
-            writeln!(to, "{cmd}").map_err(|e| unavailable(format!("pinentry: {e}")))?;
-            expect_ok(&mut from, &mut line)?;
+            Ok(pin) => Ok(pin),
+            Err(e) if is_cancel(&e) => Err(CardError::PinCancelled {
+                label: request.label.clone(),
+            }),
+            Err(e) => Err(unavailable(format!("pinentry: {e}"))),
         }
-        writeln!(to, "GETPIN").map_err(|e| unavailable(format!("pinentry: {e}")))?;
-        let mut pin = zeroize::Zeroizing::new(String::new());
-        loop {
-            let mut l = zeroize::Zeroizing::new(String::new());
-            from.read_line(&mut l)
-                .map_err(|e| unavailable(format!("pinentry: {e}")))?;
-            if let Some(data) = l.strip_prefix("D ") {
-                pin.push_str(&assuan_unescape(data.trim_end_matches('\n')));
-            } else if l.starts_with("OK") {
-                break;
-            } else if l.starts_with('#') || l.starts_with("S ") {
-                continue;
-            } else {
-                let _ = writeln!(to, "BYE");
-                let _ = child.wait();
-                if assuan_cancelled(&l) {
-                    return Err(CardError::PinCancelled {
-                        label: request.label.clone(),
-                    });
-                }
-                return Err(unavailable(format!("pinentry: {}", l.trim_end())));
-            }
-        }
-        let _ = writeln!(to, "BYE");
-        drop(to);
-        let _ = child.wait();
-        if pin.is_empty() {
-            return Err(unavailable("an empty PIN was entered".into()));
-        }
-        Ok(SecretString::from(pin.as_str().to_owned()))
     }
 }
 
-/// Whether an Assuan line is `ERR <code> …` with the libgpg-error code
-/// GPG_ERR_CANCELED (99) or GPG_ERR_FULLY_CANCELED (198): the person
-/// chose Cancel (the upper bits are the error source, e.g. 5 = pinentry).
-fn assuan_cancelled(line: &str) -> bool {
-    line.strip_prefix("ERR ")
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|code| code.parse::<u32>().ok())
-        .is_some_and(|code| matches!(code & 0xFFFF, 99 | 198))
-}
-
-fn assuan_escape(s: &str) -> String {
-    s.replace('%', "%25")
-        .replace('\n', "%0A")
-        .replace('\r', "%0D")
-}
-
-fn assuan_unescape(s: &str) -> zeroize::Zeroizing<String> {
-    let b = s.as_bytes();
-    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(b.len()));
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%'
-            && let Some(Ok(v)) = s.get(i + 1..i + 3).map(|h| u8::from_str_radix(h, 16))
-        {
-            out.push(v);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
+/// Whether pinentry said the person chose Cancel: GPG_ERR_CANCELED (99,
+/// which the crate names) or GPG_ERR_FULLY_CANCELED (198).
+fn is_cancel(e: &pinentry::Error) -> bool {
+    match e {
+        pinentry::Error::Cancelled => true,
+        pinentry::Error::Gpg(g) => g.code() == 198,
+        _ => false,
     }
-    zeroize::Zeroizing::new(String::from_utf8_lossy(&out).into_owned())
 }
 
 /// A no-echo prompt on the controlling terminal (`/dev/tty`).
@@ -292,7 +218,11 @@ impl PinSource for TtyPin {
 
 /// The default chain: `NKBACKUP_PIN`/`NKBACKUP_ADMIN_PIN` if set, else the
 /// PIN file if given, else pinentry if installed, else the terminal.
-pub fn default_source(pin_file: Option<PathBuf>) -> Box<dyn PinSource> {
+/// `notify` hears why a step was passed over (pinentry failed).
+pub fn default_source(
+    pin_file: Option<PathBuf>,
+    notify: impl Fn(&str) + 'static,
+) -> Box<dyn PinSource> {
     Box::new(move |req: &PinRequest| -> Result<SecretString, CardError> {
         if EnvPin::is_set(req.kind) {
             return EnvPin.pin(req);
@@ -310,7 +240,7 @@ pub fn default_source(pin_file: Option<PathBuf>) -> Box<dyn PinSource> {
                 Ok(pin) => return Ok(pin),
                 // Cancel means cancel: no second prompt on the terminal.
                 Err(e @ CardError::PinCancelled { .. }) => return Err(e),
-                Err(e) => eprintln!("nkbackup: pinentry failed ({e}); asking on the terminal"),
+                Err(e) => notify(&format!("pinentry failed ({e}); asking on the terminal")),
             }
         }
         TtyPin.pin(req)
@@ -375,21 +305,9 @@ mod tests {
     }
 
     #[test]
-    fn assuan_cancel_is_told_from_other_errors() {
-        assert!(assuan_cancelled(
-            "ERR 83886179 Operation cancelled <Pinentry>\n"
-        ));
-        assert!(assuan_cancelled("ERR 198 Operation fully cancelled"));
-        assert!(!assuan_cancelled(
-            "ERR 83918950 Inappropriate ioctl for device <Pinentry>"
-        ));
-        assert!(!assuan_cancelled("OK"));
-    }
-
-    #[test]
-    fn assuan_percent_escapes_round_trip() {
-        assert_eq!(assuan_unescape("12%2534%0A").as_str(), "12%34\n");
-        assert_eq!(assuan_escape("a%b\nc"), "a%25b%0Ac");
+    fn cancel_is_told_from_other_pinentry_errors() {
+        assert!(is_cancel(&pinentry::Error::Cancelled));
+        assert!(!is_cancel(&pinentry::Error::Timeout));
         assert!(req().description().contains("3 tries left"));
     }
 }

@@ -17,8 +17,6 @@
 
 use age_core::format::{FileKey, Stanza};
 use base64::Engine as _;
-use chacha20poly1305::ChaCha20Poly1305;
-use chacha20poly1305::aead::{Aead as _, KeyInit as _};
 use zeroize::Zeroizing;
 
 /// The stanza tag.
@@ -71,12 +69,10 @@ impl X25519Stanza {
         let mut salt = Vec::with_capacity(64);
         salt.extend_from_slice(&self.ephemeral);
         salt.extend_from_slice(recipient);
-        let hk = hkdf::Hkdf::<sha2::Sha256>::new(Some(&salt), shared);
-        let mut wrap_key = Zeroizing::new([0u8; 32]);
-        hk.expand(INFO, wrap_key.as_mut())
-            .expect("32 bytes is a valid HKDF length");
-        let aead = ChaCha20Poly1305::new_from_slice(wrap_key.as_ref()).expect("32-byte key");
-        let plain = Zeroizing::new(aead.decrypt(&[0u8; 12].into(), self.body.as_slice()).ok()?);
+        let wrap_key = Zeroizing::new(age_core::primitives::hkdf(&salt, INFO, shared));
+        let plain = Zeroizing::new(
+            age_core::primitives::aead_decrypt(&wrap_key, 16, self.body.as_slice()).ok()?,
+        );
         let key: [u8; 16] = plain.as_slice().try_into().ok()?;
         Some(FileKey::new(Box::new(key)))
     }

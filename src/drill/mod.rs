@@ -14,10 +14,12 @@
 //! configured `[drill] max_interval`? A token nobody has tested is a risk.
 
 mod compare;
+mod plan;
 mod record;
 mod status;
 
 pub use compare::CompareSink;
+pub use plan::{BackupChoice, TokenChoice, choose_backup, choose_token};
 pub use record::{CompareSummary, DrillRecord, Outcome, TokenInfo};
 pub use status::{DrillStatus, StatusLine, status};
 
@@ -166,16 +168,10 @@ fn append(repo: &Repository, record: DrillRecord) -> Result<DrillRecord> {
 
 /// Compares a restored tree with the live one (restore-to + compare).
 fn compare_trees(restored: &Path, live: &Path, id: &str) -> Result<CompareSummary> {
-    struct FsSink;
-    impl EntrySink for FsSink {
-        fn entry(&mut self, _: &crate::manifest::Entry, _: &mut dyn std::io::Read) -> Result<()> {
-            Ok(())
-        }
-    }
     // Re-walking the restored tree as if it were a stream keeps one
     // comparison implementation: each restored top-level entry is fed to a
     // CompareSink by path.
-    let mut inner = FsSink;
+    let mut inner = NullSink;
     let mut sink = CompareSink::new(live, &mut inner);
     let mut stack = vec![restored.to_path_buf()];
     while let Some(dir) = stack.pop() {

@@ -390,6 +390,22 @@ pub enum Error {
         cause: Box<Error>,
     },
 
+    /// There is no backup (of the class named) to drill.
+    #[error("no backup to drill{}", class.as_ref().map(|c| format!(" in class {c}")).unwrap_or_default())]
+    NothingToDrill {
+        /// The class asked for, if any.
+        class: Option<String>,
+    },
+
+    /// The keys given to a drill do not name exactly one token.
+    #[error("{reason}")]
+    DrillToken {
+        /// What is unclear.
+        reason: String,
+        /// What to give instead.
+        hint: Hint,
+    },
+
     /// A journal fails its hash-chain checks.
     #[error(
         "journal {path} is damaged at line {line}: {reason}. Keep the file as evidence (`nkbackup retention verify` lists every damaged line); nkbackup will not append to a damaged journal: once investigated, move it aside together with its .head file and a new one is started"
@@ -443,6 +459,7 @@ impl Error {
         match self {
             Error::Recovery(e) => e.hint(),
             Error::DrillFailed { cause, .. } => cause.hint(),
+            Error::DrillToken { hint, .. } => Some(*hint),
             _ => None,
         }
     }
@@ -526,6 +543,14 @@ pub enum Hint {
     UseRecoveryKey,
     /// Choose a longer passphrase, a few words.
     LongerPassphrase,
+    /// Enroll a card in the repository.
+    EnrollCard,
+    /// Look at the list of the repository's recipients.
+    ListRecipients,
+    /// Name one card by its ident.
+    NameCard,
+    /// Name exactly one token: one identity file, one card or the recovery key.
+    NameOneToken,
 }
 
 /// Adds a context sentence to `io::Result`s.

@@ -26,8 +26,6 @@ use aes::cipher::{KeyIvInit, StreamCipher};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::{Hmac, Mac};
-use rand::RngCore;
-use rand::rngs::OsRng;
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -46,7 +44,7 @@ impl KeyCheck {
     /// Computes a key check for `key` with a fresh random IV.
     pub fn new(key: &RecoveryKey) -> Self {
         let mut iv = [0u8; 16];
-        OsRng.fill_bytes(&mut iv);
+        crate::util::fill_random(&mut iv);
         // Clear bit 63 (the top bit of byte 8), as the Matrix spec asks.
         iv[8] &= 0x7f;
         Self::with_iv(key, &iv)

@@ -13,8 +13,6 @@ use std::fmt;
 pub use crate::error::KeyId;
 
 use bech32::{FromBase32, ToBase32, Variant, u5};
-use rand::RngCore;
-use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -45,7 +43,7 @@ impl RecoveryKey {
     /// Generates a fresh recovery key from the operating system's CSPRNG.
     pub fn generate() -> Self {
         let mut secret = Zeroizing::new([0u8; Self::LEN]);
-        OsRng.fill_bytes(secret.as_mut());
+        crate::util::fill_random(secret.as_mut());
         RecoveryKey { secret }
     }
 

@@ -18,9 +18,6 @@
 //! The derived key is an ordinary [`RecoveryKey`]: it can still be printed
 //! with [`RecoveryKey::to_encoded`] as a fallback.
 
-use rand::Rng;
-use rand::distributions::Alphanumeric;
-use rand::rngs::OsRng;
 use secrecy::{ExposeSecret, SecretString};
 use sha2::Sha512;
 use zeroize::Zeroizing;
@@ -42,10 +39,10 @@ impl PassphraseParams {
     /// Fresh parameters: random 32-character alphanumeric salt, 500 000
     /// iterations, 256 bits.
     pub fn generate() -> Self {
-        let salt: String = OsRng
-            .sample_iter(&Alphanumeric)
-            .take(SALT_LEN)
-            .map(char::from)
+        const ALPHANUMERIC: &[u8; 62] =
+            b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+        let salt: String = (0..SALT_LEN)
+            .map(|_| char::from(ALPHANUMERIC[crate::util::random_below(ALPHANUMERIC.len())]))
             .collect();
         PassphraseParams {
             algorithm: ALGORITHM.to_string(),

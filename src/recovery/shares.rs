@@ -461,7 +461,7 @@ mod tests {
         // makes a share with a correct checksum.
         for forged_index in [4u8, 5] {
             let mut value = Zeroizing::new([0u8; 32]);
-            rand::RngCore::fill_bytes(&mut rand::rngs::OsRng, value.as_mut());
+            crate::util::fill_random(value.as_mut());
             let forged = Share {
                 threshold: 3,
                 index: forged_index,

@@ -225,7 +225,7 @@ impl Repository {
             return Err(Error::NotEmptyNotRepository { path: here() });
         }
         let mut id = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut id);
+        crate::util::fill_random(&mut id);
         let text = config::initial_text(&hex::encode(id), &crate::now_rfc3339());
         if !storage.put_new(&config_key(), text.as_bytes())? {
             return Err(Error::RepositoryExists { path: here() });

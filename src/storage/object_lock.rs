@@ -57,7 +57,7 @@ impl ObjectLock {
     pub(crate) fn take(storage: Arc<dyn Storage>, wait: Duration) -> Result<Self> {
         let start = Instant::now();
         let mut nonce = [0u8; 16];
-        rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut nonce);
+        crate::util::fill_random(&mut nonce);
         let nonce = hex::encode(nonce);
         loop {
             let now = OffsetDateTime::now_utc()

@@ -45,12 +45,19 @@ pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentit
         return Ok(None);
     };
     let ident = (!ident.is_empty()).then_some(ident.as_str());
-    let pins = card::pin::default_source(args.pin_file.clone());
+    let pins = card::pin::default_source(args.pin_file.clone(), notice);
     let id = CardIdentity::from_config(repo.config(), ident, pins)
         .map_err(nkbackup::Error::from)?
         .timeout(Duration::from_secs(args.card_timeout))
-        .allow_last_try(args.i_know_the_last_try);
+        .allow_last_try(args.i_know_the_last_try)
+        .notify(notice);
     Ok(Some(id))
+}
+
+/// What the library tells the person at the token ("touch the token",
+/// "insert …"), on standard error.
+fn notice(msg: &str) {
+    eprintln!("nkbackup: {}", crate::output::safe(msg));
 }
 
 /// Adds the card identity to `o` if `--card` was given.
@@ -97,7 +104,7 @@ pub enum CardCmd {
 }
 
 /// Runs `nkbackup card …`.
-pub fn run(cmd: CardCmd) -> Result<()> {
+pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
     match cmd {
         CardCmd::List { json } => {
             let cards = card::list().map_err(nkbackup::Error::from)?;
@@ -139,7 +146,7 @@ pub fn run(cmd: CardCmd) -> Result<()> {
             }
         }
         CardCmd::Enroll { repo, ident, label } => {
-            let mut r = crate::open(&repo)?;
+            let mut r = cx.open(&repo)?;
             let rc = card::enroll(ident.as_deref(), &label).map_err(nkbackup::Error::from)?;
             let (kind, fp, id) = (
                 rc.kind.clone(),
@@ -162,7 +169,7 @@ pub fn run(cmd: CardCmd) -> Result<()> {
                     "`card generate` destroys the decryption key on {ident}; backups sealed only to it could never be opened again. Add --yes if that is what you want"
                 );
             }
-            let mut pins = card::pin::default_source(None);
+            let mut pins = card::pin::default_source(None, notice);
             let key = card::generate(&ident, a, pins.as_mut())
                 .map_err(nkbackup::Error::from)
                 .with_context(|| format!("generating a {a} key on {ident}"))?;

@@ -1,12 +1,11 @@
 //! `nkbackup drill`: restore drills with one token, and their status.
 
+use crate::RepoArg;
 use crate::keys::{self, KeyArgs};
 use crate::output::{human_bytes, print_json, rfc3339};
-use crate::{RepoArg, open};
-use anyhow::{Context, Result, bail};
+use anyhow::{Result, bail};
 use clap::{Args, Subcommand};
-use nkbackup::drill::{self, DrillOptions, TokenInfo};
-use nkbackup::{BackupInfo, Repository};
+use nkbackup::drill::{self, BackupChoice, DrillOptions, TokenChoice};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
@@ -72,128 +71,34 @@ struct DrillRun {
     keys: KeyArgs,
 }
 
-pub fn run(cmd: DrillCmd) -> Result<std::process::ExitCode> {
+pub fn run(cmd: DrillCmd, cx: &crate::Ctx) -> Result<std::process::ExitCode> {
     match cmd.status {
-        Some(DrillSub::Status { repo, at, json }) => status(&RepoArg { repo }, at.as_deref(), json),
-        None => drill(cmd.run).map(|_| std::process::ExitCode::SUCCESS),
+        Some(DrillSub::Status { repo, at, json }) => {
+            status(cx, &RepoArg { repo }, at.as_deref(), json)
+        }
+        None => drill(cmd.run, cx).map(|_| std::process::ExitCode::SUCCESS),
     }
 }
 
-fn pick(r: &Repository, d: &DrillRun) -> Result<BackupInfo> {
-    if let Some(id) = &d.backup {
-        return Ok(r.find(id)?);
-    }
-    let mut all = r.list()?.backups;
-    if let Some(c) = &d.class {
-        r.config().class(c)?;
-        all.retain(|b| &b.sidecar.class == c);
-    }
-    if all.is_empty() {
-        bail!(
-            "no backup to drill{}",
-            d.class
-                .as_ref()
-                .map(|c| format!(" in class {c}"))
-                .unwrap_or_default()
-        );
-    }
-    if d.random {
-        use rand::Rng;
-        let i = rand::thread_rng().gen_range(0..all.len());
-        return Ok(all.swap_remove(i));
-    }
-    Ok(all.pop().expect("not empty"))
-}
-
-/// The one token the key options name, as the configuration knows it.
-fn token(r: &Repository, k: &KeyArgs) -> Result<TokenInfo> {
-    let cfg = r.config();
-    let mut tokens = Vec::new();
-    for f in &k.identities {
-        let text = zeroize::Zeroizing::new(
-            std::fs::read_to_string(f).with_context(|| format!("cannot read {}", f.display()))?,
-        );
-        for line in text
-            .lines()
-            .map(str::trim)
-            .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
-        {
-            let id: age::x25519::Identity = line
-                .parse()
-                .map_err(|e: &str| anyhow::anyhow!("identity file {}: {e}", f.display()))?;
-            let pk = id.to_public().to_string();
-            let label = cfg
-                .sealing_recipients()
-                .into_iter()
-                .find(|x| x.key == pk)
-                .map(|x| x.label)
-                .with_context(|| {
-                    format!(
-                        "the key in {} is not a recipient of this repository",
-                        f.display()
-                    )
-                })?;
-            tokens.push(TokenInfo {
-                label,
-                kind: "age".into(),
-                ident: None,
-                fingerprint: None,
-            });
-        }
-    }
-    if let Some(ident) = &k.card.card {
-        // A drill proves one token: it must be clear which card that is.
-        let cards: Vec<_> = cfg
-            .recipients
-            .iter()
-            .filter(|x| x.ident.is_some())
-            .filter(|x| {
-                ident.is_empty()
-                    || x.ident
-                        .as_deref()
-                        .is_some_and(|i| i.eq_ignore_ascii_case(ident))
-            })
-            .collect();
-        match cards.as_slice() {
-            [c] => tokens.push(TokenInfo {
-                label: c.label.clone(),
-                kind: c.kind.clone(),
-                ident: c.ident.clone(),
-                fingerprint: c.fingerprint.clone(),
-            }),
-            [] if ident.is_empty() => {
-                bail!("no card is enrolled in this repository; `nkbackup card enroll` adds one")
-            }
-            [] => bail!(
-                "no enrolled card has ident {ident}; `nkbackup recipient list` shows the enrolled ones"
-            ),
-            _ => bail!("several cards are enrolled; name the one to drill with --card IDENT"),
-        }
-    }
-    if k.wants_recovery() {
-        tokens.push(TokenInfo {
-            label: nkbackup::config::RECOVERY_LABEL.into(),
-            kind: "recovery".into(),
-            ident: None,
-            fingerprint: Some(r.recovery()?.key_id.clone()),
-        });
-    }
-    match tokens.len() {
-        1 => Ok(tokens.pop().expect("one")),
-        0 => {
-            bail!("name the token to drill: -i KEYFILE or --recovery-key (a drill tests one token)")
-        }
-        _ => bail!("a drill tests one token at a time; give only one of -i / --recovery-key…"),
-    }
-}
-
-fn drill(d: DrillRun) -> Result<()> {
+fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
     let Some(repo) = d.repo.clone() else {
         bail!("the repository is not named: pass --repo DIR or set NKBACKUP_REPO");
     };
-    let r = open(&RepoArg { repo })?;
-    let b = pick(&r, &d)?;
-    let tok = token(&r, &d.keys)?;
+    let r = cx.open(&RepoArg { repo })?;
+    let choice = match (&d.backup, d.random) {
+        (Some(id), _) => BackupChoice::Id(id.clone()),
+        (None, true) => BackupChoice::Random(d.class.clone()),
+        (None, false) => BackupChoice::Newest(d.class.clone()),
+    };
+    let b = drill::choose_backup(&r, &choice)?;
+    let tok = drill::choose_token(
+        &r,
+        &TokenChoice {
+            identity_files: d.keys.identities.clone(),
+            card: d.keys.card.card.clone(),
+            recovery_key: d.keys.wants_recovery(),
+        },
+    )?;
     let mut opener = keys::opener(&r, &b, &d.keys)?;
     let bar = (!d.json && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(b.sidecar.ciphertext_bytes);
@@ -266,8 +171,13 @@ fn drill(d: DrillRun) -> Result<()> {
     Ok(())
 }
 
-fn status(repo: &RepoArg, at: Option<&str>, json: bool) -> Result<std::process::ExitCode> {
-    let r = open(repo)?;
+fn status(
+    cx: &crate::Ctx,
+    repo: &RepoArg,
+    at: Option<&str>,
+    json: bool,
+) -> Result<std::process::ExitCode> {
+    let r = cx.open(repo)?;
     let now = nkbackup::retention::Clock::from_option(at)?.now();
     let st = drill::status(&r, now)?;
     if json {

@@ -1,9 +1,9 @@
 //! `nkbackup escrow …`: seal a service's own small secrets to the same
 //! recipients as its backups.
 
+use crate::RepoArg;
 use crate::keys::{self, KeyArgs};
 use crate::output::{print_json, rfc3339};
-use crate::{RepoArg, open};
 use anyhow::{Context, Result, bail};
 use clap::Subcommand;
 use nkbackup::escrow;
@@ -49,10 +49,10 @@ pub enum EscrowCmd {
     },
 }
 
-pub fn run(cmd: EscrowCmd) -> Result<()> {
+pub fn run(cmd: EscrowCmd, cx: &crate::Ctx) -> Result<()> {
     match cmd {
         EscrowCmd::Seal { repo, name } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let mut buf = zeroize::Zeroizing::new(Vec::new());
             std::io::stdin()
                 .take(escrow::MAX_SECRET as u64 + 1)
@@ -79,7 +79,7 @@ pub fn run(cmd: EscrowCmd) -> Result<()> {
             out,
             keys: k,
         } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let item = escrow::find(&r, &name, id.as_deref())?;
             let ids = keys::identities(&r, &k, &item.recipients)?;
             let secret = escrow::open(&item, &ids)?;
@@ -106,7 +106,7 @@ pub fn run(cmd: EscrowCmd) -> Result<()> {
             }
         }
         EscrowCmd::List { repo, json } => {
-            let items = escrow::list(&open(&repo)?)?;
+            let items = escrow::list(&cx.open(&repo)?)?;
             if json {
                 print_json(&items)?;
             } else if items.is_empty() {

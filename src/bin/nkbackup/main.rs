@@ -37,15 +37,26 @@ struct Cli {
     s3_config: Option<PathBuf>,
 }
 
-/// `--s3-config`, set once at start.
-static S3_CONFIG: std::sync::OnceLock<Option<PathBuf>> = std::sync::OnceLock::new();
+/// What every command may need besides its own arguments: the global
+/// options, passed down explicitly (no global state).
+pub struct Ctx {
+    /// `--s3-config`.
+    s3_config: Option<PathBuf>,
+}
 
-/// The S3 settings from `--s3-config` and the environment.
-pub fn s3_settings() -> Result<S3Settings> {
-    Ok(match S3_CONFIG.get().and_then(|p| p.as_ref()) {
-        Some(p) => S3Settings::from_file(p)?,
-        None => S3Settings::from_env(),
-    })
+impl Ctx {
+    /// The S3 settings from `--s3-config` and the environment.
+    pub fn s3_settings(&self) -> Result<S3Settings> {
+        Ok(match &self.s3_config {
+            Some(p) => S3Settings::from_file(p)?,
+            None => S3Settings::from_env(),
+        })
+    }
+
+    /// Opens the repository named by `--repo` / `NKBACKUP_REPO`.
+    pub fn open(&self, repo: &RepoArg) -> Result<Repository> {
+        Ok(Repository::open_url(&repo.repo, &self.s3_settings()?)?)
+    }
 }
 
 #[derive(Args)]
@@ -199,8 +210,10 @@ fn main() -> ExitCode {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
     let cli = Cli::parse();
-    let _ = S3_CONFIG.set(cli.s3_config.clone());
-    let code = match run(cli) {
+    let cx = Ctx {
+        s3_config: cli.s3_config.clone(),
+    };
+    let code = match run(cli, &cx) {
         Ok(code) => code,
         Err(e) => {
             eprintln!("nkbackup: {}", output::safe(&message(&e)));
@@ -271,20 +284,15 @@ fn exit_code(e: &anyhow::Error) -> u8 {
     1
 }
 
-/// Opens the repository named by `--repo` / `NKBACKUP_REPO`.
-pub fn open(repo: &RepoArg) -> Result<Repository> {
-    Ok(Repository::open_url(&repo.repo, &s3_settings()?)?)
-}
-
-fn run(cli: Cli) -> Result<ExitCode> {
+fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
     match cli.command {
-        Command::Retention(cmd) => return retention::run(cmd),
-        Command::Prune(args) => return retention::prune(args),
-        Command::Drill(cmd) => return drill::run(cmd),
-        Command::RecoveryKey(cmd) => recovery::run(cmd)?,
-        Command::Escrow(cmd) => escrow::run(cmd)?,
+        Command::Retention(cmd) => return retention::run(cmd, cx),
+        Command::Prune(args) => return retention::prune(args, cx),
+        Command::Drill(cmd) => return drill::run(cmd, cx),
+        Command::RecoveryKey(cmd) => recovery::run(cmd, cx)?,
+        Command::Escrow(cmd) => escrow::run(cmd, cx)?,
         Command::Init { repo } => {
-            let r = Repository::init_url(&repo.repo, &s3_settings()?)?;
+            let r = Repository::init_url(&repo.repo, &cx.s3_settings()?)?;
             println!(
                 "created repository {} (id {})\nnext: nkbackup recipient add --repo {} age1...",
                 r.location(),
@@ -293,7 +301,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             );
         }
         Command::Recipient(RecipientCmd::Add { repo, key, label }) => {
-            let mut r = open(&repo)?;
+            let mut r = cx.open(&repo)?;
             let label = label.unwrap_or_else(|| nkbackup::recipient::default_label(&key));
             r.add_recipient(RecipientConfig {
                 label: label.clone(),
@@ -305,9 +313,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "added recipient {label}; backups sealed from now on can be opened with its key"
             );
         }
-        Command::Card(cmd) => card::run(cmd)?,
+        Command::Card(cmd) => card::run(cmd, cx)?,
         Command::Recipient(RecipientCmd::List { repo, json }) => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             if json {
                 print_json(&r.config().recipients)?;
             } else if r.config().recipients.is_empty() {
@@ -319,7 +327,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Recipient(RecipientCmd::Remove { repo, label }) => {
-            open(&repo)?.remove_recipient(&label)?;
+            cx.open(&repo)?.remove_recipient(&label)?;
             println!("removed recipient {label}; backups already sealed to it are unchanged");
         }
         Command::Seal {
@@ -332,7 +340,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             json,
             paths,
         } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let mut s = Sealer::new(&r, &class)
                 .skip_unreadable(skip_unreadable)
                 .strict(strict)
@@ -369,7 +377,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::List { repo, class, json } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let mut l = r.list()?;
             if let Some(c) = &class {
                 r.config().class(c)?;
@@ -428,7 +436,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             keys,
             json,
         } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let b = r.find(&id)?;
             if deep {
                 let rep = keys::opener(&r, &b, &keys)?.verify_deep()?;
@@ -470,7 +478,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             keys,
             json,
         } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let b = r.find(&id)?;
             let rep =
                 match keys::opener(&r, &b, &keys)?.restore(&to, &RestoreOptions { path, force }) {

@@ -34,6 +34,10 @@ pub fn hint(h: nkbackup::Hint) -> &'static str {
             "use --recovery-key (or --recovery-key-file, --recovery-shares)"
         }
         nkbackup::Hint::LongerPassphrase => "choose a longer one (a few words)",
+        nkbackup::Hint::EnrollCard => "`nkbackup card enroll` adds one",
+        nkbackup::Hint::ListRecipients => "`nkbackup recipient list` shows the enrolled ones",
+        nkbackup::Hint::NameCard => "name the one to drill with --card IDENT",
+        nkbackup::Hint::NameOneToken => "give exactly one of -i KEYFILE, --card or --recovery-key…",
         _ => "see docs/CLI.md",
     }
 }

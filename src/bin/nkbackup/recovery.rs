@@ -1,9 +1,9 @@
 //! `nkbackup recovery-key …`: make, check, export, split and combine the
 //! offline recovery key.
 
+use crate::RepoArg;
 use crate::keys::{self, KeyArgs};
 use crate::secrets;
-use crate::{RepoArg, open};
 use anyhow::Result;
 use clap::Subcommand;
 use nkbackup::enroll::{self, RecoveryKeyOptions};
@@ -66,7 +66,7 @@ pub enum RecoveryCmd {
     },
 }
 
-pub fn run(cmd: RecoveryCmd) -> Result<()> {
+pub fn run(cmd: RecoveryCmd, cx: &crate::Ctx) -> Result<()> {
     match cmd {
         RecoveryCmd::New {
             repo,
@@ -74,7 +74,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             sheet: sheet_path,
             replace,
         } => {
-            let mut r = open(&repo)?;
+            let mut r = cx.open(&repo)?;
             enroll::check_recovery_key_allowed(&r, replace)?;
             // Reserved first: a sheet path that cannot be written fails
             // before a key exists; removed again if the commit fails.
@@ -107,7 +107,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             }
         }
         RecoveryCmd::Check { repo, keys: k } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let key = keys::recovery_key(&r, &k)?;
             println!(
                 "OK: this is the recovery key of repository {} (key id {})",
@@ -116,7 +116,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             );
         }
         RecoveryCmd::ExportAge { repo, keys: k } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let key = keys::recovery_key(&r, &k)?;
             eprintln!("This is the secret recovery key as an age identity: keep it offline.");
             println!(
@@ -132,7 +132,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             shares,
             keys: k,
         } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let key = keys::recovery_key(&r, &k)?;
             let parts = nkbackup::recovery::shares::split(&key, threshold, shares)?;
             println!(
@@ -146,7 +146,7 @@ pub fn run(cmd: RecoveryCmd) -> Result<()> {
             }
         }
         RecoveryCmd::Combine { repo, share_files } => {
-            let r = open(&repo)?;
+            let r = cx.open(&repo)?;
             let args = KeyArgs {
                 recovery_shares: share_files,
                 ..Default::default()

@@ -106,7 +106,7 @@ fn t(x: Option<time::OffsetDateTime>) -> String {
     x.map(retention::rfc3339).unwrap_or_else(|| "-".into())
 }
 
-pub fn run(cmd: RetentionCmd) -> Result<ExitCode> {
+pub fn run(cmd: RetentionCmd, cx: &crate::Ctx) -> Result<ExitCode> {
     match cmd {
         RetentionCmd::Check {
             repo,
@@ -114,7 +114,7 @@ pub fn run(cmd: RetentionCmd) -> Result<ExitCode> {
             class,
             summary,
             json,
-        } => check(&repo, &clock, class, summary, json),
+        } => check(cx, &repo, &clock, class, summary, json),
         RetentionCmd::Verify {
             repo,
             clock,
@@ -122,18 +122,19 @@ pub fn run(cmd: RetentionCmd) -> Result<ExitCode> {
             since,
             digests,
             json,
-        } => verify(&repo, &clock, report, since, digests, json),
+        } => verify(cx, &repo, &clock, report, since, digests, json),
     }
 }
 
 fn check(
+    cx: &crate::Ctx,
     repo: &RepoArg,
     clock: &ClockArgs,
     class: Option<String>,
     summary: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let r = crate::open(repo)?;
+    let r = cx.open(repo)?;
     if let Some(c) = &class {
         r.config().class(c)?;
     }
@@ -252,6 +253,7 @@ fn subject(s: &str) -> String {
 }
 
 fn verify(
+    cx: &crate::Ctx,
     repo: &RepoArg,
     clock: &ClockArgs,
     report: Option<PathBuf>,
@@ -259,7 +261,7 @@ fn verify(
     digests: bool,
     json: bool,
 ) -> Result<ExitCode> {
-    let r = crate::open(repo)?;
+    let r = cx.open(repo)?;
     let opts = VerifyOptions {
         clock: clock.clock()?,
         grace: clock.grace()?,
@@ -306,8 +308,8 @@ fn verify(
     Ok(ExitCode::SUCCESS)
 }
 
-pub fn prune(a: PruneArgs) -> Result<ExitCode> {
-    let r = crate::open(&a.repo)?;
+pub fn prune(a: PruneArgs, cx: &crate::Ctx) -> Result<ExitCode> {
+    let r = cx.open(&a.repo)?;
     let opts = PruneOptions {
         clock: a.clock.clock()?,
         dry_run: a.dry_run,
