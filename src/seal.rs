@@ -15,7 +15,7 @@
 //! Four kinds of threads share the work: a walk thread lists, opens and
 //! reads the sources (with the next files' reads already requested from the
 //! disk); the caller's thread hashes and frames them; zstd's workers
-//! compress; a [`crate::stage::Stage`] thread encrypts, digests and writes.
+//! compress; a `Stage` thread (`src/stage.rs`) encrypts, digests and writes.
 //! The backup is written as one [`crate::storage::Upload`] (in a directory:
 //! to `tmp/`, fsynced, renamed into `backups/<class>/`, the directory
 //! fsynced; in a bucket: a multipart upload), and only once that is

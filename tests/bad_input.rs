@@ -53,7 +53,7 @@ fn flipped_byte_is_detected_by_shallow_and_deep_verify() {
     file.seek(SeekFrom::Start(len / 2)).unwrap();
     file.write_all(&[0x5a]).unwrap();
     drop(file);
-    let e = f.repo.verify(&b).unwrap_err();
+    let e = f.repo.verify_shallow(&b).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
     assert!(
         e.to_string().contains(&b.sidecar.id),
@@ -85,7 +85,7 @@ fn truncated_backup_is_detected() {
             .unwrap();
         file.set_len(keep).unwrap();
         drop(file);
-        let e = f.repo.verify(&b).unwrap_err();
+        let e = f.repo.verify_shallow(&b).unwrap_err();
         assert!(e.to_string().contains("truncated"), "{e}");
         let e = deep(&f, &b).unwrap_err();
         assert_eq!(e.kind(), ErrorKind::Integrity, "keep {keep}: {e}");
@@ -117,7 +117,7 @@ fn tampered_sidecar_is_caught_by_deep_verify() {
     fs::remove_file(&b.sidecar_path).unwrap();
     let b2 = f.repo.find(&b.sidecar.id).unwrap();
     assert_eq!(b2.sidecar.class, "logs");
-    f.repo.verify(&b2).unwrap(); // the data file itself is intact
+    f.repo.verify_shallow(&b2).unwrap(); // the data file itself is intact
     let e = deep(&f, &b2).unwrap_err();
     assert!(
         e.to_string()
@@ -142,7 +142,7 @@ fn swapped_data_file_is_caught() {
         )
         .unwrap();
     fs::copy(&b2.data_path, &b1.data_path).unwrap();
-    assert_eq!(f.repo.verify(&b1).unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(f.repo.verify_shallow(&b1).unwrap_err().kind(), ErrorKind::Integrity);
     let e = deep(&f, &b1).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
 }
@@ -251,7 +251,7 @@ fn missing_data_and_incomplete_writes_are_reported() {
     );
     // Sidecar without data.
     fs::remove_file(&b.data_path).unwrap();
-    let e = f.repo.verify(&b).unwrap_err();
+    let e = f.repo.verify_shallow(&b).unwrap_err();
     assert!(matches!(e, Error::DataMissing { .. }), "{e}");
     let e = deep(&f, &b).unwrap_err();
     assert!(matches!(e, Error::DataMissing { .. }), "{e}");
@@ -508,6 +508,6 @@ fn concurrent_seals_are_serialized_and_a_held_lock_times_out() {
     let l = f.repo.list().unwrap();
     assert_eq!(l.backups.len(), 4);
     for b in &l.backups {
-        f.repo.verify(b).unwrap();
+        f.repo.verify_shallow(b).unwrap();
     }
 }

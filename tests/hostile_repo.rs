@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Fixture, damage_stanza_body, is_root, nkbackup, seal_at};
-use nkbackup::retention::{self, Clock, PruneOptions, VerifyOptions};
+use nkbackup::retention::{self, Clock, PruneOptions, AuditOptions};
 use nkbackup::{Error, Opener, RestoreOptions, Sealer};
 use std::fs;
 use std::os::unix::fs::symlink;
@@ -71,9 +71,9 @@ fn a_sidecar_replaced_by_a_symlink_is_reported_and_its_data_kept() {
     assert!(rep.deleted.is_empty(), "{:?}", rep.deleted);
     assert!(b.data_path.exists(), "a good backup's data is never pruned");
     // …and retention verify does not pass.
-    let v = retention::verify(
+    let v = retention::audit(
         &f.repo,
-        &VerifyOptions {
+        &AuditOptions {
             clock: Clock::Fixed(t),
             ..Default::default()
         },

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Fixture, nkbackup};
 use nkbackup::retention::{
-    self, Clock, PruneOptions, VerifyOptions, evaluate::ProblemKind, journal,
+    self, Clock, PruneOptions, AuditOptions, evaluate::ProblemKind, journal,
 };
 use nkbackup::{Error, ErrorKind, Repository};
 use sha2::{Digest, Sha256};
@@ -40,10 +40,10 @@ fn prune_at(repo: &Repository, t: OffsetDateTime) -> retention::PruneReport {
     .unwrap()
 }
 
-fn verify_at(repo: &Repository, t: OffsetDateTime) -> retention::VerifyReport {
-    retention::verify(
+fn verify_at(repo: &Repository, t: OffsetDateTime) -> retention::AuditReport {
+    retention::audit(
         repo,
-        &VerifyOptions {
+        &AuditOptions {
             clock: at(t),
             ..Default::default()
         },
@@ -71,7 +71,7 @@ fn journal_lines(repo: &Repository) -> Vec<String> {
         .collect()
 }
 
-fn kinds(r: &retention::VerifyReport) -> Vec<ProblemKind> {
+fn kinds(r: &retention::AuditReport) -> Vec<ProblemKind> {
     r.violations.iter().map(|v| v.kind).collect()
 }
 

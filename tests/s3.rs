@@ -7,7 +7,7 @@ mod common;
 
 use common::garage::Garage;
 use common::{assert_same_tree, sample_tree, seal_at};
-use nkbackup::retention::{self, Clock, PruneOptions, VerifyOptions};
+use nkbackup::retention::{self, Clock, PruneOptions, AuditOptions};
 use nkbackup::{Repository, Sealer};
 use std::fs;
 use std::io::Read;
@@ -340,9 +340,9 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
         b"restored from tape",
     )
     .unwrap();
-    let r = retention::verify(
+    let r = retention::audit(
         &repo,
-        &VerifyOptions {
+        &AuditOptions {
             clock: Clock::Fixed(now),
             ..Default::default()
         },

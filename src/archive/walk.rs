@@ -81,7 +81,7 @@ impl Walker {
     ///
     /// The walk runs on a thread of its own and hands batches of entries
     /// (with the content of small files) to this thread, which writes them
-    /// into `aw`; see [`super::feed`].
+    /// into `aw`; see `archive/feed.rs`.
     pub fn add_tree<W: Write>(
         &mut self,
         aw: &mut ArchiveWriter<W>,

@@ -21,7 +21,7 @@ mod status;
 pub use compare::CompareSink;
 pub use plan::{BackupChoice, TokenChoice, choose_backup, choose_token};
 pub use record::{CompareSummary, DrillRecord, Outcome, TokenInfo};
-pub use status::{DrillStatus, StatusLine, status};
+pub use status::{DrillState, DrillStatus, StatusLine, status};
 
 use crate::archive::{EntrySink, NullSink};
 use crate::error::{Error, Result};

@@ -18,7 +18,7 @@ pub struct StatusLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_passed: Option<LastDrill>,
     /// `ok`, `stale` (older than max_interval) or `never`.
-    pub state: State,
+    pub state: DrillState,
 }
 
 /// A passed drill, as status shows it.
@@ -36,7 +36,7 @@ pub struct LastDrill {
 /// Whether a class or token has been drilled recently enough.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
-pub enum State {
+pub enum DrillState {
     /// A drill passed within max_interval.
     Ok,
     /// The last passed drill is older than max_interval.
@@ -72,7 +72,7 @@ impl DrillStatus {
                 .classes
                 .iter()
                 .chain(&self.tokens)
-                .all(|l| l.state == State::Ok)
+                .all(|l| l.state == DrillState::Ok)
     }
 }
 
@@ -94,9 +94,9 @@ pub fn status(repo: &Repository, now: OffsetDateTime) -> Result<DrillStatus> {
                 with: with(r),
             });
             let state = match &last_passed {
-                None => State::Never,
-                Some(l) if now - l.at > interval => State::Stale,
-                Some(_) => State::Ok,
+                None => DrillState::Never,
+                Some(l) if now - l.at > interval => DrillState::Stale,
+                Some(_) => DrillState::Ok,
             };
             StatusLine {
                 name: name.to_owned(),

@@ -64,7 +64,7 @@ impl KeyCheck {
     /// The MAC comparison is constant-time. Returns
     /// [`RecoveryError::KeyCheckMismatch`] for a different key and
     /// [`RecoveryError::KeyCheckMalformed`] if the stored check is damaged.
-    pub fn verify(&self, key: &RecoveryKey) -> Result<(), RecoveryError> {
+    pub fn verify_key(&self, key: &RecoveryKey) -> Result<(), RecoveryError> {
         let iv: [u8; 16] = decode_exact(&self.iv, "iv")?;
         let expected: [u8; 32] = decode_exact(&self.mac, "mac")?;
         let (_ciphertext, mac) = encrypt(key, KEY_CHECK_NAME, &iv, &[0u8; 32]);
@@ -159,7 +159,7 @@ mod tests {
                 iv: iv.to_string(),
                 mac: mac.to_string(),
             };
-            assert_eq!(check.verify(&key), Ok(()), "{id}");
+            assert_eq!(check.verify_key(&key), Ok(()), "{id}");
             // Recomputing with the same IV gives the same MAC (we write
             // padded base64; compare bytes).
             let iv_bytes: [u8; 16] = decode_exact(iv, "iv").unwrap();
@@ -171,7 +171,7 @@ mod tests {
             );
             // A different key does not verify.
             assert_eq!(
-                check.verify(&RecoveryKey::generate()),
+                check.verify_key(&RecoveryKey::generate()),
                 Err(RecoveryError::KeyCheckMismatch),
                 "{id}"
             );
@@ -187,7 +187,7 @@ mod tests {
             iv: "O0BOvTqiIAYjC+RMcyHfWw==".into(),
             mac: "7k6OruQlWg0UmQjxGZ0ad4Q6DdwkgnoI7G6X3IjBYtI=".into(),
         };
-        assert_eq!(check.verify(&key), Err(RecoveryError::KeyCheckMismatch));
+        assert_eq!(check.verify_key(&key), Err(RecoveryError::KeyCheckMismatch));
     }
 
     #[test]
@@ -205,7 +205,7 @@ mod tests {
             mac: "7k6OruQlWg0UmQjxGZ0ad4Q6DdwkgnoI7G6X3IjBYtI=".into(),
         };
         assert_eq!(
-            check.verify(&key),
+            check.verify_key(&key),
             Err(RecoveryError::KeyCheckMalformed {
                 field: "iv",
                 expected: 16
@@ -217,7 +217,7 @@ mod tests {
     fn new_round_trips_and_tamper_is_caught() {
         let key = RecoveryKey::generate();
         let check = KeyCheck::new(&key);
-        assert_eq!(check.verify(&key), Ok(()));
+        assert_eq!(check.verify_key(&key), Ok(()));
         // Padded output, 16-byte IV with bit 63 clear.
         assert!(check.iv.ends_with("==") && check.mac.ends_with('='));
         let iv: [u8; 16] = decode_exact(&check.iv, "iv").unwrap();
@@ -227,7 +227,7 @@ mod tests {
         let json = serde_json::to_string(&check).unwrap();
         assert!(json.contains("\"iv\"") && json.contains("\"mac\""));
         let back: KeyCheck = serde_json::from_str(&json).unwrap();
-        assert_eq!(back.verify(&key), Ok(()));
+        assert_eq!(back.verify_key(&key), Ok(()));
 
         // Flip one bit of the MAC, then of the IV: both must fail.
         let mut mac: [u8; 32] = decode_exact(&check.mac, "mac").unwrap();
@@ -236,14 +236,14 @@ mod tests {
             iv: check.iv.clone(),
             mac: STANDARD.encode(mac),
         };
-        assert_eq!(tampered.verify(&key), Err(RecoveryError::KeyCheckMismatch));
+        assert_eq!(tampered.verify_key(&key), Err(RecoveryError::KeyCheckMismatch));
         let mut iv2 = iv;
         iv2[0] ^= 1;
         let tampered = KeyCheck {
             iv: STANDARD.encode(iv2),
             mac: check.mac.clone(),
         };
-        assert_eq!(tampered.verify(&key), Err(RecoveryError::KeyCheckMismatch));
+        assert_eq!(tampered.verify_key(&key), Err(RecoveryError::KeyCheckMismatch));
 
         // Garbage and short MACs are malformed, not mismatches.
         let garbage = KeyCheck {
@@ -251,7 +251,7 @@ mod tests {
             mac: check.mac.clone(),
         };
         assert!(matches!(
-            garbage.verify(&key),
+            garbage.verify_key(&key),
             Err(RecoveryError::KeyCheckMalformed { field: "iv", .. })
         ));
         let short = KeyCheck {
@@ -259,7 +259,7 @@ mod tests {
             mac: STANDARD.encode([0u8; 16]),
         };
         assert_eq!(
-            short.verify(&key),
+            short.verify_key(&key),
             Err(RecoveryError::KeyCheckMalformed {
                 field: "mac",
                 expected: 32

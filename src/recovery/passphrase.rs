@@ -141,10 +141,10 @@ mod tests {
             iv: "gH2iNpiETFhApvW6/FFEJQ".into(),
             mac: "9Lw12m5SKDipNghdQXKjgpfdj1/K7HFI2brO+UWAGoM".into(),
         };
-        assert_eq!(check.verify(&key), Ok(()));
+        assert_eq!(check.verify_key(&key), Ok(()));
         // One character off in the passphrase: a different key.
         let other = derive(&secret("It's a secret to everybody."), &params).unwrap();
-        assert!(check.verify(&other).is_err());
+        assert!(check.verify_key(&other).is_err());
     }
 
     #[test]
@@ -173,7 +173,7 @@ mod tests {
             iv: "xxkTK0L4UzxgAFkQ6XPwsw".into(),
             mac: "MEhooO0ZhFJNxUhvRMSxBnJfL20wkLgle3ocY0ee/eA".into(),
         };
-        assert_eq!(check.verify(&key), Ok(()));
+        assert_eq!(check.verify_key(&key), Ok(()));
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub fn check_key(cfg: &RecoveryConfig, key: &RecoveryKey) -> Result<(), Recovery
     if key.key_id().to_string() != cfg.key_id || key.recipient().to_string() != cfg.recipient {
         return Err(RecoveryError::KeyCheckMismatch);
     }
-    cfg.check.verify(key)
+    cfg.check.verify_key(key)
 }
 
 /// Derives the key from a passphrase with the repository's parameters and

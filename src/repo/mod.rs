@@ -602,7 +602,7 @@ impl Repository {
 
     /// Checks a backup's data against its sidecar without any key: the file
     /// exists, has the recorded length and SHA-256.
-    pub fn verify(&self, b: &BackupInfo) -> Result<ShallowVerify> {
+    pub fn verify_shallow(&self, b: &BackupInfo) -> Result<ShallowVerify> {
         b.verify_ciphertext()
     }
 }

@@ -10,7 +10,7 @@
 //!   [`journal`]);
 //! * proves the state: every journaled deletion is gone, nothing overdue
 //!   exists, nothing is orphaned, and writes a report an auditor can read
-//!   ([`mod@verify`], [`crate::render::report`]).
+//!   ([`mod@audit`], [`crate::render::report`]).
 //!
 //! All times are UTC. The clock is injectable ([`Clock`]) so that tests
 //! and what-if questions ("what is overdue next Monday?") never wait.
@@ -20,7 +20,7 @@ pub use crate::config::{duration, policy};
 pub mod evaluate;
 pub mod journal;
 pub mod prune;
-pub mod verify;
+pub mod audit;
 
 pub use crate::config::{ClassPolicy, KeepRules, Period, Policy};
 pub use crate::error::RetentionError;
@@ -30,7 +30,7 @@ pub use evaluate::{
     evaluate,
 };
 pub use prune::{PruneOptions, PruneReport, prune};
-pub use verify::{VerifyOptions, VerifyReport, verify};
+pub use audit::{AuditOptions, AuditReport, audit};
 
 use time::OffsetDateTime;
 

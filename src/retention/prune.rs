@@ -202,7 +202,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     let listing = repo.list()?;
     let policy = Policy::from_config(repo.config())?;
     let eval = evaluate(repo, &listing, &policy, at, opts.grace, &mut |b| {
-        repo.verify(b).map(|_| ()).map_err(|e| e.to_string())
+        repo.verify_shallow(b).map(|_| ()).map_err(|e| e.to_string())
     });
     report.problems.extend(
         eval.problems
@@ -230,7 +230,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             }
             Action::Delete => {}
         }
-        if let Err(e) = repo.verify(b) {
+        if let Err(e) = repo.verify_shallow(b) {
             report.problems.push(Problem {
                 kind: ProblemKind::DataMismatch,
                 subject: a.id.clone(),

@@ -457,7 +457,7 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
                         "keys are only used with --deep; add --deep to decrypt and check every entry"
                     );
                 }
-                let rep = r.verify(&b)?;
+                let rep = r.verify_shallow(&b)?;
                 if json {
                     print_json(&rep)?;
                 } else {

@@ -10,7 +10,7 @@ use crate::output::{human_bytes, print_json};
 use anyhow::Result;
 use clap::{Args, Subcommand};
 use nkbackup::retention::{
-    self, Action, Clock, Period, Policy, PruneOptions, State, VerifyOptions,
+    self, Action, Clock, Period, Policy, PruneOptions, State, AuditOptions,
 };
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -262,13 +262,13 @@ fn verify(
     json: bool,
 ) -> Result<ExitCode> {
     let r = cx.open(repo)?;
-    let opts = VerifyOptions {
+    let opts = AuditOptions {
         clock: clock.clock()?,
         grace: clock.grace()?,
         since: since.as_deref().map(retention::parse_time).transpose()?,
         digests,
     };
-    let rep = retention::verify(&r, &opts)?;
+    let rep = retention::audit(&r, &opts)?;
     let written = match &report {
         Some(p) => nkbackup::render::report::write(&rep, p)?,
         None => Vec::new(),

@@ -20,7 +20,7 @@ fn html_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 }
 
 /// The report as a self-contained HTML page with the timeline inline.
-pub fn html(r: &VerifyReport) -> String {
+pub fn html(r: &AuditReport) -> String {
     let mut o = String::new();
     o.push_str("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Retention compliance report</title>\n<style>body{font-family:sans-serif;max-width:72em;margin:2em auto}table{border-collapse:collapse}td,th{border:1px solid #999;padding:.2em .5em;text-align:left}.pass{color:#060}.fail{color:#b00}</style></head><body>\n");
     o.push_str("<h1>Retention compliance report</h1>\n<ul>");

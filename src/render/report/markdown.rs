@@ -17,7 +17,7 @@ fn md_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
 }
 
 /// The report as Markdown; `svg_name` is the timeline image beside it.
-pub fn markdown(r: &VerifyReport, svg_name: &str) -> String {
+pub fn markdown(r: &AuditReport, svg_name: &str) -> String {
     let mut o = String::new();
     let _ = writeln!(o, "# Retention compliance report\n");
     let _ = writeln!(o, "* Repository: `{}`", r.repository);

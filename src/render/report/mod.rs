@@ -4,7 +4,7 @@
 
 use crate::error::{Result, RetentionError};
 use crate::fsio::write_atomic;
-use crate::retention::{State, VerifyReport};
+use crate::retention::{State, AuditReport};
 use crate::util::rfc3339;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
@@ -19,7 +19,7 @@ pub use timeline::timeline_svg;
 
 /// Writes the report to `path` (`.md` or `.html`). For Markdown the
 /// timeline goes to the same name with `.svg`. Returns the files written.
-pub fn write(report: &VerifyReport, path: &Path) -> Result<Vec<PathBuf>> {
+pub fn write(report: &AuditReport, path: &Path) -> Result<Vec<PathBuf>> {
     let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("");
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p,
@@ -71,7 +71,7 @@ fn keep_text(k: &crate::config::KeepRules) -> String {
 }
 
 /// Table rows shared by both formats: (headers, rows).
-fn class_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+fn class_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let head = vec![
         "Class",
         "Promise",
@@ -117,7 +117,7 @@ fn class_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
 }
 
 /// How the absence of the deleted objects was established.
-fn absence_text(r: &VerifyReport) -> String {
+fn absence_text(r: &AuditReport) -> String {
     let a = &r.absence;
     format!(
         "Absence of the {} object(s) of completed deletions in {} was checked: {}; versions: {}.",
@@ -125,7 +125,7 @@ fn absence_text(r: &VerifyReport) -> String {
     )
 }
 
-fn deletion_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+fn deletion_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let head = vec![
         "Deleted at",
         "Intent at",
@@ -169,7 +169,7 @@ fn late(d: time::Duration) -> String {
         .unwrap_or_else(|| format!("{s}s"))
 }
 
-fn period_text(r: &VerifyReport) -> String {
+fn period_text(r: &AuditReport) -> String {
     match r.since {
         Some(s) => format!("{} to {}", rfc3339(s), rfc3339(r.evaluation.at)),
         None => format!(
@@ -180,7 +180,7 @@ fn period_text(r: &VerifyReport) -> String {
 }
 
 /// Drill status per class and token: (header, rows).
-fn drill_status_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+fn drill_status_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let rows = r
         .drills
         .classes
@@ -203,7 +203,7 @@ fn drill_status_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) 
 }
 
 /// Drills in the period: (header, rows).
-fn drill_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+fn drill_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let rows = r
         .drills_in_period
         .iter()
@@ -227,7 +227,7 @@ fn drill_rows(r: &VerifyReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     )
 }
 
-fn drill_intro(r: &VerifyReport) -> String {
+fn drill_intro(r: &AuditReport) -> String {
     format!(
         "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
         r.drills.max_interval_s / 86400,

@@ -9,7 +9,7 @@ const MAX_BARS_PER_CLASS: usize = 400;
 /// The timeline: one row per class, a bar per backup from creation to
 /// deadline (green ok, orange due soon, grey without deadline, red past
 /// the deadline), ticks for completed deletions, a line at "now".
-pub fn timeline_svg(r: &VerifyReport) -> String {
+pub fn timeline_svg(r: &AuditReport) -> String {
     let at = r.evaluation.at;
     let classes: Vec<&str> = r
         .evaluation

@@ -7,10 +7,10 @@
 //! * nothing is orphaned or questionable: no incomplete write or partial
 //!   file older than the grace period, no unreadable or misplaced sidecar,
 //!   no sidecar without its data or disagreeing with its length (with
-//!   [`VerifyOptions::digests`], its SHA-256), no backup of an undefined
+//!   [`AuditOptions::digests`], its SHA-256), no backup of an undefined
 //!   class.
 //!
-//! Everything found is a [`Problem`] in [`VerifyReport::violations`]; the
+//! Everything found is a [`Problem`] in [`AuditReport::violations`]; the
 //! CLI exits non-zero when there is any.
 
 use super::evaluate::{Evaluation, Problem, ProblemKind, State, evaluate};
@@ -25,7 +25,7 @@ use time::OffsetDateTime;
 
 /// How to verify.
 #[derive(Debug, Clone)]
-pub struct VerifyOptions {
+pub struct AuditOptions {
     /// The clock deadlines are evaluated at.
     pub clock: Clock,
     /// Leftover files younger than this are not orphans.
@@ -37,9 +37,9 @@ pub struct VerifyOptions {
     pub digests: bool,
 }
 
-impl Default for VerifyOptions {
+impl Default for AuditOptions {
     fn default() -> Self {
-        VerifyOptions {
+        AuditOptions {
             clock: Clock::System,
             grace: super::DEFAULT_GRACE,
             since: None,
@@ -81,7 +81,7 @@ pub struct AbsenceProof {
 
 /// The result of a verification: the facts a compliance report shows.
 #[derive(Debug, Clone, Serialize)]
-pub struct VerifyReport {
+pub struct AuditReport {
     /// The repository id.
     pub repository: String,
     /// The tool that verified.
@@ -106,7 +106,7 @@ pub struct VerifyReport {
     pub drills_in_period: Vec<crate::drill::DrillRecord>,
 }
 
-impl VerifyReport {
+impl AuditReport {
     /// Whether nothing is wrong.
     pub fn passed(&self) -> bool {
         self.violations.is_empty()
@@ -114,7 +114,7 @@ impl VerifyReport {
 }
 
 /// Verifies the repository; see the module documentation.
-pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
+pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
     let storage = repo.storage();
     let at = opts.clock.now();
     let st = journal::read(storage.as_ref())?;
@@ -245,7 +245,7 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
             if a.action == super::Action::Hold {
                 continue; // already reported
             }
-            if let Err(e) = repo.verify(b) {
+            if let Err(e) = repo.verify_shallow(b) {
                 violations.push(Problem {
                     kind: ProblemKind::DataMismatch,
                     subject: a.id.clone(),
@@ -265,7 +265,7 @@ pub fn verify(repo: &Repository, opts: &VerifyOptions) -> Result<VerifyReport> {
         .into_iter()
         .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
         .collect();
-    Ok(VerifyReport {
+    Ok(AuditReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
         since: opts.since,
