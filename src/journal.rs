@@ -26,15 +26,30 @@ pub const JOURNAL_DIR: &str = "journal";
 /// `prev` of the first line.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// A journal record: any serializable line with a place for the chain.
-pub trait Chained: Serialize + DeserializeOwned {
+/// One journal line: the chain's two fields, then the record's own
+/// (`{"seq":…,"prev":…,<record fields>}`). Reads as the record
+/// (`Deref`), so `line.event` is the record's field.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Chained<T> {
     /// Line number, from 1.
-    fn seq(&self) -> u64;
+    pub seq: u64,
     /// SHA-256 of the previous line (hex), or [`GENESIS`].
-    fn prev(&self) -> &str;
-    /// Sets `seq` and `prev` before the record is appended.
-    fn set_chain(&mut self, seq: u64, prev: String);
+    pub prev: String,
+    /// The record.
+    #[serde(flatten)]
+    pub record: T,
 }
+
+impl<T> std::ops::Deref for Chained<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.record
+    }
+}
+
+/// What a journal can hold: any record that serializes as a JSON object.
+pub trait Record: Serialize + DeserializeOwned {}
+impl<T: Serialize + DeserializeOwned> Record for T {}
 
 /// The key of the journal `name` (a constant of nkbackup's):
 /// `journal/<name>.jsonl`.
@@ -126,7 +141,7 @@ pub struct Damage {
 #[derive(Debug, Clone, Serialize)]
 pub struct JournalState<T> {
     /// Records that parsed, in file order (also those after damage).
-    pub records: Vec<T>,
+    pub records: Vec<Chained<T>>,
     /// Every check that failed; empty = intact.
     pub damage: Vec<Damage>,
     /// Lines in the file.
@@ -144,7 +159,7 @@ fn sha256_hex(b: &[u8]) -> String {
 
 /// Reads and checks the journal `name` of the repository in `storage`. A
 /// missing journal is an empty, intact one (unless a head says otherwise).
-pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
+pub fn read<T: Record>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
     let jkey = key(name);
     let what = storage.describe(&jkey);
     let reader: Box<dyn Read + Send> = match storage.stat(&jkey)? {
@@ -166,7 +181,7 @@ pub fn read<T: Chained>(storage: &dyn Storage, name: &str) -> Result<JournalStat
 /// Checks a journal's lines, read from `r` (`what` names it in messages),
 /// against its head record `head` (the bytes of `<name>.head`, named
 /// `head_file`, if it exists). Reads at most [`JOURNAL_BYTES`].
-pub fn check<T: Chained>(
+pub fn check<T: Record>(
     r: impl Read,
     head: Option<&[u8]>,
     what: &str,
@@ -207,7 +222,7 @@ pub fn check<T: Chained>(
                 "it is longer than {JOURNAL_LINE_BYTES} bytes, more than nkbackup writes"
             ))
         } else {
-            serde_json::from_slice::<T>(&line.kept).map_err(|e| e.to_string())
+            serde_json::from_slice::<Chained<T>>(&line.kept).map_err(|e| e.to_string())
         };
         match parsed {
             Err(e) => st.damage.push(Damage {
@@ -215,16 +230,16 @@ pub fn check<T: Chained>(
                 reason: format!("not a valid journal record ({e}): altered or truncated"),
             }),
             Ok(r) => {
-                if r.seq() != expect_seq {
+                if r.seq != expect_seq {
                     st.damage.push(Damage {
                         line: n,
                         reason: format!(
                             "seq is {} where {expect_seq} was expected: lines were removed, inserted or reordered",
-                            r.seq()
+                            r.seq
                         ),
                     });
                 }
-                if r.prev() != st.last_sha256 {
+                if r.prev != st.last_sha256 {
                     st.damage.push(Damage {
                         line: n,
                         reason: format!(
@@ -233,13 +248,13 @@ pub fn check<T: Chained>(
                         ),
                     });
                 }
-                expect_seq = r.seq().saturating_add(1);
+                expect_seq = r.seq.saturating_add(1);
                 st.records.push(r);
             }
         }
         st.last_sha256 = line.sha256;
     }
-    let last_seq = st.records.last().map_or(0, |r| r.seq());
+    let last_seq = st.records.last().map_or(0, |r| r.seq);
     match head {
         None if st.lines > 0 => st.damage.push(Damage {
             line: st.lines + 1,
@@ -254,7 +269,7 @@ pub fn check<T: Chained>(
             if h.seq == last_seq && h.sha256 == st.last_sha256 {
                 // Intact.
             } else if h.seq.checked_add(1) == Some(last_seq)
-                && st.records.last().is_some_and(|r| r.prev() == h.sha256)
+                && st.records.last().is_some_and(|r| r.prev == h.sha256)
             {
                 st.head_lagging = true;
             } else if h.seq > last_seq {
@@ -297,7 +312,7 @@ pub struct JournalWriter<T> {
     pub state: JournalState<T>,
 }
 
-impl<T: Chained> JournalWriter<T> {
+impl<T: Record> JournalWriter<T> {
     /// Opens the journal `name` of the repository in `storage` for
     /// appending, refusing a damaged one. Hold the repository lock.
     pub fn open(storage: Arc<dyn Storage>, name: &str) -> Result<Self> {
@@ -312,7 +327,7 @@ impl<T: Chained> JournalWriter<T> {
         Ok(JournalWriter {
             storage,
             name: name.to_owned(),
-            next_seq: state.records.last().map_or(1, |r| r.seq() + 1),
+            next_seq: state.records.last().map_or(1, |r| r.seq + 1),
             last_sha256: state.last_sha256.clone(),
             state,
         })
@@ -320,9 +335,13 @@ impl<T: Chained> JournalWriter<T> {
 
     /// Appends `r` (its `seq` and `prev` are filled in), fsyncs the file
     /// and updates the head. Returns the line's `seq`.
-    pub fn append(&mut self, mut r: T) -> Result<u64> {
+    pub fn append(&mut self, record: T) -> Result<u64> {
         let seq = self.next_seq;
-        r.set_chain(seq, self.last_sha256.clone());
+        let r = Chained {
+            seq,
+            prev: self.last_sha256.clone(),
+            record,
+        };
         let mut line = serde_json::to_vec(&r).expect("records serialize");
         line.push(b'\n');
         self.storage

@@ -142,7 +142,10 @@ fn swapped_data_file_is_caught() {
         )
         .unwrap();
     fs::copy(&b2.data_path, &b1.data_path).unwrap();
-    assert_eq!(f.repo.verify_shallow(&b1).unwrap_err().kind(), ErrorKind::Integrity);
+    assert_eq!(
+        f.repo.verify_shallow(&b1).unwrap_err().kind(),
+        ErrorKind::Integrity
+    );
     let e = deep(&f, &b1).unwrap_err();
     assert_eq!(e.kind(), ErrorKind::Integrity, "{e}");
 }

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{Fixture, damage_stanza_body, is_root, nkbackup, seal_at};
-use nkbackup::retention::{self, Clock, PruneOptions, AuditOptions};
+use nkbackup::retention::{self, AuditOptions, Clock, PruneOptions};
 use nkbackup::{Error, Opener, RestoreOptions, Sealer};
 use std::fs;
 use std::os::unix::fs::symlink;

@@ -7,7 +7,7 @@ mod common;
 
 use common::{Fixture, nkbackup};
 use nkbackup::retention::{
-    self, Clock, PruneOptions, AuditOptions, evaluate::ProblemKind, journal,
+    self, AuditOptions, Clock, PruneOptions, evaluate::ProblemKind, journal,
 };
 use nkbackup::{Error, ErrorKind, Repository};
 use sha2::{Digest, Sha256};

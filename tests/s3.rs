@@ -7,7 +7,7 @@ mod common;
 
 use common::garage::Garage;
 use common::{assert_same_tree, sample_tree, seal_at};
-use nkbackup::retention::{self, Clock, PruneOptions, AuditOptions};
+use nkbackup::retention::{self, AuditOptions, Clock, PruneOptions};
 use nkbackup::{Repository, Sealer};
 use std::fs;
 use std::io::Read;

@@ -17,6 +17,14 @@ pub fn generate(
     ident: &str,
     algo: KeyAlgorithm,
     pin: &mut dyn PinSource,
+) -> crate::Result<CardKey> {
+    Ok(generate_key(ident, algo, pin)?)
+}
+
+fn generate_key(
+    ident: &str,
+    algo: KeyAlgorithm,
+    pin: &mut dyn PinSource,
 ) -> Result<CardKey, CardError> {
     let (_reader, mut card) = super::open_one(Some(ident))?;
     let mut tx = card.transaction().map_err(|e| CardError::card(ident, e))?;

@@ -125,6 +125,14 @@ impl CardIdentity {
         config: &Config,
         ident: Option<&str>,
         pin: Box<dyn PinSource>,
+    ) -> crate::Result<Self> {
+        Ok(Self::from_config_typed(config, ident, pin)?)
+    }
+
+    fn from_config_typed(
+        config: &Config,
+        ident: Option<&str>,
+        pin: Box<dyn PinSource>,
     ) -> Result<Self, CardError> {
         let mut cards = Vec::new();
         for r in &config.recipients {
@@ -258,7 +266,7 @@ impl CardIdentity {
                 pcsc::PNP_NOTIFICATION(),
                 pcsc::State::UNAWARE,
             )];
-            for r in super::readers()? {
+            for r in super::reader_names()? {
                 if let Ok(name) = std::ffi::CString::new(r) {
                     states.push(pcsc::ReaderState::new(name, pcsc::State::UNAWARE));
                 }

@@ -98,9 +98,13 @@ pub(crate) fn from_decrypt_error(e: age::DecryptError) -> Result<CardError, age:
 }
 
 /// Lists every OpenPGP card in every PC/SC reader. Reads only; no PIN.
-pub fn list() -> Result<Vec<CardInfo>, CardError> {
+pub fn list() -> crate::Result<Vec<CardInfo>> {
+    Ok(list_cards()?)
+}
+
+fn list_cards() -> Result<Vec<CardInfo>, CardError> {
     let mut out = Vec::new();
-    for reader in readers()? {
+    for reader in reader_names()? {
         let Ok(mut card) = open_reader(&reader) else {
             continue; // empty reader, or a card without the OpenPGP application
         };
@@ -113,7 +117,11 @@ pub fn list() -> Result<Vec<CardInfo>, CardError> {
 }
 
 /// The PC/SC reader names (empty if there are none).
-pub fn readers() -> Result<Vec<String>, CardError> {
+pub fn readers() -> crate::Result<Vec<String>> {
+    Ok(reader_names()?)
+}
+
+pub(crate) fn reader_names() -> Result<Vec<String>, CardError> {
     let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
         message: e.to_string(),
     })?;
@@ -144,7 +152,7 @@ pub(crate) fn open_reader(reader: &str) -> Result<Card<Open>, CardError> {
 /// `(reader, ident)`.
 pub(crate) fn present() -> Result<Vec<(String, String)>, CardError> {
     let mut out = Vec::new();
-    for reader in readers()? {
+    for reader in reader_names()? {
         if let Ok(mut card) = open_reader(&reader)
             && let Ok(tx) = card.transaction()
             && let Ok(aid) = tx.application_identifier()
@@ -267,7 +275,11 @@ pub(crate) fn read_key(tx: &mut Card<Transaction<'_>>, ident: &str) -> Result<Ca
 /// Reads the decryption public key of card `ident` (or of the only card
 /// present) and returns the recipient entry for it, labelled `label`. No
 /// PIN is needed; the card is not changed.
-pub fn enroll(
+pub fn enroll(ident: Option<&str>, label: &str) -> crate::Result<crate::config::RecipientConfig> {
+    Ok(enroll_card(ident, label)?)
+}
+
+fn enroll_card(
     ident: Option<&str>,
     label: &str,
 ) -> Result<crate::config::RecipientConfig, CardError> {

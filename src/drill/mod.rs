@@ -21,11 +21,14 @@ mod status;
 pub use compare::CompareSink;
 pub use plan::{BackupChoice, TokenChoice, choose_backup, choose_token};
 pub use record::{CompareSummary, DrillRecord, Outcome, TokenInfo};
+
+/// One line of the drill journal: a [`DrillRecord`] with its chain fields.
+pub type DrillLine = Chained<DrillRecord>;
 pub use status::{DrillState, DrillStatus, StatusLine, status};
 
 use crate::archive::{EntrySink, NullSink};
 use crate::error::{Error, Result};
-use crate::journal::{self, JournalWriter};
+use crate::journal::{self, Chained, JournalWriter};
 use crate::open::{Opener, RestoreOptions};
 use crate::repo::{BackupInfo, Repository};
 use std::path::{Path, PathBuf};
@@ -61,7 +64,7 @@ pub fn read_journal(repo: &Repository) -> Result<journal::JournalState<DrillReco
 
 /// Reads line `seq` of the drill journal (after the journal's chain
 /// checks); `None` when the journal has no such line.
-pub fn record(repo: &Repository, seq: u64) -> Result<Option<DrillRecord>> {
+pub fn record(repo: &Repository, seq: u64) -> Result<Option<DrillLine>> {
     let state = read_journal(repo)?;
     Ok(state.records.into_iter().find(|r| r.seq == seq))
 }
@@ -76,7 +79,7 @@ pub fn run(
     opener: Opener<'_>,
     token: TokenInfo,
     opts: &DrillOptions,
-) -> Result<DrillRecord> {
+) -> Result<DrillLine> {
     let started = opts
         .started
         .unwrap_or_else(OffsetDateTime::now_utc)
@@ -116,8 +119,6 @@ pub fn run(
         Err(e) => (0, 0, 0, Some(e.to_string())),
     };
     let record = DrillRecord {
-        seq: 0,
-        prev: String::new(),
         started,
         duration_s: (secs * 1000.0).round() / 1000.0,
         outcome: if result.is_ok() {
@@ -148,8 +149,8 @@ pub fn run(
         Ok(_) => Ok(record),
         Err(cause) => Err(Error::DrillFailed {
             seq: record.seq,
-            backup_id: record.backup_id,
-            token: record.token.label,
+            backup_id: record.record.backup_id,
+            token: record.record.token.label,
             cause: Box::new(cause),
         }),
     }
@@ -157,7 +158,7 @@ pub fn run(
 
 /// Appends a record under the journal's own lock (in a directory: not the
 /// repository's, so a drill never waits for a long nightly seal).
-fn append(repo: &Repository, record: DrillRecord) -> Result<DrillRecord> {
+fn append(repo: &Repository, record: DrillRecord) -> Result<DrillLine> {
     let _lock = repo
         .storage()
         .lock_object(&journal::lock_key(DRILLS), JOURNAL_LOCK_WAIT)?;

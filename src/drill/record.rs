@@ -40,10 +40,6 @@ pub struct CompareSummary {
 /// A drill journal record.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DrillRecord {
-    /// Line number, from 1.
-    pub seq: u64,
-    /// SHA-256 of the previous line.
-    pub prev: String,
     /// When the drill started (UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub started: OffsetDateTime,
@@ -91,17 +87,4 @@ pub enum Outcome {
     Passed,
     /// Something failed; see `error`.
     Failed,
-}
-
-impl crate::journal::Chained for DrillRecord {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn prev(&self) -> &str {
-        &self.prev
-    }
-    fn set_chain(&mut self, seq: u64, prev: String) {
-        self.seq = seq;
-        self.prev = prev;
-    }
 }

@@ -84,6 +84,7 @@ pub fn status(repo: &Repository, now: OffsetDateTime) -> Result<DrillStatus> {
     let passed: Vec<&DrillRecord> = journal
         .records
         .iter()
+        .map(|r| &r.record)
         .filter(|r| r.outcome == Outcome::Passed)
         .collect();
     let line =

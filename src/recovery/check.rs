@@ -236,14 +236,20 @@ mod tests {
             iv: check.iv.clone(),
             mac: STANDARD.encode(mac),
         };
-        assert_eq!(tampered.verify_key(&key), Err(RecoveryError::KeyCheckMismatch));
+        assert_eq!(
+            tampered.verify_key(&key),
+            Err(RecoveryError::KeyCheckMismatch)
+        );
         let mut iv2 = iv;
         iv2[0] ^= 1;
         let tampered = KeyCheck {
             iv: STANDARD.encode(iv2),
             mac: check.mac.clone(),
         };
-        assert_eq!(tampered.verify_key(&key), Err(RecoveryError::KeyCheckMismatch));
+        assert_eq!(
+            tampered.verify_key(&key),
+            Err(RecoveryError::KeyCheckMismatch)
+        );
 
         // Garbage and short MACs are malformed, not mismatches.
         let garbage = KeyCheck {

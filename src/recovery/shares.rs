@@ -227,7 +227,11 @@ fn parse_header(header: &str) -> Result<(u8, u8), RecoveryError> {
 /// Splits `key` into `count` shares, any `threshold` of which rebuild it.
 ///
 /// Requires 2 ≤ `threshold` ≤ `count` ≤ 255. Shares get indices 1…`count`.
-pub fn split(
+pub fn split(key: &RecoveryKey, threshold: usize, count: usize) -> crate::Result<Vec<Share>> {
+    Ok(split_key(key, threshold, count)?)
+}
+
+fn split_key(
     key: &RecoveryKey,
     threshold: usize,
     count: usize,
@@ -636,7 +640,7 @@ mod tests {
         let key = RecoveryKey::generate();
         for (k, n) in [(1, 3), (0, 0), (4, 3), (2, 256), (300, 300)] {
             assert_eq!(
-                split(&key, k, n).unwrap_err(),
+                split_key(&key, k, n).unwrap_err(),
                 RecoveryError::InvalidSplit {
                     threshold: k,
                     count: n

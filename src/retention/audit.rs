@@ -103,7 +103,7 @@ pub struct AuditReport {
     /// violation, but evidence an auditor asks for).
     pub drills: crate::drill::DrillStatus,
     /// Drills run in the period, in journal order.
-    pub drills_in_period: Vec<crate::drill::DrillRecord>,
+    pub drills_in_period: Vec<crate::drill::DrillLine>,
 }
 
 impl AuditReport {
@@ -139,7 +139,7 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
             detail: d.reason.clone(),
         });
     }
-    let intents: HashMap<u64, &journal::Record> = st
+    let intents: HashMap<u64, &journal::Line> = st
         .records
         .iter()
         .filter(|r| r.event == Event::Intent)

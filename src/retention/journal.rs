@@ -50,10 +50,6 @@ pub enum Event {
 /// One journal line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
-    /// Line number, from 1.
-    pub seq: u64,
-    /// SHA-256 of the previous line (hex), or [`GENESIS`].
-    pub prev: String,
     /// What happened.
     pub event: Event,
     /// When (UTC, to the second).
@@ -102,11 +98,9 @@ pub struct Record {
 }
 
 impl Record {
-    /// A new intent or done record; `seq` and `prev` are set on append.
+    /// A new intent or done record (the chain is added on append).
     pub fn new(event: Event, at: OffsetDateTime, injected: bool, path: String) -> Self {
         Record {
-            seq: 0,
-            prev: String::new(),
             event,
             at,
             clock: injected.then(|| "injected".to_owned()),
@@ -124,18 +118,8 @@ impl Record {
     }
 }
 
-impl crate::journal::Chained for Record {
-    fn seq(&self) -> u64 {
-        self.seq
-    }
-    fn prev(&self) -> &str {
-        &self.prev
-    }
-    fn set_chain(&mut self, seq: u64, prev: String) {
-        self.seq = seq;
-        self.prev = prev;
-    }
-}
+/// One line of the deletion journal: a [`Record`] with its chain fields.
+pub type Line = crate::journal::Chained<Record>;
 
 /// The deletion journal as read and checked.
 pub type JournalState = crate::journal::JournalState<Record>;
@@ -144,7 +128,7 @@ pub type JournalWriter = crate::journal::JournalWriter<Record>;
 
 impl JournalState {
     /// Intents without a matching `done`.
-    pub fn pending(&self) -> Vec<&Record> {
+    pub fn pending(&self) -> Vec<&Line> {
         let done: std::collections::HashSet<u64> =
             self.records.iter().filter_map(|r| r.intent).collect();
         self.records

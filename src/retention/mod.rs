@@ -17,20 +17,20 @@
 //! docs/RETENTION.md specifies the semantics and the journal format.
 
 pub use crate::config::{duration, policy};
+pub mod audit;
 pub mod evaluate;
 pub mod journal;
 pub mod prune;
-pub mod audit;
 
 pub use crate::config::{ClassPolicy, KeepRules, Period, Policy};
 pub use crate::error::RetentionError;
 pub use crate::util::{parse_time, rfc3339};
+pub use audit::{AuditOptions, AuditReport, audit};
 pub use evaluate::{
     Action, Assessment, ClassSummary, DEFAULT_GRACE, Evaluation, Problem, ProblemKind, State,
     evaluate,
 };
 pub use prune::{PruneOptions, PruneReport, prune};
-pub use audit::{AuditOptions, AuditReport, audit};
 
 use time::OffsetDateTime;
 
@@ -62,7 +62,7 @@ impl Clock {
     }
 
     /// `Fixed(parse_time(s))` for `Some(s)`, else `System`.
-    pub fn from_option(s: Option<&str>) -> Result<Self, RetentionError> {
+    pub fn from_option(s: Option<&str>) -> crate::Result<Self> {
         Ok(match s {
             Some(s) => Clock::Fixed(parse_time(s)?),
             None => Clock::System,

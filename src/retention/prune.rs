@@ -166,7 +166,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     };
 
     // 1. Finish what an interrupted prune started.
-    let pending: Vec<Record> = journal.state.pending().into_iter().cloned().collect();
+    let pending: Vec<super::journal::Line> = journal.state.pending().into_iter().cloned().collect();
     for r in pending {
         let mut d = Deletion::from_intent(&r);
         let paths: Vec<&String> = std::iter::once(&r.path)
@@ -202,7 +202,9 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     let listing = repo.list()?;
     let policy = Policy::from_config(repo.config())?;
     let eval = evaluate(repo, &listing, &policy, at, opts.grace, &mut |b| {
-        repo.verify_shallow(b).map(|_| ()).map_err(|e| e.to_string())
+        repo.verify_shallow(b)
+            .map(|_| ())
+            .map_err(|e| e.to_string())
     });
     report.problems.extend(
         eval.problems

@@ -46,8 +46,7 @@ pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentit
     };
     let ident = (!ident.is_empty()).then_some(ident.as_str());
     let pins = card::pin::default_source(args.pin_file.clone(), notice);
-    let id = CardIdentity::from_config(repo.config(), ident, pins)
-        .map_err(nkbackup::Error::from)?
+    let id = CardIdentity::from_config(repo.config(), ident, pins)?
         .timeout(Duration::from_secs(args.card_timeout))
         .allow_last_try(args.i_know_the_last_try)
         .notify(notice);
@@ -107,11 +106,11 @@ pub enum CardCmd {
 pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
     match cmd {
         CardCmd::List { json } => {
-            let cards = card::list().map_err(nkbackup::Error::from)?;
+            let cards = card::list()?;
             if json {
                 print_json(&cards)?;
             } else {
-                let readers = card::readers().map_err(nkbackup::Error::from)?;
+                let readers = card::readers()?;
                 if readers.is_empty() {
                     println!("no PC/SC reader found (is the token plugged in, and pcscd running?)");
                 }
@@ -147,7 +146,7 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
         }
         CardCmd::Enroll { repo, ident, label } => {
             let mut r = cx.open(&repo)?;
-            let rc = card::enroll(ident.as_deref(), &label).map_err(nkbackup::Error::from)?;
+            let rc = card::enroll(ident.as_deref(), &label)?;
             let (kind, fp, id) = (
                 rc.kind.clone(),
                 rc.fingerprint.clone().unwrap_or_default(),
@@ -171,7 +170,6 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
             }
             let mut pins = card::pin::default_source(None, notice);
             let key = card::generate(&ident, a, pins.as_mut())
-                .map_err(nkbackup::Error::from)
                 .with_context(|| format!("generating a {a} key on {ident}"))?;
             println!(
                 "generated {a} decryption key {} on {}; enroll it with `nkbackup card enroll --ident {} --label NAME`",

@@ -254,10 +254,6 @@ fn message(e: &anyhow::Error) -> String {
     let hint = e.chain().find_map(|c| {
         c.downcast_ref::<nkbackup::Error>()
             .and_then(nkbackup::Error::hint)
-            .or_else(|| {
-                c.downcast_ref::<nkbackup::recovery::RecoveryError>()?
-                    .hint()
-            })
     });
     if let Some(h) = hint {
         msg.push_str("; ");
@@ -276,9 +272,6 @@ fn exit_code(e: &anyhow::Error) -> u8 {
                 ErrorKind::Locked => 5,
                 _ => 1,
             };
-        }
-        if let Some(err) = cause.downcast_ref::<nkbackup::recovery::RecoveryError>() {
-            return if err.is_wrong_key() { 4 } else { 1 };
         }
     }
     1

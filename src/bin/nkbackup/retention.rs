@@ -9,9 +9,7 @@ use super::RepoArg;
 use crate::output::{human_bytes, print_json};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use nkbackup::retention::{
-    self, Action, Clock, Period, Policy, PruneOptions, State, AuditOptions,
-};
+use nkbackup::retention::{self, Action, AuditOptions, Clock, Period, Policy, PruneOptions, State};
 use std::path::PathBuf;
 use std::process::ExitCode;
 

@@ -4,7 +4,7 @@
 
 use crate::error::{Result, RetentionError};
 use crate::fsio::write_atomic;
-use crate::retention::{State, AuditReport};
+use crate::retention::{AuditReport, State};
 use crate::util::rfc3339;
 use std::path::{Path, PathBuf};
 use time::OffsetDateTime;
