@@ -53,6 +53,7 @@ pub fn sidecar(data: &[u8]) {
             max_age: nkbackup::retention::Period::parse("36500d").ok(),
             keep: Default::default(),
             source_max_age: None,
+            compression: Default::default(),
         };
         let _ = policy.deadline(s.created);
     }

@@ -6,23 +6,23 @@
 //! key's public half, also X25519) and the smartcard types `card-x25519` and
 //! `card-openpgp` ([`crate::card`]).
 
-use crate::config::RecipientConfig;
+use crate::config::{RecipientConfig, RecipientKind};
 use crate::error::{Error, Result};
 use crate::manifest::RecipientInfo;
 
 /// Parses a configured recipient into an age recipient.
 pub fn parse(r: &RecipientConfig) -> Result<Box<dyn age::Recipient + Send>> {
-    match r.kind.as_str() {
-        "age" | "recovery" => Ok(Box::new(parse_age(&r.key)?)),
+    match &r.kind {
+        RecipientKind::Age | RecipientKind::Recovery => Ok(Box::new(parse_age(&r.key)?)),
         // The card holds the secret half; sealing is ordinary X25519.
-        crate::card::key::KIND_X25519 => {
+        RecipientKind::CardX25519 => {
             crate::card::key::from_recipient(r)?;
             Ok(Box::new(parse_age(&r.key)?))
         }
-        crate::card::key::KIND_OPENPGP => Ok(Box::new(
-            crate::card::openpgp::OpenpgpRecipient::new(&crate::card::key::from_recipient(r)?),
-        )),
-        other => Err(Error::InvalidRecipient {
+        RecipientKind::CardOpenpgp => Ok(Box::new(crate::card::openpgp::OpenpgpRecipient::new(
+            &crate::card::key::from_recipient(r)?,
+        ))),
+        RecipientKind::Other(other) => Err(Error::InvalidRecipient {
             input: r.label.clone(),
             reason: format!(
                 "unknown recipient type {other:?} (known: age, recovery, card-x25519, card-openpgp)"
@@ -47,7 +47,7 @@ pub fn default_label(key: &str) -> String {
 pub fn info(r: &RecipientConfig) -> RecipientInfo {
     RecipientInfo {
         label: r.label.clone(),
-        kind: r.kind.clone(),
+        kind: r.kind.to_string(),
         key: r.key.clone(),
     }
 }

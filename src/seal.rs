@@ -164,10 +164,8 @@ impl<'a> Sealer<'a> {
     /// Runs the seal and commits the backup.
     pub fn seal(self) -> Result<SealReport> {
         let repo = self.repo;
-        let cfg = repo.config();
-        let class_cfg = cfg.class(&self.class)?;
-        let compression = class_cfg.compression()?;
-        let retention = crate::config::ClassPolicy::from_config(&self.class, class_cfg)?;
+        let retention = repo.class_policy(&self.class)?;
+        let compression = retention.compression;
         let (all_recipients, recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
@@ -233,7 +231,7 @@ impl<'a> Sealer<'a> {
             }
         }
 
-        let stale = stale_warnings(&walker, &retention, self.strict)?;
+        let stale = stale_warnings(&walker, retention, self.strict)?;
 
         let header = InnerHeader {
             nkbackup_manifest: 0,

@@ -71,7 +71,7 @@ pub struct EnrolledCard {
 impl EnrolledCard {
     /// The token a recipient entry describes; `None` for non-card types.
     pub fn from_recipient(r: &RecipientConfig) -> Option<Result<Self, CardError>> {
-        if r.kind != KIND_X25519 && r.kind != KIND_OPENPGP {
+        if !r.kind.is_card() {
             return None;
         }
         Some((|| {
@@ -82,7 +82,7 @@ impl EnrolledCard {
             Ok(EnrolledCard {
                 label: r.label.clone(),
                 ident: ident.to_ascii_uppercase(),
-                kind: r.kind.clone(),
+                kind: r.kind.to_string(),
                 config_key: r.key.clone(),
                 key: key::from_recipient(r)?,
             })

@@ -326,7 +326,7 @@ impl CardKey {
     pub fn recipient_config(&self, label: &str, ident: &str) -> RecipientConfig {
         RecipientConfig {
             label: label.to_owned(),
-            kind: self.algorithm.recipient_kind().to_owned(),
+            kind: self.algorithm.recipient_kind().into(),
             key: self.config_key(),
             ident: Some(ident.to_owned()),
             algorithm: Some(self.algorithm.to_string()),
@@ -386,7 +386,7 @@ mod tests {
             created: 1_700_000_000,
         };
         let cfg = k.recipient_config("alice-nk3", "000F:12345678");
-        assert_eq!(cfg.kind, KIND_OPENPGP);
+        assert_eq!(cfg.kind.as_str(), KIND_OPENPGP);
         assert_eq!(cfg.fingerprint.as_deref().map(str::len), Some(40));
         let back = from_recipient(&cfg).unwrap();
         assert_eq!(back, k);

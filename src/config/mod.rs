@@ -11,10 +11,12 @@ use std::path::Path;
 
 pub mod duration;
 pub mod policy;
+mod recipient_kind;
 pub mod recovery;
 
 pub use duration::Period;
 pub use policy::{ClassPolicy, KeepRules, Policy};
+pub use recipient_kind::RecipientKind;
 pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
 
 /// The config format version this nkbackup reads and writes.
@@ -73,7 +75,7 @@ pub struct RecipientConfig {
     /// `age` for an X25519 `age1…` key; `card-x25519` / `card-openpgp` for
     /// an OpenPGP card's decryption key (see docs/FORMAT.md §8).
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: RecipientKind,
     /// The public key.
     pub key: String,
     /// Card recipients: the card's ident, `MMMM:SSSSSSSS` (manufacturer and
@@ -156,9 +158,6 @@ impl Config {
         }
         for (name, class) in &self.classes {
             check_name("class", name).map_err(|e| invalid(e.to_string()))?;
-            class
-                .compression()
-                .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
             ClassPolicy::from_config(name, class)
                 .map_err(|e| invalid(format!("[classes.{name}]: {e}")))?;
         }
@@ -195,7 +194,7 @@ impl Config {
         if let Some(r) = &self.recovery {
             all.push(RecipientConfig {
                 label: RECOVERY_LABEL.into(),
-                kind: "recovery".into(),
+                kind: RecipientKind::Recovery,
                 key: r.recipient.clone(),
                 ..Default::default()
             });

@@ -61,6 +61,10 @@ pub struct ClassPolicy {
     /// Files older than this in a sealed tree are reported.
     #[serde(serialize_with = "ser_period_opt")]
     pub source_max_age: Option<Period>,
+    /// How the class's backups are compressed (not retention, but the
+    /// class's other typed setting, resolved at the same time).
+    #[serde(skip)]
+    pub compression: crate::compression::Compression,
 }
 
 fn ser_period_opt<S: serde::Serializer>(p: &Option<Period>, s: S) -> Result<S::Ok, S::Error> {
@@ -71,8 +75,8 @@ fn ser_period_opt<S: serde::Serializer>(p: &Option<Period>, s: S) -> Result<S::O
 }
 
 impl ClassPolicy {
-    /// Parses the retention keys of `[classes.NAME]`.
-    pub fn from_config(class: &str, c: &ClassConfig) -> Result<Self, RetentionError> {
+    /// Parses `[classes.NAME]`: its retention keys and its compression.
+    pub fn from_config(class: &str, c: &ClassConfig) -> crate::Result<Self> {
         let period = |key: &str, v: &Option<String>| -> Result<Option<Period>, RetentionError> {
             v.as_deref()
                 .map(|s| {
@@ -98,6 +102,7 @@ impl ClassPolicy {
                 monthly: c.keep_monthly.unwrap_or(0),
             },
             source_max_age: period("source_max_age", &c.source_max_age)?,
+            compression: c.compression()?,
         })
     }
 
@@ -142,12 +147,12 @@ pub struct Policy {
 impl Policy {
     /// The policy the configuration describes. The configuration has been
     /// checked when it was parsed, so this only fails on a hand-built one.
-    pub fn from_config(cfg: &Config) -> Result<Self, RetentionError> {
+    pub fn from_config(cfg: &Config) -> crate::Result<Self> {
         let classes = cfg
             .classes
             .iter()
             .map(|(n, c)| Ok((n.clone(), ClassPolicy::from_config(n, c)?)))
-            .collect::<Result<_, RetentionError>>()?;
+            .collect::<crate::Result<_>>()?;
         Ok(Policy { classes })
     }
 

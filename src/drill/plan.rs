@@ -99,7 +99,7 @@ pub fn choose_token(repo: &Repository, choice: &TokenChoice) -> Result<TokenInfo
         match cards.as_slice() {
             [c] => tokens.push(TokenInfo {
                 label: c.label.clone(),
-                kind: c.kind.clone(),
+                kind: c.kind.to_string(),
                 ident: c.ident.clone(),
                 fingerprint: c.fingerprint.clone(),
             }),

@@ -125,7 +125,7 @@ pub fn status(repo: &Repository, now: OffsetDateTime) -> Result<DrillStatus> {
                 .iter()
                 .filter(|r| r.token.label == t.label)
                 .max_by_key(|r| r.started);
-            line(&t.label, &t.kind, last, |r| r.class.clone())
+            line(&t.label, t.kind.as_str(), last, |r| r.class.clone())
         })
         .collect();
     Ok(DrillStatus {

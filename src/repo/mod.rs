@@ -63,6 +63,7 @@ pub const DEFAULT_LOCK_WAIT: Duration = Duration::from_secs(3600);
 pub struct Repository {
     storage: Arc<dyn Storage>,
     config: Config,
+    policy: crate::config::Policy,
 }
 
 /// A committed backup: its checked sidecar and where its objects are.
@@ -267,8 +268,12 @@ impl Repository {
             path: path.clone(),
             message: "not UTF-8 text".into(),
         })?;
-        let config = resolve(&text, &path)?;
-        Ok(Repository { storage, config })
+        let (config, policy) = resolve(&text, &path)?;
+        Ok(Repository {
+            storage,
+            config,
+            policy,
+        })
     }
 
     /// Where the repository is: a directory path or `s3://bucket/prefix`.
@@ -289,6 +294,27 @@ impl Repository {
     /// The parsed configuration.
     pub fn config(&self) -> &Config {
         &self.config
+    }
+
+    /// The classes' typed policies (retention and compression), resolved
+    /// from the configuration once, when it was read.
+    pub fn policy(&self) -> &crate::config::Policy {
+        &self.policy
+    }
+
+    /// The typed policy of class `name`, or an error listing the classes.
+    pub fn class_policy(&self, name: &str) -> Result<&crate::config::ClassPolicy> {
+        self.config.class(name)?;
+        self.policy.class(name).ok_or_else(|| Error::UnknownClass {
+            class: name.to_owned(),
+            known: self
+                .policy
+                .classes
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", "),
+        })
     }
 
     /// Takes the write lock.
@@ -321,7 +347,7 @@ impl Repository {
                 .ok_or("`recipients` is not an array of tables")?;
             let mut t = toml_edit::Table::new();
             t["label"] = toml_edit::value(r.label.clone());
-            t["type"] = toml_edit::value(r.kind.clone());
+            t["type"] = toml_edit::value(r.kind.as_str());
             t["key"] = toml_edit::value(r.key.clone());
             for (name, v) in [
                 ("ident", &r.ident),
@@ -450,9 +476,10 @@ impl Repository {
             message: m.to_owned(),
         })?;
         let new = doc.to_string();
-        let config = resolve(&new, &path)?;
+        let (config, policy) = resolve(&new, &path)?;
         self.storage.put(&config_key(), new.as_bytes())?;
         self.config = config;
+        self.policy = policy;
         Ok(())
     }
 
@@ -607,17 +634,18 @@ impl Repository {
     }
 }
 
-/// Parses the configuration text read from `path` and resolves every
-/// configured recipient to a key a seal can encrypt to: the file's own
-/// shape is [`Config::parse`]'s job, the recipient types belong to
-/// [`crate::recipient`], one layer up.
-fn resolve(text: &str, path: &Path) -> Result<Config> {
+/// Parses the configuration text read from `path`, resolves every
+/// configured recipient to a key a seal can encrypt to, and the classes
+/// to their typed policies: the file's own shape is [`Config::parse`]'s
+/// job, the recipient types belong to [`crate::recipient`], one layer up.
+fn resolve(text: &str, path: &Path) -> Result<(Config, crate::config::Policy)> {
     let config = Config::parse(text, path)?;
+    let policy = crate::config::Policy::from_config(&config)?;
     for r in &config.recipients {
         crate::recipient::parse(r).map_err(|e| Error::ConfigInvalid {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
     }
-    Ok(config)
+    Ok((config, policy))
 }

@@ -13,10 +13,10 @@
 //! Everything found is a [`Problem`] in [`AuditReport::violations`]; the
 //! CLI exits non-zero when there is any.
 
+use super::Clock;
 use super::evaluate::{Evaluation, Problem, ProblemKind, State, evaluate};
 use super::journal::{self, Damage, Event};
 use super::prune::Deletion;
-use super::{Clock, Policy};
 use crate::error::Result;
 use crate::repo::Repository;
 use serde::Serialize;
@@ -221,8 +221,8 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         });
     }
     let listing = repo.list()?;
-    let policy = Policy::from_config(repo.config())?;
-    let evaluation = evaluate(repo, &listing, &policy, at, opts.grace, &mut |_| Ok(()));
+    let policy = repo.policy();
+    let evaluation = evaluate(repo, &listing, policy, at, opts.grace, &mut |_| Ok(()));
     for a in evaluation
         .backups
         .iter()

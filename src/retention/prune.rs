@@ -13,9 +13,9 @@
 //! against the sidecar's SHA-256: a mismatch is reported and the backup is
 //! held, never deleted blindly.
 
+use super::Clock;
 use super::evaluate::{Action, OrphanKind, Problem, ProblemKind, State, evaluate};
 use super::journal::{Event, Reason, Record};
-use super::{Clock, Policy};
 use crate::error::Result;
 use crate::repo::{DEFAULT_LOCK_WAIT, Repository};
 use crate::storage::ObjectKey;
@@ -200,8 +200,8 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
 
     // 2. Evaluate with the SHA-256 check deciding "restorable".
     let listing = repo.list()?;
-    let policy = Policy::from_config(repo.config())?;
-    let eval = evaluate(repo, &listing, &policy, at, opts.grace, &mut |b| {
+    let policy = repo.policy();
+    let eval = evaluate(repo, &listing, policy, at, opts.grace, &mut |b| {
         repo.verify_shallow(b)
             .map(|_| ())
             .map_err(|e| e.to_string())

@@ -9,7 +9,7 @@ use super::RepoArg;
 use crate::output::{human_bytes, print_json};
 use anyhow::Result;
 use clap::{Args, Subcommand};
-use nkbackup::retention::{self, Action, AuditOptions, Clock, Period, Policy, PruneOptions, State};
+use nkbackup::retention::{self, Action, AuditOptions, Clock, Period, PruneOptions, State};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -136,12 +136,12 @@ fn check(
     if let Some(c) = &class {
         r.config().class(c)?;
     }
-    let policy = Policy::from_config(r.config())?;
+    let policy = r.policy();
     let listing = r.list()?;
     let mut ev = retention::evaluate(
         &r,
         &listing,
-        &policy,
+        policy,
         clock.clock()?.now(),
         clock.grace()?,
         &mut |_| Ok(()),
