@@ -17,6 +17,7 @@
 //! docs/RETENTION.md specifies the semantics and the journal format.
 
 pub use crate::config::{duration, policy};
+mod assessment;
 pub mod audit;
 pub mod evaluate;
 pub mod journal;
