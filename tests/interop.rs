@@ -114,3 +114,46 @@ fn stock_age_encrypted_key_file_works_with_nkbackup() {
         .verify_deep()
         .unwrap();
 }
+
+/// Paths at the ustar limits (a name of exactly 100 bytes, a path split
+/// between the 155-byte prefix and the name, one too long for either and
+/// written as a pax record) restore the same with stock tar and nkbackup.
+#[test]
+fn paths_at_the_ustar_limits_restore_with_stock_tar() {
+    if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
+        return;
+    }
+    let f = Fixture::new();
+    let src = f.path("svc");
+    let d150 = "d".repeat(150);
+    let names = [
+        "n".repeat(100 - "svc/".len()),
+        format!("{d150}/{}", "f".repeat(90)),
+        format!("{d150}/{}", "g".repeat(120)),
+    ];
+    for n in &names {
+        let p = src.join(n);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(&p, n.as_bytes()).unwrap();
+    }
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let out = f.path("stock");
+    std::fs::create_dir(&out).unwrap();
+    let script = format!(
+        "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
+        f.key_file.display(),
+        rep.data_path.display(),
+        out.display()
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(assert_same_tree(&src, &out.join("svc")), 4);
+    let b = f.repo.find(&rep.sidecar.id).unwrap();
+    let ours = f.path("ours");
+    nkbackup::Opener::new(&b)
+        .identity_file(&f.key_file)
+        .unwrap()
+        .restore(&ours, &Default::default())
+        .unwrap();
+    assert_eq!(assert_same_tree(&src, &ours.join("svc")), 4);
+}

@@ -387,28 +387,11 @@ impl<W: Write> ArchiveWriter<W> {
     }
 }
 
-/// Puts `path` in the ustar name/prefix fields, or fails if it does not fit.
+/// Puts `path` in the ustar name/prefix fields (the `tar` crate's split),
+/// or fails if it does not fit.
 fn set_ustar_path(h: &mut Header, path: &[u8]) -> io::Result<()> {
-    let u = h
-        .as_ustar_mut()
-        .ok_or_else(|| io::Error::other("not a ustar header"))?;
-    if path.len() < u.name.len() {
-        u.name[..path.len()].copy_from_slice(path);
-        return Ok(());
-    }
-    // Split at a '/' so that the prefix fits in 155 and the name in 100 bytes.
-    let split = path
-        .iter()
-        .enumerate()
-        .filter(|&(i, &c)| c == b'/' && i <= u.prefix.len() && path.len() - i - 1 < u.name.len())
-        .map(|(i, _)| i)
-        .next_back();
-    match split {
-        Some(i) if i > 0 && i + 1 < path.len() => {
-            u.prefix[..i].copy_from_slice(&path[..i]);
-            u.name[..path.len() - i - 1].copy_from_slice(&path[i + 1..]);
-            Ok(())
-        }
-        _ => Err(io::Error::other("path too long for ustar")),
-    }
+    use std::os::unix::ffi::OsStrExt;
+    h.as_ustar_mut()
+        .ok_or_else(|| io::Error::other("not a ustar header"))?
+        .set_path(std::ffi::OsStr::from_bytes(path))
 }
