@@ -1,4 +1,5 @@
-//! Adding a key to a repository: the recovery key.
+//! Adding a key to a repository: an OpenPGP card ([`card`]) or the
+//! recovery key ([`recovery_key`]).
 //!
 //! [`recovery_key`] checks the policy (an existing key is only replaced
 //! when asked, a passphrase is long enough), makes the key, and commits
@@ -7,7 +8,7 @@
 //! ([`crate::render::sheet::SheetFile`]), so a failure never leaves a
 //! printed secret for a key the repository does not know.
 
-use crate::config::RecoveryConfig;
+use crate::config::{RecipientConfig, RecoveryConfig};
 use crate::error::{Error, RecoveryError, Result};
 use crate::recovery::{PassphraseParams, RecoveryKey, setup};
 use crate::repo::Repository;
@@ -87,4 +88,22 @@ pub fn recovery_key(repo: &mut Repository, opts: &RecoveryKeyOptions) -> Result<
         config,
         replaced,
     })
+}
+
+/// Which card to enroll, and under what label.
+#[derive(Debug, Clone, Default)]
+pub struct CardOptions {
+    /// The card's ident (`MMMM:SSSSSSSS`); `None` for the only card present.
+    pub ident: Option<String>,
+    /// The recipient label, unique in the repository.
+    pub label: String,
+}
+
+/// Reads the decryption public key of the card (no PIN; the card is not
+/// changed) and adds it to `repo` as a recipient; returns the entry. Every
+/// backup sealed from now on opens with the card; sealing never needs it.
+pub fn card(repo: &mut Repository, opts: &CardOptions) -> Result<RecipientConfig> {
+    let rc = crate::card::enroll(opts.ident.as_deref(), &opts.label)?;
+    repo.add_recipient(rc.clone())?;
+    Ok(rc)
 }

@@ -268,3 +268,57 @@ fn drill_commands_take_repo_from_the_option_or_the_environment() {
         String::from_utf8_lossy(&o.stderr)
     );
 }
+
+/// Drill planning is a library call: the backup (newest, random or named,
+/// in a class) and the one token the keys name, with hints instead of CLI
+/// options in the errors.
+#[test]
+fn a_drill_is_planned_by_the_library() {
+    use drill::{BackupChoice, TokenChoice};
+    let f = Fixture::new();
+    let e = drill::choose_backup(&f.repo, &BackupChoice::Newest(Some("db".into())))
+        .err()
+        .unwrap();
+    assert!(matches!(e, Error::NothingToDrill { .. }), "{e}");
+    assert_eq!(e.to_string(), "no backup to drill in class db");
+    let src = f.path("svc");
+    sample_tree(&src);
+    let first = Sealer::new(&f.repo, "db").path(&src).seal().unwrap();
+    let second = Sealer::new(&f.repo, "db").path(&src).seal().unwrap();
+    Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let newest = drill::choose_backup(&f.repo, &BackupChoice::Newest(Some("db".into()))).unwrap();
+    assert_eq!(newest.sidecar.id, second.sidecar.id);
+    let named = drill::choose_backup(&f.repo, &BackupChoice::Id(first.sidecar.id.clone())).unwrap();
+    assert_eq!(named.sidecar.id, first.sidecar.id);
+    for _ in 0..8 {
+        let r = drill::choose_backup(&f.repo, &BackupChoice::Random(Some("db".into()))).unwrap();
+        assert_eq!(r.sidecar.class, "db");
+    }
+    let t = drill::choose_token(
+        &f.repo,
+        &TokenChoice {
+            identity_files: vec![f.key_file.clone()],
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(t, token("test-key"));
+    let e = drill::choose_token(&f.repo, &TokenChoice::default())
+        .err()
+        .unwrap();
+    assert_eq!(e.hint(), Some(nkbackup::Hint::NameOneToken));
+    let e = drill::choose_token(
+        &f.repo,
+        &TokenChoice {
+            card: Some(String::new()),
+            ..Default::default()
+        },
+    )
+    .err()
+    .unwrap();
+    assert_eq!(e.hint(), Some(nkbackup::Hint::EnrollCard));
+    assert!(
+        !e.to_string().contains("--"),
+        "no CLI option in a library message: {e}"
+    );
+}

@@ -146,13 +146,18 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
         }
         CardCmd::Enroll { repo, ident, label } => {
             let mut r = cx.open(&repo)?;
-            let rc = card::enroll(ident.as_deref(), &label)?;
+            let rc = nkbackup::enroll::card(
+                &mut r,
+                &nkbackup::enroll::CardOptions {
+                    ident,
+                    label: label.clone(),
+                },
+            )?;
             let (kind, fp, id) = (
-                rc.kind.clone(),
-                rc.fingerprint.clone().unwrap_or_default(),
-                rc.ident.clone().unwrap_or_default(),
+                rc.kind,
+                rc.fingerprint.unwrap_or_default(),
+                rc.ident.unwrap_or_default(),
             );
-            r.add_recipient(rc)?;
             println!(
                 "enrolled token {label} ({id}) as {kind}, key {fp}; backups sealed from now on open with it (sealing never needs the card)"
             );
