@@ -8,6 +8,22 @@ use common::{Fixture, assert_same_tree, have_tool, sample_tree};
 use nkbackup::Sealer;
 use std::process::Command;
 
+/// Extracts the backup at `data` with stock `age -d | zstd -d | tar -x`
+/// into a new directory, and returns it.
+fn stock_extract(f: &Fixture, data: &std::path::Path) -> std::path::PathBuf {
+    let out = f.path("stock");
+    std::fs::create_dir(&out).unwrap();
+    let script = format!(
+        "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
+        f.key_file.display(),
+        data.display(),
+        out.display()
+    );
+    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    out
+}
+
 #[test]
 fn stock_age_zstd_tar_restore_matches_the_source() {
     if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
@@ -17,16 +33,7 @@ fn stock_age_zstd_tar_restore_matches_the_source() {
     let src = f.path("service");
     sample_tree(&src);
     let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
-    let out = f.path("stock");
-    std::fs::create_dir(&out).unwrap();
-    let script = format!(
-        "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
-        f.key_file.display(),
-        rep.data_path.display(),
-        out.display()
-    );
-    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stock_extract(&f, &rep.data_path);
     let n = assert_same_tree(&src, &out.join("service"));
     assert!(n >= 14, "compared {n} entries");
     // The inner manifest is there for a human too, last in the stream.
@@ -137,16 +144,7 @@ fn paths_at_the_ustar_limits_restore_with_stock_tar() {
         std::fs::write(&p, n.as_bytes()).unwrap();
     }
     let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
-    let out = f.path("stock");
-    std::fs::create_dir(&out).unwrap();
-    let script = format!(
-        "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
-        f.key_file.display(),
-        rep.data_path.display(),
-        out.display()
-    );
-    let o = Command::new("bash").args(["-c", &script]).output().unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let out = stock_extract(&f, &rep.data_path);
     assert_eq!(assert_same_tree(&src, &out.join("svc")), 4);
     let b = f.repo.find(&rep.sidecar.id).unwrap();
     let ours = f.path("ours");

@@ -159,7 +159,7 @@ fn non_empty_target_is_refused_unless_forced_and_force_merges() {
         .restore(&target, &RestoreOptions::default())
         .unwrap_err();
     assert!(matches!(e, Error::TargetNotEmpty { .. }), "{e}");
-    assert!(e.to_string().contains("--force"));
+    assert_eq!(e.hint(), Some(nkbackup::Hint::ForceRestore));
     assert_eq!(
         fs::read_to_string(target.join("svc/data/a")).unwrap(),
         "old a"

@@ -25,19 +25,19 @@ pub enum CardError {
 
     /// `--card` was given but the repository has no card recipients.
     #[error(
-        "this repository has no card recipients, so no card can open its backups; enroll one with `nkbackup card enroll` (backups sealed before that stay closed to it)"
+        "this repository has no card recipients, so no card can open its backups (backups sealed before one is enrolled stay closed to it)"
     )]
     NoneEnrolled,
 
     /// A card was asked for by ident and is not in any reader.
-    #[error("no OpenPGP card {ident} in any reader; `nkbackup card list` shows the cards present")]
+    #[error("no OpenPGP card {ident} in any reader")]
     NotFound {
         /// The ident asked for.
         ident: String,
     },
 
     /// Several cards are present and the command needs exactly one.
-    #[error("several OpenPGP cards are present ({idents}); choose one with --ident")]
+    #[error("several OpenPGP cards are present ({idents})")]
     SeveralCards {
         /// The idents present.
         idents: String,
@@ -45,7 +45,7 @@ pub enum CardError {
 
     /// None of the enrolled tokens appeared before the timeout.
     #[error(
-        "token {wanted} was not inserted within {waited_secs} s; insert it and run the command again (--card-timeout sets how long to wait), or open the backup with the recovery key"
+        "token {wanted} was not inserted within {waited_secs} s; insert it and run the command again, or open the backup with the recovery key"
     )]
     TokenAbsent {
         /// `alice-nk3 (000F:1234ABCD)`, or several joined with ` or `.
@@ -55,9 +55,7 @@ pub enum CardError {
     },
 
     /// The card has no decryption key.
-    #[error(
-        "card {ident} has no decryption key; generate one (`nkbackup card generate --ident {ident} ...`) or import one with gpg"
-    )]
+    #[error("card {ident} has no decryption key; generate one, or import one with gpg")]
     NoDecryptionKey {
         /// The card.
         ident: String,
@@ -114,7 +112,7 @@ pub enum CardError {
 
     /// Only one PIN try is left and the caller did not allow using it.
     #[error(
-        "token {label} ({ident}) has only ONE PIN try left; a wrong PIN now locks it. If you are sure of the PIN, run again with --i-know-the-last-try; otherwise unblock it with the admin PIN first"
+        "token {label} ({ident}) has only ONE PIN try left; a wrong PIN now locks it. If you are sure of the PIN, allow the last try explicitly; otherwise unblock it with the admin PIN first"
     )]
     LastPinTry {
         /// The recipient label.
@@ -144,9 +142,7 @@ pub enum CardError {
     },
 
     /// No PIN could be obtained.
-    #[error(
-        "no PIN for token {label}: {reason}. Give it interactively (a terminal or pinentry), with --pin-file, or for automation in NKBACKUP_PIN"
-    )]
+    #[error("no PIN for token {label}: {reason}. Give it interactively (a terminal or pinentry)")]
     PinUnavailable {
         /// The recipient label.
         label: String,
@@ -170,7 +166,7 @@ pub enum CardError {
 
     /// The backup's header does not fit its sidecar's recipient list.
     #[error(
-        "the backup's header does not match its sidecar: {detail}. The sidecar was edited or belongs to another file, or the header is damaged; {ops} card operation(s) were made. Run `nkbackup verify` (it tells a changed file from an edited sidecar) and compare with another copy"
+        "the backup's header does not match its sidecar: {detail}. The sidecar was edited or belongs to another file, or the header is damaged; {ops} card operation(s) were made. Check the backup's ciphertext against its sidecar (that tells a changed file from an edited sidecar) and compare with another copy"
     )]
     HeaderMismatch {
         /// What does not fit.
@@ -234,6 +230,22 @@ fn tries(n: u8) -> &'static str {
 }
 
 impl CardError {
+    /// What to do next, when the message does not say it.
+    pub fn hint(&self) -> Option<super::Hint> {
+        use super::Hint;
+        Some(match self {
+            CardError::NoneEnrolled => Hint::EnrollCard,
+            CardError::NotFound { .. } => Hint::ListCards,
+            CardError::SeveralCards { .. } => Hint::ChooseCard,
+            CardError::TokenAbsent { .. } => Hint::LongerCardTimeout,
+            CardError::NoDecryptionKey { .. } => Hint::GenerateCardKey,
+            CardError::LastPinTry { .. } => Hint::AllowLastPinTry,
+            CardError::PinUnavailable { .. } => Hint::GivePin,
+            CardError::HeaderMismatch { .. } => Hint::VerifyBackup,
+            _ => return None,
+        })
+    }
+
     /// The broad kind, for exit codes: missing/locked tokens, wrong or
     /// cancelled PINs are [`ErrorKind::Key`]; a header that does not fit its
     /// sidecar and a damaged stanza are [`ErrorKind::Integrity`].

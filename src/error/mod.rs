@@ -28,9 +28,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[non_exhaustive]
 pub enum Error {
     /// The repository directory or its `nkbackup.toml` does not exist.
-    #[error(
-        "no nkbackup repository at {path}: create one with `nkbackup init --repo {path}`, or point --repo / NKBACKUP_REPO at an existing one"
-    )]
+    #[error("no nkbackup repository at {path}")]
     RepositoryNotFound {
         /// The path that was given as the repository.
         path: PathBuf,
@@ -73,9 +71,7 @@ pub enum Error {
     },
 
     /// Sealing was asked for but the repository has no recipients.
-    #[error(
-        "the repository at {path} has no recipients, so nothing could ever open a backup; add one with `nkbackup recipient add --repo {path} age1...`"
-    )]
+    #[error("the repository at {path} has no recipients, so nothing could ever open a backup")]
     NoRecipients {
         /// The repository path.
         path: PathBuf,
@@ -100,7 +96,7 @@ pub enum Error {
     },
 
     /// No recipient with this label exists.
-    #[error("no recipient labelled {label:?}; `nkbackup recipient list` shows the configured ones")]
+    #[error("no recipient labelled {label:?}")]
     UnknownRecipient {
         /// The label asked for.
         label: String,
@@ -129,7 +125,7 @@ pub enum Error {
     },
 
     /// No backup matches the id or prefix given.
-    #[error("no backup {id:?} in this repository; `nkbackup list` shows the ids")]
+    #[error("no backup {id:?} in this repository")]
     BackupNotFound {
         /// The id or prefix asked for.
         id: String,
@@ -169,9 +165,7 @@ pub enum Error {
     },
 
     /// A source given to seal cannot be read.
-    #[error(
-        "cannot read {path}: {source}; fix the permissions, or seal with --skip-unreadable to record it and continue"
-    )]
+    #[error("cannot read {path}: {source}; fix the permissions")]
     Unreadable {
         /// The source path.
         path: PathBuf,
@@ -257,9 +251,7 @@ pub enum Error {
     },
 
     /// The restore target exists and is not empty.
-    #[error(
-        "restore target {path} is not empty; choose a new or empty directory, or pass --force to replace the backup's top-level entries in it"
-    )]
+    #[error("restore target {path} is not empty; choose a new or empty directory")]
     TargetNotEmpty {
         /// The target directory.
         path: PathBuf,
@@ -294,7 +286,7 @@ pub enum Error {
 
     /// A `--path` filter matched nothing in the backup.
     #[error(
-        "backup {id} has no entry {path:?}; `nkbackup verify --deep` lists nothing, but the manifest does: check the path (it starts with the source's name)"
+        "backup {id} has no entry {path:?}: check the path (it starts with the source's name, as in the inner manifest)"
     )]
     PathNotInBackup {
         /// The backup id.
@@ -347,7 +339,7 @@ pub enum Error {
 
     /// `recovery-key new` on a repository that already has one.
     #[error(
-        "the repository at {path} already has a recovery key (key id {key_id}); pass --replace to make a new one (backups sealed before stay openable only with the old key)"
+        "the repository at {path} already has a recovery key (key id {key_id}); backups sealed before a new one stay openable only with the old key"
     )]
     RecoveryKeyExists {
         /// The repository path.
@@ -357,16 +349,14 @@ pub enum Error {
     },
 
     /// A recovery-key operation on a repository without one.
-    #[error(
-        "the repository at {path} has no recovery key; make one with `nkbackup recovery-key new --repo {path}`"
-    )]
+    #[error("the repository at {path} has no recovery key")]
     NoRecoveryKey {
         /// The repository path.
         path: PathBuf,
     },
 
     /// An escrowed item does not exist.
-    #[error("no escrowed secret named {name:?}; `nkbackup escrow list` shows what is escrowed")]
+    #[error("no escrowed secret named {name:?}")]
     EscrowNotFound {
         /// The name asked for.
         name: String,
@@ -408,7 +398,7 @@ pub enum Error {
 
     /// A journal fails its hash-chain checks.
     #[error(
-        "journal {path} is damaged at line {line}: {reason}. Keep the file as evidence (`nkbackup retention verify` lists every damaged line); nkbackup will not append to a damaged journal: once investigated, move it aside together with its .head file and a new one is started"
+        "journal {path} is damaged at line {line}: {reason}. Keep the file as evidence; nkbackup will not append to a damaged journal: once investigated, move it aside together with its .head file and a new one is started"
     )]
     JournalDamaged {
         /// The journal file.
@@ -460,6 +450,18 @@ impl Error {
             Error::Recovery(e) => e.hint(),
             Error::DrillFailed { cause, .. } => cause.hint(),
             Error::DrillToken { hint, .. } => Some(*hint),
+            Error::Card(e) => e.hint(),
+            Error::Retention(e) => e.hint(),
+            Error::RepositoryNotFound { .. } => Some(Hint::InitRepository),
+            Error::NoRecipients { .. } => Some(Hint::AddRecipient),
+            Error::UnknownRecipient { .. } => Some(Hint::ListRecipients),
+            Error::BackupNotFound { .. } => Some(Hint::ListBackups),
+            Error::Unreadable { .. } => Some(Hint::SkipUnreadable),
+            Error::TargetNotEmpty { .. } | Error::CommitFailed(_) => Some(Hint::ForceRestore),
+            Error::RecoveryKeyExists { .. } => Some(Hint::ReplaceRecoveryKey),
+            Error::NoRecoveryKey { .. } => Some(Hint::MakeRecoveryKey),
+            Error::EscrowNotFound { .. } => Some(Hint::ListEscrow),
+            Error::JournalDamaged { .. } => Some(Hint::AuditJournals),
             _ => None,
         }
     }
@@ -497,7 +499,7 @@ impl Error {
 /// failed ([`Error::CommitFailed`]).
 #[derive(Debug, thiserror::Error)]
 #[error(
-    "putting the restored tree into {target} failed at {at}: {cause}. {target} is now partly restored: {added} entries were added and {replaced} replaced before the failure (first: {examples}); the replaced originals are kept in {originals} (its index.txt says what each was) and what was not moved yet is in {staging}. Move the originals back to undo, or fix the cause and restore again with --force",
+    "putting the restored tree into {target} failed at {at}: {cause}. {target} is now partly restored: {added} entries were added and {replaced} replaced before the failure (first: {examples}); the replaced originals are kept in {originals} (its index.txt says what each was) and what was not moved yet is in {staging}. Move the originals back to undo, or fix the cause and restore again",
     target = target.display(),
     staging = staging.display()
 )]
@@ -551,6 +553,69 @@ pub enum Hint {
     NameCard,
     /// Name exactly one token: one identity file, one card or the recovery key.
     NameOneToken,
+    /// Create a repository there, or name an existing one.
+    InitRepository,
+    /// Add a recipient to the repository.
+    AddRecipient,
+    /// Look at the list of the repository's backups.
+    ListBackups,
+    /// Seal anyway, recording unreadable files as skipped.
+    SkipUnreadable,
+    /// Restore with force: replace the backup's top-level entries.
+    ForceRestore,
+    /// Make a new recovery key, replacing the old one.
+    ReplaceRecoveryKey,
+    /// Make the repository's recovery key.
+    MakeRecoveryKey,
+    /// Look at the list of escrowed secrets.
+    ListEscrow,
+    /// Audit the journals (every damaged line is listed).
+    AuditJournals,
+    /// Seal without the strict source-age check, which then only warns.
+    SealWithoutStrict,
+    /// Look at the list of cards present.
+    ListCards,
+    /// Name the card by its ident.
+    ChooseCard,
+    /// Wait longer for the token.
+    LongerCardTimeout,
+    /// Generate a decryption key on the card.
+    GenerateCardKey,
+    /// Allow the last PIN try explicitly.
+    AllowLastPinTry,
+    /// Give the PIN another way (a file, the environment).
+    GivePin,
+    /// Check the backup's ciphertext against its sidecar.
+    VerifyBackup,
+}
+
+impl Hint {
+    /// Every hint, so that a caller can check it words each one.
+    pub const ALL: &'static [Hint] = &[
+        Hint::UseRecoveryKey,
+        Hint::LongerPassphrase,
+        Hint::EnrollCard,
+        Hint::ListRecipients,
+        Hint::NameCard,
+        Hint::NameOneToken,
+        Hint::InitRepository,
+        Hint::AddRecipient,
+        Hint::ListBackups,
+        Hint::SkipUnreadable,
+        Hint::ForceRestore,
+        Hint::ReplaceRecoveryKey,
+        Hint::MakeRecoveryKey,
+        Hint::ListEscrow,
+        Hint::AuditJournals,
+        Hint::SealWithoutStrict,
+        Hint::ListCards,
+        Hint::ChooseCard,
+        Hint::LongerCardTimeout,
+        Hint::GenerateCardKey,
+        Hint::AllowLastPinTry,
+        Hint::GivePin,
+        Hint::VerifyBackup,
+    ];
 }
 
 /// Adds a context sentence to `io::Result`s.

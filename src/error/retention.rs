@@ -29,7 +29,7 @@ pub enum RetentionError {
     /// Sealing with `--strict` found files older than the class's
     /// `source_max_age`.
     #[error(
-        "{count} file(s) in the sources are older than source_max_age {max_age} of class {class:?} (e.g. {examples}); the service keeps data it promised to delete: delete them at the source, or seal without --strict to only warn"
+        "{count} file(s) in the sources are older than source_max_age {max_age} of class {class:?} (e.g. {examples}); the service keeps data it promised to delete: delete them at the source"
     )]
     StaleSources {
         /// The class sealed.
@@ -62,4 +62,14 @@ pub enum RetentionError {
         /// The path given.
         path: PathBuf,
     },
+}
+
+impl RetentionError {
+    /// What to do next, when the message does not say it.
+    pub fn hint(&self) -> Option<super::Hint> {
+        match self {
+            RetentionError::StaleSources { .. } => Some(super::Hint::SealWithoutStrict),
+            _ => None,
+        }
+    }
 }

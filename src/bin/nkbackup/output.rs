@@ -27,6 +27,10 @@ pub fn human_bytes(n: u64) -> String {
 
 pub use nkbackup::util::rfc3339;
 
+/// What is said for a hint this CLI has no wording for (a test keeps
+/// every hint worded).
+const FALLBACK_HINT: &str = "see docs/CLI.md";
+
 /// A library hint worded as what to type.
 pub fn hint(h: nkbackup::Hint) -> &'static str {
     match h {
@@ -34,11 +38,38 @@ pub fn hint(h: nkbackup::Hint) -> &'static str {
             "use --recovery-key (or --recovery-key-file, --recovery-shares)"
         }
         nkbackup::Hint::LongerPassphrase => "choose a longer one (a few words)",
-        nkbackup::Hint::EnrollCard => "`nkbackup card enroll` adds one",
+        nkbackup::Hint::EnrollCard => "enroll one with `nkbackup card enroll`",
         nkbackup::Hint::ListRecipients => "`nkbackup recipient list` shows the enrolled ones",
         nkbackup::Hint::NameCard => "name the one to drill with --card IDENT",
         nkbackup::Hint::NameOneToken => "give exactly one of -i KEYFILE, --card or --recovery-key…",
-        _ => "see docs/CLI.md",
+        nkbackup::Hint::InitRepository => {
+            "create one with `nkbackup init --repo DIR`, or point --repo / NKBACKUP_REPO at an existing one"
+        }
+        nkbackup::Hint::AddRecipient => "add one with `nkbackup recipient add --repo DIR age1...`",
+        nkbackup::Hint::ListBackups => "`nkbackup list` shows the ids",
+        nkbackup::Hint::SkipUnreadable => {
+            "or seal with --skip-unreadable to record it and continue"
+        }
+        nkbackup::Hint::ForceRestore => {
+            "or pass --force to replace the backup's top-level entries in the target"
+        }
+        nkbackup::Hint::ReplaceRecoveryKey => "pass --replace to make a new one",
+        nkbackup::Hint::MakeRecoveryKey => "make one with `nkbackup recovery-key new --repo DIR`",
+        nkbackup::Hint::ListEscrow => "`nkbackup escrow list` shows what is escrowed",
+        nkbackup::Hint::AuditJournals => "`nkbackup retention verify` lists every damaged line",
+        nkbackup::Hint::SealWithoutStrict => "or seal without --strict to only warn",
+        nkbackup::Hint::ListCards => "`nkbackup card list` shows the cards present",
+        nkbackup::Hint::ChooseCard => "choose one with --ident (or --card IDENT)",
+        nkbackup::Hint::LongerCardTimeout => "--card-timeout sets how long to wait",
+        nkbackup::Hint::GenerateCardKey => {
+            "`nkbackup card generate --ident IDENT --algo cv25519 --yes` makes one"
+        }
+        nkbackup::Hint::AllowLastPinTry => "run again with --i-know-the-last-try",
+        nkbackup::Hint::GivePin => "or with --pin-file, or for automation in NKBACKUP_PIN",
+        nkbackup::Hint::VerifyBackup => {
+            "`nkbackup verify ID` checks the ciphertext against the sidecar"
+        }
+        _ => FALLBACK_HINT,
     }
 }
 
@@ -66,6 +97,13 @@ pub fn warn(msg: impl std::fmt::Display) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_hint_is_worded_as_a_command() {
+        for h in nkbackup::Hint::ALL {
+            assert_ne!(super::hint(*h), super::FALLBACK_HINT, "{h:?}");
+        }
+    }
+
     #[test]
     fn safe_keeps_lines_and_escapes_the_rest() {
         assert_eq!(super::safe("a\nb\tc\u{1b}[2J"), "a\nb\tc\\u{1b}[2J");
