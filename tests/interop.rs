@@ -124,7 +124,8 @@ fn stock_age_encrypted_key_file_works_with_nkbackup() {
 
 /// Paths at the ustar limits (a name of exactly 100 bytes, a path split
 /// between the 155-byte prefix and the name, one too long for either and
-/// written as a pax record) restore the same with stock tar and nkbackup.
+/// a link target too long for its field, both written as pax records)
+/// restore the same with stock tar and nkbackup.
 #[test]
 fn paths_at_the_ustar_limits_restore_with_stock_tar() {
     if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
@@ -143,9 +144,15 @@ fn paths_at_the_ustar_limits_restore_with_stock_tar() {
         std::fs::create_dir_all(p.parent().unwrap()).unwrap();
         std::fs::write(&p, n.as_bytes()).unwrap();
     }
+    // A link target longer than the 100-byte linkname field: a pax linkpath.
+    std::os::unix::fs::symlink(
+        format!("{d150}/{}", names[1].rsplit('/').next().unwrap()),
+        src.join("l"),
+    )
+    .unwrap();
     let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
     let out = stock_extract(&f, &rep.data_path);
-    assert_eq!(assert_same_tree(&src, &out.join("svc")), 4);
+    assert_eq!(assert_same_tree(&src, &out.join("svc")), 5);
     let b = f.repo.find(&rep.sidecar.id).unwrap();
     let ours = f.path("ours");
     nkbackup::Opener::new(&b)
@@ -153,5 +160,5 @@ fn paths_at_the_ustar_limits_restore_with_stock_tar() {
         .unwrap()
         .restore(&ours, &Default::default())
         .unwrap();
-    assert_eq!(assert_same_tree(&src, &ours.join("svc")), 4);
+    assert_eq!(assert_same_tree(&src, &ours.join("svc")), 5);
 }

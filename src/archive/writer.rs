@@ -339,34 +339,31 @@ impl<W: Write> ArchiveWriter<W> {
         link: Option<&[u8]>,
         size: u64,
     ) -> io::Result<()> {
-        let mut pax_records = Vec::new();
+        let mut pax_records: Vec<(&str, std::borrow::Cow<'_, [u8]>)> = Vec::new();
         if set_ustar_path(&mut h, path).is_err() {
-            pax::push_record(&mut pax_records, "path", path);
+            pax_records.push(("path", path.into()));
             let name = &mut h.as_old_mut().name;
             let n = path.len().min(name.len() - 1);
             name[..n].copy_from_slice(&path[..n]);
         }
         if let Some(link) = link {
             if link.len() > 100 {
-                pax::push_record(&mut pax_records, "linkpath", link);
+                pax_records.push(("linkpath", link.into()));
                 h.as_old_mut().linkname[..99].copy_from_slice(&link[..99]);
             } else {
                 h.as_old_mut().linkname[..link.len()].copy_from_slice(link);
             }
         }
         if size > pax::USTAR_MAX_SIZE {
-            pax::push_record(&mut pax_records, "size", size.to_string().as_bytes());
+            pax_records.push(("size", size.to_string().into_bytes().into()));
         }
         if !pax_records.is_empty() {
-            let mut x = Header::new_ustar();
-            x.set_entry_type(EntryType::XHeader);
-            x.set_mode(0o644);
-            x.set_size(pax_records.len() as u64);
-            x.as_old_mut().name[..14].copy_from_slice(b"././@PaxHeader");
-            x.set_cksum();
-            self.write_raw(x.as_bytes())?;
-            self.write_raw(&pax_records)?;
-            self.pad(pax_records.len() as u64)?;
+            // The tar crate frames the records and their `x` header; its
+            // builder only ever sees this one entry (what it would append
+            // when dropped, the end of an archive, is discarded with it).
+            let mut b = tar::Builder::new(Vec::new());
+            b.append_pax_extensions(pax_records.iter().map(|(k, v)| (*k, v.as_ref())))?;
+            self.write_raw(b.get_ref())?;
         }
         h.set_cksum();
         self.write_raw(h.as_bytes())
