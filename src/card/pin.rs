@@ -1,8 +1,9 @@
 //! Where PINs come from: a callback the caller supplies.
 //!
-//! The library never decides how to ask for a PIN; it calls a
-//! [`PinSource`]. Provided sources, in the order [`default_source`] tries
-//! them:
+//! The library never decides how to ask for a PIN, and never prompts
+//! itself; it calls the [`PinSource`] its caller gave. Sources provided
+//! here (the CLI chains them, then falls back to a no-echo prompt on the
+//! terminal of its own):
 //!
 //! 1. [`EnvPin`]: `NKBACKUP_PIN` (user PIN) / `NKBACKUP_ADMIN_PIN` (admin
 //!    PIN). **For automation and tests only**: the environment of a process
@@ -10,9 +11,7 @@
 //! 2. [`FilePin`]: the first line of a file (`--pin-file`), e.g. on a tmpfs.
 //! 3. [`Pinentry`]: the `pinentry` program (GnuPG's PIN dialog), if installed
 //!    and there is a terminal or display. Choosing Cancel there is
-//!    [`CardError::PinCancelled`] (nothing else is asked); a pinentry that
-//!    cannot show its dialog falls back to the terminal.
-//! 4. [`TtyPin`]: a no-echo prompt on the terminal.
+//!    [`CardError::PinCancelled`] (nothing else is asked).
 //!
 //! A reader with a PIN pad takes the user PIN itself and no source is asked
 //! (physical readers only; hw-tests/README.md, "Pinpad readers").
@@ -190,61 +189,6 @@ fn is_cancel(e: &pinentry::Error) -> bool {
         pinentry::Error::Gpg(g) => g.code() == 198,
         _ => false,
     }
-}
-
-/// A no-echo prompt on the controlling terminal (`/dev/tty`).
-#[derive(Debug, Default, Clone, Copy)]
-pub struct TtyPin;
-
-impl PinSource for TtyPin {
-    fn pin(&mut self, request: &PinRequest) -> Result<SecretString, CardError> {
-        let pin =
-            rpassword::prompt_password(format!("{}: ", request.description())).map_err(|e| {
-                CardError::PinUnavailable {
-                    label: request.label.clone(),
-                    reason: format!("no terminal to ask on ({e})"),
-                }
-            })?;
-        let pin = zeroize::Zeroizing::new(pin);
-        if pin.is_empty() {
-            return Err(CardError::PinUnavailable {
-                label: request.label.clone(),
-                reason: "an empty PIN was entered".into(),
-            });
-        }
-        Ok(SecretString::from(pin.as_str().to_owned()))
-    }
-}
-
-/// The default chain: `NKBACKUP_PIN`/`NKBACKUP_ADMIN_PIN` if set, else the
-/// PIN file if given, else pinentry if installed, else the terminal.
-/// `notify` hears why a step was passed over (pinentry failed).
-pub fn default_source(
-    pin_file: Option<PathBuf>,
-    notify: impl Fn(&str) + 'static,
-) -> Box<dyn PinSource> {
-    Box::new(move |req: &PinRequest| -> Result<SecretString, CardError> {
-        if EnvPin::is_set(req.kind) {
-            return EnvPin.pin(req);
-        }
-        if let (Some(f), PinKind::User) = (&pin_file, req.kind) {
-            return FilePin(f.clone()).pin(req);
-        }
-        let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin())
-            || std::env::var_os("DISPLAY").is_some()
-            || std::env::var_os("WAYLAND_DISPLAY").is_some();
-        if let Some(mut p) = Pinentry::find()
-            && interactive
-        {
-            match p.pin(req) {
-                Ok(pin) => return Ok(pin),
-                // Cancel means cancel: no second prompt on the terminal.
-                Err(e @ CardError::PinCancelled { .. }) => return Err(e),
-                Err(e) => notify(&format!("pinentry failed ({e}); asking on the terminal")),
-            }
-        }
-        TtyPin.pin(req)
-    })
 }
 
 /// Checks a PIN's shape before it is sent (OpenPGP cards take 6–127 bytes

@@ -45,7 +45,7 @@ pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentit
         return Ok(None);
     };
     let ident = (!ident.is_empty()).then_some(ident.as_str());
-    let pins = card::pin::default_source(args.pin_file.clone(), notice);
+    let pins = crate::pins::default_source(args.pin_file.clone(), notice);
     let id = CardIdentity::from_config(repo.config(), ident, pins)?
         .timeout(Duration::from_secs(args.card_timeout))
         .allow_last_try(args.i_know_the_last_try)
@@ -173,7 +173,7 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                     "`card generate` destroys the decryption key on {ident}; backups sealed only to it could never be opened again. Add --yes if that is what you want"
                 );
             }
-            let mut pins = card::pin::default_source(None, notice);
+            let mut pins = crate::pins::default_source(None, notice);
             let key = card::generate(&ident, a, pins.as_mut())
                 .with_context(|| format!("generating a {a} key on {ident}"))?;
             println!(

@@ -10,6 +10,7 @@ mod drill;
 mod escrow;
 mod keys;
 mod output;
+mod pins;
 mod recovery;
 mod retention;
 mod secrets;
