@@ -4,10 +4,13 @@
 //! This module is the bottom layer (docs/ARCHITECTURE.md): it uses nothing
 //! else of the crate, so every other module can return its errors.
 //!
-//! Every variant says what went wrong *and* what to do about it, because the
-//! person reading it is usually an administrator at a terminal, often during
-//! an incident. Messages never contain secret material: no keys, PINs or
-//! plaintext, only paths, backup ids and labels.
+//! Every variant says what went wrong and, where that needs none of the
+//! caller's commands, what to do about it, because the person reading it is
+//! usually an administrator at a terminal, often during an incident. What
+//! to type or click next is a separate [`Hint`] ([`Error::hint`]), which
+//! each caller words in its own terms (the CLI as a command line).
+//! Messages never contain secret material: no keys, PINs or plaintext, only
+//! paths, backup ids and labels.
 
 mod card;
 mod recovery;
