@@ -240,9 +240,10 @@ fn report_peak_memory() {
     }
 }
 
-/// The error and its causes, each said once: library errors already end
-/// with their cause's text (`writing X: No space left on device`), so a
-/// cause whose text is already in the message is not repeated.
+/// The error and its causes, each said once (library errors already end
+/// with their cause's text, `writing X: No space left on device`, so a
+/// cause whose text is already in the message is not repeated), then the
+/// library's hint of what to do, worded as a command ([`output::hint`]).
 fn message(e: &anyhow::Error) -> String {
     let mut msg = e.to_string();
     for cause in e.chain().skip(1) {
