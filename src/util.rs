@@ -40,7 +40,7 @@ pub fn rfc3339_unix(secs: i64) -> String {
 
 /// Parses an RFC 3339 time (any offset, converted to UTC) or a plain date
 /// `YYYY-MM-DD` (midnight UTC).
-pub fn parse_time(s: &str) -> Result<OffsetDateTime, RetentionError> {
+pub fn parse_time(s: &str) -> crate::Result<OffsetDateTime> {
     let bad = || RetentionError::MalformedTime {
         input: s.to_owned(),
     };
@@ -48,7 +48,7 @@ pub fn parse_time(s: &str) -> Result<OffsetDateTime, RetentionError> {
         return Ok(t.to_offset(time::UtcOffset::UTC));
     }
     let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(s, &fmt).map_err(|_| bad())?;
+    let d = time::Date::parse(s, &fmt).map_err(|_| crate::Error::from(bad()))?;
     Ok(d.midnight().assume_utc())
 }
 

@@ -70,7 +70,7 @@ pub struct EnrolledCard {
 
 impl EnrolledCard {
     /// The token a recipient entry describes; `None` for non-card types.
-    pub fn from_recipient(r: &RecipientConfig) -> Option<Result<Self, CardError>> {
+    pub(crate) fn from_recipient(r: &RecipientConfig) -> Option<Result<Self, CardError>> {
         if !r.kind.is_card() {
             return None;
         }

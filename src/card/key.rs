@@ -348,7 +348,7 @@ fn strip_zeros(b: &[u8]) -> &[u8] {
 
 /// The card key a recipient entry of type `card-x25519` or `card-openpgp`
 /// holds.
-pub fn from_recipient(r: &RecipientConfig) -> Result<CardKey, CardError> {
+pub(crate) fn from_recipient(r: &RecipientConfig) -> Result<CardKey, CardError> {
     let bad = |reason: String| CardError::InvalidRecipient {
         label: r.label.clone(),
         reason,

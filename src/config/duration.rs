@@ -20,7 +20,11 @@ pub struct Period {
 
 impl Period {
     /// Parses `24h`, `7d`, `90d`, `2w`, `1d12h`…
-    pub fn parse(input: &str) -> Result<Self, RetentionError> {
+    pub fn parse(input: &str) -> crate::Result<Self> {
+        Ok(Self::parse_typed(input)?)
+    }
+
+    pub(crate) fn parse_typed(input: &str) -> Result<Self, RetentionError> {
         let bad = |reason: &str| RetentionError::MalformedDuration {
             input: input.to_owned(),
             reason: reason.to_owned(),
@@ -127,7 +131,7 @@ impl fmt::Display for Period {
 impl std::str::FromStr for Period {
     type Err = RetentionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Period::parse(s)
+        Period::parse_typed(s)
     }
 }
 

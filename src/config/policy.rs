@@ -80,7 +80,7 @@ impl ClassPolicy {
         let period = |key: &str, v: &Option<String>| -> Result<Option<Period>, RetentionError> {
             v.as_deref()
                 .map(|s| {
-                    Period::parse(s).map_err(|e| match e {
+                    Period::parse_typed(s).map_err(|e| match e {
                         RetentionError::MalformedDuration { input, reason } => {
                             RetentionError::MalformedDuration {
                                 input,
@@ -109,10 +109,7 @@ impl ClassPolicy {
     /// The deadline of a backup created at `created`, if the class has
     /// one; an error if it falls outside the dates nkbackup computes with
     /// (a creation time far in the future, as only a planted sidecar has).
-    pub fn deadline(
-        &self,
-        created: OffsetDateTime,
-    ) -> Result<Option<OffsetDateTime>, RetentionError> {
+    pub fn deadline(&self, created: OffsetDateTime) -> crate::Result<Option<OffsetDateTime>> {
         let Some(m) = self.max_age else {
             return Ok(None);
         };
@@ -120,10 +117,12 @@ impl ClassPolicy {
             .checked_add(m.to_duration())
             .filter(|d| d.year() <= 9999)
             .map(Some)
-            .ok_or_else(|| RetentionError::DateOutOfRange {
-                class: self.class.clone(),
-                created: crate::util::rfc3339(created),
-                max_age: m.to_string(),
+            .ok_or_else(|| {
+                crate::Error::from(RetentionError::DateOutOfRange {
+                    class: self.class.clone(),
+                    created: crate::util::rfc3339(created),
+                    max_age: m.to_string(),
+                })
             })
     }
 

@@ -49,7 +49,7 @@ pub struct KeyCheck {
 
 impl KeyCheck {
     /// Checks that `iv` and `mac` decode to 16 and 32 bytes, without a key.
-    pub fn verify_well_formed(&self) -> Result<(), RecoveryError> {
+    pub(crate) fn verify_well_formed(&self) -> Result<(), RecoveryError> {
         decode_exact::<16>(&self.iv, "iv")?;
         decode_exact::<32>(&self.mac, "mac")?;
         Ok(())

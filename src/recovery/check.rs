@@ -64,7 +64,7 @@ impl KeyCheck {
     /// The MAC comparison is constant-time. Returns
     /// [`RecoveryError::KeyCheckMismatch`] for a different key and
     /// [`RecoveryError::KeyCheckMalformed`] if the stored check is damaged.
-    pub fn verify_key(&self, key: &RecoveryKey) -> Result<(), RecoveryError> {
+    pub(crate) fn verify_key(&self, key: &RecoveryKey) -> Result<(), RecoveryError> {
         let iv: [u8; 16] = decode_exact(&self.iv, "iv")?;
         let expected: [u8; 32] = decode_exact(&self.mac, "mac")?;
         let (_ciphertext, mac) = encrypt(key, KEY_CHECK_NAME, &iv, &[0u8; 32]);

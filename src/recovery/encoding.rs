@@ -54,7 +54,7 @@ pub fn encode(key: &RecoveryKey) -> SecretString {
 
 /// Decodes a typed recovery key; see the module docs for the checks. A
 /// text longer than [`crate::limits::KEY_TEXT_BYTES`] is refused first.
-pub fn decode(text: &str) -> Result<RecoveryKey, RecoveryError> {
+pub(crate) fn decode(text: &str) -> Result<RecoveryKey, RecoveryError> {
     check_length(text, "recovery key")?;
     let compact =
         strip_base58(text, 0).map_err(|(character, position)| RecoveryError::InvalidCharacter {
@@ -89,9 +89,10 @@ impl RecoveryKey {
         encode(self)
     }
 
-    /// Parses a typed recovery key; see [`decode`].
-    pub fn from_encoded(text: &str) -> Result<Self, RecoveryError> {
-        decode(text)
+    /// Parses a typed recovery key (the checks are in the module docs; a
+    /// text longer than [`crate::limits::KEY_TEXT_BYTES`] is refused first).
+    pub fn from_encoded(text: &str) -> crate::Result<Self> {
+        Ok(decode(text)?)
     }
 }
 

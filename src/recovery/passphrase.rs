@@ -60,7 +60,7 @@ pub const MAX_ITERATIONS: u32 = 10_000_000;
 ///
 /// Fails if the algorithm is not `m.pbkdf2`, `bits` is not 256, or
 /// `iterations` is 0 or more than [`MAX_ITERATIONS`].
-pub fn derive(
+pub(crate) fn derive(
     passphrase: &SecretString,
     params: &PassphraseParams,
 ) -> Result<RecoveryKey, RecoveryError> {
@@ -98,12 +98,14 @@ pub fn derive(
 }
 
 impl RecoveryKey {
-    /// Derives a recovery key from a passphrase; see [`derive()`].
+    /// Derives a recovery key from a passphrase (Matrix `m.pbkdf2`). Fails
+    /// if the algorithm is not `m.pbkdf2`, `bits` is not 256, or
+    /// `iterations` is 0 or more than [`MAX_ITERATIONS`].
     pub fn from_passphrase(
         passphrase: &SecretString,
         params: &PassphraseParams,
-    ) -> Result<Self, RecoveryError> {
-        derive(passphrase, params)
+    ) -> crate::Result<Self> {
+        Ok(derive(passphrase, params)?)
     }
 }
 

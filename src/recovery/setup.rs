@@ -21,7 +21,11 @@ pub fn config_for(key: &RecoveryKey, passphrase: Option<PassphraseParams>) -> Re
 }
 
 /// Checks that `key` is the repository's recovery key.
-pub fn check_key(cfg: &RecoveryConfig, key: &RecoveryKey) -> Result<(), RecoveryError> {
+pub fn check_key(cfg: &RecoveryConfig, key: &RecoveryKey) -> crate::Result<()> {
+    Ok(check(cfg, key)?)
+}
+
+pub(crate) fn check(cfg: &RecoveryConfig, key: &RecoveryKey) -> Result<(), RecoveryError> {
     if key.key_id().to_string() != cfg.key_id || key.recipient().to_string() != cfg.recipient {
         return Err(RecoveryError::KeyCheckMismatch);
     }
@@ -33,12 +37,16 @@ pub fn check_key(cfg: &RecoveryConfig, key: &RecoveryKey) -> Result<(), Recovery
 pub fn key_from_passphrase(
     cfg: &RecoveryConfig,
     passphrase: &SecretString,
+) -> Option<crate::Result<RecoveryKey>> {
+    derive_checked(cfg, passphrase).map(|r| r.map_err(Into::into))
+}
+
+pub(crate) fn derive_checked(
+    cfg: &RecoveryConfig,
+    passphrase: &SecretString,
 ) -> Option<Result<RecoveryKey, RecoveryError>> {
     let params = cfg.passphrase.as_ref()?;
-    Some(
-        RecoveryKey::from_passphrase(passphrase, params)
-            .and_then(|k| check_key(cfg, &k).map(|_| k)),
-    )
+    Some(super::passphrase::derive(passphrase, params).and_then(|k| check(cfg, &k).map(|_| k)))
 }
 
 #[cfg(test)]
@@ -49,14 +57,14 @@ mod tests {
     fn the_right_key_passes_and_another_fails() {
         let k = RecoveryKey::generate();
         let cfg = config_for(&k, None);
-        check_key(&cfg, &k).unwrap();
+        check(&cfg, &k).unwrap();
         let other = RecoveryKey::generate();
-        assert!(check_key(&cfg, &other).unwrap_err().is_wrong_key());
+        assert!(check(&cfg, &other).unwrap_err().is_wrong_key());
         // A config whose check was made for another key is caught too.
         let mut forged = cfg.clone();
         forged.check = KeyCheck::new(&other);
-        assert!(check_key(&forged, &k).unwrap_err().is_wrong_key());
-        assert!(key_from_passphrase(&cfg, &SecretString::from("x")).is_none());
+        assert!(check(&forged, &k).unwrap_err().is_wrong_key());
+        assert!(derive_checked(&cfg, &SecretString::from("x")).is_none());
     }
 
     #[test]
@@ -68,9 +76,9 @@ mod tests {
         let pass = SecretString::from("correct horse battery staple");
         let k = RecoveryKey::from_passphrase(&pass, &params).unwrap();
         let cfg = config_for(&k, Some(params));
-        let again = key_from_passphrase(&cfg, &pass).unwrap().unwrap();
+        let again = derive_checked(&cfg, &pass).unwrap().unwrap();
         assert_eq!(again.key_id(), k.key_id());
-        let wrong = key_from_passphrase(&cfg, &SecretString::from("wrong")).unwrap();
+        let wrong = derive_checked(&cfg, &SecretString::from("wrong")).unwrap();
         assert!(wrong.unwrap_err().is_wrong_key());
     }
 }

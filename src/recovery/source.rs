@@ -63,14 +63,14 @@ pub fn load(cfg: &RecoveryConfig, source: &RecoveryKeySource) -> Result<Recovery
             super::shares::combine_text(&texts)?
         }
         RecoveryKeySource::Passphrase(p) => {
-            return match setup::key_from_passphrase(cfg, p) {
+            return match setup::derive_checked(cfg, p) {
                 None => Err(RecoveryError::NotFromPassphrase.into()),
                 Some(Err(e)) if e.is_wrong_key() => Err(RecoveryError::WrongPassphrase.into()),
                 Some(k) => Ok(k?),
             };
         }
     };
-    setup::check_key(cfg, &key)?;
+    setup::check(cfg, &key)?;
     Ok(key)
 }
 

@@ -108,7 +108,11 @@ impl Share {
 
     /// Parses a share's text (whitespace between groups is free; the header
     /// is case-insensitive). Verifies the checksum.
-    pub fn parse(text: &str) -> Result<Self, RecoveryError> {
+    pub fn parse(text: &str) -> crate::Result<Self> {
+        Ok(Self::parse_typed(text)?)
+    }
+
+    pub(crate) fn parse_typed(text: &str) -> Result<Self, RecoveryError> {
         super::encoding::check_length(text, "share")?;
         // Header: the first whitespace-free word.
         let leading = text.chars().take_while(|c| c.is_whitespace()).count();
@@ -177,7 +181,7 @@ impl FromStr for Share {
     type Err = RecoveryError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Share::parse(s)
+        Share::parse_typed(s)
     }
 }
 
@@ -281,7 +285,11 @@ fn split_key(
 /// ([`RecoveryError::TooFewShares`]). After interpolation the rebuilt key's
 /// id must equal the shares' ([`RecoveryError::CombinedKeyMismatch`]).
 /// Share numbers in errors are 1-based positions in `shares`.
-pub fn combine(shares: &[Share]) -> Result<RecoveryKey, RecoveryError> {
+pub fn combine(shares: &[Share]) -> crate::Result<RecoveryKey> {
+    Ok(combine_shares(shares)?)
+}
+
+pub(crate) fn combine_shares(shares: &[Share]) -> Result<RecoveryKey, RecoveryError> {
     let first = shares.first().ok_or(RecoveryError::NoShares)?;
     for (n, share) in shares.iter().enumerate().skip(1) {
         if share.key_id != first.key_id {
@@ -344,12 +352,12 @@ pub fn combine(shares: &[Share]) -> Result<RecoveryKey, RecoveryError> {
 
 /// Parses a list of share texts, reporting which one is wrong as
 /// [`RecoveryError::InShare`] (1-based).
-pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Share>, RecoveryError> {
+pub(crate) fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Share>, RecoveryError> {
     texts
         .iter()
         .enumerate()
         .map(|(n, t)| {
-            Share::parse(t.as_ref()).map_err(|e| RecoveryError::InShare {
+            Share::parse_typed(t.as_ref()).map_err(|e| RecoveryError::InShare {
                 number: n + 1,
                 source: Box::new(e),
             })
@@ -357,9 +365,13 @@ pub fn parse_all<S: AsRef<str>>(texts: &[S]) -> Result<Vec<Share>, RecoveryError
         .collect()
 }
 
-/// Parses share texts and combines them: [`parse_all`] then [`combine`].
-pub fn combine_text<S: AsRef<str>>(texts: &[S]) -> Result<RecoveryKey, RecoveryError> {
-    combine(&parse_all(texts)?)
+/// Parses share texts (each as [`Share::parse`]) and combines them ([`combine`]).
+pub fn combine_text<S: AsRef<str>>(texts: &[S]) -> crate::Result<RecoveryKey> {
+    Ok(combine_text_typed(texts)?)
+}
+
+pub(crate) fn combine_text_typed<S: AsRef<str>>(texts: &[S]) -> Result<RecoveryKey, RecoveryError> {
+    combine_shares(&parse_all(texts)?)
 }
 
 #[cfg(test)]

@@ -29,10 +29,14 @@ fn every_k_subset_rebuilds_the_key() {
         for size in k..=n {
             for subset in subsets(n, size) {
                 let mut picked = pick(&shares, &subset);
-                assert_eq!(combine(&picked).unwrap(), key, "{k}-of-{n} {subset:?}");
+                assert_eq!(
+                    combine_shares(&picked).unwrap(),
+                    key,
+                    "{k}-of-{n} {subset:?}"
+                );
                 picked.reverse();
                 assert_eq!(
-                    combine(&picked).unwrap(),
+                    combine_shares(&picked).unwrap(),
                     key,
                     "{k}-of-{n} {subset:?} reversed"
                 );
@@ -43,7 +47,7 @@ fn every_k_subset_rebuilds_the_key() {
             .iter()
             .map(|s| s.to_text().expose_secret().to_string())
             .collect();
-        assert_eq!(combine_text(&texts[n - k..]).unwrap(), key);
+        assert_eq!(combine_text_typed(&texts[n - k..]).unwrap(), key);
     }
 }
 
@@ -65,10 +69,10 @@ fn format_vector_combines_to_the_alice_key() {
     assert_eq!(alice.key_id().to_string(), "300c9c9603b92a4b");
     for pair in subsets(3, 2) {
         let texts: Vec<&str> = pair.iter().map(|&i| FORMAT_VECTOR[i]).collect();
-        assert_eq!(combine_text(&texts).unwrap(), alice, "{pair:?}");
+        assert_eq!(combine_text_typed(&texts).unwrap(), alice, "{pair:?}");
     }
     for (i, text) in FORMAT_VECTOR.iter().enumerate() {
-        let share = Share::parse(text).unwrap();
+        let share = Share::parse_typed(text).unwrap();
         assert_eq!(usize::from(share.index()), i + 1);
         assert_eq!(share.threshold(), 2);
         assert_eq!(share.key_id(), alice.key_id());
@@ -82,14 +86,14 @@ fn k_minus_one_shares_are_too_few() {
     let shares = split(&key, 3, 5).unwrap();
     for subset in subsets(5, 2) {
         assert_eq!(
-            combine(&pick(&shares, &subset)).unwrap_err(),
+            combine_shares(&pick(&shares, &subset)).unwrap_err(),
             RecoveryError::TooFewShares { needed: 3, got: 2 }
         );
     }
-    let err = combine(&shares[..1]).unwrap_err();
+    let err = combine_shares(&shares[..1]).unwrap_err();
     assert_eq!(err, RecoveryError::TooFewShares { needed: 3, got: 1 });
     assert!(err.to_string().contains("needs 3 shares, got 1"), "{err}");
-    assert_eq!(combine(&[]).unwrap_err(), RecoveryError::NoShares);
+    assert_eq!(combine_shares(&[]).unwrap_err(), RecoveryError::NoShares);
 }
 
 #[test]
@@ -108,12 +112,12 @@ fn forged_share_with_valid_checksum_is_caught_by_key_id() {
             value,
         };
         // Its text passes the checksum…
-        let reparsed = Share::parse(forged.to_text().expose_secret()).unwrap();
+        let reparsed = Share::parse_typed(forged.to_text().expose_secret()).unwrap();
         // …but K-1 genuine shares plus it do not give the key.
         let mut set = pick(&shares, &[0, 1]);
         set.push(reparsed);
         assert_eq!(
-            combine(&set).unwrap_err(),
+            combine_shares(&set).unwrap_err(),
             RecoveryError::CombinedKeyMismatch
         );
     }
@@ -123,7 +127,7 @@ fn forged_share_with_valid_checksum_is_caught_by_key_id() {
     let mut set = pick(&shares, &[0, 1]);
     set.push(other_split[2].clone());
     assert_eq!(
-        combine(&set).unwrap_err(),
+        combine_shares(&set).unwrap_err(),
         RecoveryError::CombinedKeyMismatch
     );
 }
@@ -134,7 +138,7 @@ fn typo_in_share_is_detected() {
     let shares = split(&key, 2, 3).unwrap();
     let text = shares[1].to_text().expose_secret().to_string();
     assert!(text.starts_with("nkbs1-k2-i2 "), "{text}");
-    assert_eq!(Share::parse(&text).unwrap().index(), 2);
+    assert_eq!(Share::parse_typed(&text).unwrap().index(), 2);
 
     // Every single-character change of the body is caught.
     let chars: Vec<char> = text.chars().collect();
@@ -146,7 +150,7 @@ fn typo_in_share_is_detected() {
         let mut typo = chars.clone();
         typo[pos] = if chars[pos] == 'z' { 'y' } else { 'z' };
         let typed: String = typo.into_iter().collect();
-        match Share::parse(&typed) {
+        match Share::parse_typed(&typed) {
             Err(RecoveryError::ShareChecksum | RecoveryError::ShareWrongLength { .. }) => {}
             other => panic!("typo at {pos}: {other:?}"),
         }
@@ -157,7 +161,7 @@ fn typo_in_share_is_detected() {
         text.replacen("-i2 ", "-i3 ", 1),
     ] {
         assert_eq!(
-            Share::parse(&bad).unwrap_err(),
+            Share::parse_typed(&bad).unwrap_err(),
             RecoveryError::ShareChecksum
         );
     }
@@ -165,7 +169,7 @@ fn typo_in_share_is_detected() {
     // combine_text names the share.
     let typo = text.replacen("-i2 ", "-i3 ", 1);
     let texts = [shares[0].to_text().expose_secret().to_string(), typo];
-    let err = combine_text(&texts).unwrap_err();
+    let err = combine_text_typed(&texts).unwrap_err();
     assert_eq!(
         err,
         RecoveryError::InShare {
@@ -189,22 +193,22 @@ fn share_parse_errors_are_distinct() {
         "  {}\n",
         text.replace(' ', "\n  ").replacen("nkbs1", "NKBS1", 1)
     );
-    assert_eq!(Share::parse(&relaxed).unwrap().index(), 1);
+    assert_eq!(Share::parse_typed(&relaxed).unwrap().index(), 1);
 
     assert_eq!(
-        Share::parse(&text.replacen("nkbs1", "EsTc", 1)).unwrap_err(),
+        Share::parse_typed(&text.replacen("nkbs1", "EsTc", 1)).unwrap_err(),
         RecoveryError::ShareWrongPrefix
     );
     assert!(matches!(
-        Share::parse(&text.replacen("nkbs1", "nkbs2", 1)).unwrap_err(),
+        Share::parse_typed(&text.replacen("nkbs1", "nkbs2", 1)).unwrap_err(),
         RecoveryError::ShareMalformedHeader { .. }
     ));
     assert!(matches!(
-        Share::parse(&text.replacen("-k2-", "-k1-", 1)).unwrap_err(),
+        Share::parse_typed(&text.replacen("-k2-", "-k1-", 1)).unwrap_err(),
         RecoveryError::ShareMalformedHeader { .. }
     ));
     assert!(matches!(
-        Share::parse(&text.replacen("-i1", "-i0", 1)).unwrap_err(),
+        Share::parse_typed(&text.replacen("-i1", "-i0", 1)).unwrap_err(),
         RecoveryError::ShareMalformedHeader { .. }
     ));
     // "nkbs1-k2-i1 " is 12 characters; put an 'l' as the 14th.
@@ -212,7 +216,7 @@ fn share_parse_errors_are_distinct() {
     chars[13] = 'l';
     let typed: String = chars.into_iter().collect();
     assert_eq!(
-        Share::parse(&typed).unwrap_err(),
+        Share::parse_typed(&typed).unwrap_err(),
         RecoveryError::ShareInvalidCharacter {
             character: 'l',
             position: 14
@@ -223,7 +227,7 @@ fn share_parse_errors_are_distinct() {
     let groups: Vec<&str> = text.split(' ').collect();
     let short = [&groups[..3], &groups[4..]].concat().join(" ");
     assert!(matches!(
-        Share::parse(&short).unwrap_err(),
+        Share::parse_typed(&short).unwrap_err(),
         RecoveryError::ShareWrongLength { expected: 44, .. }
     ));
 }
@@ -234,7 +238,7 @@ fn shares_of_two_different_keys_are_rejected() {
     let b = RecoveryKey::generate();
     let sa = split(&a, 2, 3).unwrap();
     let sb = split(&b, 2, 3).unwrap();
-    let err = combine(&[sa[0].clone(), sb[1].clone()]).unwrap_err();
+    let err = combine_shares(&[sa[0].clone(), sb[1].clone()]).unwrap_err();
     assert_eq!(
         err,
         RecoveryError::MixedKeys {
@@ -253,7 +257,7 @@ fn mismatching_thresholds_and_duplicates_are_rejected() {
     let two = split(&key, 2, 3).unwrap();
     let three = split(&key, 3, 3).unwrap();
     assert_eq!(
-        combine(&[two[0].clone(), three[1].clone(), three[2].clone()]).unwrap_err(),
+        combine_shares(&[two[0].clone(), three[1].clone(), three[2].clone()]).unwrap_err(),
         RecoveryError::MismatchedThresholds {
             number: 2,
             expected: 2,
@@ -261,7 +265,7 @@ fn mismatching_thresholds_and_duplicates_are_rejected() {
         }
     );
     assert_eq!(
-        combine(&[two[0].clone(), two[1].clone(), two[0].clone()]).unwrap_err(),
+        combine_shares(&[two[0].clone(), two[1].clone(), two[0].clone()]).unwrap_err(),
         RecoveryError::DuplicateShare {
             index: 1,
             first: 1,
@@ -285,7 +289,7 @@ fn split_validates_parameters() {
     let max = split(&key, 255, 255).unwrap();
     assert_eq!(max.len(), 255);
     assert_eq!(max[254].index(), 255);
-    assert_eq!(combine(&max).unwrap(), key);
+    assert_eq!(combine_shares(&max).unwrap(), key);
 }
 
 #[test]
@@ -313,7 +317,7 @@ fn debug_and_errors_show_no_share_value() {
         }
         // An error about this share doesn't echo it either.
         let bad = text.replacen("-k2-", "-k3-", 1);
-        let err = Share::parse(&bad).unwrap_err();
+        let err = Share::parse_typed(&bad).unwrap_err();
         let msg = format!("{err} {err:?}");
         for group in text.split(' ').skip(1) {
             assert!(!msg.contains(group), "{msg}");
