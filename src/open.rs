@@ -21,7 +21,7 @@ use crate::archive::{self, EntrySink, Extractor, NullSink, StreamReport, Target}
 use crate::compression::decompressing_reader;
 use crate::digest::HashingReader;
 use crate::error::{Error, IoContext, Result};
-use crate::format::age_header::{HeaderError, read_prefix};
+use crate::format::age_header::{HeaderError, read_prefix_raw};
 use crate::limits::{AGE_HEADER_BYTES, AGE_HEADER_LINES};
 use crate::manifest::EntryPath;
 use crate::repo::BackupInfo;
@@ -206,7 +206,7 @@ impl<'a> Opener<'a> {
         });
         let report = {
             let mut input = BufReader::with_capacity(1 << 20, &mut hashing);
-            let header = read_prefix(&mut input).map_err(|e| match e {
+            let header = read_prefix_raw(&mut input).map_err(|e| match e {
                 HeaderError::Io(e) => Error::io(format!("reading {}", b.data_path.display()), e),
                 HeaderError::TooLong => Error::Damaged {
                     id: id.to_owned(),

@@ -137,7 +137,7 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
     };
     let terr = |e| tar_error(id, e);
     let mut tar = TarReader::new(r);
-    let first = tar.next_entry().map_err(terr)?;
+    let first = tar.next_raw().map_err(terr)?;
     let starts_right = first.as_ref().is_some_and(|e| {
         e.kind == RawKind::Directory
             && e.path.strip_suffix(b"/").unwrap_or(&e.path) == MANIFEST_DIR.as_bytes()
@@ -152,7 +152,7 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
     let mut order = Order::new();
     let mut file_bytes = 0u64;
     let report = loop {
-        let Some(raw) = tar.next_entry().map_err(terr)? else {
+        let Some(raw) = tar.next_raw().map_err(terr)? else {
             return Err(damaged(
                 "the inner manifest is missing: the backup is truncated or was not written by nkbackup"
                     .into(),
@@ -183,7 +183,7 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
             .push(&e)
             .map_err(|err| Error::io("writing a scratch file", err))?;
     };
-    if tar.next_entry().map_err(terr)?.is_some() {
+    if tar.next_raw().map_err(terr)?.is_some() {
         return Err(damaged(
             "there are entries after the inner manifest, which must be last".into(),
         ));
@@ -191,7 +191,7 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
     // Read to the end of the payload so that age authenticates its final
     // chunk and zstd checks its frame checksum; only zeros may follow the
     // end of the archive.
-    tar.finish().map_err(terr)?;
+    tar.finish_raw().map_err(terr)?;
     Ok(report)
 }
 

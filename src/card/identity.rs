@@ -333,7 +333,7 @@ impl CardIdentity {
                 ))
             })?;
             let p = if c.kind == KIND_X25519 {
-                X25519Stanza::parse(stanza)
+                X25519Stanza::parse_raw(stanza)
                     .map(|r| r.map(Parsed::X25519).map_err(StanzaProblem::Malformed))
             } else {
                 OpenpgpStanza::parse(stanza, &c.key).map(|r| r.map(Parsed::Openpgp))

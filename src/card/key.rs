@@ -150,7 +150,7 @@ impl fmt::Debug for CardKey {
 
 impl CardKey {
     /// Builds the key from what the card returned.
-    pub fn from_card(public: &PublicKeyMaterial, created: u32) -> Result<Self, String> {
+    pub(crate) fn from_card(public: &PublicKeyMaterial, created: u32) -> Result<Self, String> {
         match public {
             PublicKeyMaterial::R(r) => {
                 let n = strip_zeros(r.n());
@@ -259,7 +259,7 @@ impl CardKey {
     }
 
     /// Parses the `key` of a `card-openpgp` recipient entry.
-    pub fn from_config_openpgp(key: &str) -> Result<Self, String> {
+    pub(crate) fn from_config_openpgp(key: &str) -> Result<Self, String> {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(key.trim())
             .map_err(|e| format!("key is not base64 ({e})"))?;
@@ -274,7 +274,7 @@ impl CardKey {
     }
 
     /// The card key an OpenPGP public key describes.
-    pub fn from_openpgp(key: &Key<PublicParts, UnspecifiedRole>) -> Result<Self, String> {
+    pub(crate) fn from_openpgp(key: &Key<PublicParts, UnspecifiedRole>) -> Result<Self, String> {
         let created = key
             .creation_time()
             .duration_since(SystemTime::UNIX_EPOCH)

@@ -34,7 +34,17 @@ pub struct X25519Stanza {
 impl X25519Stanza {
     /// Checks tag, argument and body length. `None` if it is not an X25519
     /// stanza at all; `Some(Err)` if it is a malformed one.
-    pub fn parse(stanza: &Stanza) -> Option<Result<Self, String>> {
+    pub fn parse(stanza: &Stanza) -> Option<crate::Result<Self>> {
+        Self::parse_raw(stanza).map(|r| {
+            r.map_err(|reason| crate::Error::Malformed {
+                what: "X25519 stanza",
+                reason,
+            })
+        })
+    }
+
+    /// [`X25519Stanza::parse`] with the reason as text.
+    pub(crate) fn parse_raw(stanza: &Stanza) -> Option<Result<Self, String>> {
         if stanza.tag != STANZA_TAG {
             return None;
         }

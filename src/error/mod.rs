@@ -192,6 +192,21 @@ pub enum Error {
         name: String,
     },
 
+    /// Input that one of the codecs of [`crate::format`] (or a card
+    /// stanza parser) refuses, seen outside a backup's context; the
+    /// commands report it as [`Error::Damaged`] with the backup's id.
+    #[error("malformed {what}: {reason}")]
+    Malformed {
+        /// What was being parsed.
+        what: &'static str,
+        /// Why it was refused.
+        reason: String,
+    },
+
+    /// A string is not a repository object name.
+    #[error(transparent)]
+    ObjectKey(#[from] crate::storage::KeyError),
+
     /// The backup is damaged: truncated, corrupted or tampered with.
     #[error(
         "backup {id} is damaged: {detail}; do not trust this copy: restore an older backup or another copy of this one"
@@ -491,6 +506,7 @@ impl Error {
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),
             Error::JournalDamaged { .. } => ErrorKind::Integrity,
+            Error::Malformed { .. } | Error::ObjectKey(_) => ErrorKind::Integrity,
             Error::DrillFailed { cause, .. } => cause.kind(),
             Error::CommitFailed(f) => f.cause.kind(),
             _ => ErrorKind::Other,

@@ -24,7 +24,22 @@ pub enum HeaderError {
 /// Reads `r` up to and including the header's MAC line (`--- …\n`), or to
 /// its end if it ends first; refuses a header longer than the bounds. The
 /// returned bytes are then given to `age` before the rest of `r`.
-pub fn read_prefix(r: &mut impl Read) -> Result<Vec<u8>, HeaderError> {
+pub fn read_prefix(r: &mut impl Read) -> crate::Result<Vec<u8>> {
+    read_prefix_raw(r).map_err(|e| match e {
+        HeaderError::Io(e) => crate::Error::io("reading an age header", e),
+        HeaderError::TooLong => crate::Error::Malformed {
+            what: "age header",
+            reason: format!(
+                "longer than {} bytes or {} lines",
+                crate::limits::AGE_HEADER_BYTES,
+                crate::limits::AGE_HEADER_LINES
+            ),
+        },
+    })
+}
+
+/// [`read_prefix`] with its own error (an open words it with the backup's id).
+pub(crate) fn read_prefix_raw(r: &mut impl Read) -> Result<Vec<u8>, HeaderError> {
     let mut out = Vec::with_capacity(4096);
     let mut lines = 0usize;
     let mut line_start = 0usize;
@@ -60,7 +75,7 @@ mod tests {
     fn stops_at_the_mac_line_and_refuses_long_headers() {
         let file = b"age-encryption.org/v1\n-> X25519 abc\nAAAA\n--- mac\n\x00payload";
         let mut r = &file[..];
-        let prefix = read_prefix(&mut r).unwrap();
+        let prefix = read_prefix_raw(&mut r).unwrap();
         assert_eq!(prefix, &file[..file.len() - 8]);
         assert_eq!(r, b"\x00payload", "nothing of the payload is taken");
         let long = [
@@ -69,14 +84,14 @@ mod tests {
         ]
         .concat();
         assert!(matches!(
-            read_prefix(&mut &long[..]),
+            read_prefix_raw(&mut &long[..]),
             Err(HeaderError::TooLong)
         ));
         let many = b"-> x\n".repeat(AGE_HEADER_LINES + 2);
         assert!(matches!(
-            read_prefix(&mut &many[..]),
+            read_prefix_raw(&mut &many[..]),
             Err(HeaderError::TooLong)
         ));
-        assert_eq!(read_prefix(&mut &b"short"[..]).unwrap(), b"short");
+        assert_eq!(read_prefix_raw(&mut &b"short"[..]).unwrap(), b"short");
     }
 }

@@ -54,7 +54,15 @@ pub struct PaxOverrides {
 }
 
 /// Parses the records of one `x` header's data.
-pub fn parse(data: &[u8]) -> Result<PaxOverrides, String> {
+pub fn parse(data: &[u8]) -> crate::Result<PaxOverrides> {
+    parse_records(data).map_err(|reason| crate::Error::Malformed {
+        what: "pax header",
+        reason,
+    })
+}
+
+/// [`parse`], with the reason as text (the tar reader words it).
+pub(crate) fn parse_records(data: &[u8]) -> Result<PaxOverrides, String> {
     if data.len() as u64 > PAX_HEADER_BYTES {
         return Err(format!(
             "a pax header of {} bytes is larger than the {PAX_HEADER_BYTES} nkbackup reads",
@@ -177,8 +185,8 @@ mod tests {
             let len: usize = std::str::from_utf8(&out[..sp]).unwrap().parse().unwrap();
             assert_eq!(len, out.len(), "value length {n}");
             match n {
-                0 => assert!(parse(&out).is_err(), "an empty path is refused"),
-                _ => assert_eq!(parse(&out).unwrap().path.map(|p| p.len()), Some(n)),
+                0 => assert!(parse_records(&out).is_err(), "an empty path is refused"),
+                _ => assert_eq!(parse_records(&out).unwrap().path.map(|p| p.len()), Some(n)),
             }
         }
     }
@@ -191,7 +199,7 @@ mod tests {
         push_record(&mut out, "size", b"8589934592");
         push_record(&mut out, "mtime", b"1700000000.25");
         push_record(&mut out, "SCHILY.xattr.user.x", b"\0binary");
-        let p = parse(&out).unwrap();
+        let p = parse_records(&out).unwrap();
         assert_eq!(p.path.as_deref(), Some("a/ü/ß".as_bytes()));
         assert_eq!(p.linkpath.as_deref(), Some(&b"t\nwith newline"[..]));
         assert_eq!(p.size, Some(8 << 30));
@@ -218,8 +226,12 @@ mod tests {
             b"15 mtime=1.2.3\n",
             b"25 GNU.sparse.major=1234\n",
         ] {
-            assert!(parse(bad).is_err(), "{:?}", String::from_utf8_lossy(bad));
+            assert!(
+                parse_records(bad).is_err(),
+                "{:?}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        assert!(parse(&vec![b'x'; (PAX_HEADER_BYTES + 1) as usize]).is_err());
+        assert!(parse_records(&vec![b'x'; (PAX_HEADER_BYTES + 1) as usize]).is_err());
     }
 }

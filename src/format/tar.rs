@@ -82,6 +82,19 @@ pub enum TarError {
     Malformed(String),
 }
 
+impl TarError {
+    /// As the crate's error, outside a backup's context.
+    fn into_error(self) -> crate::Error {
+        match self {
+            TarError::Io(e) => crate::Error::io("reading a tar stream", e),
+            TarError::Malformed(reason) => crate::Error::Malformed {
+                what: "tar stream",
+                reason,
+            },
+        }
+    }
+}
+
 impl From<io::Error> for TarError {
     fn from(e: io::Error) -> Self {
         TarError::Io(e)
@@ -127,7 +140,13 @@ impl<R: Read> TarReader<R> {
 
     /// The next entry, skipping what is left of the previous one's
     /// content; `None` at the end-of-archive blocks.
-    pub fn next_entry(&mut self) -> Result<Option<RawEntry>, TarError> {
+    pub fn next_entry(&mut self) -> crate::Result<Option<RawEntry>> {
+        self.next_raw().map_err(TarError::into_error)
+    }
+
+    /// [`TarReader::next_entry`] with the reader's own error (the archive
+    /// reader words it with the backup's id).
+    pub(crate) fn next_raw(&mut self) -> Result<Option<RawEntry>, TarError> {
         if self.ended {
             return Ok(None);
         }
@@ -163,7 +182,7 @@ impl<R: Read> TarReader<R> {
                         return bad("two pax headers in a row");
                     }
                     let data = self.read_extension(header.size, PAX_HEADER_BYTES, "pax header")?;
-                    pax = Some(pax::parse(&data).map_err(TarError::Malformed)?);
+                    pax = Some(pax::parse_records(&data).map_err(TarError::Malformed)?);
                 }
                 b'L' | b'K' => {
                     let slot = if header.flag == b'L' {
@@ -263,7 +282,12 @@ impl<R: Read> TarReader<R> {
 
     /// After the end-of-archive blocks: reads the rest of the stream, which
     /// may only be zero bytes (padding), and returns the inner reader.
-    pub fn finish(mut self) -> Result<R, TarError> {
+    pub fn finish(self) -> crate::Result<R> {
+        self.finish_raw().map_err(TarError::into_error)
+    }
+
+    /// [`TarReader::finish`] with the reader's own error.
+    pub(crate) fn finish_raw(mut self) -> Result<R, TarError> {
         if !self.ended {
             return bad("the archive was not read to its end");
         }
@@ -480,10 +504,10 @@ mod tests {
     fn entries(bytes: &[u8]) -> Result<Vec<RawEntry>, TarError> {
         let mut r = TarReader::new(bytes);
         let mut out = Vec::new();
-        while let Some(e) = r.next_entry()? {
+        while let Some(e) = r.next_raw()? {
             out.push(e);
         }
-        r.finish()?;
+        r.finish_raw()?;
         Ok(out)
     }
 

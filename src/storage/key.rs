@@ -42,7 +42,12 @@ impl std::error::Error for KeyError {}
 
 impl ObjectKey {
     /// Checks `s` and makes it a key.
-    pub fn new(s: impl Into<String>) -> Result<Self, KeyError> {
+    pub fn new(s: impl Into<String>) -> crate::Result<Self> {
+        Ok(Self::parse(s)?)
+    }
+
+    /// [`ObjectKey::new`] with its own error.
+    pub(crate) fn parse(s: impl Into<String>) -> Result<Self, KeyError> {
         let s = s.into();
         match problem(&s) {
             None => Ok(ObjectKey(s)),
@@ -58,14 +63,14 @@ impl ObjectKey {
     /// key: that is a bug in nkbackup, not bad input.
     pub(crate) fn from_parts(parts: &[&str]) -> Self {
         let joined = parts.join("/");
-        match Self::new(joined) {
+        match Self::parse(joined) {
             Ok(k) => k,
             Err(e) => panic!("nkbackup built a malformed object key: {e}"),
         }
     }
 
     /// `self/name`, checked.
-    pub fn join(&self, name: &str) -> Result<Self, KeyError> {
+    pub fn join(&self, name: &str) -> crate::Result<Self> {
         Self::new(format!("{}/{name}", self.0))
     }
 
