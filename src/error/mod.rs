@@ -13,10 +13,12 @@
 //! paths, backup ids and labels.
 
 mod card;
+mod key;
 mod recovery;
 mod retention;
 
 pub use card::CardError;
+pub use key::KeyError;
 pub use recovery::{KeyId, RecoveryError};
 pub use retention::RetentionError;
 
@@ -205,7 +207,7 @@ pub enum Error {
 
     /// A string is not a repository object name.
     #[error(transparent)]
-    ObjectKey(#[from] crate::storage::KeyError),
+    ObjectKey(#[from] KeyError),
 
     /// The backup is damaged: truncated, corrupted or tampered with.
     #[error(

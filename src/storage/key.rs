@@ -19,26 +19,7 @@ pub const MAX_KEY_LEN: usize = 1024;
 #[serde(transparent)]
 pub struct ObjectKey(String);
 
-/// Why a string is not an object key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError {
-    /// The key as given, escaped for messages and cut to 200 characters.
-    pub key: String,
-    /// What is wrong with it.
-    pub reason: &'static str,
-}
-
-impl fmt::Display for KeyError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "{:?} is not a repository object name: {}",
-            self.key, self.reason
-        )
-    }
-}
-
-impl std::error::Error for KeyError {}
+pub use crate::error::KeyError;
 
 impl ObjectKey {
     /// Checks `s` and makes it a key.
