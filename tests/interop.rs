@@ -162,3 +162,56 @@ fn paths_at_the_ustar_limits_restore_with_stock_tar() {
         .unwrap();
     assert_eq!(assert_same_tree(&src, &ours.join("svc")), 5);
 }
+
+/// The recovery key with the stock `age` tools (DESIGN.md tier 1):
+/// `age-keygen -y` must derive the same recipient from our exported
+/// identity, and `age -d -i` must open a file sealed to our recipient.
+#[test]
+fn stock_age_agrees_on_the_recovery_key() {
+    use secrecy::ExposeSecret;
+    use std::io::Write;
+    if !(have_tool("age") && have_tool("age-keygen")) {
+        return;
+    }
+    // RFC 7748 Alice key: recipient known from the Matrix vectors.
+    let bytes: [u8; 32] =
+        hex::decode("77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a")
+            .unwrap()
+            .try_into()
+            .unwrap();
+    let key = nkbackup::recovery::RecoveryKey::from_bytes(&bytes);
+    let dir = tempfile::tempdir().unwrap();
+    let key_path = dir.path().join("key.txt");
+    std::fs::write(&key_path, format!("{}\n", key.export_age().expose_secret())).unwrap();
+
+    let out = Command::new("age-keygen")
+        .arg("-y")
+        .arg(&key_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8(out.stdout).unwrap().trim(),
+        key.recipient().to_string()
+    );
+
+    let recipient = key.recipient();
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let sealed_path = dir.path().join("b.age");
+    let mut sealed = vec![];
+    let mut w = encryptor.wrap_output(&mut sealed).unwrap();
+    w.write_all(b"opened by stock age").unwrap();
+    w.finish().unwrap();
+    std::fs::write(&sealed_path, &sealed).unwrap();
+    let out = Command::new("age")
+        .arg("-d")
+        .arg("-i")
+        .arg(&key_path)
+        .arg(&sealed_path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(out.stdout, b"opened by stock age");
+}

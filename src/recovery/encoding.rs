@@ -254,7 +254,10 @@ mod tests {
             let s = text.expose_secret();
             assert_eq!(s.len(), 48 + 11, "{s:?} is 12 groups of 4");
             assert!(s.split(' ').all(|g| g.len() == 4));
-            assert!(s.starts_with("EsT") || s.starts_with("EsU"));
+            // Nearly always EsT or EsU; about 1 key in 5000 (a small first
+            // byte) encodes as EsS (see the test above), so only "Es" is
+            // fixed by the prefix bytes.
+            assert!(s.starts_with("Es"), "{s:?}");
             assert_eq!(decode(s).unwrap(), key);
             // Tabs, newlines, no spaces: all accepted.
             assert_eq!(decode(&s.replace(' ', "\n\t")).unwrap(), key);

@@ -159,13 +159,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let fs_type = rustix::fs::statfs(dir.path()).unwrap().f_type;
         let w = DirectFile::new(File::create(dir.path().join("f")).unwrap());
+        // Elsewhere either is right: nothing to assert.
         if fs_type == 0xEF53 {
             assert!(w.is_direct(), "ext4 supports O_DIRECT");
-        } else {
-            eprintln!(
-                "temp dir is not on ext4 (f_type {fs_type:#x}): direct = {}",
-                w.is_direct()
-            );
         }
     }
 
