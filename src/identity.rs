@@ -16,10 +16,7 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<Identity>> {
         path: path.to_owned(),
         message,
     };
-    let text = crate::recovery::read_secret_file(path).map_err(|e| match e {
-        Error::KeyFile { message, .. } => bad(message),
-        other => other,
-    })?;
+    let text = read_text(path)?;
     let file = age::IdentityFile::from_buffer(text.as_bytes()).map_err(|e| bad(e.to_string()))?;
     let ids = file.into_identities().map_err(|e| {
         bad(format!(
@@ -36,13 +33,7 @@ pub fn load_file(path: &std::path::Path) -> Result<Vec<Identity>> {
 /// identity file at `path`, for callers that need their public halves
 /// (a drill naming its token). Other lines are ignored.
 pub fn load_x25519(path: &std::path::Path) -> Result<Vec<age::x25519::Identity>> {
-    let text = crate::recovery::read_secret_file(path).map_err(|e| match e {
-        Error::KeyFile { message, .. } => Error::IdentityFile {
-            path: path.to_owned(),
-            message,
-        },
-        other => other,
-    })?;
+    let text = read_text(path)?;
     text.lines()
         .map(str::trim)
         .filter(|l| l.starts_with("AGE-SECRET-KEY-1"))
@@ -53,4 +44,16 @@ pub fn load_x25519(path: &std::path::Path) -> Result<Vec<age::x25519::Identity>>
             })
         })
         .collect()
+}
+
+/// The file's text, bounded and zeroized, with a refusal named as an
+/// identity file's.
+fn read_text(path: &std::path::Path) -> Result<zeroize::Zeroizing<String>> {
+    crate::recovery::read_secret_file(path).map_err(|e| match e {
+        Error::KeyFile { message, .. } => Error::IdentityFile {
+            path: path.to_owned(),
+            message,
+        },
+        other => other,
+    })
 }
