@@ -103,6 +103,13 @@ impl<R: Read> Read for HashingReader<R> {
 }
 
 /// Hashes everything `reader` yields.
+/// The SHA-256 of `bytes`, lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest as _;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
+/// Digests everything `reader` gives.
 pub fn digest_reader<R: Read>(reader: R) -> io::Result<Digested> {
     let mut h = HashingReader::new(reader);
     io::copy(&mut h, &mut io::sink())?;

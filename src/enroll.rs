@@ -97,13 +97,16 @@ pub struct CardOptions {
     pub ident: Option<String>,
     /// The recipient label, unique in the repository.
     pub label: String,
+    /// Enroll it as a member of this k-of-n group (not on its own).
+    pub group: Option<String>,
 }
 
 /// Reads the decryption public key of the card (no PIN; the card is not
 /// changed) and adds it to `repo` as a recipient; returns the entry. Every
 /// backup sealed from now on opens with the card; sealing never needs it.
 pub fn card(repo: &mut Repository, opts: &CardOptions) -> Result<RecipientConfig> {
-    let rc = crate::card::enroll(opts.ident.as_deref(), &opts.label)?;
+    let mut rc = crate::card::enroll(opts.ident.as_deref(), &opts.label)?;
+    rc.group = opts.group.clone();
     repo.add_recipient(rc.clone())?;
     Ok(rc)
 }

@@ -54,6 +54,10 @@ pub struct EscrowItem {
     pub recipients: Vec<RecipientInfo>,
     /// SHA-256 of the age file.
     pub ciphertext_sha256: String,
+    /// A rewrap in progress: the age file is the one above or this one
+    /// (as for backups, docs/FORMAT.md §5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrap_pending: Option<crate::manifest::PendingRewrap>,
     /// Where the age file is (a path, or an object URL).
     #[serde(skip)]
     pub path: PathBuf,
@@ -113,11 +117,14 @@ pub fn seal_to(
     Ok(out)
 }
 
-/// Opens an age file made by [`seal_to`], checking it was sealed as `name`.
+/// Opens an age file made by [`seal_to`] with `keys`, checking it was
+/// sealed as `name`; `hint` is its recipient list in stanza order (which
+/// stanza is whose, for cards and groups).
 pub fn open_with(
     name: &str,
     blob: &[u8],
-    identities: &[Box<dyn age::Identity + '_>],
+    keys: &crate::unlock::Keys<'_>,
+    hint: &[RecipientInfo],
     labels: &str,
 ) -> Result<SecretSlice<u8>> {
     let what = format!("escrow {name}");
@@ -125,7 +132,7 @@ pub fn open_with(
         id: what.clone(),
         detail,
     };
-    if identities.is_empty() {
+    if keys.is_empty() {
         return Err(Error::NoIdentity { id: what.clone() });
     }
     // A bounded header first: the age crate's own reading is quadratic in
@@ -145,11 +152,13 @@ pub fn open_with(
         },
         other => damaged(other.to_string()),
     })?;
+    let hinted = keys.with_hint(hint);
     let mut r = dec
-        .decrypt(identities.iter().map(|i| i.as_ref() as &dyn age::Identity))
-        .map_err(|e| match crate::card::from_decrypt_error(e) {
-            // A wrong PIN, an absent token… stay what they are.
-            Ok(card) => Error::Card(card),
+        .decrypt(std::iter::once(&hinted as &dyn age::Identity))
+        .map_err(|e| match crate::unlock::from_decrypt_error(e) {
+            // A wrong PIN, an absent token, a group short of tokens… stay
+            // what they are.
+            Ok(err) => err,
             Err(age::DecryptError::NoMatchingKeys) => Error::NoMatchingIdentity {
                 id: what.clone(),
                 labels: labels.to_owned(),
@@ -194,8 +203,9 @@ pub fn seal(repo: &Repository, name: &str, secret: &SecretSlice<u8>) -> Result<E
         name: name.to_owned(),
         id: id.clone(),
         created,
-        recipients: all.iter().map(crate::recipient::info).collect(),
+        recipients: all,
         ciphertext_sha256: hex::encode(Sha256::digest(&blob)),
+        rewrap_pending: None,
         path: storage.describe(&key).into(),
         key: Some(key.clone()),
         storage: Some(storage.clone()),
@@ -249,20 +259,26 @@ pub fn list(repo: &Repository) -> Result<Vec<EscrowItem>> {
                 crate::text::escape(&item.id)
             )));
         }
+        if let Some(p) = &item.rewrap_pending {
+            let ok = crate::manifest::is_sha256_hex(&p.ciphertext_sha256)
+                && crate::manifest::is_sha256_hex(&p.header_sha256)
+                && p.recipients.len() <= 256
+                && p.opened_with.len() <= 256
+                && p.recipients.iter().all(|r| r.check().is_ok());
+            if !ok {
+                return Err(bad("rewrap_pending is malformed".into()));
+            }
+        }
         if !crate::manifest::is_sha256_hex(&item.ciphertext_sha256) {
             return Err(bad(
                 "ciphertext_sha256 is not 64 lowercase hex digits".into()
             ));
         }
+        if item.recipients.len() > 256 {
+            return Err(bad("it lists more than 256 recipients".into()));
+        }
         for r in &item.recipients {
-            let label_ok = r.label == crate::config::RECOVERY_LABEL
-                || crate::config::check_name("recipient label", &r.label).is_ok();
-            if !label_ok
-                || r.kind.chars().any(char::is_control)
-                || r.key.chars().any(char::is_control)
-            {
-                return Err(bad("a recipient's label, type or key is malformed".into()));
-            }
+            r.check().map_err(bad)?;
         }
         let key = ObjectKey::from_parts(&["escrow", name, &format!("{id}.age")]);
         item.path = storage.describe(&key).into();
@@ -284,23 +300,20 @@ pub fn find(repo: &Repository, name: &str, id: Option<&str>) -> Result<EscrowIte
         })
 }
 
-/// Opens an escrowed version with the given identities. A
-/// [`crate::card::CardIdentity`] among them should first be given the
-/// item's recipients ([`crate::card::CardIdentity::use_recipients`]), so
-/// that it uses its token once, on its own stanza.
-pub fn open(
-    item: &EscrowItem,
-    identities: &[Box<dyn age::Identity + '_>],
-) -> Result<SecretSlice<u8>> {
-    let blob = match (&item.storage, &item.key) {
-        (Some(s), Some(k)) => s.get(k, crate::limits::ESCROW_ITEM_BYTES)?,
-        _ => None,
-    };
-    let blob = blob.ok_or_else(|| Error::DataMissing {
+/// Opens an escrowed version with `keys`. The item's recipients tell a
+/// card which stanza is its own (one card operation) and a k-of-n group
+/// which share is whose.
+pub fn open(item: &EscrowItem, keys: &crate::unlock::Keys<'_>) -> Result<SecretSlice<u8>> {
+    let blob = item.read_blob()?.ok_or_else(|| Error::DataMissing {
         id: format!("escrow {}", item.name),
         path: item.path.clone(),
     })?;
-    if hex::encode(Sha256::digest(&blob)) != item.ciphertext_sha256 {
+    let digest = hex::encode(Sha256::digest(&blob));
+    let pending = item
+        .rewrap_pending
+        .as_ref()
+        .filter(|p| p.ciphertext_sha256 == digest);
+    if digest != item.ciphertext_sha256 && pending.is_none() {
         return Err(Error::Damaged {
             id: format!("escrow {}", item.name),
             detail: "the file differs from what its sidecar recorded (corrupted or replaced)"
@@ -313,12 +326,56 @@ pub fn open(
         .map(|r| format!("{} ({})", r.label, r.kind))
         .collect::<Vec<_>>()
         .join(", ");
-    open_with(&item.name, &blob, identities, &labels)
+    let hint = pending.map_or(&item.recipients, |p| &p.recipients);
+    open_with(&item.name, &blob, keys, hint, &labels)
+}
+
+impl EscrowItem {
+    /// The age file's bytes; `None` if it is gone.
+    pub(crate) fn read_blob(&self) -> Result<Option<Vec<u8>>> {
+        match (&self.storage, &self.key) {
+            (Some(s), Some(k)) => s.get(k, crate::limits::ESCROW_ITEM_BYTES),
+            _ => Ok(None),
+        }
+    }
+
+    /// Replaces the age file (atomically: the store's `put`).
+    pub(crate) fn write_blob(&self, blob: &[u8]) -> Result<()> {
+        let (s, k) = self.place()?;
+        s.put(k, blob)
+    }
+
+    /// Writes this item's sidecar, `escrow/<name>/<id>.json`.
+    pub(crate) fn write_sidecar(&self) -> Result<()> {
+        let (s, _) = self.place()?;
+        let mut json = serde_json::to_vec_pretty(self).expect("item serializes");
+        json.push(b'\n');
+        s.put(
+            &ObjectKey::from_parts(&["escrow", &self.name, &format!("{}.json", self.id)]),
+            &json,
+        )
+    }
+
+    fn place(&self) -> Result<(&Arc<dyn Storage>, &ObjectKey)> {
+        match (&self.storage, &self.key) {
+            (Some(s), Some(k)) => Ok((s, k)),
+            _ => Err(Error::DataMissing {
+                id: format!("escrow {}", self.name),
+                path: self.path.clone(),
+            }),
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys(k: &age::x25519::Identity) -> crate::unlock::Keys<'static> {
+        let mut keys = crate::unlock::Keys::new();
+        keys.add(Box::new(k.clone()));
+        keys
+    }
 
     fn boxed(k: &age::x25519::Identity) -> Vec<Box<dyn age::Recipient + Send>> {
         vec![Box::new(k.to_public())]
@@ -330,10 +387,10 @@ mod tests {
         let secret = SecretSlice::from(b"ed25519 a_XYZ signing-key-bytes".to_vec());
         let now = OffsetDateTime::now_utc();
         let blob = seal_to("synapse-signing-key", &secret, &boxed(&k), now).unwrap();
-        let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(k.clone())];
-        let back = open_with("synapse-signing-key", &blob, &ids, "k").unwrap();
+        let ids = keys(&k);
+        let back = open_with("synapse-signing-key", &blob, &ids, &[], "k").unwrap();
         assert_eq!(back.expose_secret(), secret.expose_secret());
-        let e = open_with("db-key", &blob, &ids, "k").unwrap_err();
+        let e = open_with("db-key", &blob, &ids, &[], "k").unwrap_err();
         assert!(e.to_string().contains("moved between names"), "{e}");
     }
 
@@ -344,12 +401,12 @@ mod tests {
         let mut blob = seal_to("k", &secret, &boxed(&k), OffsetDateTime::now_utc()).unwrap();
         let n = blob.len();
         blob[n - 3] ^= 0x40;
-        let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(k.clone())];
-        let e = open_with("k", &blob, &ids, "k").unwrap_err();
+        let ids = keys(&k);
+        let e = open_with("k", &blob, &ids, &[], "k").unwrap_err();
         assert!(matches!(e, Error::Damaged { .. }), "{e}");
-        let other: Vec<Box<dyn age::Identity>> = vec![Box::new(age::x25519::Identity::generate())];
+        let other = keys(&age::x25519::Identity::generate());
         let blob = seal_to("k", &secret, &boxed(&k), OffsetDateTime::now_utc()).unwrap();
-        let e = open_with("k", &blob, &other, "offsite (age)").unwrap_err();
+        let e = open_with("k", &blob, &other, &[], "offsite (age)").unwrap_err();
         assert!(matches!(e, Error::NoMatchingIdentity { .. }), "{e}");
         assert!(e.to_string().contains("offsite (age)"));
     }

@@ -68,9 +68,11 @@ pub mod storage;
 
 // keys
 pub mod card;
+pub mod group;
 pub mod identity;
 pub mod recipient;
 pub mod recovery;
+pub mod unlock;
 
 // repository
 pub mod repo;
@@ -81,6 +83,7 @@ pub mod enroll;
 pub mod escrow;
 pub mod open;
 pub mod retention;
+pub mod rewrap;
 pub mod seal;
 
 // rendering

@@ -35,7 +35,7 @@ use std::time::{Duration, Instant};
 /// Opens one backup with the identities given.
 pub struct Opener<'a> {
     backup: &'a BackupInfo,
-    identities: Vec<Box<dyn age::Identity + 'a>>,
+    keys: crate::unlock::Keys<'a>,
     progress: Option<Box<dyn Fn(u64) + Send + Sync + 'a>>,
 }
 
@@ -90,7 +90,7 @@ impl<'a> Opener<'a> {
     pub fn new(backup: &'a BackupInfo) -> Self {
         Opener {
             backup,
-            identities: Vec::new(),
+            keys: crate::unlock::Keys::new(),
             progress: None,
         }
     }
@@ -103,18 +103,30 @@ impl<'a> Opener<'a> {
         self
     }
 
-    /// Adds an identity (an age key, a card, a recovery key…).
+    /// Adds an identity (an age key, a recovery key…).
     pub fn identity(mut self, id: Box<dyn age::Identity + 'a>) -> Self {
-        self.identities.push(id);
+        self.keys.add(id);
         self
     }
 
-    /// Adds a smartcard identity, first giving it this backup's sidecar so
-    /// that it uses its token once, on its own stanza (see
-    /// [`crate::card::identity`]).
-    pub fn card(self, mut card: crate::card::CardIdentity) -> Self {
-        card.use_sidecar(&self.backup.sidecar);
-        self.identity(Box::new(card))
+    /// Adds a smartcard identity. The backup's sidecar tells it which
+    /// stanza is whose, so that each token is used once, on its own stanza
+    /// or share (see [`crate::card::identity`], [`crate::unlock`]).
+    pub fn card(mut self, card: crate::card::CardIdentity) -> Self {
+        self.keys.set_card(card);
+        self
+    }
+
+    /// Uses `keys` (replacing any identities given so far).
+    pub fn keys(mut self, keys: crate::unlock::Keys<'a>) -> Self {
+        self.keys = keys;
+        self
+    }
+
+    /// The labels of the group members whose tokens or keys opened the
+    /// backup, after an open through a k-of-n group (else empty).
+    pub fn members_used(&self) -> Vec<String> {
+        self.keys.members_used()
     }
 
     /// Adds the recovery key (check it against the repository first with
@@ -126,7 +138,7 @@ impl<'a> Opener<'a> {
     /// Adds every identity in an age identity file (`AGE-SECRET-KEY-1…`).
     pub fn identity_file(mut self, path: &Path) -> Result<Self> {
         for id in crate::identity::load_file(path)? {
-            self.identities.push(id);
+            self.keys.add(id);
         }
         Ok(self)
     }
@@ -195,7 +207,7 @@ impl<'a> Opener<'a> {
         let start = Instant::now();
         let b = self.backup;
         let id = b.sidecar.id.as_str();
-        if self.identities.is_empty() {
+        if self.keys.is_empty() {
             return Err(Error::NoIdentity { id: id.to_owned() });
         }
         let file = b.open_data()?;
@@ -215,14 +227,12 @@ impl<'a> Opener<'a> {
                     ),
                 },
             })?;
+            let hint = b.sidecar.recipients_for(&header);
             let input = std::io::Cursor::new(header).chain(input);
             let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
+            let keys = self.keys.with_hint(hint);
             let plain = dec
-                .decrypt(
-                    self.identities
-                        .iter()
-                        .map(|i| i.as_ref() as &dyn age::Identity),
-                )
+                .decrypt(std::iter::once(&keys as &dyn age::Identity))
                 .map_err(|e| decrypt_error(b, e))?;
             // Reading, the ciphertext digest, decryption and decompression
             // run on their own thread while this one parses, verifies and
@@ -245,7 +255,7 @@ impl<'a> Opener<'a> {
             id: id.to_owned(),
             detail,
         };
-        if digest.hex() != b.sidecar.ciphertext_sha256 || digest.len != b.sidecar.ciphertext_bytes {
+        if !b.sidecar.accepts(digest.len, &digest.hex()) {
             return Err(damaged(
                 "its content decrypts and checks out, but the file differs from what the sidecar recorded at seal time (sidecar edited or file replaced)".into(),
             ));
@@ -325,9 +335,10 @@ fn repository_below(place: &Target, root: &Path) -> Result<Option<Vec<std::ffi::
 
 fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
     let id = b.sidecar.id.clone();
-    // A card identity reports its own errors through DecryptError::Io.
-    let e = match crate::card::from_decrypt_error(e) {
-        Ok(card) => return Error::Card(card),
+    // The keys report their own errors (a card's, a group's) through
+    // DecryptError::Io.
+    let e = match crate::unlock::from_decrypt_error(e) {
+        Ok(err) => return err,
         Err(other) => other,
     };
     match e {

@@ -6,8 +6,9 @@
 //! key's public half, also X25519) and the smartcard types `card-x25519` and
 //! `card-openpgp` ([`crate::card`]).
 
-use crate::config::{RecipientConfig, RecipientKind};
+use crate::config::{Config, RecipientConfig, RecipientKind};
 use crate::error::{Error, Result};
+use crate::group::GroupRecipient;
 use crate::manifest::RecipientInfo;
 
 /// Parses a configured recipient into an age recipient.
@@ -43,13 +44,51 @@ pub fn default_label(key: &str) -> String {
     }
 }
 
-/// What the sidecar records about a recipient.
-pub fn info(r: &RecipientConfig) -> RecipientInfo {
+/// What the sidecar records about a recipient (with its group's
+/// threshold, for a group member).
+pub fn info(r: &RecipientConfig, config: &Config) -> RecipientInfo {
     RecipientInfo {
         label: r.label.clone(),
         kind: r.kind.to_string(),
         key: r.key.clone(),
+        group: r.group.clone(),
+        threshold: r
+            .group
+            .as_deref()
+            .and_then(|g| config.group(g))
+            .map(|g| g.threshold),
     }
+}
+
+/// What a seal encrypts to: every recipient's sidecar entry, in stanza
+/// order ([`Config::sealing_recipients`]), and the age recipients that
+/// write those stanzas: one per recipient on its own and the recovery
+/// key, one [`GroupRecipient`] per group (writing one stanza per member).
+#[allow(clippy::type_complexity)]
+pub fn sealing(
+    config: &Config,
+) -> Result<(Vec<RecipientInfo>, Vec<Box<dyn age::Recipient + Send>>)> {
+    let all = config.sealing_recipients();
+    let infos = all.iter().map(|r| info(r, config)).collect();
+    let mut out = Vec::new();
+    for r in all.iter().filter(|r| r.group.is_none()) {
+        out.push(parse(r)?);
+    }
+    for g in &config.groups {
+        let members = all
+            .iter()
+            .filter(|r| r.group.as_deref() == Some(&g.name))
+            .map(parse)
+            .collect::<Result<Vec<_>>>()?;
+        if let Some(why) = crate::config::group::shortfall(g, members.len()) {
+            return Err(Error::InvalidRecipient {
+                input: format!("group {}", g.name),
+                reason: why,
+            });
+        }
+        out.push(Box::new(GroupRecipient::new(&g.name, g.threshold, members)?) as _);
+    }
+    Ok((infos, out))
 }
 
 #[cfg(test)]

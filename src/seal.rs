@@ -268,8 +268,9 @@ impl<'a> Sealer<'a> {
             ciphertext_bytes: digest.len,
             ciphertext_sha256: digest.hex(),
             manifest_sha256: summary.manifest_sha256.clone(),
-            recipients: all_recipients.iter().map(crate::recipient::info).collect(),
+            recipients: all_recipients,
             deadline: retention.deadline(created)?,
+            rewrap_pending: None,
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');

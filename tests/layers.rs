@@ -19,11 +19,29 @@ const LAYERS: &[(&str, &[&str])] = &[
     ),
     ("formats", &["config", "format", "id", "manifest"]),
     ("storage and streams", &["archive", "journal", "storage"]),
-    ("keys", &["card", "identity", "recipient", "recovery"]),
+    (
+        "keys",
+        &[
+            "card",
+            "group",
+            "identity",
+            "recipient",
+            "recovery",
+            "unlock",
+        ],
+    ),
     ("repository", &["repo"]),
     (
         "commands",
-        &["drill", "enroll", "escrow", "open", "retention", "seal"],
+        &[
+            "drill",
+            "enroll",
+            "escrow",
+            "open",
+            "retention",
+            "rewrap",
+            "seal",
+        ],
     ),
     ("rendering", &["render"]),
 ];

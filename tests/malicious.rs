@@ -74,6 +74,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
         manifest_sha256: "0".repeat(64),
         recipients: vec![],
         deadline: None,
+        rewrap_pending: None,
     };
     fs::write(
         dir.join(format!("{id}.json")),

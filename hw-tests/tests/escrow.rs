@@ -63,12 +63,12 @@ pub fn escrow_opens_with_the_card() {
     let r = Repository::open(&repo).unwrap();
     let item = nkbackup::escrow::find(&r, "signing-key", None).unwrap();
     assert_eq!(item.recipients[1].label, "nk-a");
-    let mut id = CardIdentity::from_config(r.config(), Some(&ident), pins(user_pin()))
+    let id = CardIdentity::from_config(r.config(), Some(&ident), pins(user_pin()))
         .unwrap()
         .timeout(Duration::from_secs(3));
-    id.use_recipients(&item.recipients);
     let ops = id.operations();
-    let ids: Vec<Box<dyn age::Identity>> = vec![Box::new(id)];
+    let mut ids = nkbackup::unlock::Keys::new();
+    ids.set_card(id);
     let got = nkbackup::escrow::open(&item, &ids).unwrap();
     use secrecy::ExposeSecret as _;
     assert_eq!(got.expose_secret(), secret.as_slice());

@@ -189,9 +189,11 @@ impl CardIdentity {
             self.cards
                 .iter()
                 .map(|c| {
-                    recipients
-                        .iter()
-                        .position(|r| r.kind == c.kind && r.key == c.config_key)
+                    // A group member's stanza holds a share, not the file
+                    // key: groups are opened by `crate::unlock`.
+                    recipients.iter().position(|r| {
+                        r.group.is_none() && r.kind == c.kind && r.key == c.config_key
+                    })
                 })
                 .collect(),
         );
@@ -253,9 +255,10 @@ impl CardIdentity {
     /// scans it sleeps in PC/SC's SCardGetStatusChange, so a token is seen
     /// as soon as it is inserted, and other cards are not reconnected (and
     /// so not reset) while nothing changes.
-    fn wait_for(&self, wanted: &[usize]) -> Result<(usize, String), CardError> {
+    fn wait_for(&self, wanted: &[usize], waiting: &Waiting) -> Result<(usize, String), CardError> {
         let deadline = Instant::now() + self.timeout;
         let mut told = false;
+        let mut told_about = std::collections::HashSet::new();
         let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
             message: e.to_string(),
         })?;
@@ -284,6 +287,20 @@ impl CardIdentity {
                     return Ok((ci, reader.clone()));
                 }
             }
+            // Say so of a token that is there but not needed, before any
+            // PIN is asked.
+            if let Some(why) = &waiting.not_needed {
+                for (reader, ident) in &present {
+                    if told_about.insert(ident.to_ascii_uppercase()) {
+                        let name = self
+                            .cards
+                            .iter()
+                            .find(|c| c.ident.eq_ignore_ascii_case(ident))
+                            .map_or_else(|| ident.clone(), EnrolledCard::name);
+                        (self.notify)(&format!("token {name} in {reader:?} {why}"));
+                    }
+                }
+            }
             let names = wanted
                 .iter()
                 .map(|&ci| self.cards[ci].name())
@@ -297,8 +314,12 @@ impl CardIdentity {
                 });
             }
             if !told {
+                let prefix = waiting
+                    .prefix
+                    .as_ref()
+                    .map_or_else(String::new, |p| format!("{p}: "));
                 (self.notify)(&format!(
-                    "insert token {names} (waiting up to {} s; Ctrl-C to stop)",
+                    "{prefix}insert token {names} (waiting up to {} s; Ctrl-C to stop)",
                     self.timeout.as_secs()
                 ));
                 told = true;
@@ -319,19 +340,50 @@ impl CardIdentity {
         if candidates.is_empty() {
             return Ok(None);
         }
-        // Check every candidate stanza before touching a card.
-        let mut parsed = Vec::new();
+        let mut list = Vec::new();
         for &(ci, si) in &candidates {
             let c = &self.cards[ci];
-            let mismatch = |detail: String| CardError::HeaderMismatch { detail, ops: 0 };
-            let stanza = stanzas.get(si).ok_or_else(|| {
-                mismatch(format!(
+            let stanza = stanzas.get(si).ok_or_else(|| CardError::HeaderMismatch {
+                detail: format!(
                     "the sidecar lists {} as recipient #{} but the header has {} stanzas",
                     c.label,
                     si + 1,
                     stanzas.len()
-                ))
+                ),
+                ops: 0,
             })?;
+            list.push(Candidate {
+                card: ci,
+                stanza,
+                number: si + 1,
+            });
+        }
+        self.unwrap_any(&list, &Waiting::default())
+            .map(|(_, fk)| Some(fk))
+    }
+
+    /// The enrolled card with this recipient type and configured key.
+    pub(crate) fn card_for(&self, kind: &str, key: &str) -> Option<usize> {
+        self.cards
+            .iter()
+            .position(|c| c.kind == kind && c.config_key == key)
+    }
+
+    /// Opens one of `candidates` with its card: checks every candidate
+    /// stanza before touching a card, waits for any of their tokens
+    /// (telling the person at the readers what `waiting` says), and makes
+    /// one card operation. Returns the index of the candidate used and
+    /// what its stanza wrapped.
+    pub(crate) fn unwrap_any(
+        &self,
+        candidates: &[Candidate<'_>],
+        waiting: &Waiting,
+    ) -> Result<(usize, FileKey), CardError> {
+        let mut parsed = Vec::new();
+        for (n, cand) in candidates.iter().enumerate() {
+            let (ci, si, stanza) = (cand.card, cand.number - 1, cand.stanza);
+            let c = &self.cards[ci];
+            let mismatch = |detail: String| CardError::HeaderMismatch { detail, ops: 0 };
             let p = if c.kind == KIND_X25519 {
                 X25519Stanza::parse_raw(stanza)
                     .map(|r| r.map(Parsed::X25519).map_err(StanzaProblem::Malformed))
@@ -369,16 +421,16 @@ impl CardIdentity {
                         ops: 0,
                     });
                 }
-                Some(Ok(p)) => parsed.push((ci, si, p)),
+                Some(Ok(p)) => parsed.push((n, ci, si, p)),
             }
         }
-        let wanted: Vec<usize> = parsed.iter().map(|(ci, _, _)| *ci).collect();
-        let (ci, reader) = self.wait_for(&wanted)?;
-        let (_, si, stanza) = parsed
+        let wanted: Vec<usize> = parsed.iter().map(|(_, ci, _, _)| *ci).collect();
+        let (ci, reader) = self.wait_for(&wanted, waiting)?;
+        let (n, _, si, stanza) = parsed
             .into_iter()
-            .find(|(c, _, _)| *c == ci)
+            .find(|(_, c, _, _)| *c == ci)
             .expect("wait_for returns a wanted card");
-        self.with_card(ci, si, &reader, &stanza).map(Some)
+        self.with_card(ci, si, &reader, &stanza).map(|fk| (n, fk))
     }
 
     /// One session with card `ci`: check its key, verify the PIN, one
@@ -541,6 +593,26 @@ impl CardIdentity {
         drop(card);
         Ok(fk)
     }
+}
+
+/// A stanza an enrolled card may open.
+pub(crate) struct Candidate<'s> {
+    /// Index of the card among the identity's enrolled ones.
+    pub card: usize,
+    /// The stanza (for a group member: the inner stanza of its share).
+    pub stanza: &'s Stanza,
+    /// Its number in the header, from 1, for messages.
+    pub number: usize,
+}
+
+/// What the person at the readers is told while a card is awaited.
+#[derive(Debug, Default)]
+pub(crate) struct Waiting {
+    /// Said before "insert token …" (a group's progress).
+    pub prefix: Option<String>,
+    /// Said of a token that is present but not awaited ("is not a member
+    /// of group officers"); `None`: nothing is said.
+    pub not_needed: Option<String>,
 }
 
 enum Parsed {

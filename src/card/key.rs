@@ -332,6 +332,7 @@ impl CardKey {
             algorithm: Some(self.algorithm.to_string()),
             fingerprint: Some(self.fingerprint_hex()),
             created: Some(rfc3339(self.created)),
+            group: None,
         }
     }
 }

@@ -10,11 +10,13 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub mod duration;
+pub mod group;
 pub mod policy;
 mod recipient_kind;
 pub mod recovery;
 
 pub use duration::Period;
+pub use group::GroupConfig;
 pub use policy::{ClassPolicy, KeepRules, Policy};
 pub use recipient_kind::RecipientKind;
 pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
@@ -31,6 +33,9 @@ pub struct Config {
     /// Who backups are sealed to.
     #[serde(default)]
     pub recipients: Vec<RecipientConfig>,
+    /// k-of-n token groups (members are recipients with `group`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub groups: Vec<GroupConfig>,
     /// Retention classes by name.
     #[serde(default)]
     pub classes: BTreeMap<String, ClassConfig>,
@@ -91,6 +96,11 @@ pub struct RecipientConfig {
     /// Card recipients: the key's creation time on the card (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// The `[[groups]]` this recipient is a member of: it then opens a
+    /// backup only together with the group's threshold of members, and is
+    /// not a recipient on its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
 }
 
 /// One `[classes.NAME]` table.
@@ -175,6 +185,7 @@ impl Config {
                 )));
             }
         }
+        group::check(&self.groups, &self.recipients).map_err(invalid)?;
         self.drill_max_interval()
             .map_err(|e| invalid(e.to_string()))?;
         if let Some(r) = &self.recovery {
@@ -188,9 +199,16 @@ impl Config {
     }
 
     /// Every recipient a seal encrypts to, in stanza order: the configured
-    /// recipients, then the recovery key (type `recovery`) if there is one.
+    /// recipients on their own, then the recovery key (type `recovery`) if
+    /// there is one, then each group's members (groups in configuration
+    /// order, members in recipient order), one share stanza each.
     pub fn sealing_recipients(&self) -> Vec<RecipientConfig> {
-        let mut all = self.recipients.clone();
+        let mut all: Vec<RecipientConfig> = self
+            .recipients
+            .iter()
+            .filter(|r| r.group.is_none())
+            .cloned()
+            .collect();
         if let Some(r) = &self.recovery {
             all.push(RecipientConfig {
                 label: RECOVERY_LABEL.into(),
@@ -199,7 +217,20 @@ impl Config {
                 ..Default::default()
             });
         }
+        for g in &self.groups {
+            all.extend(
+                self.recipients
+                    .iter()
+                    .filter(|r| r.group.as_deref() == Some(&g.name))
+                    .cloned(),
+            );
+        }
         all
+    }
+
+    /// The group named `name`.
+    pub fn group(&self, name: &str) -> Option<&GroupConfig> {
+        self.groups.iter().find(|g| g.name == name)
     }
 
     /// `[drill] max_interval`, default 90 days.

@@ -233,6 +233,24 @@ pub enum Error {
         labels: String,
     },
 
+    /// Fewer members of a k-of-n group than its threshold could open
+    /// their shares.
+    #[error(
+        "group {group} needs {threshold} of its tokens to open this; {opened}. Still needed: {more} more of {missing}"
+    )]
+    GroupIncomplete {
+        /// The group's name.
+        group: String,
+        /// Its threshold.
+        threshold: u8,
+        /// Which members opened their share (`opened 1: alice-nk3`).
+        opened: String,
+        /// How many more are needed.
+        more: u8,
+        /// The members not used yet.
+        missing: String,
+    },
+
     /// Opening was requested without any identity.
     #[error("no key given to open backup {id}: pass -i KEYFILE (or a card or recovery key)")]
     NoIdentity {
@@ -505,7 +523,9 @@ impl Error {
             | Error::TooLarge { .. }
             | Error::NotAFile { .. }
             | Error::SidecarInvalid { .. } => ErrorKind::Integrity,
-            Error::NoMatchingIdentity { .. } | Error::NoIdentity { .. } => ErrorKind::Key,
+            Error::NoMatchingIdentity { .. }
+            | Error::NoIdentity { .. }
+            | Error::GroupIncomplete { .. } => ErrorKind::Key,
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),

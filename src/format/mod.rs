@@ -7,4 +7,5 @@
 pub mod age_header;
 pub mod age_key;
 pub mod pax;
+pub mod share_stanza;
 pub mod tar;

@@ -18,5 +18,5 @@ pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION};
 pub use log::EntryLog;
 pub use path::EntryPath;
 pub use sidecar::{
-    DefectKind, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect, is_sha256_hex,
+    DefectKind, PendingRewrap, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect, is_sha256_hex,
 };

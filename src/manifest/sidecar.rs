@@ -39,6 +39,53 @@ pub struct RecipientInfo {
     pub kind: String,
     /// Its public key, as configured.
     pub key: String,
+    /// For a member of a k-of-n group: the group's name. Its stanza is
+    /// then an `nkbackup/share` stanza holding the member's share.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    /// For a member of a group: how many members open the backup.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<u8>,
+}
+
+impl RecipientInfo {
+    /// Checks an entry read from a repository: a label nkbackup writes, a
+    /// known type, a printable key of bounded length, and a group with a
+    /// threshold of 2 or more (both or neither).
+    pub fn check(&self) -> Result<(), String> {
+        let r = self;
+        let label_ok = r.label == crate::config::RECOVERY_LABEL
+            || crate::config::check_name("recipient label", &r.label).is_ok();
+        if !label_ok {
+            return Err(format!(
+                "recipient label {:?} is not a label nkbackup writes",
+                crate::text::escape(&r.label)
+            ));
+        }
+        if !KNOWN_KINDS.contains(&r.kind.as_str()) {
+            return Err(format!(
+                "recipient {} has unknown type {:?}",
+                r.label,
+                crate::text::escape(&r.kind)
+            ));
+        }
+        if r.key.len() > MAX_KEY || !r.key.bytes().all(|c| c.is_ascii_graphic()) {
+            return Err(format!(
+                "the key of recipient {} is longer than {MAX_KEY} bytes or not printable ASCII",
+                r.label
+            ));
+        }
+        match (&r.group, r.threshold) {
+            (None, None) => Ok(()),
+            (Some(g), Some(t)) if t >= 2 && crate::config::check_name("group name", g).is_ok() => {
+                Ok(())
+            }
+            _ => Err(format!(
+                "recipient {} has a malformed group or threshold",
+                r.label
+            )),
+        }
+    }
 }
 
 /// Plaintext metadata of one backup, readable without any key.
@@ -87,6 +134,51 @@ pub struct Sidecar {
         with = "time::serde::rfc3339::option"
     )]
     pub deadline: Option<OffsetDateTime>,
+    /// A rewrap in progress (docs/FORMAT.md §5, "Rewrap"): the data file
+    /// is either the one the fields above describe or the new one this
+    /// describes. The next rewrap finishes the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rewrap_pending: Option<PendingRewrap>,
+}
+
+/// The data file a rewrap is putting in place: a new header, the same
+/// payload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingRewrap {
+    /// SHA-256 of the new header (everything up to its MAC line's end),
+    /// which tells an open which recipient list describes the file.
+    pub header_sha256: String,
+    /// Length of the new age file.
+    pub ciphertext_bytes: u64,
+    /// SHA-256 of the new age file.
+    pub ciphertext_sha256: String,
+    /// Who can open the new file, in stanza order.
+    pub recipients: Vec<RecipientInfo>,
+    /// Who opened the old header for the rewrap (labels).
+    #[serde(default)]
+    pub opened_with: Vec<String>,
+}
+
+impl Sidecar {
+    /// The recipient list (stanza order) of the data file whose header is
+    /// `header`: the pending rewrap's if it is the new header, else the
+    /// sidecar's own.
+    pub fn recipients_for(&self, header: &[u8]) -> &[RecipientInfo] {
+        match &self.rewrap_pending {
+            Some(p) if crate::digest::sha256_hex(header) == p.header_sha256 => &p.recipients,
+            _ => &self.recipients,
+        }
+    }
+
+    /// Whether a data file of `len` bytes with SHA-256 `hex` is the one
+    /// this sidecar describes (or the file of its pending rewrap).
+    pub fn accepts(&self, len: u64, hex: &str) -> bool {
+        (len == self.ciphertext_bytes && hex == self.ciphertext_sha256)
+            || self
+                .rewrap_pending
+                .as_ref()
+                .is_some_and(|p| len == p.ciphertext_bytes && hex == p.ciphertext_sha256)
+    }
 }
 
 /// Why a sidecar was refused.
@@ -201,26 +293,30 @@ impl Sidecar {
             )));
         }
         for r in &s.recipients {
-            let label_ok = r.label == crate::config::RECOVERY_LABEL
-                || crate::config::check_name("recipient label", &r.label).is_ok();
-            if !label_ok {
+            r.check().map_err(unreadable)?;
+        }
+        if let Some(p) = &s.rewrap_pending {
+            if !is_sha256_hex(&p.ciphertext_sha256) || !is_sha256_hex(&p.header_sha256) {
+                return Err(unreadable(
+                    "rewrap_pending: a digest is not 64 lowercase hex digits".into(),
+                ));
+            }
+            if p.recipients.len() > MAX_RECIPIENTS || p.opened_with.len() > MAX_RECIPIENTS {
                 return Err(unreadable(format!(
-                    "recipient label {:?} is not a label nkbackup writes",
-                    crate::text::escape(&r.label)
+                    "rewrap_pending lists more than {MAX_RECIPIENTS} recipients"
                 )));
             }
-            if !KNOWN_KINDS.contains(&r.kind.as_str()) {
-                return Err(unreadable(format!(
-                    "recipient {} has unknown type {:?}",
-                    r.label,
-                    crate::text::escape(&r.kind)
-                )));
+            for r in &p.recipients {
+                r.check()
+                    .map_err(|e| unreadable(format!("rewrap_pending: {e}")))?;
             }
-            if r.key.len() > MAX_KEY || !r.key.bytes().all(|c| c.is_ascii_graphic()) {
-                return Err(unreadable(format!(
-                    "the key of recipient {} is longer than {MAX_KEY} bytes or not printable ASCII",
-                    r.label
-                )));
+            if p.opened_with
+                .iter()
+                .any(|l| l.len() > 64 || l.chars().any(char::is_control))
+            {
+                return Err(unreadable(
+                    "rewrap_pending: opened_with is malformed".into(),
+                ));
             }
         }
         Ok(s)

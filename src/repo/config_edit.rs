@@ -17,6 +17,16 @@ impl Repository {
                 what: format!("labelled {:?}", r.label),
             });
         }
+        if let Some(g) = &r.group
+            && fresh.config.group(g).is_none()
+        {
+            return Err(Error::ConfigInvalid {
+                path: PathBuf::from(self.storage.describe(&config_key())),
+                message: format!(
+                    "there is no group {g:?}; make it first with `nkbackup group add {g} --threshold K`"
+                ),
+            });
+        }
         if let Some(x) = fresh.config.recipients.iter().find(|x| x.key == r.key) {
             return Err(Error::DuplicateRecipient {
                 what: format!("with this key (labelled {:?})", x.label),
@@ -37,12 +47,72 @@ impl Repository {
                 ("algorithm", &r.algorithm),
                 ("fingerprint", &r.fingerprint),
                 ("created", &r.created),
+                ("group", &r.group),
             ] {
                 if let Some(v) = v {
                     t[name] = toml_edit::value(v.clone());
                 }
             }
             arr.push(t);
+            Ok(())
+        })
+    }
+
+    /// Adds a k-of-n group (`[[groups]]`); its members are enrolled after
+    /// it with `group = NAME`.
+    pub fn add_group(&mut self, g: config::GroupConfig) -> Result<()> {
+        let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
+        let fresh = Self::open_in(self.storage.clone())?;
+        if fresh.config.group(&g.name).is_some() {
+            return Err(Error::DuplicateRecipient {
+                what: format!("group named {:?}", g.name),
+            });
+        }
+        self.edit_config(|doc| {
+            let arr = doc
+                .entry("groups")
+                .or_insert(toml_edit::Item::ArrayOfTables(Default::default()))
+                .as_array_of_tables_mut()
+                .ok_or("`groups` is not an array of tables")?;
+            let mut t = toml_edit::Table::new();
+            t["name"] = toml_edit::value(g.name.clone());
+            t["threshold"] = toml_edit::value(i64::from(g.threshold));
+            arr.push(t);
+            Ok(())
+        })
+    }
+
+    /// Removes the group `name`, which must have no members left.
+    pub fn remove_group(&mut self, name: &str) -> Result<()> {
+        let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
+        let fresh = Self::open_in(self.storage.clone())?;
+        if fresh.config.group(name).is_none() {
+            return Err(Error::UnknownRecipient {
+                label: format!("group {name}"),
+            });
+        }
+        let members: Vec<&str> = fresh
+            .config
+            .recipients
+            .iter()
+            .filter(|r| r.group.as_deref() == Some(name))
+            .map(|r| r.label.as_str())
+            .collect();
+        if !members.is_empty() {
+            return Err(Error::ConfigInvalid {
+                path: PathBuf::from(self.storage.describe(&config_key())),
+                message: format!(
+                    "group {name:?} still has members ({}); remove or revoke them first",
+                    members.join(", ")
+                ),
+            });
+        }
+        self.edit_config(|doc| {
+            let arr = doc
+                .get_mut("groups")
+                .and_then(|i| i.as_array_of_tables_mut())
+                .ok_or("`groups` is not an array of tables")?;
+            arr.retain(|t| t.get("name").and_then(|v| v.as_str()) != Some(name));
             Ok(())
         })
     }
@@ -107,23 +177,23 @@ impl Repository {
         })
     }
 
-    /// Every sealing recipient (configuration order, then the recovery key)
-    /// with its parsed age recipient; an error if there are none.
+    /// Every sealing recipient's sidecar entry, in stanza order, and the
+    /// age recipients a seal encrypts to ([`crate::recipient::sealing`]);
+    /// an error if there are none.
     #[allow(clippy::type_complexity)]
     pub fn sealing_recipients(
         &self,
-    ) -> Result<(Vec<RecipientConfig>, Vec<Box<dyn age::Recipient + Send>>)> {
-        let all = self.config.sealing_recipients();
-        if all.is_empty() {
+    ) -> Result<(
+        Vec<crate::manifest::RecipientInfo>,
+        Vec<Box<dyn age::Recipient + Send>>,
+    )> {
+        let (infos, parsed) = crate::recipient::sealing(&self.config)?;
+        if infos.is_empty() {
             return Err(Error::NoRecipients {
                 path: PathBuf::from(self.location()),
             });
         }
-        let parsed = all
-            .iter()
-            .map(crate::recipient::parse)
-            .collect::<Result<Vec<_>>>()?;
-        Ok((all, parsed))
+        Ok((infos, parsed))
     }
 
     /// The recovery key's configuration, or an error saying how to make one.

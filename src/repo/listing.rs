@@ -48,6 +48,13 @@ impl BackupInfo {
         let f = b.open_data()?;
         let d = crate::digest::digest_reader(std::io::BufReader::with_capacity(1 << 20, f))
             .ctx(|| format!("reading {}", b.data_path.display()))?;
+        if b.sidecar.accepts(d.len, &d.hex()) {
+            return Ok(ShallowVerify {
+                id: id.clone(),
+                ciphertext_bytes: d.len,
+                ciphertext_sha256: d.hex(),
+            });
+        }
         if d.len != b.sidecar.ciphertext_bytes {
             return Err(Error::Damaged {
                 id: id.clone(),

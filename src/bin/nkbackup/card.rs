@@ -86,6 +86,10 @@ pub enum CardCmd {
         /// A label for messages and sidecars, e.g. alice-nk3.
         #[arg(long)]
         label: String,
+        /// Enroll it as a member of this k-of-n group (`nkbackup group
+        /// add`): it then opens backups only with the group's threshold.
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
     },
     /// Generate a new decryption key on a card. DESTROYS the key there.
     /// Needs the admin PIN (NKBACKUP_ADMIN_PIN for automation, else asked).
@@ -144,13 +148,19 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                 }
             }
         }
-        CardCmd::Enroll { repo, ident, label } => {
+        CardCmd::Enroll {
+            repo,
+            ident,
+            label,
+            group,
+        } => {
             let mut r = cx.open(&repo)?;
             let rc = nkbackup::enroll::card(
                 &mut r,
                 &nkbackup::enroll::CardOptions {
                     ident,
                     label: label.clone(),
+                    group: group.clone(),
                 },
             )?;
             let (kind, fp, id) = (
@@ -158,8 +168,9 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                 rc.fingerprint.unwrap_or_default(),
                 rc.ident.unwrap_or_default(),
             );
+            let role = group.map_or_else(String::new, |g| format!(" in group {g}"));
             println!(
-                "enrolled token {label} ({id}) as {kind}, key {fp}; backups sealed from now on open with it (sealing never needs the card)"
+                "enrolled token {label} ({id}) as {kind}{role}, key {fp}; backups sealed from now on open with it (sealing never needs the card); `nkbackup rewrap` gives it the existing ones"
             );
         }
         CardCmd::Generate { ident, algo, yes } => {

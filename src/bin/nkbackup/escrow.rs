@@ -81,7 +81,7 @@ pub fn run(cmd: EscrowCmd, cx: &crate::Ctx) -> Result<()> {
         } => {
             let r = cx.open(&repo)?;
             let item = escrow::find(&r, &name, id.as_deref())?;
-            let ids = keys::identities(&r, &k, &item.recipients)?;
+            let ids = keys::keys(&r, &k)?;
             let secret = escrow::open(&item, &ids)?;
             match out {
                 Some(p) => {

@@ -80,26 +80,19 @@ pub fn opener<'a>(
     crate::card::add_identity(o, repo, &args.card)
 }
 
-/// Identities for escrow: the same options as [`opener`]. `recipients`
-/// is the escrow item's list (stanza order), the card's hint.
-pub fn identities(
-    repo: &Repository,
-    args: &KeyArgs,
-    recipients: &[nkbackup::manifest::RecipientInfo],
-) -> Result<Vec<Box<dyn age::Identity>>> {
-    let mut out: Vec<Box<dyn age::Identity>> = Vec::new();
+/// Keys for escrow and rewrap: the same options as [`opener`].
+pub fn keys(repo: &Repository, args: &KeyArgs) -> Result<nkbackup::unlock::Keys<'static>> {
+    let mut out = nkbackup::unlock::Keys::new();
     for f in &args.identities {
         for id in nkbackup::identity::load_file(f)? {
-            out.push(id);
+            out.add(id);
         }
     }
     if args.wants_recovery() {
-        out.push(Box::new(recovery_key(repo, args)?.to_age_identity()));
+        out.add(Box::new(recovery_key(repo, args)?.to_age_identity()));
     }
-    // Last, as for backups: keys that need no PIN are tried first.
-    if let Some(mut card) = crate::card::identity(repo, &args.card)? {
-        card.use_recipients(recipients);
-        out.push(Box::new(card));
+    if let Some(card) = crate::card::identity(repo, &args.card)? {
+        out.set_card(card);
     }
     Ok(out)
 }

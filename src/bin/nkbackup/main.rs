@@ -13,6 +13,7 @@ mod output;
 mod pins;
 mod recovery;
 mod retention;
+mod rewrap;
 mod secrets;
 
 use anyhow::Result;
@@ -85,6 +86,13 @@ enum Command {
     RecoveryKey(recovery::RecoveryCmd),
     /// Run a restore drill with one token (or `drill status`).
     Drill(drill::DrillCmd),
+    /// Give existing backups a new header for the current recipients and
+    /// groups (the payload is kept): after a token was added, revoked or
+    /// a group changed.
+    Rewrap(rewrap::RewrapArgs),
+    /// k-of-n token groups: add, list, remove.
+    #[command(subcommand)]
+    Group(rewrap::GroupCmd),
     /// Escrow a service's own small secrets to the same recipients.
     #[command(subcommand)]
     Escrow(escrow::EscrowCmd),
@@ -181,6 +189,15 @@ enum RecipientCmd {
         /// A label for messages and sidecars (default: the key abbreviated).
         #[arg(long)]
         label: Option<String>,
+        /// Add it as a member of this k-of-n group (`nkbackup group add`).
+        #[arg(long, value_name = "NAME")]
+        group: Option<String>,
+        /// Then rewrap the existing backups so that it opens them too
+        /// (needs a key that opens them now: --card, -i, --recovery-key…).
+        #[arg(long)]
+        rewrap: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
     /// List recipients.
     List {
@@ -190,12 +207,26 @@ enum RecipientCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Remove a recipient by label. Existing backups stay sealed to it.
+    /// Remove a recipient by label. Existing backups stay sealed to it
+    /// (use `revoke` for a lost or stolen token).
     Remove {
         #[command(flatten)]
         repo: RepoArg,
         /// The label.
         label: String,
+    },
+    /// Revoke a recipient (a lost or stolen token): remove it and rewrap
+    /// every backup and escrow item so that its key opens none of them.
+    Revoke {
+        #[command(flatten)]
+        repo: RepoArg,
+        /// The label.
+        label: String,
+        /// Print the rewrap's result as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        keys: KeyArgs,
     },
 }
 
@@ -295,19 +326,40 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
                 r.location()
             );
         }
-        Command::Recipient(RecipientCmd::Add { repo, key, label }) => {
+        Command::Recipient(RecipientCmd::Add {
+            repo,
+            key,
+            label,
+            group,
+            rewrap,
+            keys,
+        }) => {
             let mut r = cx.open(&repo)?;
             let label = label.unwrap_or_else(|| nkbackup::recipient::default_label(&key));
             r.add_recipient(RecipientConfig {
                 label: label.clone(),
                 kind: "age".into(),
                 key: key.trim().to_owned(),
+                group,
                 ..Default::default()
             })?;
             println!(
                 "added recipient {label}; backups sealed from now on can be opened with its key"
             );
+            if rewrap {
+                rewrap::rewrap_after_add(&r, &keys, false)?;
+            } else if !keys.is_empty() {
+                anyhow::bail!("keys were given without --rewrap; nothing was rewrapped");
+            }
         }
+        Command::Recipient(RecipientCmd::Revoke {
+            repo,
+            label,
+            json,
+            keys,
+        }) => rewrap::revoke(&repo, &label, &keys, json, cx)?,
+        Command::Rewrap(args) => rewrap::run(args, cx)?,
+        Command::Group(cmd) => rewrap::group(cmd, cx)?,
         Command::Card(cmd) => card::run(cmd, cx)?,
         Command::Recipient(RecipientCmd::List { repo, json }) => {
             let r = cx.open(&repo)?;

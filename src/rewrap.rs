@@ -1,0 +1,666 @@
+//! Rewrap: give existing backups a new header for the repository's
+//! current recipients and groups, keeping their payload bytes.
+//!
+//! An age file's payload depends only on its file key, so a lost token is
+//! revoked, a new token given old backups, or a k-of-n group introduced
+//! without re-encrypting any data: open the header with a key that can
+//! ([`Keys`]: a card makes exactly one operation per backup, or the
+//! recovery key, shares, a key file), check its MAC, wrap the same file key
+//! to the current recipients ([`crate::recipient::sealing`]), and write the
+//! new header followed by the old payload.
+//!
+//! ```no_run
+//! # fn main() -> nkbackup::Result<()> {
+//! let repo = nkbackup::Repository::open("/srv/backups".as_ref())?;
+//! let mut keys = nkbackup::unlock::Keys::new();
+//! keys.add(Box::new(nkbackup::recovery::RecoveryKey::parse("EsT…")?.to_age_identity()));
+//! let report = nkbackup::rewrap::Rewrap::new(&repo, &keys).run()?;
+//! println!("{} rewrapped", report.rewrapped);
+//! # Ok(()) }
+//! ```
+//!
+//! # Crash safety
+//!
+//! Under the write lock, per backup:
+//!
+//! 1. the new file is streamed to an upload that is not visible yet (a
+//!    directory's `tmp/`, a bucket's multipart upload), hashing the old
+//!    file on the way (it must be the one the sidecar describes);
+//! 2. the sidecar gets `rewrap_pending`: the new file's header digest,
+//!    length, SHA-256 and recipients ([`PendingRewrap`]). An open accepts
+//!    the data file the sidecar describes or the pending one, and takes
+//!    the recipient list that matches the header it reads;
+//! 3. the upload is committed: the new file replaces the old one under the
+//!    same key, atomically (a rename; a completed multipart upload);
+//! 4. the rewrap journal (`journal/rewraps.jsonl`, hash-chained like the
+//!    others) records the backup, old and new recipients and digests;
+//! 5. the sidecar is rewritten for the new file, without `rewrap_pending`.
+//!
+//! A `kill -9` anywhere leaves the old file under a sidecar that describes
+//! it, or the new file under a sidecar whose pending rewrap describes it:
+//! openable by the old recipients or the new ones, never neither. The next
+//! rewrap finishes a pending one whose new file is in place without any
+//! key (steps 4–5, not journaling twice), and starts again one whose old
+//! file is still there.
+
+use crate::digest::{HashingReader, HashingWriter};
+use crate::error::{Error, Result};
+use crate::escrow::EscrowItem;
+use crate::format::age_header::{Header, read_prefix};
+use crate::journal::JournalWriter;
+use crate::manifest::{PendingRewrap, RecipientInfo, Sidecar};
+use crate::repo::{BackupInfo, DEFAULT_LOCK_WAIT, Repository};
+use crate::unlock::Keys;
+use serde::{Deserialize, Serialize};
+use std::io::{BufReader, Write};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// The rewrap journal's name: `journal/rewraps.jsonl`.
+pub const JOURNAL: &str = "rewraps";
+
+/// Environment variable of the crash hook used by the tests:
+/// `STEP:N` aborts the process at the N-th time (from 1) a rewrap reaches
+/// `STEP` (`after-upload`, `after-intent`, `after-data`, `after-journal`,
+/// `after-sidecar`). Only in builds with the `test-hooks` feature.
+#[cfg(feature = "test-hooks")]
+pub const CRASH_HOOK_ENV: &str = "NKBACKUP_TEST_CRASH_REWRAP";
+
+#[cfg(feature = "test-hooks")]
+fn crash_hook(step: &str) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static SEEN: AtomicUsize = AtomicUsize::new(0);
+    let Ok(v) = std::env::var(CRASH_HOOK_ENV) else {
+        return;
+    };
+    let Some((s, n)) = v.split_once(':') else {
+        return;
+    };
+    if s == step && SEEN.fetch_add(1, Ordering::SeqCst) + 1 == n.parse().unwrap_or(0) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+fn crash_hook(_step: &str) {}
+
+/// One line of the rewrap journal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RewrapRecord {
+    /// When the new file was put in place (UTC).
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// `backup` or `escrow`.
+    pub item: String,
+    /// The backup's (or escrow version's) id.
+    pub id: String,
+    /// The backup's class, or the escrowed secret's name.
+    pub class: String,
+    /// Who could open the old file: `label (type)`, stanza order.
+    pub old_recipients: Vec<String>,
+    /// Who can open the new file.
+    pub new_recipients: Vec<String>,
+    /// SHA-256 of the old file.
+    pub old_ciphertext_sha256: String,
+    /// SHA-256 of the new file.
+    pub new_ciphertext_sha256: String,
+    /// Which keys opened the old header (labels).
+    pub opened_with: Vec<String>,
+    /// Host that ran the rewrap.
+    pub host: String,
+    /// Tool and version.
+    pub tool: String,
+}
+
+/// What happened to one backup.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// A new header was written.
+    Rewrapped,
+    /// An interrupted rewrap was finished (its new file was in place).
+    Finished,
+    /// It is already sealed to the current recipients.
+    UpToDate,
+    /// A dry run: it would be rewrapped.
+    WouldRewrap,
+}
+
+/// One backup's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    /// `backup` or `escrow`.
+    pub item: &'static str,
+    /// Its id.
+    pub id: String,
+    /// Its class (or escrow name).
+    pub class: String,
+    /// What was done.
+    pub action: Action,
+    /// Who could open it before.
+    pub old_recipients: Vec<String>,
+    /// Who can open it now (or would, in a dry run).
+    pub new_recipients: Vec<String>,
+    /// Bytes written (the new file), 0 if nothing was written.
+    pub bytes: u64,
+}
+
+/// What a rewrap did.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct RewrapReport {
+    /// Every selected backup and escrow item, in order.
+    pub items: Vec<ItemReport>,
+    /// How many got a new header (or would, in a dry run).
+    pub rewrapped: usize,
+    /// How many interrupted rewraps were finished.
+    pub finished: usize,
+    /// How many were already sealed to the current recipients.
+    pub up_to_date: usize,
+}
+
+/// A rewrap of some or all backups (and escrow items).
+pub struct Rewrap<'r> {
+    repo: &'r Repository,
+    keys: &'r Keys<'r>,
+    class: Option<String>,
+    ids: Vec<String>,
+    dry_run: bool,
+    escrow: bool,
+    lock_wait: Duration,
+    on_item: Option<Box<dyn Fn(&ItemReport) + 'r>>,
+}
+
+impl<'r> Rewrap<'r> {
+    /// A rewrap of every backup and escrow item of `repo`, opening with `keys`.
+    pub fn new(repo: &'r Repository, keys: &'r Keys<'r>) -> Self {
+        Rewrap {
+            repo,
+            keys,
+            class: None,
+            ids: Vec::new(),
+            dry_run: false,
+            escrow: true,
+            lock_wait: DEFAULT_LOCK_WAIT,
+            on_item: None,
+        }
+    }
+
+    /// Only backups of this class (and no escrow items).
+    pub fn class(mut self, class: Option<String>) -> Self {
+        self.class = class;
+        self
+    }
+
+    /// Only these backups (ids, unique prefixes or `latest`; no escrow items).
+    pub fn ids(mut self, ids: Vec<String>) -> Self {
+        self.ids = ids;
+        self
+    }
+
+    /// Only say what would be rewrapped; no key is used, nothing written.
+    pub fn dry_run(mut self, yes: bool) -> Self {
+        self.dry_run = yes;
+        self
+    }
+
+    /// How long to wait for the write lock (default one hour).
+    pub fn lock_wait(mut self, d: Duration) -> Self {
+        self.lock_wait = d;
+        self
+    }
+
+    /// Calls `f` after each backup or escrow item (for progress lines).
+    pub fn on_item(mut self, f: impl Fn(&ItemReport) + 'r) -> Self {
+        self.on_item = Some(Box::new(f));
+        self
+    }
+
+    /// Runs it. Stops at the first backup that fails (a wrong PIN must not
+    /// be tried again on the next): what was done stays done, and the next
+    /// run goes on from there.
+    pub fn run(self) -> Result<RewrapReport> {
+        let repo = self.repo;
+        let _lock = if self.dry_run {
+            None
+        } else {
+            Some(repo.lock(self.lock_wait)?)
+        };
+        // Under the lock: the configuration as it is now.
+        let fresh = Repository::open_in(repo.storage().clone())?;
+        let (target, recipients) = fresh.sealing_recipients()?;
+        if let Some(c) = &self.class {
+            fresh.class_policy(c)?;
+        }
+        let selected: Vec<BackupInfo> = if self.ids.is_empty() {
+            fresh
+                .list()?
+                .backups
+                .into_iter()
+                .filter(|b| self.class.as_ref().is_none_or(|c| *c == b.sidecar.class))
+                .collect()
+        } else {
+            self.ids
+                .iter()
+                .map(|q| fresh.find(q))
+                .collect::<Result<_>>()?
+        };
+        let mut journal = if self.dry_run {
+            None
+        } else {
+            Some(JournalWriter::<RewrapRecord>::open(
+                repo.storage().clone(),
+                JOURNAL,
+            )?)
+        };
+        let mut report = RewrapReport::default();
+        let step = Step {
+            repo: &fresh,
+            keys: self.keys,
+            target: &target,
+            recipients: &recipients,
+            dry_run: self.dry_run,
+        };
+        for b in &selected {
+            let item = step.backup(b, journal.as_mut())?;
+            report.count(item, self.on_item.as_deref());
+        }
+        if self.escrow && self.class.is_none() && self.ids.is_empty() {
+            for e in crate::escrow::list(&fresh)? {
+                let item = step.escrow(&e, journal.as_mut())?;
+                report.count(item, self.on_item.as_deref());
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl RewrapReport {
+    fn count(&mut self, item: ItemReport, on_item: Option<&(dyn Fn(&ItemReport) + '_)>) {
+        match item.action {
+            Action::Rewrapped | Action::WouldRewrap => self.rewrapped += 1,
+            Action::Finished => self.finished += 1,
+            Action::UpToDate => self.up_to_date += 1,
+        }
+        if let Some(f) = on_item {
+            f(&item);
+        }
+        self.items.push(item);
+    }
+}
+
+/// What every item's rewrap needs.
+struct Step<'s> {
+    repo: &'s Repository,
+    keys: &'s Keys<'s>,
+    target: &'s [RecipientInfo],
+    recipients: &'s [Box<dyn age::Recipient + Send>],
+    dry_run: bool,
+}
+
+/// `label (type)` for the journal and reports; members with their group.
+pub fn describe(r: &[RecipientInfo]) -> Vec<String> {
+    r.iter()
+        .map(|x| match (&x.group, x.threshold) {
+            (Some(g), Some(t)) => format!("{} ({}, group {g} of {t})", x.label, x.kind),
+            _ => format!("{} ({})", x.label, x.kind),
+        })
+        .collect()
+}
+
+/// The new header for the file whose header is `prefix`: opened with
+/// `keys` (the sidecar's `hint` says whose stanza is whose), its MAC
+/// checked, the same file key wrapped to `recipients`. Also says which
+/// keys opened it.
+fn new_header(
+    id: &str,
+    prefix: &[u8],
+    keys: &Keys<'_>,
+    hint: &[RecipientInfo],
+    recipients: &[Box<dyn age::Recipient + Send>],
+) -> Result<(Vec<u8>, Vec<String>)> {
+    let damaged = |detail: String| Error::Damaged {
+        id: id.to_owned(),
+        detail,
+    };
+    let header = Header::parse(prefix).map_err(|e| damaged(format!("its age header: {e}")))?;
+    let fk = keys
+        .unwrap(&header.stanzas, hint)?
+        .ok_or_else(|| Error::NoMatchingIdentity {
+            id: id.to_owned(),
+            labels: describe(hint).join(", "),
+        })?;
+    if !header.verify_mac(&fk) {
+        return Err(damaged(
+            "a key opened its stanza but the header MAC does not verify: the header was changed"
+                .into(),
+        ));
+    }
+    let mut stanzas = Vec::new();
+    for r in recipients {
+        let (s, _) = r.wrap_file_key(&fk).map_err(|e| Error::InvalidRecipient {
+            input: "configured recipients".into(),
+            reason: e.to_string(),
+        })?;
+        stanzas.extend(s);
+    }
+    let mut used = keys.members_used();
+    if used.is_empty() {
+        used = opened_by(keys, hint);
+    }
+    Ok((Header::encode(&stanzas, &fk), used))
+}
+
+/// Which of `hint`'s recipients the keys hold, as far as can be told
+/// without another unwrap: the enrolled cards given, else "a given key".
+fn opened_by(keys: &Keys<'_>, hint: &[RecipientInfo]) -> Vec<String> {
+    let cards: Vec<String> = keys
+        .card()
+        .map(|c| {
+            hint.iter()
+                .filter(|r| r.group.is_none())
+                .filter(|r| {
+                    c.cards()
+                        .iter()
+                        .any(|e| e.kind == r.kind && e.config_key == r.key)
+                })
+                .map(|r| r.label.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    if cards.is_empty() {
+        vec!["a key file or the recovery key".into()]
+    } else {
+        cards
+    }
+}
+
+impl Step<'_> {
+    fn backup(
+        &self,
+        b: &BackupInfo,
+        journal: Option<&mut JournalWriter<RewrapRecord>>,
+    ) -> Result<ItemReport> {
+        let storage = self.repo.storage();
+        let mut sc = b.sidecar.clone();
+        let mut report = ItemReport {
+            item: "backup",
+            id: sc.id.clone(),
+            class: sc.class.clone(),
+            action: Action::UpToDate,
+            old_recipients: describe(&sc.recipients),
+            new_recipients: describe(self.target),
+            bytes: 0,
+        };
+        let mut journal = journal;
+        if let Some(p) = sc.rewrap_pending.clone() {
+            let d = b.verify_ciphertext()?;
+            if self.dry_run {
+                report.action = Action::WouldRewrap;
+                return Ok(report);
+            }
+            if d.ciphertext_sha256 == p.ciphertext_sha256 {
+                let j = journal.as_deref_mut().expect("a journal unless dry");
+                finish(j, &mut sc, p, "backup", &b.sidecar.class, |s| {
+                    put_sidecar(storage.as_ref(), &b.sidecar_key, s)
+                })?;
+                report.action = Action::Finished;
+                if sc.recipients == self.target {
+                    return Ok(report);
+                }
+            } else {
+                sc.rewrap_pending = None;
+            }
+        }
+        if sc.recipients == self.target {
+            return Ok(report);
+        }
+        report.old_recipients = describe(&sc.recipients);
+        if self.dry_run {
+            report.action = Action::WouldRewrap;
+            return Ok(report);
+        }
+        let data = b.open_data()?;
+        let mut old = HashingReader::new(BufReader::with_capacity(1 << 20, data));
+        let prefix = read_prefix(&mut old).map_err(|e| Error::Damaged {
+            id: sc.id.clone(),
+            detail: e.to_string(),
+        })?;
+        let (header, opened_with) =
+            new_header(&sc.id, &prefix, self.keys, &sc.recipients, self.recipients)?;
+        let ioe = |e| {
+            Error::io(
+                format!("rewrapping backup {} (the old file stays in place)", sc.id),
+                e,
+            )
+        };
+        let upload = storage.upload(&b.data_key)?;
+        let mut new = HashingWriter::new(upload);
+        new.write_all(&header).map_err(ioe)?;
+        std::io::copy(&mut old, &mut new).map_err(ioe)?;
+        let old_digest = old.finish();
+        let (upload, new_digest) = new.finish();
+        if !(old_digest.len == sc.ciphertext_bytes && old_digest.hex() == sc.ciphertext_sha256) {
+            upload.abort()?;
+            return Err(Error::Damaged {
+                id: sc.id.clone(),
+                detail: "its data file differs from what the sidecar recorded; it was not rewrapped (verify it)".into(),
+            });
+        }
+        crash_hook("after-upload");
+        let pending = PendingRewrap {
+            header_sha256: crate::digest::sha256_hex(&header),
+            ciphertext_bytes: new_digest.len,
+            ciphertext_sha256: new_digest.hex(),
+            recipients: self.target.to_vec(),
+            opened_with,
+        };
+        sc.rewrap_pending = Some(pending.clone());
+        put_sidecar(storage.as_ref(), &b.sidecar_key, &sc)?;
+        crash_hook("after-intent");
+        upload.commit()?;
+        crash_hook("after-data");
+        let j = journal.expect("a journal unless dry");
+        finish(j, &mut sc, pending, "backup", &b.sidecar.class, |s| {
+            put_sidecar(storage.as_ref(), &b.sidecar_key, s)
+        })?;
+        report.action = Action::Rewrapped;
+        report.bytes = new_digest.len;
+        Ok(report)
+    }
+
+    fn escrow(
+        &self,
+        e: &EscrowItem,
+        journal: Option<&mut JournalWriter<RewrapRecord>>,
+    ) -> Result<ItemReport> {
+        let mut item = e.clone();
+        let what = format!("escrow {}/{}", e.name, e.id);
+        let mut report = ItemReport {
+            item: "escrow",
+            id: e.id.clone(),
+            class: e.name.clone(),
+            action: Action::UpToDate,
+            old_recipients: describe(&e.recipients),
+            new_recipients: describe(self.target),
+            bytes: 0,
+        };
+        let mut journal = journal;
+        let read = || -> Result<Vec<u8>> {
+            e.read_blob()?.ok_or_else(|| Error::DataMissing {
+                id: what.clone(),
+                path: e.path.clone(),
+            })
+        };
+        if let Some(p) = item.rewrap_pending.clone() {
+            if self.dry_run {
+                report.action = Action::WouldRewrap;
+                return Ok(report);
+            }
+            if crate::digest::sha256_hex(&read()?) == p.ciphertext_sha256 {
+                let j = journal.as_deref_mut().expect("a journal unless dry");
+                finish(j, &mut item, p, "escrow", &e.name, |i| i.write_sidecar())?;
+                report.action = Action::Finished;
+                if item.recipients == self.target {
+                    return Ok(report);
+                }
+            } else {
+                item.rewrap_pending = None;
+            }
+        }
+        if item.recipients == self.target {
+            return Ok(report);
+        }
+        report.old_recipients = describe(&item.recipients);
+        if self.dry_run {
+            report.action = Action::WouldRewrap;
+            return Ok(report);
+        }
+        let blob = read()?;
+        if crate::digest::sha256_hex(&blob) != item.ciphertext_sha256 {
+            return Err(Error::Damaged {
+                id: what,
+                detail: "the file differs from what its sidecar recorded; it was not rewrapped"
+                    .into(),
+            });
+        }
+        let (new, pending) = rewrap_blob(self, &what, &blob, &item.recipients.clone())?;
+        crash_hook("after-upload");
+        item.rewrap_pending = Some(pending.clone());
+        item.write_sidecar()?;
+        crash_hook("after-intent");
+        item.write_blob(&new)?;
+        crash_hook("after-data");
+        let j = journal.expect("a journal unless dry");
+        finish(j, &mut item, pending, "escrow", &e.name, |i| {
+            i.write_sidecar()
+        })?;
+        report.action = Action::Rewrapped;
+        report.bytes = new.len() as u64;
+        Ok(report)
+    }
+}
+
+/// Steps 4 and 5: journal the rewrap (unless the journal already has it)
+/// and write the sidecar for the new file.
+fn finish<S: Rewrappable>(
+    journal: &mut JournalWriter<RewrapRecord>,
+    sc: &mut S,
+    p: PendingRewrap,
+    item: &str,
+    class: &str,
+    put: impl Fn(&S) -> Result<()>,
+) -> Result<()> {
+    let id = sc.id().to_owned();
+    let done = journal
+        .state
+        .records
+        .iter()
+        .any(|r| r.id == id && r.new_ciphertext_sha256 == p.ciphertext_sha256);
+    if !done {
+        journal.append(RewrapRecord {
+            at: OffsetDateTime::now_utc()
+                .replace_nanosecond(0)
+                .expect("0 is a valid nanosecond"),
+            item: item.into(),
+            id,
+            class: class.into(),
+            old_recipients: describe(sc.recipients()),
+            new_recipients: describe(&p.recipients),
+            old_ciphertext_sha256: sc.ciphertext_sha256().to_owned(),
+            new_ciphertext_sha256: p.ciphertext_sha256.clone(),
+            opened_with: p.opened_with.clone(),
+            host: crate::host_name(),
+            tool: crate::tool_version(),
+        })?;
+    }
+    crash_hook("after-journal");
+    sc.apply(p);
+    put(sc)?;
+    crash_hook("after-sidecar");
+    Ok(())
+}
+
+/// A sidecar a rewrap updates: a backup's or an escrow item's.
+pub(crate) trait Rewrappable {
+    fn id(&self) -> &str;
+    fn recipients(&self) -> &[RecipientInfo];
+    fn ciphertext_sha256(&self) -> &str;
+    /// Describes the new file: recipients, length and digest from `p`,
+    /// nothing pending.
+    fn apply(&mut self, p: PendingRewrap);
+}
+
+impl Rewrappable for Sidecar {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn recipients(&self) -> &[RecipientInfo] {
+        &self.recipients
+    }
+    fn ciphertext_sha256(&self) -> &str {
+        &self.ciphertext_sha256
+    }
+    fn apply(&mut self, p: PendingRewrap) {
+        self.recipients = p.recipients;
+        self.ciphertext_bytes = p.ciphertext_bytes;
+        self.ciphertext_sha256 = p.ciphertext_sha256;
+        self.rewrap_pending = None;
+    }
+}
+
+fn put_sidecar(
+    storage: &dyn crate::storage::Storage,
+    key: &crate::storage::ObjectKey,
+    sc: &Sidecar,
+) -> Result<()> {
+    let mut json = serde_json::to_vec_pretty(sc).expect("sidecar serializes");
+    json.push(b'\n');
+    storage.put(key, &json)
+}
+
+/// The escrow item's file `blob` with a new header, and its pending record.
+fn rewrap_blob(
+    step: &Step<'_>,
+    what: &str,
+    blob: &[u8],
+    hint: &[RecipientInfo],
+) -> Result<(Vec<u8>, PendingRewrap)> {
+    let mut rest = blob;
+    let prefix = read_prefix(&mut rest).map_err(|e| Error::Damaged {
+        id: what.to_owned(),
+        detail: e.to_string(),
+    })?;
+    let (header, opened_with) = new_header(what, &prefix, step.keys, hint, step.recipients)?;
+    let mut out = header.clone();
+    out.extend_from_slice(rest);
+    let pending = PendingRewrap {
+        header_sha256: crate::digest::sha256_hex(&header),
+        ciphertext_bytes: out.len() as u64,
+        ciphertext_sha256: crate::digest::sha256_hex(&out),
+        recipients: step.target.to_vec(),
+        opened_with,
+    };
+    Ok((out, pending))
+}
+
+impl Rewrappable for EscrowItem {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn recipients(&self) -> &[RecipientInfo] {
+        &self.recipients
+    }
+    fn ciphertext_sha256(&self) -> &str {
+        &self.ciphertext_sha256
+    }
+    fn apply(&mut self, p: PendingRewrap) {
+        self.recipients = p.recipients;
+        self.ciphertext_sha256 = p.ciphertext_sha256;
+        self.rewrap_pending = None;
+    }
+}
+
+/// Reads the rewrap journal (for the compliance report and audits).
+pub fn journal(repo: &Repository) -> Result<crate::journal::JournalState<RewrapRecord>> {
+    crate::journal::read(repo.storage().as_ref(), JOURNAL)
+}
