@@ -13,7 +13,9 @@
 //! # fn main() -> nkbackup::Result<()> {
 //! let repo = nkbackup::Repository::open("/srv/backups".as_ref())?;
 //! let mut keys = nkbackup::unlock::Keys::new();
-//! keys.add(Box::new(nkbackup::recovery::RecoveryKey::parse("EsT…")?.to_age_identity()));
+//! for id in nkbackup::identity::load_file("offsite.key".as_ref())? {
+//!     keys.add(id);
+//! }
 //! let report = nkbackup::rewrap::Rewrap::new(&repo, &keys).run()?;
 //! println!("{} rewrapped", report.rewrapped);
 //! # Ok(()) }
@@ -167,8 +169,11 @@ pub struct Rewrap<'r> {
     dry_run: bool,
     escrow: bool,
     lock_wait: Duration,
-    on_item: Option<Box<dyn Fn(&ItemReport) + 'r>>,
+    on_item: Option<OnItem<'r>>,
 }
+
+/// The caller's progress callback.
+type OnItem<'r> = Box<dyn Fn(&ItemReport) + 'r>;
 
 impl<'r> Rewrap<'r> {
     /// A rewrap of every backup and escrow item of `repo`, opening with `keys`.

@@ -23,6 +23,7 @@ mod common;
 mod support;
 
 mod escrow;
+mod groups;
 mod keys;
 mod pinentry_dialog;
 mod pins;
