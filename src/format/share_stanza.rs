@@ -51,7 +51,11 @@ impl ShareStanza {
             }
             let number = |v: &str, what: &str| -> Result<u8, String> {
                 // Canonical decimal only: no sign, no leading zero.
-                if v.is_empty() || v.len() > 3 || v.starts_with('0') {
+                if v.is_empty()
+                    || v.len() > 3
+                    || v.starts_with('0')
+                    || !v.bytes().all(|c| c.is_ascii_digit())
+                {
                     return Err(format!("its {what} is not a number from 1 to 255"));
                 }
                 v.parse::<u8>()
@@ -123,7 +127,7 @@ mod tests {
         for args in [
             &["officers", "2", "3"][..],
             &[
-                "officers-and-a-name-much-longer-than-sixty-four-characters-in-all",
+                "officers-and-a-name-that-is-much-longer-than-sixty-four-characters-in-all",
                 "2",
                 "3",
                 "X25519",
