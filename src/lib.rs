@@ -34,9 +34,9 @@
 //! | I/O primitives | `beneath`, [`compression`], [`digest`], `fsio`, `spool`, `stage` | path resolution beneath a root, zstd, hashing readers and writers, fsync'd writes, encrypted spill files, the staging pipeline |
 //! | formats | [`format`](mod@format), [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
 //! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
-//! | keys | [`recovery`], [`card`], [`identity`], [`recipient`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, turning configured recipients into age recipients |
+//! | keys | [`recovery`], [`card`], [`identity`], [`group`], [`recipient`], [`unlock`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, k-of-n token groups, turning configured recipients into age recipients, every key a caller holds turned into a header's file key |
 //! | repository | [`repo`] | an opened repository: its configuration, listing, config edits |
-//! | commands | [`seal`], [`open`], [`enroll`], [`escrow`], [`drill`], [`retention`] | what a caller does: seal, verify and restore, make the recovery key, escrow, drills, retention evaluate/prune/verify |
+//! | commands | [`seal`], [`open`], [`enroll`], [`escrow`], [`drill`], [`retention`], [`rewrap`] | what a caller does: seal, verify and restore, make the recovery key, escrow, drills, retention evaluate/prune/verify, rewrap and revoke |
 //! | rendering | [`render`] | the compliance report and the recovery-key sheet |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
