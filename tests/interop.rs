@@ -215,3 +215,52 @@ fn stock_age_agrees_on_the_recovery_key() {
     assert!(out.status.success(), "{out:?}");
     assert_eq!(out.stdout, b"opened by stock age");
 }
+
+/// After a revoke by rewrap (a new header, the old payload), stock
+/// `age -d | zstd -d | tar -x` with the recovery key still restores the
+/// backup, and the revoked key no longer opens it with stock age either.
+#[test]
+fn stock_tools_restore_a_rewrapped_backup_with_the_recovery_key() {
+    if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
+        return;
+    }
+    let mut f = Fixture::new();
+    let rk = nkbackup::recovery::RecoveryKey::generate();
+    f.repo
+        .set_recovery(nkbackup::recovery::setup::config_for(&rk, None), false)
+        .unwrap();
+    let src = f.path("data");
+    sample_tree(&src);
+    let sealed = Sealer::new(&f.repo, "db").path(&src).seal().unwrap();
+    f.repo.remove_recipient("test-key").unwrap();
+    let mut keys = nkbackup::unlock::Keys::new();
+    keys.add(Box::new(f.key.clone()));
+    let report = nkbackup::rewrap::Rewrap::new(&f.repo, &keys).run().unwrap();
+    assert_eq!(report.rewrapped, 1);
+    let rk_file = f.path("recovery.txt");
+    use secrecy::ExposeSecret as _;
+    std::fs::write(
+        &rk_file,
+        format!("{}\n", rk.to_age_identity().to_string().expose_secret()),
+    )
+    .unwrap();
+    let out = f.path("stock");
+    std::fs::create_dir(&out).unwrap();
+    let run = |key: &std::path::Path| {
+        let script = format!(
+            "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -x -C '{}'",
+            key.display(),
+            sealed.data_path.display(),
+            out.display()
+        );
+        Command::new("bash").args(["-c", &script]).output().unwrap()
+    };
+    let o = run(&f.key_file);
+    assert!(
+        !o.status.success(),
+        "the revoked key opens it with stock age"
+    );
+    let o = run(&rk_file);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(assert_same_tree(&src, &out.join("data")) > 10);
+}
