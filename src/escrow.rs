@@ -260,14 +260,7 @@ pub fn list(repo: &Repository) -> Result<Vec<EscrowItem>> {
             )));
         }
         if let Some(p) = &item.rewrap_pending {
-            let ok = crate::manifest::is_sha256_hex(&p.ciphertext_sha256)
-                && crate::manifest::is_sha256_hex(&p.header_sha256)
-                && p.recipients.len() <= 256
-                && p.opened_with.len() <= 256
-                && p.recipients.iter().all(|r| r.check().is_ok());
-            if !ok {
-                return Err(bad("rewrap_pending is malformed".into()));
-            }
+            p.check().map_err(|e| bad(format!("rewrap_pending: {e}")))?;
         }
         if !crate::manifest::is_sha256_hex(&item.ciphertext_sha256) {
             return Err(bad(

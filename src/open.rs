@@ -123,10 +123,11 @@ impl<'a> Opener<'a> {
         self
     }
 
-    /// The labels of the group members whose tokens or keys opened the
-    /// backup, after an open through a k-of-n group (else empty).
-    pub fn members_used(&self) -> Vec<String> {
-        self.keys.members_used()
+    /// After an open: the labels of the recipients whose stanzas opened
+    /// it (one on its own, or every group member whose share was used;
+    /// see [`crate::unlock::Keys::opened_with`]).
+    pub fn opened_with(&self) -> Vec<String> {
+        self.keys.opened_with()
     }
 
     /// Adds the recovery key (check it against the repository first with

@@ -348,35 +348,8 @@ fn new_header(
         })?;
         stanzas.extend(s);
     }
-    let mut used = keys.members_used();
-    if used.is_empty() {
-        used = opened_by(keys, hint);
-    }
+    let used = keys.opened_with();
     Ok((Header::encode(&stanzas, &fk), used))
-}
-
-/// Which of `hint`'s recipients the keys hold, as far as can be told
-/// without another unwrap: the enrolled cards given, else "a given key".
-fn opened_by(keys: &Keys<'_>, hint: &[RecipientInfo]) -> Vec<String> {
-    let cards: Vec<String> = keys
-        .card()
-        .map(|c| {
-            hint.iter()
-                .filter(|r| r.group.is_none())
-                .filter(|r| {
-                    c.cards()
-                        .iter()
-                        .any(|e| e.kind == r.kind && e.config_key == r.key)
-                })
-                .map(|r| r.label.clone())
-                .collect()
-        })
-        .unwrap_or_default();
-    if cards.is_empty() {
-        vec!["a key file or the recovery key".into()]
-    } else {
-        cards
-    }
 }
 
 impl Step<'_> {
@@ -387,41 +360,11 @@ impl Step<'_> {
     ) -> Result<ItemReport> {
         let storage = self.repo.storage();
         let mut sc = b.sidecar.clone();
-        let mut report = ItemReport {
-            item: "backup",
-            id: sc.id.clone(),
-            class: sc.class.clone(),
-            action: Action::UpToDate,
-            old_recipients: describe(&sc.recipients),
-            new_recipients: describe(self.target),
-            bytes: 0,
-        };
+        let mut report = self.report("backup", &sc.id, &sc.class, &sc.recipients);
+        let put = |s: &Sidecar| put_sidecar(storage.as_ref(), &b.sidecar_key, s);
+        let current = || Ok(b.verify_ciphertext()?.ciphertext_sha256);
         let mut journal = journal;
-        if let Some(p) = sc.rewrap_pending.clone() {
-            let d = b.verify_ciphertext()?;
-            if self.dry_run {
-                report.action = Action::WouldRewrap;
-                return Ok(report);
-            }
-            if d.ciphertext_sha256 == p.ciphertext_sha256 {
-                let j = journal.as_deref_mut().expect("a journal unless dry");
-                finish(j, &mut sc, p, "backup", &b.sidecar.class, |s| {
-                    put_sidecar(storage.as_ref(), &b.sidecar_key, s)
-                })?;
-                report.action = Action::Finished;
-                if sc.recipients == self.target {
-                    return Ok(report);
-                }
-            } else {
-                sc.rewrap_pending = None;
-            }
-        }
-        if sc.recipients == self.target {
-            return Ok(report);
-        }
-        report.old_recipients = describe(&sc.recipients);
-        if self.dry_run {
-            report.action = Action::WouldRewrap;
+        if !self.settle(&mut sc, &mut report, journal.as_deref_mut(), current, put)? {
             return Ok(report);
         }
         let data = b.open_data()?;
@@ -460,17 +403,70 @@ impl Step<'_> {
             opened_with,
         };
         sc.rewrap_pending = Some(pending.clone());
-        put_sidecar(storage.as_ref(), &b.sidecar_key, &sc)?;
+        put(&sc)?;
         crash_hook("after-intent");
         upload.commit()?;
         crash_hook("after-data");
         let j = journal.expect("a journal unless dry");
-        finish(j, &mut sc, pending, "backup", &b.sidecar.class, |s| {
-            put_sidecar(storage.as_ref(), &b.sidecar_key, s)
-        })?;
+        finish(j, &mut sc, pending, "backup", &b.sidecar.class, put)?;
         report.action = Action::Rewrapped;
         report.bytes = new_digest.len;
         Ok(report)
+    }
+
+    /// An item's report before anything was done: up to date.
+    fn report(
+        &self,
+        item: &'static str,
+        id: &str,
+        class: &str,
+        recipients: &[RecipientInfo],
+    ) -> ItemReport {
+        ItemReport {
+            item,
+            id: id.to_owned(),
+            class: class.to_owned(),
+            action: Action::UpToDate,
+            old_recipients: describe(recipients),
+            new_recipients: describe(self.target),
+            bytes: 0,
+        }
+    }
+
+    /// Before a new header: finishes a pending rewrap whose new file is in
+    /// place (`current` gives the data file's SHA-256) or forgets one whose
+    /// old file is still there, then says whether the item still needs a
+    /// new header (a dry run: never; the report says what it would do).
+    fn settle<S: Rewrappable>(
+        &self,
+        item: &mut S,
+        report: &mut ItemReport,
+        journal: Option<&mut JournalWriter<RewrapRecord>>,
+        current: impl FnOnce() -> Result<String>,
+        put: impl Fn(&S) -> Result<()>,
+    ) -> Result<bool> {
+        if let Some(p) = item.pending() {
+            if self.dry_run {
+                report.action = Action::WouldRewrap;
+                return Ok(false);
+            }
+            if current()? == p.ciphertext_sha256 {
+                let j = journal.expect("a journal unless dry");
+                finish(j, item, p, report.item, &report.class, put)?;
+                report.action = Action::Finished;
+            } else {
+                item.forget_pending();
+            }
+        }
+        if item.recipients() == self.target {
+            return Ok(false);
+        }
+        report.old_recipients = describe(item.recipients());
+        if self.dry_run {
+            report.action = Action::WouldRewrap;
+            return Ok(false);
+        }
+        Ok(true)
     }
 
     fn escrow(
@@ -480,44 +476,17 @@ impl Step<'_> {
     ) -> Result<ItemReport> {
         let mut item = e.clone();
         let what = format!("escrow {}/{}", e.name, e.id);
-        let mut report = ItemReport {
-            item: "escrow",
-            id: e.id.clone(),
-            class: e.name.clone(),
-            action: Action::UpToDate,
-            old_recipients: describe(&e.recipients),
-            new_recipients: describe(self.target),
-            bytes: 0,
-        };
-        let mut journal = journal;
+        let mut report = self.report("escrow", &e.id, &e.name, &e.recipients);
         let read = || -> Result<Vec<u8>> {
             e.read_blob()?.ok_or_else(|| Error::DataMissing {
                 id: what.clone(),
                 path: e.path.clone(),
             })
         };
-        if let Some(p) = item.rewrap_pending.clone() {
-            if self.dry_run {
-                report.action = Action::WouldRewrap;
-                return Ok(report);
-            }
-            if crate::digest::sha256_hex(&read()?) == p.ciphertext_sha256 {
-                let j = journal.as_deref_mut().expect("a journal unless dry");
-                finish(j, &mut item, p, "escrow", &e.name, |i| i.write_sidecar())?;
-                report.action = Action::Finished;
-                if item.recipients == self.target {
-                    return Ok(report);
-                }
-            } else {
-                item.rewrap_pending = None;
-            }
-        }
-        if item.recipients == self.target {
-            return Ok(report);
-        }
-        report.old_recipients = describe(&item.recipients);
-        if self.dry_run {
-            report.action = Action::WouldRewrap;
+        let current = || Ok(crate::digest::sha256_hex(&read()?));
+        let mut journal = journal;
+        let put = |i: &EscrowItem| i.write_sidecar();
+        if !self.settle(&mut item, &mut report, journal.as_deref_mut(), current, put)? {
             return Ok(report);
         }
         let blob = read()?;
@@ -528,17 +497,15 @@ impl Step<'_> {
                     .into(),
             });
         }
-        let (new, pending) = rewrap_blob(self, &what, &blob, &item.recipients.clone())?;
+        let (new, pending) = rewrap_blob(self, &what, &blob, &item.recipients)?;
         crash_hook("after-upload");
         item.rewrap_pending = Some(pending.clone());
-        item.write_sidecar()?;
+        put(&item)?;
         crash_hook("after-intent");
         item.write_blob(&new)?;
         crash_hook("after-data");
         let j = journal.expect("a journal unless dry");
-        finish(j, &mut item, pending, "escrow", &e.name, |i| {
-            i.write_sidecar()
-        })?;
+        finish(j, &mut item, pending, "escrow", &e.name, put)?;
         report.action = Action::Rewrapped;
         report.bytes = new.len() as u64;
         Ok(report)
@@ -590,6 +557,10 @@ pub(crate) trait Rewrappable {
     fn id(&self) -> &str;
     fn recipients(&self) -> &[RecipientInfo];
     fn ciphertext_sha256(&self) -> &str;
+    /// The rewrap in progress, if any.
+    fn pending(&self) -> Option<PendingRewrap>;
+    /// Drops a pending rewrap whose new file never replaced the old one.
+    fn forget_pending(&mut self);
     /// Describes the new file: recipients, length and digest from `p`,
     /// nothing pending.
     fn apply(&mut self, p: PendingRewrap);
@@ -598,6 +569,12 @@ pub(crate) trait Rewrappable {
 impl Rewrappable for Sidecar {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn pending(&self) -> Option<PendingRewrap> {
+        self.rewrap_pending.clone()
+    }
+    fn forget_pending(&mut self) {
+        self.rewrap_pending = None;
     }
     fn recipients(&self) -> &[RecipientInfo] {
         &self.recipients
@@ -651,6 +628,12 @@ fn rewrap_blob(
 impl Rewrappable for EscrowItem {
     fn id(&self) -> &str {
         &self.id
+    }
+    fn pending(&self) -> Option<PendingRewrap> {
+        self.rewrap_pending.clone()
+    }
+    fn forget_pending(&mut self) {
+        self.rewrap_pending = None;
     }
     fn recipients(&self) -> &[RecipientInfo] {
         &self.recipients

@@ -27,7 +27,6 @@ use crate::card::CardIdentity;
 use crate::card::identity::{Candidate, Waiting};
 use crate::error::{Error, Result};
 use crate::format::share_stanza::ShareStanza;
-use crate::group::Share;
 use crate::manifest::RecipientInfo;
 use age_core::format::{FileKey, Stanza};
 use std::cell::RefCell;
@@ -41,11 +40,41 @@ pub struct Keys<'a> {
     used: RefCell<Vec<String>>,
 }
 
-/// One share stanza found in a header, with whose it is.
+/// One share stanza found in a header: whose it is, and its value once a
+/// key opened it.
 struct Found<'s> {
     number: usize,
     share: ShareStanza,
     member: Option<&'s RecipientInfo>,
+    value: Option<FileKey>,
+}
+
+impl Found<'_> {
+    fn label(&self) -> String {
+        self.member.map_or_else(
+            || format!("member #{}", self.share.index),
+            |m| m.label.clone(),
+        )
+    }
+}
+
+/// The groups of `found`, in header order, with their thresholds.
+fn groups(found: &[Found<'_>]) -> Vec<(String, u8)> {
+    let mut out: Vec<(String, u8)> = Vec::new();
+    for f in found {
+        if !out.iter().any(|(g, _)| *g == f.share.group) {
+            out.push((f.share.group.clone(), f.share.threshold));
+        }
+    }
+    out
+}
+
+/// The labels of the opened shares of group `g`.
+fn opened<'f>(found: &'f [Found<'_>], g: &str) -> Vec<&'f Found<'f>> {
+    found
+        .iter()
+        .filter(|f| f.share.group == g && f.value.is_some())
+        .collect()
 }
 
 impl<'a> Keys<'a> {
@@ -74,10 +103,11 @@ impl<'a> Keys<'a> {
         self.software.is_empty() && self.card.is_none()
     }
 
-    /// The labels of the group members whose shares opened the last file
-    /// key unwrapped through a group (empty otherwise): a drill journals
-    /// every token it used.
-    pub fn members_used(&self) -> Vec<String> {
+    /// The labels (from the recipient list) of the recipients whose
+    /// stanzas opened the last file key: one recipient on its own, or
+    /// every group member whose share was used. A drill journals them; a
+    /// rewrap records them.
+    pub fn opened_with(&self) -> Vec<String> {
         self.used.borrow().clone()
     }
 
@@ -91,85 +121,50 @@ impl<'a> Keys<'a> {
     /// any stanza (the caller says "none of the given keys can open it").
     pub fn unwrap(&self, stanzas: &[Stanza], hint: &[RecipientInfo]) -> Result<Option<FileKey>> {
         self.used.borrow_mut().clear();
-        let plain: Vec<Stanza> = stanzas
-            .iter()
-            .filter(|s| s.tag != crate::format::share_stanza::TAG)
-            .map(copy)
-            .collect();
-        // 1. Age identities on the stanzas of recipients on their own.
-        for id in &self.software {
-            match id.unwrap_stanzas(&plain) {
-                Some(Ok(fk)) => return Ok(Some(fk)),
-                Some(Err(e)) => return Err(from_age(e)),
-                None => {}
-            }
-        }
-        let found = shares(stanzas, hint)?;
-        let mut groups: Vec<(String, u8)> = Vec::new();
-        for f in &found {
-            if !groups.iter().any(|(g, _)| *g == f.share.group) {
-                groups.push((f.share.group.clone(), f.share.threshold));
-            }
-        }
-        // 2. Age identities on group shares.
-        let mut got: Vec<(String, Share, String)> = Vec::new();
-        for f in &found {
+        let label = |i: usize| hint.get(i).map(|r| r.label.clone());
+        // 1. Age identities on the stanzas of recipients on their own
+        //    (share stanzas have a tag of their own, which they ignore).
+        for (i, s) in stanzas.iter().enumerate() {
             for id in &self.software {
-                if let Some(Ok(value)) = id.unwrap_stanza(&f.share.inner) {
-                    got.push((f.share.group.clone(), share(f, value), label(f)));
-                    break;
+                match id.unwrap_stanza(s) {
+                    Some(Ok(fk)) => return Ok(Some(self.opened(fk, label(i)))),
+                    Some(Err(e)) => return Err(from_age(e)),
+                    None => {}
                 }
             }
         }
-        if let Some(fk) = self.complete(&groups, &got) {
+        // 2. Age identities on group shares.
+        let mut found = shares(stanzas, hint)?;
+        for f in &mut found {
+            f.value = self
+                .software
+                .iter()
+                .find_map(|id| id.unwrap_stanza(&f.share.inner).and_then(|r| r.ok()));
+        }
+        if let Some(fk) = self.complete(&found) {
             return Ok(Some(fk));
         }
         // 3. Cards: on their own, or as members of groups not yet complete.
         let Some(card) = &self.card else {
-            return self.incomplete(&groups, &found, &got).map(|()| None);
+            return self.incomplete(&found).map(|()| None);
         };
-        let mut own: Vec<Candidate<'_>> = Vec::new();
-        for (i, r) in hint.iter().enumerate() {
-            let Some(ci) = card.card_for(&r.kind, &r.key).filter(|_| r.group.is_none()) else {
-                continue;
-            };
-            let stanza = stanzas
-                .get(i)
-                .ok_or_else(|| crate::card::CardError::HeaderMismatch {
-                    detail: format!(
-                        "the sidecar lists {} as recipient #{} but the header has {} stanzas",
-                        r.label,
-                        i + 1,
-                        stanzas.len()
-                    ),
-                    ops: 0,
-                })?;
-            own.push(Candidate {
-                card: ci,
-                stanza,
-                number: i + 1,
-            });
-        }
         if hint.is_empty() {
             // No hint (a header alone): the card's own choice of stanza.
-            match age::Identity::unwrap_stanzas(card, &plain) {
-                Some(Ok(fk)) => return Ok(Some(fk)),
-                Some(Err(e)) => return Err(from_age(e)),
-                None => {}
-            }
+            return match age::Identity::unwrap_stanzas(card, stanzas) {
+                Some(Ok(fk)) => Ok(Some(fk)),
+                Some(Err(e)) => Err(from_age(e)),
+                None => Ok(None),
+            };
         }
+        let own = own_stanzas(card, stanzas, hint)?;
         loop {
-            let mut cands: Vec<Candidate<'_>> = own.iter().map(copy_candidate).collect();
+            // Candidates: the card's own stanzas, then the shares still
+            // missing whose member is an enrolled card.
+            let mut cands = own.clone();
             let mut roles: Vec<Option<usize>> = vec![None; cands.len()];
             for (fi, f) in found.iter().enumerate() {
-                let done = got
-                    .iter()
-                    .any(|(g, s, _)| *g == f.share.group && s.index == f.share.index);
-                let Some(m) = f.member else { continue };
-                if done {
-                    continue;
-                }
-                if let Some(ci) = card.card_for(&m.kind, &m.key) {
+                let member_card = f.member.and_then(|m| card.card_for(&m.kind, &m.key));
+                if let (None, Some(ci)) = (&f.value, member_card) {
                     cands.push(Candidate {
                         card: ci,
                         stanza: &f.share.inner,
@@ -181,74 +176,42 @@ impl<'a> Keys<'a> {
             if cands.is_empty() {
                 break;
             }
-            let progress: Vec<String> = groups
-                .iter()
-                .filter_map(|(g, t)| {
-                    let done: Vec<&str> = got
-                        .iter()
-                        .filter(|(gg, _, _)| gg == g)
-                        .map(|(_, _, l)| l.as_str())
-                        .collect();
-                    (!done.is_empty()).then(|| {
-                        format!(
-                            "group {g}: {} of {t} done ({})",
-                            done.len(),
-                            done.join(", ")
-                        )
-                    })
-                })
-                .collect();
-            let waiting = Waiting {
-                prefix: (!progress.is_empty())
-                    .then(|| format!("{}; insert the next token", progress.join("; "))),
-                not_needed: (!groups.is_empty()).then(|| {
-                    format!(
-                        "is not a member of {} still needed here (or was used already)",
-                        groups
-                            .iter()
-                            .map(|(g, _)| format!("group {g}"))
-                            .collect::<Vec<_>>()
-                            .join(" or ")
-                    )
-                }),
-            };
-            let (n, value) = match card.unwrap_any(&cands, &waiting) {
+            let (n, value) = match card.unwrap_any(&cands, &waiting(&found)) {
                 Ok(x) => x,
-                Err(crate::card::CardError::TokenAbsent { .. }) if !got.is_empty() => break,
+                Err(crate::card::CardError::TokenAbsent { .. })
+                    if found.iter().any(|f| f.value.is_some()) =>
+                {
+                    break;
+                }
                 Err(e) => return Err(e.into()),
             };
-            match roles[n] {
-                None => return Ok(Some(value)),
-                Some(fi) => {
-                    let f = &found[fi];
-                    got.push((f.share.group.clone(), share(f, value), label(f)));
-                    if let Some(fk) = self.complete(&groups, &got) {
-                        return Ok(Some(fk));
-                    }
-                }
+            let Some(fi) = roles[n] else {
+                return Ok(Some(self.opened(value, label(cands[n].number - 1))));
+            };
+            found[fi].value = Some(value);
+            if let Some(fk) = self.complete(&found) {
+                return Ok(Some(fk));
             }
         }
-        self.incomplete(&groups, &found, &got).map(|()| None)
+        self.incomplete(&found).map(|()| None)
     }
 
-    /// The file key of the first group with enough shares.
-    fn complete(
-        &self,
-        groups: &[(String, u8)],
-        got: &[(String, Share, String)],
-    ) -> Option<FileKey> {
-        for (g, t) in groups {
-            let mine: Vec<&(String, Share, String)> =
-                got.iter().filter(|(gg, _, _)| gg == g).collect();
-            if mine.len() >= usize::from(*t) {
-                let shares: Vec<Share> = mine
+    /// Records who opened `fk` and returns it.
+    fn opened(&self, fk: FileKey, label: Option<String>) -> FileKey {
+        *self.used.borrow_mut() = label.into_iter().collect();
+        fk
+    }
+
+    /// The file key of the first group with enough opened shares.
+    fn complete(&self, found: &[Found<'_>]) -> Option<FileKey> {
+        for (g, t) in groups(found) {
+            let mine = opened(found, &g);
+            if mine.len() >= usize::from(t) {
+                *self.used.borrow_mut() = mine.iter().map(|f| f.label()).collect();
+                let shares: Vec<(u8, &FileKey)> = mine
                     .iter()
-                    .map(|(_, s, _)| Share {
-                        index: s.index,
-                        value: copy_key(&s.value),
-                    })
+                    .filter_map(|f| Some((f.share.index, f.value.as_ref()?)))
                     .collect();
-                *self.used.borrow_mut() = mine.iter().map(|(_, _, l)| l.clone()).collect();
                 return crate::group::combine(&shares);
             }
         }
@@ -257,40 +220,95 @@ impl<'a> Keys<'a> {
 
     /// `Ok` if no group was started (nothing opened); otherwise the
     /// error naming the group with most shares and who is still needed.
-    fn incomplete(
-        &self,
-        groups: &[(String, u8)],
-        found: &[Found<'_>],
-        got: &[(String, Share, String)],
-    ) -> Result<()> {
-        let best = groups
-            .iter()
-            .max_by_key(|(g, _)| got.iter().filter(|(gg, _, _)| gg == g).count());
-        let Some((g, t)) = best else { return Ok(()) };
-        let opened: Vec<&str> = got
-            .iter()
-            .filter(|(gg, _, _)| gg == g)
-            .map(|(_, _, l)| l.as_str())
-            .collect();
-        if opened.is_empty() && self.card.is_none() {
+    fn incomplete(&self, found: &[Found<'_>]) -> Result<()> {
+        let groups = groups(found);
+        let Some((g, t)) = groups.iter().max_by_key(|(g, _)| opened(found, g).len()) else {
+            return Ok(());
+        };
+        let done: Vec<String> = opened(found, g).iter().map(|f| f.label()).collect();
+        if done.is_empty() && self.card.is_none() {
             return Ok(());
         }
         let missing: Vec<String> = found
             .iter()
-            .filter(|f| f.share.group == *g && !opened.contains(&label(f).as_str()))
-            .map(label)
+            .filter(|f| f.share.group == *g && f.value.is_none())
+            .map(Found::label)
             .collect();
         Err(Error::GroupIncomplete {
             group: g.clone(),
             threshold: *t,
-            opened: if opened.is_empty() {
+            opened: if done.is_empty() {
                 "none of its tokens opened its share".into()
             } else {
-                format!("opened {}: {}", opened.len(), opened.join(", "))
+                format!("opened {}: {}", done.len(), done.join(", "))
             },
-            more: t.saturating_sub(opened.len() as u8),
+            more: t.saturating_sub(done.len() as u8),
             missing: missing.join(", "),
         })
+    }
+}
+
+/// The stanzas of the enrolled cards that are recipients on their own,
+/// found through the hint; a hint past the header is refused before any
+/// card operation.
+fn own_stanzas<'s>(
+    card: &CardIdentity,
+    stanzas: &'s [Stanza],
+    hint: &[RecipientInfo],
+) -> Result<Vec<Candidate<'s>>> {
+    let mut own = Vec::new();
+    for (i, r) in hint.iter().enumerate() {
+        let Some(ci) = card.card_for(&r.kind, &r.key).filter(|_| r.group.is_none()) else {
+            continue;
+        };
+        let stanza = stanzas
+            .get(i)
+            .ok_or_else(|| crate::card::CardError::HeaderMismatch {
+                detail: format!(
+                    "the sidecar lists {} as recipient #{} but the header has {} stanzas",
+                    r.label,
+                    i + 1,
+                    stanzas.len()
+                ),
+                ops: 0,
+            })?;
+        own.push(Candidate {
+            card: ci,
+            stanza,
+            number: i + 1,
+        });
+    }
+    Ok(own)
+}
+
+/// What the person at the readers is told while the next token is
+/// awaited: each started group's progress, and that a token present but
+/// not awaited is no member still needed.
+fn waiting(found: &[Found<'_>]) -> Waiting {
+    let groups = groups(found);
+    let progress: Vec<String> = groups
+        .iter()
+        .filter_map(|(g, t)| {
+            let done: Vec<String> = opened(found, g).iter().map(|f| f.label()).collect();
+            (!done.is_empty()).then(|| {
+                format!(
+                    "group {g}: {} of {t} done ({})",
+                    done.len(),
+                    done.join(", ")
+                )
+            })
+        })
+        .collect();
+    Waiting {
+        prefix: (!progress.is_empty())
+            .then(|| format!("{}; insert the next token", progress.join("; "))),
+        not_needed: (!groups.is_empty()).then(|| {
+            let names: Vec<String> = groups.iter().map(|(g, _)| format!("group {g}")).collect();
+            format!(
+                "is not a member of {} still needed here (or was used already)",
+                names.join(" or ")
+            )
+        }),
     }
 }
 
@@ -349,7 +367,7 @@ fn from_age(e: age::DecryptError) -> Error {
 }
 
 /// The share stanzas of `stanzas`, each with its hint entry (a member
-/// whose group and type match), refusing a malformed one.
+/// whose group matches), refusing a malformed one.
 fn shares<'s>(stanzas: &[Stanza], hint: &'s [RecipientInfo]) -> Result<Vec<Found<'s>>> {
     let mut out = Vec::new();
     for (i, s) in stanzas.iter().enumerate() {
@@ -367,40 +385,8 @@ fn shares<'s>(stanzas: &[Stanza], hint: &'s [RecipientInfo]) -> Result<Vec<Found
             number: i + 1,
             share,
             member,
+            value: None,
         });
     }
     Ok(out)
-}
-
-fn label(f: &Found<'_>) -> String {
-    f.member
-        .map_or_else(|| format!("member #{}", f.share.index), |m| m.label.clone())
-}
-
-fn share(f: &Found<'_>, value: FileKey) -> Share {
-    Share {
-        index: f.share.index,
-        value,
-    }
-}
-
-fn copy(s: &Stanza) -> Stanza {
-    Stanza {
-        tag: s.tag.clone(),
-        args: s.args.clone(),
-        body: s.body.clone(),
-    }
-}
-
-fn copy_candidate<'s>(c: &Candidate<'s>) -> Candidate<'s> {
-    Candidate {
-        card: c.card,
-        stanza: c.stanza,
-        number: c.number,
-    }
-}
-
-fn copy_key(k: &FileKey) -> FileKey {
-    use age_core::secrecy::ExposeSecret;
-    FileKey::init_with_mut(|v| v.copy_from_slice(k.expose_secret()))
 }

@@ -596,6 +596,7 @@ impl CardIdentity {
 }
 
 /// A stanza an enrolled card may open.
+#[derive(Clone, Copy)]
 pub(crate) struct Candidate<'s> {
     /// Index of the card among the identity's enrolled ones.
     pub card: usize,

@@ -106,29 +106,22 @@ impl age::Recipient for GroupRecipient {
     }
 }
 
-/// One unwrapped share: its x coordinate and 16-byte value.
-pub struct Share {
-    /// The x coordinate (the stanza's index).
-    pub index: u8,
-    /// The value (a member's stanza unwraps to it as to a file key).
-    pub value: FileKey,
-}
-
-/// Rebuilds a file key from shares with distinct indices (at least the
-/// threshold of them; with fewer the result is a wrong key, which the
-/// header MAC refuses). `None` if there are none or an index repeats.
-pub fn combine(shares: &[Share]) -> Option<FileKey> {
+/// Rebuilds a file key from shares `(x, value)` with distinct nonzero
+/// x (at least the threshold of them; with fewer the result is a wrong
+/// key, which the header MAC refuses). `None` if there are none or an x
+/// repeats.
+pub fn combine(shares: &[(u8, &FileKey)]) -> Option<FileKey> {
     let mut seen = HashSet::new();
-    if shares.is_empty() || !shares.iter().all(|s| s.index != 0 && seen.insert(s.index)) {
+    if shares.is_empty() || !shares.iter().all(|(x, _)| *x != 0 && seen.insert(*x)) {
         return None;
     }
     let raw: Zeroizing<Vec<Vec<u8>>> = Zeroizing::new(
         shares
             .iter()
-            .map(|s| {
+            .map(|(x, value)| {
                 let mut v = Vec::with_capacity(1 + FILE_KEY_BYTES);
-                v.push(s.index);
-                v.extend_from_slice(s.value.expose_secret());
+                v.push(*x);
+                v.extend_from_slice(value.expose_secret());
                 v
             })
             .collect(),
@@ -154,7 +147,7 @@ mod tests {
         let fk = FileKey::new(Box::new([42u8; 16]));
         let (stanzas, _) = g.wrap_file_key(&fk).unwrap();
         assert_eq!(stanzas.len(), 3);
-        let shares: Vec<Share> = stanzas
+        let shares: Vec<(u8, FileKey)> = stanzas
             .iter()
             .zip(&ids)
             .map(|(s, id)| {
@@ -162,31 +155,22 @@ mod tests {
                 assert_eq!((p.group.as_str(), p.threshold), ("officers", 2));
                 // Stock age's own identity does not take the outer stanza.
                 assert!(id.unwrap_stanza(s).is_none());
-                Share {
-                    index: p.index,
-                    value: id.unwrap_stanza(&p.inner).unwrap().unwrap(),
-                }
+                (p.index, id.unwrap_stanza(&p.inner).unwrap().unwrap())
             })
             .collect();
         for pair in [[0, 1], [0, 2], [1, 2]] {
-            let two: Vec<Share> = pair
-                .iter()
-                .map(|&i| Share {
-                    index: shares[i].index,
-                    value: FileKey::new(Box::new(*shares[i].value.expose_secret())),
-                })
-                .collect();
+            let two: Vec<(u8, &FileKey)> =
+                pair.iter().map(|&i| (shares[i].0, &shares[i].1)).collect();
             assert_eq!(combine(&two).unwrap().expose_secret(), &[42u8; 16]);
         }
-        let one = [Share {
-            index: shares[0].index,
-            value: FileKey::new(Box::new(*shares[0].value.expose_secret())),
-        }];
+        let one = [(shares[0].0, &shares[0].1)];
         assert_ne!(
             combine(&one).map(|k| *k.expose_secret()),
             Some([42u8; 16]),
             "one share alone does not give the key"
         );
+        let twice = [(shares[0].0, &shares[0].1), (shares[0].0, &shares[0].1)];
+        assert!(combine(&twice).is_none(), "an index twice is refused");
         assert!(GroupRecipient::new("g", 1, vec![]).is_err());
     }
 }

@@ -159,6 +159,30 @@ pub struct PendingRewrap {
     pub opened_with: Vec<String>,
 }
 
+impl PendingRewrap {
+    /// Checks a record read from a repository: well-formed digests, at
+    /// most 256 recipients (each as [`RecipientInfo::check`]) and labels.
+    pub fn check(&self) -> Result<(), String> {
+        if !is_sha256_hex(&self.ciphertext_sha256) || !is_sha256_hex(&self.header_sha256) {
+            return Err("a digest is not 64 lowercase hex digits".into());
+        }
+        if self.recipients.len() > MAX_RECIPIENTS || self.opened_with.len() > MAX_RECIPIENTS {
+            return Err(format!("it lists more than {MAX_RECIPIENTS} recipients"));
+        }
+        for r in &self.recipients {
+            r.check()?;
+        }
+        if self
+            .opened_with
+            .iter()
+            .any(|l| l.len() > 64 || l.chars().any(char::is_control))
+        {
+            return Err("opened_with is malformed".into());
+        }
+        Ok(())
+    }
+}
+
 impl Sidecar {
     /// The recipient list (stanza order) of the data file whose header is
     /// `header`: the pending rewrap's if it is the new header, else the
@@ -296,28 +320,8 @@ impl Sidecar {
             r.check().map_err(unreadable)?;
         }
         if let Some(p) = &s.rewrap_pending {
-            if !is_sha256_hex(&p.ciphertext_sha256) || !is_sha256_hex(&p.header_sha256) {
-                return Err(unreadable(
-                    "rewrap_pending: a digest is not 64 lowercase hex digits".into(),
-                ));
-            }
-            if p.recipients.len() > MAX_RECIPIENTS || p.opened_with.len() > MAX_RECIPIENTS {
-                return Err(unreadable(format!(
-                    "rewrap_pending lists more than {MAX_RECIPIENTS} recipients"
-                )));
-            }
-            for r in &p.recipients {
-                r.check()
-                    .map_err(|e| unreadable(format!("rewrap_pending: {e}")))?;
-            }
-            if p.opened_with
-                .iter()
-                .any(|l| l.len() > 64 || l.chars().any(char::is_control))
-            {
-                return Err(unreadable(
-                    "rewrap_pending: opened_with is malformed".into(),
-                ));
-            }
+            p.check()
+                .map_err(|e| unreadable(format!("rewrap_pending: {e}")))?;
         }
         Ok(s)
     }
