@@ -158,7 +158,7 @@ pub fn open_with(
         .map_err(|e| match crate::unlock::from_decrypt_error(e) {
             // A wrong PIN, an absent token, a group short of tokens… stay
             // what they are.
-            Ok(err) => err,
+            Ok(err) => crate::unlock::in_context(err, &what),
             Err(age::DecryptError::NoMatchingKeys) => Error::NoMatchingIdentity {
                 id: what.clone(),
                 labels: labels.to_owned(),

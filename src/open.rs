@@ -339,7 +339,7 @@ fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
     // The keys report their own errors (a card's, a group's) through
     // DecryptError::Io.
     let e = match crate::unlock::from_decrypt_error(e) {
-        Ok(err) => return err,
+        Ok(err) => return crate::unlock::in_context(err, &id),
         Err(other) => other,
     };
     match e {

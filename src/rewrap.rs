@@ -329,7 +329,8 @@ fn new_header(
     };
     let header = Header::parse(prefix).map_err(|e| damaged(format!("its age header: {e}")))?;
     let fk = keys
-        .unwrap(&header.stanzas, hint)?
+        .unwrap(&header.stanzas, hint)
+        .map_err(|e| crate::unlock::in_context(e, id))?
         .ok_or_else(|| Error::NoMatchingIdentity {
             id: id.to_owned(),
             labels: describe(hint).join(", "),

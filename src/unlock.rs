@@ -356,6 +356,18 @@ pub(crate) fn from_decrypt_error(
     }
 }
 
+/// An error of [`Keys::unwrap`] as a command reports it for the item
+/// `id`: a malformed stanza is a damaged backup (or escrow item).
+pub(crate) fn in_context(e: Error, id: &str) -> Error {
+    match e {
+        Error::Malformed { what, reason } => Error::Damaged {
+            id: id.to_owned(),
+            detail: format!("its header holds a malformed {what} ({reason})"),
+        },
+        other => other,
+    }
+}
+
 fn from_age(e: age::DecryptError) -> Error {
     match from_decrypt_error(e) {
         Ok(e) => e,

@@ -23,6 +23,8 @@ const TARGETS: &[Target] = &[
     ("duration", harness::duration),
     ("x25519_stanza", harness::x25519_stanza),
     ("openpgp_stanza", harness::openpgp_stanza),
+    ("age_header", harness::age_header),
+    ("share_stanza", harness::share_stanza),
 ];
 
 #[test]

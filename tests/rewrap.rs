@@ -110,6 +110,28 @@ fn a_new_recipient_gets_old_backups_and_the_payload_is_kept() {
         j.records[0].old_ciphertext_sha256,
         j.records[0].new_ciphertext_sha256
     );
+    // The compliance report shows each rewrap; a rewritten journal fails it.
+    let audit = nkbackup::retention::audit(&f.repo, &Default::default()).unwrap();
+    assert_eq!(audit.rewraps.in_period.len(), 3);
+    assert!(audit.rewraps.intact && audit.passed(), "{:?}", audit.violations);
+    let md = nkbackup::render::report::markdown(&audit, "t.svg");
+    assert!(
+        md.contains("## Rewraps") && md.contains("offsite-b (age)") && md.contains(&ids[0]),
+        "{md}"
+    );
+    let html = nkbackup::render::report::html(&audit);
+    assert!(html.contains("<h2>Rewraps</h2>") && html.contains(&ids[1]));
+    let jpath = f.repo_path().join("journal/rewraps.jsonl");
+    let text = std::fs::read_to_string(&jpath).unwrap();
+    std::fs::write(&jpath, text.replacen("offsite-b", "offsite-x", 1)).unwrap();
+    let audit = nkbackup::retention::audit(&f.repo, &Default::default()).unwrap();
+    assert!(!audit.rewraps.intact && !audit.passed());
+    assert!(
+        audit.violations.iter().any(|v| v.subject.starts_with("rewrap journal line")),
+        "{:?}",
+        audit.violations
+    );
+    std::fs::write(&jpath, text).unwrap();
     // Idempotent: nothing left to do, nothing journaled again.
     let again = Rewrap::new(&f.repo, &k).run().unwrap();
     assert_eq!((again.rewrapped, again.up_to_date), (0, 3));

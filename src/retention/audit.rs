@@ -63,6 +63,26 @@ pub struct JournalSummary {
     pub deletions: usize,
 }
 
+/// The rewrap journal's condition and what it recorded in the period:
+/// every change of who can open a backup (a revoked token, a new one, a
+/// group), with the old and new ciphertext digests.
+#[derive(Debug, Clone, Serialize)]
+pub struct RewrapSummary {
+    /// The journal file, relative to the repository.
+    pub path: String,
+    /// Lines in it.
+    pub lines: u64,
+    /// Whether the hash chain and head check out.
+    pub intact: bool,
+    /// Where they do not.
+    pub damage: Vec<Damage>,
+    /// Rewraps in the period, in journal order.
+    pub in_period: Vec<crate::journal::Chained<crate::rewrap::RewrapRecord>>,
+    /// Backups whose rewrap was interrupted (`rewrap_pending`): run
+    /// `nkbackup rewrap` to finish them.
+    pub pending: Vec<String>,
+}
+
 /// How the absence of every journaled object was established.
 #[derive(Debug, Clone, Serialize)]
 pub struct AbsenceProof {
@@ -104,6 +124,8 @@ pub struct AuditReport {
     pub drills: crate::drill::DrillStatus,
     /// Drills run in the period, in journal order.
     pub drills_in_period: Vec<crate::drill::DrillLine>,
+    /// Rewraps: the journal's condition and its lines in the period.
+    pub rewraps: RewrapSummary,
 }
 
 impl AuditReport {
@@ -265,6 +287,7 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         .into_iter()
         .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
         .collect();
+    let rewraps = rewraps(repo, &listing, opts, at, &mut violations)?;
     Ok(AuditReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
@@ -282,5 +305,46 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         violations,
         drills,
         drills_in_period,
+        rewraps,
+    })
+}
+
+/// The rewrap journal for the report; a damaged one is a violation (it
+/// records who can open what).
+fn rewraps(
+    repo: &Repository,
+    listing: &crate::repo::Listing,
+    opts: &AuditOptions,
+    at: OffsetDateTime,
+    violations: &mut Vec<Problem>,
+) -> Result<RewrapSummary> {
+    let st = crate::rewrap::journal(repo)?;
+    for d in &st.damage {
+        violations.push(Problem {
+            kind: ProblemKind::JournalDamaged,
+            subject: format!("rewrap journal line {}", d.line),
+            detail: d.reason.clone(),
+        });
+    }
+    Ok(RewrapSummary {
+        path: format!(
+            "{}/{}.jsonl",
+            crate::journal::JOURNAL_DIR,
+            crate::rewrap::JOURNAL
+        ),
+        lines: st.lines,
+        intact: st.damage.is_empty(),
+        damage: st.damage,
+        in_period: st
+            .records
+            .into_iter()
+            .filter(|r| opts.since.is_none_or(|s| r.at >= s) && r.at <= at)
+            .collect(),
+        pending: listing
+            .backups
+            .iter()
+            .filter(|b| b.sidecar.rewrap_pending.is_some())
+            .map(|b| b.sidecar.id.clone())
+            .collect(),
     })
 }

@@ -261,6 +261,18 @@ case("age-header-many-lines", "an age header of 5000 stanza lines (age re-parses
      b"age-encryption.org/v1\n" + b"-> x\n" * 5000 + b"--- AAAA\n",
      refused("its age header is longer than"), payload="age")
 
+_MAC = b"--- " + b"A" * 43 + b"\n"
+case("share-stanza-threshold-1", "an nkbackup/share stanza with threshold 1 (one member alone would open it)",
+     b"age-encryption.org/v1\n-> nkbackup/share officers 1 1 X25519 abc\nAAAA\n" + _MAC + b"\0" * 64,
+     [("verify-deep", 3, "malformed nkbackup/share stanza"), ("restore", 3, "malformed nkbackup/share stanza")],
+     payload="age")
+case("share-stanza-nested", "an nkbackup/share stanza wrapping another share stanza",
+     b"age-encryption.org/v1\n-> nkbackup/share officers 2 1 nkbackup/share x 2 1 X25519\nAAAA\n" + _MAC + b"\0" * 64,
+     [("verify-deep", 3, "nests another share stanza")], payload="age")
+case("share-stanza-index-0", "an nkbackup/share stanza at x = 0 (the secret itself)",
+     b"age-encryption.org/v1\n-> nkbackup/share officers 2 0 X25519 abc\nAAAA\n" + _MAC + b"\0" * 64,
+     [("verify-deep", 3, "its index is not a number from 1 to 255")], payload="age")
+
 # --- the stream's frame ---------------------------------------------------
 _ok_entries = [{"path": "svc", "type": "dir", "size": 0, "mode": 0o755, "mtime": MTIME,
                 "uid": 0, "gid": 0}, file_entry("svc/f", b"hello")]
@@ -345,6 +357,24 @@ case("sidecar-not-json", "a sidecar that is not JSON",
 case("sidecar-unknown-recipient-type", "a sidecar naming a recipient type nkbackup has not",
      sidecar(recipients=[{"label": "x", "type": "\u001b[2J", "key": "k"}]),
      [("verify", 3, "unknown type")], payload="sidecar")
+
+case("sidecar-rewrap-pending-bad-digest", "a pending rewrap whose digests are not hex",
+     sidecar(rewrap_pending={"header_sha256": "zz" * 32, "ciphertext_bytes": 1,
+                             "ciphertext_sha256": "zz" * 32, "recipients": []}),
+     [("verify", 3, "rewrap_pending: a digest is not 64 lowercase hex digits"),
+      ("retention-check", 7, "rewrap_pending")], payload="sidecar")
+case("sidecar-rewrap-pending-escape", "a pending rewrap naming a recipient with a terminal escape",
+     sidecar(rewrap_pending={"header_sha256": "0" * 64, "ciphertext_bytes": 1,
+                             "ciphertext_sha256": "0" * 64,
+                             "recipients": [{"label": "\u001b[2J", "type": "age", "key": "k"}]}),
+     [("verify", 3, "rewrap_pending: recipient label")], payload="sidecar")
+case("sidecar-group-without-threshold", "a group member without the group's threshold",
+     sidecar(recipients=[{"label": "alice", "type": "age", "key": "k", "group": "officers"}]),
+     [("verify", 3, "malformed group or threshold")], payload="sidecar")
+case("sidecar-group-threshold-1", "a group member whose threshold is 1",
+     sidecar(recipients=[{"label": "alice", "type": "age", "key": "k", "group": "officers",
+                          "threshold": 1}]),
+     [("verify", 3, "malformed group or threshold")], payload="sidecar")
 
 
 def main():

@@ -86,6 +86,13 @@ pub fn markdown(r: &AuditReport, svg_name: &str) -> String {
         let (h, rows) = drill_rows(r);
         md_table(&mut o, &h, &rows);
     }
+    let _ = writeln!(o, "\n## Rewraps\n\n{}\n", md_escape(&rewrap_intro(r)));
+    if r.rewraps.in_period.is_empty() {
+        let _ = writeln!(o, "None in the period.");
+    } else {
+        let (h, rows) = rewrap_rows(r);
+        md_table(&mut o, &h, &rows);
+    }
     let _ = writeln!(
         o,
         "\n## Timeline\n\nEach bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.\n\n![Timeline of backups against deadlines]({svg_name})"

@@ -227,6 +227,60 @@ fn drill_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     )
 }
 
+/// The rewraps in the period: when, what, who could open it before and
+/// after, the new ciphertext digest (shortened) and who opened it.
+fn rewrap_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .rewraps
+        .in_period
+        .iter()
+        .map(|x| {
+            vec![
+                rfc3339(x.at),
+                format!("{} {} ({})", x.item, x.id, x.class),
+                x.old_recipients.join(", "),
+                x.new_recipients.join(", "),
+                // Journal lines are repository input: cut by characters.
+                format!(
+                    "{}… → {}…",
+                    x.old_ciphertext_sha256.chars().take(12).collect::<String>(),
+                    x.new_ciphertext_sha256.chars().take(12).collect::<String>()
+                ),
+                x.opened_with.join(", "),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "at",
+            "item",
+            "could open before",
+            "can open now",
+            "SHA-256 old → new",
+            "opened with",
+        ],
+        rows,
+    )
+}
+
+/// One sentence on the rewrap journal's condition.
+fn rewrap_intro(r: &AuditReport) -> String {
+    let x = &r.rewraps;
+    let mut s = format!(
+        "`{}`: {} line(s); hash chain and head: {}. A rewrap gives a backup a new header for the current recipients (a revoked token opens it no more; docs/FORMAT.md §5.1).",
+        x.path,
+        x.lines,
+        if x.intact { "intact" } else { "DAMAGED" }
+    );
+    if !x.pending.is_empty() {
+        s.push_str(&format!(
+            " Interrupted, to be finished with `nkbackup rewrap`: {}.",
+            x.pending.join(", ")
+        ));
+    }
+    s
+}
+
 fn drill_intro(r: &AuditReport) -> String {
     format!(
         "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
