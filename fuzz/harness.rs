@@ -201,6 +201,10 @@ pub fn share_stanza(data: &[u8]) {
     if let Some(s) = stanza(data)
         && let Some(Ok(parsed)) = ShareStanza::parse(&s)
     {
-        assert_eq!(parsed.to_stanza(), s, "a parsed share stanza writes back the same");
+        assert_eq!(
+            parsed.to_stanza(),
+            s,
+            "a parsed share stanza writes back the same"
+        );
     }
 }

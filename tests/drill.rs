@@ -322,3 +322,90 @@ fn a_drill_is_planned_by_the_library() {
         "no CLI option in a library message: {e}"
     );
 }
+
+/// A drill of a k-of-n group: its members open the backup together and
+/// every member used is journaled; status credits the group and each
+/// member; fewer members, or a key that opens alone, fail the drill.
+#[test]
+fn a_group_drill_journals_every_member_it_used() {
+    use secrecy::ExposeSecret as _;
+    let mut f = Fixture::new();
+    f.repo
+        .add_group(nkbackup::config::GroupConfig {
+            name: "officers".into(),
+            threshold: 2,
+        })
+        .unwrap();
+    let mut files = Vec::new();
+    for i in 0..3 {
+        let k = age::x25519::Identity::generate();
+        let p = f.path(&format!("m{i}.key"));
+        fs::write(&p, format!("{}\n", k.to_string().expose_secret())).unwrap();
+        f.repo
+            .add_recipient(nkbackup::config::RecipientConfig {
+                label: format!("officer-{i}"),
+                kind: "age".into(),
+                key: k.to_public().to_string(),
+                group: Some("officers".into()),
+                ..Default::default()
+            })
+            .unwrap();
+        files.push(p);
+    }
+    Sealer::new(&f.repo, "db")
+        .bytes("x", b"y".to_vec())
+        .seal()
+        .unwrap();
+    let drill = |keys: &[&std::path::Path]| {
+        let mut c = nkbackup();
+        c.args([
+            "drill", "--class", "db", "--group", "officers", "--json", "--repo",
+        ])
+        .arg(f.repo_path());
+        for k in keys {
+            c.arg("-i").arg(k);
+        }
+        c.output().unwrap()
+    };
+    let out = drill(&[&files[0], &files[2]]);
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "passed", "{v}");
+    assert_eq!(v["token"]["type"], "group");
+    let members: Vec<&str> = v["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(members, ["officer-0", "officer-2"]);
+
+    let out = drill(&[&files[1]]);
+    assert_eq!(out.status.code(), Some(4), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("Still needed: 1 more of"));
+    // The repository's own key opens alone: that proves no group.
+    let out = drill(&[&f.key_file]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("not by 2 members of group officers"),
+        "{out:?}"
+    );
+    let st = nkbackup::drill::status(&f.repo, time::OffsetDateTime::now_utc()).unwrap();
+    let state = |n: &str| {
+        st.tokens
+            .iter()
+            .find(|t| t.name == n)
+            .map(|t| t.state)
+            .unwrap()
+    };
+    use nkbackup::drill::DrillState;
+    assert_eq!(state("officers"), DrillState::Ok);
+    assert_eq!(state("officer-0"), DrillState::Ok);
+    assert_eq!(state("officer-2"), DrillState::Ok);
+    assert_eq!(
+        state("officer-1"),
+        DrillState::Never,
+        "a failed drill proves nothing"
+    );
+    assert_eq!(st.failed, 2);
+}

@@ -113,7 +113,11 @@ fn a_new_recipient_gets_old_backups_and_the_payload_is_kept() {
     // The compliance report shows each rewrap; a rewritten journal fails it.
     let audit = nkbackup::retention::audit(&f.repo, &Default::default()).unwrap();
     assert_eq!(audit.rewraps.in_period.len(), 3);
-    assert!(audit.rewraps.intact && audit.passed(), "{:?}", audit.violations);
+    assert!(
+        audit.rewraps.intact && audit.passed(),
+        "{:?}",
+        audit.violations
+    );
     let md = nkbackup::render::report::markdown(&audit, "t.svg");
     assert!(
         md.contains("## Rewraps") && md.contains("offsite-b (age)") && md.contains(&ids[0]),
@@ -127,7 +131,10 @@ fn a_new_recipient_gets_old_backups_and_the_payload_is_kept() {
     let audit = nkbackup::retention::audit(&f.repo, &Default::default()).unwrap();
     assert!(!audit.rewraps.intact && !audit.passed());
     assert!(
-        audit.violations.iter().any(|v| v.subject.starts_with("rewrap journal line")),
+        audit
+            .violations
+            .iter()
+            .any(|v| v.subject.starts_with("rewrap journal line")),
         "{:?}",
         audit.violations
     );
@@ -258,6 +265,17 @@ fn two_of_three_software_members() {
     );
     // The recipient on its own still opens alone.
     opens(&f.repo, &id.id, &[&f.key]).unwrap();
+    // Escrow items honour the group too.
+    let item = nkbackup::escrow::seal(
+        &f.repo,
+        "sk",
+        &secrecy::SecretSlice::from(b"officers' secret".to_vec()),
+    )
+    .unwrap();
+    let got = nkbackup::escrow::open(&item, &keys(&[&m[0], &m[2]])).unwrap();
+    assert_eq!(got.expose_secret(), b"officers' secret");
+    let e = nkbackup::escrow::open(&item, &keys(&[&m[2]])).unwrap_err();
+    assert!(matches!(e, Error::GroupIncomplete { .. }), "{e}");
     // A member listed again on its own is refused with the reason.
     let e = f
         .repo

@@ -113,6 +113,14 @@ pub fn run(
             }
         }
     })();
+    // A group drill proves the group only if its members opened it.
+    let mut members = Vec::new();
+    let result = result.and_then(|v| {
+        if token.kind == plan::GROUP_KIND {
+            members = plan::group_members(repo, &token, &opener.opened_with())?;
+        }
+        Ok(v)
+    });
     let secs = clock.elapsed().as_secs_f64();
     let (entries, bytes, cbytes, error) = match &result {
         Ok((e, b, c)) => (*e, *b, *c, None),
@@ -131,6 +139,7 @@ pub fn run(
         class: backup.sidecar.class.clone(),
         backup_created: backup.sidecar.created,
         token,
+        members,
         entries_verified: entries,
         bytes_verified: bytes,
         ciphertext_bytes: cbytes,

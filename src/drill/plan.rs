@@ -3,6 +3,9 @@
 //! exactly one recipient the repository knows.
 
 use super::TokenInfo;
+
+/// The `type` of a drill's token when it is a k-of-n group.
+pub const GROUP_KIND: &str = "group";
 use crate::error::{Error, Hint, Result};
 use crate::repo::{BackupInfo, Repository};
 use std::path::PathBuf;
@@ -28,6 +31,9 @@ pub struct TokenChoice {
     pub card: Option<String>,
     /// The recovery key (in whichever form it is supplied).
     pub recovery_key: bool,
+    /// A k-of-n group: the drill proves the group, its members opening it
+    /// together with the identity files and cards given.
+    pub group: Option<String>,
 }
 
 /// Picks the backup `choice` names.
@@ -59,9 +65,30 @@ fn token_error(reason: &str, hint: Hint) -> Error {
     }
 }
 
-/// The one token `choice` names, as the configuration knows it.
+/// The one token `choice` names, as the configuration knows it (for a
+/// group: the group, type `group`).
 pub fn choose_token(repo: &Repository, choice: &TokenChoice) -> Result<TokenInfo> {
     let cfg = repo.config();
+    if let Some(g) = &choice.group {
+        let Some(group) = cfg.group(g) else {
+            return Err(token_error(
+                &format!("there is no group {}", crate::text::escape(g)),
+                Hint::ListRecipients,
+            ));
+        };
+        if choice.recovery_key {
+            return Err(token_error(
+                "the recovery key opens every backup alone: a group drill takes only its members' keys and cards",
+                Hint::NameOneToken,
+            ));
+        }
+        return Ok(TokenInfo {
+            label: group.name.clone(),
+            kind: GROUP_KIND.into(),
+            ident: None,
+            fingerprint: None,
+        });
+    }
     let mut tokens = Vec::new();
     for f in &choice.identity_files {
         for id in crate::identity::load_x25519(f)? {
@@ -136,6 +163,47 @@ pub fn choose_token(repo: &Repository, choice: &TokenChoice) -> Result<TokenInfo
         )),
         _ => Err(token_error(
             "a drill tests one token at a time",
+            Hint::NameOneToken,
+        )),
+    }
+}
+
+/// The members of group `token` that opened a backup (the labels
+/// [`crate::Opener::opened_with`] gives), as the configuration knows
+/// them; an error unless they are at least the group's threshold of its
+/// members (a key that opens alone does not prove the group).
+pub(crate) fn group_members(
+    repo: &Repository,
+    token: &TokenInfo,
+    opened_with: &[String],
+) -> Result<Vec<TokenInfo>> {
+    let cfg = repo.config();
+    let group = cfg.group(&token.label);
+    let members: Vec<TokenInfo> = cfg
+        .recipients
+        .iter()
+        .filter(|r| r.group.as_deref() == Some(token.label.as_str()))
+        .filter(|r| opened_with.contains(&r.label))
+        .map(|r| TokenInfo {
+            label: r.label.clone(),
+            kind: r.kind.to_string(),
+            ident: r.ident.clone(),
+            fingerprint: r.fingerprint.clone(),
+        })
+        .collect();
+    match group {
+        Some(g) if members.len() >= usize::from(g.threshold) => Ok(members),
+        _ => Err(token_error(
+            &format!(
+                "the backup was opened by {}, not by {} members of group {}: a group drill proves the group only with its members' keys",
+                if opened_with.is_empty() {
+                    "a key given".to_owned()
+                } else {
+                    opened_with.join(", ")
+                },
+                group.map_or(0, |g| g.threshold),
+                token.label
+            ),
             Hint::NameOneToken,
         )),
     }

@@ -57,8 +57,12 @@ pub struct DrillRecord {
     /// When it was sealed.
     #[serde(with = "time::serde::rfc3339")]
     pub backup_created: OffsetDateTime,
-    /// The key used.
+    /// The key used; for a drill of a k-of-n group, the group (type
+    /// `group`), with the members that opened it in `members`.
     pub token: TokenInfo,
+    /// A group drill: every member whose token or key opened its share.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub members: Vec<TokenInfo>,
     /// Entries verified against the inner manifest.
     pub entries_verified: u64,
     /// File bytes verified.

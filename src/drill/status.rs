@@ -117,16 +117,27 @@ pub fn status(repo: &Repository, now: OffsetDateTime) -> Result<DrillStatus> {
             line(c, "", last, |r| r.token.label.clone())
         })
         .collect();
+    // A token is drilled on its own or as a member of a group drill; a
+    // group by a drill of the group.
     let tokens = cfg
         .sealing_recipients()
         .iter()
         .map(|t| {
             let last = passed
                 .iter()
-                .filter(|r| r.token.label == t.label)
+                .filter(|r| {
+                    r.token.label == t.label || r.members.iter().any(|m| m.label == t.label)
+                })
                 .max_by_key(|r| r.started);
             line(&t.label, t.kind.as_str(), last, |r| r.class.clone())
         })
+        .chain(cfg.groups.iter().map(|g| {
+            let last = passed
+                .iter()
+                .filter(|r| r.token.kind == super::plan::GROUP_KIND && r.token.label == g.name)
+                .max_by_key(|r| r.started);
+            line(&g.name, super::plan::GROUP_KIND, last, |r| r.class.clone())
+        }))
         .collect();
     Ok(DrillStatus {
         at: now,

@@ -67,6 +67,11 @@ struct DrillRun {
     /// Print the journaled record as JSON (no progress bar).
     #[arg(long)]
     json: bool,
+    /// Drill a k-of-n group: its members open the backup together (their
+    /// cards with --card, their key files with -i); every member used is
+    /// journaled.
+    #[arg(long, value_name = "NAME")]
+    group: Option<String>,
     #[command(flatten)]
     keys: KeyArgs,
 }
@@ -97,6 +102,7 @@ fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
             identity_files: d.keys.identities.clone(),
             card: d.keys.card.card.clone(),
             recovery_key: d.keys.wants_recovery(),
+            group: d.group.clone(),
         },
     )?;
     let mut opener = keys::opener(&r, &b, &d.keys)?;

@@ -212,7 +212,12 @@ fn drill_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 rfc3339(d.started),
                 d.backup_id.clone(),
                 d.class.clone(),
-                format!("{} ({})", d.token.label, d.token.kind),
+                if d.members.is_empty() {
+                    format!("{} ({})", d.token.label, d.token.kind)
+                } else {
+                    let m: Vec<&str> = d.members.iter().map(|m| m.label.as_str()).collect();
+                    format!("{} ({}: {})", d.token.label, d.token.kind, m.join(", "))
+                },
                 format!("{:?}", d.outcome).to_lowercase(),
                 format!("{:.1} s", d.duration_s),
                 d.error.clone().unwrap_or_default(),
