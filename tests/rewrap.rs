@@ -406,3 +406,47 @@ fn a_killed_rewrap_is_finished_by_the_next_run() {
     assert!(runs >= 20, "{runs} kill points");
     let _ = Action::Finished;
 }
+
+/// `recipient add --rewrap` gives the new key the existing backups at once;
+/// keys without `--rewrap` are refused rather than ignored.
+#[test]
+fn recipient_add_with_rewrap_through_the_cli() {
+    let f = Fixture::new();
+    let ids = seal_three(&f);
+    let (b, _) = key_file(f.dir.path(), "b");
+    let out = nkbackup()
+        .args(["recipient", "add", "--label", "offsite-b", "--repo"])
+        .arg(f.repo_path())
+        .arg(b.to_public().to_string())
+        .arg("--rewrap")
+        .arg("-i")
+        .arg(&f.key_file)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stdout).contains("3 rewrapped"));
+    let repo = Repository::open(f.repo_path()).unwrap();
+    for id in &ids {
+        opens(&repo, id, &[&b]).unwrap();
+    }
+    let (c, _) = key_file(f.dir.path(), "c");
+    let out = nkbackup()
+        .args(["recipient", "add", "--label", "offsite-c", "--repo"])
+        .arg(f.repo_path())
+        .arg(c.to_public().to_string())
+        .arg("-i")
+        .arg(&f.key_file)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("without --rewrap"));
+    assert_eq!(
+        Repository::open(f.repo_path())
+            .unwrap()
+            .config()
+            .recipients
+            .len(),
+        2,
+        "nothing was added"
+    );
+}

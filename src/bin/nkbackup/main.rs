@@ -334,6 +334,11 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             rewrap,
             keys,
         }) => {
+            if !rewrap && !keys.is_empty() {
+                anyhow::bail!(
+                    "keys were given without --rewrap: nothing was added; add --rewrap to give the new recipient the existing backups"
+                );
+            }
             let mut r = cx.open(&repo)?;
             let label = label.unwrap_or_else(|| nkbackup::recipient::default_label(&key));
             r.add_recipient(RecipientConfig {
@@ -348,8 +353,6 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             );
             if rewrap {
                 rewrap::rewrap_after_add(&r, &keys, false)?;
-            } else if !keys.is_empty() {
-                anyhow::bail!("keys were given without --rewrap; nothing was rewrapped");
             }
         }
         Command::Recipient(RecipientCmd::Revoke {
