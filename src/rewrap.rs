@@ -446,7 +446,7 @@ impl Step<'_> {
         current: impl FnOnce() -> Result<String>,
         put: impl Fn(&S) -> Result<()>,
     ) -> Result<bool> {
-        if let Some(p) = item.pending() {
+        if let Some(p) = item.fields().pending.clone() {
             if self.dry_run {
                 report.action = Action::WouldRewrap;
                 return Ok(false);
@@ -456,13 +456,14 @@ impl Step<'_> {
                 finish(j, item, p, report.item, &report.class, put)?;
                 report.action = Action::Finished;
             } else {
-                item.forget_pending();
+                *item.fields().pending = None;
             }
         }
-        if item.recipients() == self.target {
+        let recipients = &*item.fields().recipients;
+        if recipients == self.target {
             return Ok(false);
         }
-        report.old_recipients = describe(item.recipients());
+        report.old_recipients = describe(recipients);
         if self.dry_run {
             report.action = Action::WouldRewrap;
             return Ok(false);
@@ -523,7 +524,8 @@ fn finish<S: Rewrappable>(
     class: &str,
     put: impl Fn(&S) -> Result<()>,
 ) -> Result<()> {
-    let id = sc.id().to_owned();
+    let f = sc.fields();
+    let id = f.id.to_owned();
     let done = journal
         .state
         .records
@@ -537,9 +539,9 @@ fn finish<S: Rewrappable>(
             item: item.into(),
             id,
             class: class.into(),
-            old_recipients: describe(sc.recipients()),
+            old_recipients: describe(f.recipients),
             new_recipients: describe(&p.recipients),
-            old_ciphertext_sha256: sc.ciphertext_sha256().to_owned(),
+            old_ciphertext_sha256: f.ciphertext_sha256.clone(),
             new_ciphertext_sha256: p.ciphertext_sha256.clone(),
             opened_with: p.opened_with.clone(),
             host: crate::host_name(),
@@ -547,7 +549,13 @@ fn finish<S: Rewrappable>(
         })?;
     }
     crash_hook("after-journal");
-    sc.apply(p);
+    let f = sc.fields();
+    *f.recipients = p.recipients;
+    *f.ciphertext_sha256 = p.ciphertext_sha256;
+    if let Some(b) = f.ciphertext_bytes {
+        *b = p.ciphertext_bytes;
+    }
+    *f.pending = None;
     put(sc)?;
     crash_hook("after-sidecar");
     Ok(())
@@ -555,39 +563,41 @@ fn finish<S: Rewrappable>(
 
 /// A sidecar a rewrap updates: a backup's or an escrow item's.
 pub(crate) trait Rewrappable {
-    fn id(&self) -> &str;
-    fn recipients(&self) -> &[RecipientInfo];
-    fn ciphertext_sha256(&self) -> &str;
-    /// The rewrap in progress, if any.
-    fn pending(&self) -> Option<PendingRewrap>;
-    /// Drops a pending rewrap whose new file never replaced the old one.
-    fn forget_pending(&mut self);
-    /// Describes the new file: recipients, length and digest from `p`,
-    /// nothing pending.
-    fn apply(&mut self, p: PendingRewrap);
+    /// The fields a rewrap reads and changes.
+    fn fields(&mut self) -> Fields<'_>;
+}
+
+/// What a rewrap changes in a sidecar.
+pub(crate) struct Fields<'f> {
+    id: &'f str,
+    recipients: &'f mut Vec<RecipientInfo>,
+    ciphertext_sha256: &'f mut String,
+    /// An escrow item records no length.
+    ciphertext_bytes: Option<&'f mut u64>,
+    pending: &'f mut Option<PendingRewrap>,
 }
 
 impl Rewrappable for Sidecar {
-    fn id(&self) -> &str {
-        &self.id
+    fn fields(&mut self) -> Fields<'_> {
+        Fields {
+            id: &self.id,
+            recipients: &mut self.recipients,
+            ciphertext_sha256: &mut self.ciphertext_sha256,
+            ciphertext_bytes: Some(&mut self.ciphertext_bytes),
+            pending: &mut self.rewrap_pending,
+        }
     }
-    fn pending(&self) -> Option<PendingRewrap> {
-        self.rewrap_pending.clone()
-    }
-    fn forget_pending(&mut self) {
-        self.rewrap_pending = None;
-    }
-    fn recipients(&self) -> &[RecipientInfo] {
-        &self.recipients
-    }
-    fn ciphertext_sha256(&self) -> &str {
-        &self.ciphertext_sha256
-    }
-    fn apply(&mut self, p: PendingRewrap) {
-        self.recipients = p.recipients;
-        self.ciphertext_bytes = p.ciphertext_bytes;
-        self.ciphertext_sha256 = p.ciphertext_sha256;
-        self.rewrap_pending = None;
+}
+
+impl Rewrappable for EscrowItem {
+    fn fields(&mut self) -> Fields<'_> {
+        Fields {
+            id: &self.id,
+            recipients: &mut self.recipients,
+            ciphertext_sha256: &mut self.ciphertext_sha256,
+            ciphertext_bytes: None,
+            pending: &mut self.rewrap_pending,
+        }
     }
 }
 
@@ -624,29 +634,6 @@ fn rewrap_blob(
         opened_with,
     };
     Ok((out, pending))
-}
-
-impl Rewrappable for EscrowItem {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn pending(&self) -> Option<PendingRewrap> {
-        self.rewrap_pending.clone()
-    }
-    fn forget_pending(&mut self) {
-        self.rewrap_pending = None;
-    }
-    fn recipients(&self) -> &[RecipientInfo] {
-        &self.recipients
-    }
-    fn ciphertext_sha256(&self) -> &str {
-        &self.ciphertext_sha256
-    }
-    fn apply(&mut self, p: PendingRewrap) {
-        self.recipients = p.recipients;
-        self.ciphertext_sha256 = p.ciphertext_sha256;
-        self.rewrap_pending = None;
-    }
 }
 
 /// Reads the rewrap journal (for the compliance report and audits).

@@ -44,6 +44,14 @@ fn opens(repo: &Repository, id: &str, ids: &[&age::x25519::Identity]) -> nkbacku
     Opener::new(&b).keys(keys(ids)).verify_deep().map(|_| ())
 }
 
+fn recipient_count(f: &Fixture) -> usize {
+    Repository::open(f.repo_path())
+        .unwrap()
+        .config()
+        .recipients
+        .len()
+}
+
 fn payload(path: &Path) -> Vec<u8> {
     let bytes = std::fs::read(path).unwrap();
     let mut r = &bytes[..];
@@ -197,14 +205,7 @@ fn revoke_through_the_cli_makes_the_key_open_nothing() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("give a key"));
-    assert_eq!(
-        Repository::open(f.repo_path())
-            .unwrap()
-            .config()
-            .recipients
-            .len(),
-        1
-    );
+    assert_eq!(recipient_count(&f), 1);
 }
 
 #[test]
@@ -440,13 +441,5 @@ fn recipient_add_with_rewrap_through_the_cli() {
         .unwrap();
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("without --rewrap"));
-    assert_eq!(
-        Repository::open(f.repo_path())
-            .unwrap()
-            .config()
-            .recipients
-            .len(),
-        2,
-        "nothing was added"
-    );
+    assert_eq!(recipient_count(&f), 2, "nothing was added");
 }
