@@ -7,7 +7,7 @@ mod common;
 
 use common::{Fixture, nkbackup, sample_tree};
 use nkbackup::config::{GroupConfig, RecipientConfig};
-use nkbackup::rewrap::{Action, Rewrap};
+use nkbackup::rewrap::Rewrap;
 use nkbackup::unlock::Keys;
 use nkbackup::{Error, Opener, Repository, Sealer};
 use secrecy::ExposeSecret;
@@ -350,11 +350,9 @@ fn a_killed_rewrap_is_finished_by_the_next_run() {
             runs += 1;
             let mut f = Fixture::new();
             let ids = seal_three(&f);
-            let secret = f.path("secret");
-            std::fs::write(&secret, b"k").unwrap();
             nkbackup::escrow::seal(&f.repo, "sk", &secrecy::SecretSlice::from(b"k".to_vec()))
                 .unwrap();
-            let (b, b_file) = key_file(f.dir.path(), "b");
+            let (b, _) = key_file(f.dir.path(), "b");
             add(&mut f.repo, "offsite-b", &b, None);
             f.repo.remove_recipient("test-key").unwrap();
             let out = nkbackup()
@@ -401,11 +399,9 @@ fn a_killed_rewrap_is_finished_by_the_next_run() {
             let listing = f.repo.list().unwrap();
             assert!(listing.incomplete.is_empty(), "{step}:{n}");
             assert_eq!(listing.backups.len(), 3);
-            let _ = b_file;
         }
     }
     assert!(runs >= 20, "{runs} kill points");
-    let _ = Action::Finished;
 }
 
 /// `recipient add --rewrap` gives the new key the existing backups at once;
