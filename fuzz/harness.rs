@@ -53,6 +53,7 @@ pub fn sidecar(data: &[u8]) {
             max_age: nkbackup::retention::Period::parse("36500d").ok(),
             keep: Default::default(),
             source_max_age: None,
+            erasure_period: None,
             compression: Default::default(),
         };
         let _ = policy.deadline(s.created);
@@ -206,5 +207,41 @@ pub fn share_stanza(data: &[u8]) {
             s,
             "a parsed share stanza writes back the same"
         );
+    }
+}
+
+/// A key item's sidecar as listed from `keys/chat/<period>/<key id>.json`,
+/// a period name, and a key item's decrypted plaintext (anyone holding the
+/// public keys can seal one).
+pub fn key_item(data: &[u8]) {
+    use nkbackup::keyring::{KeyItem, secret};
+    const PERIOD: &str = "20261126T000000Z-7d";
+    const PUBLIC: &str = "age1eznufznpk69yh6ahgqly8drh7zmeup6d0pzyd6luydr8grhezu3q29dgm8";
+    if let Ok(text) = std::str::from_utf8(&data[..data.len().min(48)]) {
+        let _ = nkbackup::config::ErasurePeriod::parse(text);
+    }
+    let key_id = nkbackup::manifest::PeriodKeyRef::key_id_of(PUBLIC);
+    if let Ok(k) = KeyItem::parse(data, "chat", PERIOD, &key_id) {
+        let _ = (k.place(), k.labels());
+    }
+    let _ = secret::decode(data, "chat", PERIOD, PUBLIC);
+}
+
+/// The erasure journal (lines, then optionally `0xff` and the head).
+pub fn erasure_journal(data: &[u8]) {
+    let (lines, head) = match data.iter().position(|&b| b == 0xff) {
+        Some(i) => (&data[..i], Some(&data[i + 1..])),
+        None => (data, None),
+    };
+    if let Ok(st) = nkbackup::journal::check::<nkbackup::keyring::ErasureRecord>(
+        lines,
+        head,
+        "erasures.jsonl",
+        "erasures.head",
+    ) {
+        let _ = nkbackup::retention::erasure::pending(&st);
+        for r in &st.records {
+            let _ = r.check();
+        }
     }
 }

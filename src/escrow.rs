@@ -27,11 +27,10 @@ use crate::storage::{ObjectKey, Storage};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use time::OffsetDateTime;
-use zeroize::Zeroizing;
 
 /// Largest secret accepted: escrow is for keys, not data.
 pub const MAX_SECRET: usize = 1 << 20;
@@ -132,45 +131,7 @@ pub fn open_with(
         id: what.clone(),
         detail,
     };
-    if keys.is_empty() {
-        return Err(Error::NoIdentity { id: what.clone() });
-    }
-    // A bounded header first: the age crate's own reading is quadratic in
-    // the number of header lines.
-    let mut rest = blob;
-    crate::format::age_header::read_prefix(&mut rest).map_err(|_| {
-        damaged(format!(
-            "its age header is longer than {} bytes or {} lines",
-            crate::limits::AGE_HEADER_BYTES,
-            crate::limits::AGE_HEADER_LINES
-        ))
-    })?;
-    let dec = age::Decryptor::new_buffered(blob).map_err(|e| match e {
-        age::DecryptError::NoMatchingKeys => Error::NoMatchingIdentity {
-            id: what.clone(),
-            labels: labels.to_owned(),
-        },
-        other => damaged(other.to_string()),
-    })?;
-    let hinted = keys.with_hint(hint);
-    let mut r = dec
-        .decrypt(std::iter::once(&hinted as &dyn age::Identity))
-        .map_err(|e| match crate::unlock::from_decrypt_error(e) {
-            // A wrong PIN, an absent token, a group short of tokens… stay
-            // what they are.
-            Ok(err) => crate::unlock::in_context(err, &what),
-            Err(age::DecryptError::NoMatchingKeys) => Error::NoMatchingIdentity {
-                id: what.clone(),
-                labels: labels.to_owned(),
-            },
-            Err(other) => damaged(format!("its age header is invalid ({other})")),
-        })?;
-    let mut plain = Zeroizing::new(Vec::new());
-    r.read_to_end(&mut plain).map_err(|e| {
-        damaged(format!(
-            "it fails authentication (tampered or truncated): {e}"
-        ))
-    })?;
+    let plain = crate::unlock::decrypt_small(&what, blob, keys, hint, labels)?;
     let nl = plain
         .iter()
         .position(|&c| c == b'\n')

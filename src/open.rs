@@ -232,8 +232,22 @@ impl<'a> Opener<'a> {
             let input = std::io::Cursor::new(header).chain(input);
             let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
             let keys = self.keys.with_hint(hint);
+            let period_key = match &b.sidecar.period_key {
+                Some(r) => Some(b.keyring().open_for_backup(
+                    b.storage().as_ref(),
+                    id,
+                    &b.sidecar.class,
+                    r,
+                    &self.keys,
+                )?),
+                None => None,
+            };
+            let identity: &dyn age::Identity = match &period_key {
+                Some(k) => k,
+                None => &keys,
+            };
             let plain = dec
-                .decrypt(std::iter::once(&keys as &dyn age::Identity))
+                .decrypt(std::iter::once(identity))
                 .map_err(|e| decrypt_error(b, e))?;
             // Reading, the ciphertext digest, decryption and decompression
             // run on their own thread while this one parses, verifies and

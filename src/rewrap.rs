@@ -50,6 +50,7 @@ use crate::error::{Error, Result};
 use crate::escrow::EscrowItem;
 use crate::format::age_header::{Header, read_prefix};
 use crate::journal::JournalWriter;
+use crate::keyring::StoredKeyItem;
 use crate::manifest::{PendingRewrap, RecipientInfo, Sidecar};
 use crate::repo::{BackupInfo, DEFAULT_LOCK_WAIT, Repository};
 use crate::unlock::Keys;
@@ -92,7 +93,7 @@ pub struct RewrapRecord {
     /// When the new file was put in place (UTC).
     #[serde(with = "time::serde::rfc3339")]
     pub at: OffsetDateTime,
-    /// `backup` or `escrow`.
+    /// `backup`, `escrow` or `period-key`.
     pub item: String,
     /// The backup's (or escrow version's) id.
     pub id: String,
@@ -131,7 +132,7 @@ pub enum Action {
 /// One backup's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemReport {
-    /// `backup` or `escrow`.
+    /// `backup`, `escrow` or `period-key`.
     pub item: &'static str,
     /// Its id.
     pub id: String,
@@ -249,6 +250,11 @@ impl<'r> Rewrap<'r> {
                 .map(|q| fresh.find(q))
                 .collect::<Result<_>>()?
         };
+        // A period backup is rewrapped through its key item.
+        let selected: Vec<BackupInfo> = selected
+            .into_iter()
+            .filter(|b| b.sidecar.period_key.is_none())
+            .collect();
         let mut journal = if self.dry_run {
             None
         } else {
@@ -271,7 +277,16 @@ impl<'r> Rewrap<'r> {
         }
         if self.escrow && self.class.is_none() && self.ids.is_empty() {
             for e in crate::escrow::list(&fresh)? {
-                let item = step.escrow(&e, journal.as_mut())?;
+                let item = step.small(&e, journal.as_mut())?;
+                report.count(item, self.on_item.as_deref());
+            }
+        }
+        // Period backups are sealed to their period key, not to the
+        // recipients: only the key items are rewrapped, in every keyring
+        // location.
+        if self.ids.is_empty() {
+            for k in fresh.keyring().items(self.class.as_deref())? {
+                let item = step.small(&k, journal.as_mut())?;
                 report.count(item, self.on_item.as_deref());
             }
         }
@@ -471,46 +486,126 @@ impl Step<'_> {
         Ok(true)
     }
 
-    fn escrow(
+    /// An escrow or key item: small enough to rewrap in memory.
+    fn small<S: SmallItem>(
         &self,
-        e: &EscrowItem,
+        e: &S,
         journal: Option<&mut JournalWriter<RewrapRecord>>,
     ) -> Result<ItemReport> {
         let mut item = e.clone();
-        let what = format!("escrow {}/{}", e.name, e.id);
-        let mut report = self.report("escrow", &e.id, &e.name, &e.recipients);
+        let what = e.what();
+        let (kind, id, class) = e.names();
+        let mut report = self.report(kind, &id, &class, e.recipients());
         let read = || -> Result<Vec<u8>> {
-            e.read_blob()?.ok_or_else(|| Error::DataMissing {
+            e.blob()?.ok_or_else(|| Error::DataMissing {
                 id: what.clone(),
-                path: e.path.clone(),
+                path: e.path().into(),
             })
         };
         let current = || Ok(crate::digest::sha256_hex(&read()?));
         let mut journal = journal;
-        let put = |i: &EscrowItem| i.write_sidecar();
+        let put = |i: &S| i.put_sidecar();
         if !self.settle(&mut item, &mut report, journal.as_deref_mut(), current, put)? {
             return Ok(report);
         }
         let blob = read()?;
-        if crate::digest::sha256_hex(&blob) != item.ciphertext_sha256 {
+        if crate::digest::sha256_hex(&blob) != *item.fields().ciphertext_sha256 {
             return Err(Error::Damaged {
                 id: what,
                 detail: "the file differs from what its sidecar recorded; it was not rewrapped"
                     .into(),
             });
         }
-        let (new, pending) = rewrap_blob(self, &what, &blob, &item.recipients)?;
+        let hint = item.recipients().to_vec();
+        let (new, pending) = rewrap_blob(self, &what, &blob, &hint)?;
         crash_hook("after-upload");
-        item.rewrap_pending = Some(pending.clone());
+        *item.fields().pending = Some(pending.clone());
         put(&item)?;
         crash_hook("after-intent");
-        item.write_blob(&new)?;
+        item.put_blob(&new)?;
         crash_hook("after-data");
         let j = journal.expect("a journal unless dry");
-        finish(j, &mut item, pending, "escrow", &e.name, put)?;
+        finish(j, &mut item, pending, kind, &class, put)?;
         report.action = Action::Rewrapped;
         report.bytes = new.len() as u64;
         Ok(report)
+    }
+}
+
+/// An escrow item or a period key item: its sidecar and small age file.
+trait SmallItem: Rewrappable + Clone {
+    /// `escrow …` or `period key …`, for errors.
+    fn what(&self) -> String;
+    /// The report's item kind, id and class (or escrow name).
+    fn names(&self) -> (&'static str, String, String);
+    fn recipients(&self) -> &[RecipientInfo];
+    fn path(&self) -> &std::path::Path;
+    fn blob(&self) -> Result<Option<Vec<u8>>>;
+    fn put_blob(&self, blob: &[u8]) -> Result<()>;
+    fn put_sidecar(&self) -> Result<()>;
+}
+
+impl SmallItem for EscrowItem {
+    fn what(&self) -> String {
+        format!("escrow {}/{}", self.name, self.id)
+    }
+    fn names(&self) -> (&'static str, String, String) {
+        ("escrow", self.id.clone(), self.name.clone())
+    }
+    fn recipients(&self) -> &[RecipientInfo] {
+        &self.recipients
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    fn blob(&self) -> Result<Option<Vec<u8>>> {
+        self.read_blob()
+    }
+    fn put_blob(&self, blob: &[u8]) -> Result<()> {
+        self.write_blob(blob)
+    }
+    fn put_sidecar(&self) -> Result<()> {
+        self.write_sidecar()
+    }
+}
+
+impl SmallItem for StoredKeyItem {
+    fn what(&self) -> String {
+        format!("period key {} in {}", self.place(), self.location)
+    }
+    fn names(&self) -> (&'static str, String, String) {
+        (
+            "period-key",
+            format!("{}/{}", self.item.period, self.item.key_id),
+            self.item.class.clone(),
+        )
+    }
+    fn recipients(&self) -> &[RecipientInfo] {
+        &self.item.recipients
+    }
+    fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+    fn blob(&self) -> Result<Option<Vec<u8>>> {
+        self.read_blob()
+    }
+    fn put_blob(&self, blob: &[u8]) -> Result<()> {
+        self.write_blob(blob)
+    }
+    fn put_sidecar(&self) -> Result<()> {
+        self.write_sidecar()
+    }
+}
+
+impl Rewrappable for StoredKeyItem {
+    fn fields(&mut self) -> Fields<'_> {
+        Fields {
+            id: &self.item.key_id,
+            recipients: &mut self.item.recipients,
+            ciphertext_sha256: &mut self.item.ciphertext_sha256,
+            ciphertext_bytes: None,
+            pending: &mut self.item.rewrap_pending,
+        }
     }
 }
 

@@ -166,7 +166,7 @@ impl<'a> Sealer<'a> {
         let repo = self.repo;
         let retention = repo.class_policy(&self.class)?;
         let compression = retention.compression;
-        let (all_recipients, recipients) = repo.sealing_recipients()?;
+        let (mut all_recipients, mut recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
 
         let storage = repo.storage();
@@ -186,6 +186,30 @@ impl<'a> Sealer<'a> {
             if !storage.exists(&data_key)? {
                 break (id, data_key, sidecar_key);
             }
+        };
+        // A class with an erasure period seals to its period's key only;
+        // the key item is sealed to the repository's recipients.
+        let period_key = match retention.erasure_period {
+            Some(len) => {
+                let period = crate::config::ErasurePeriod::containing(created, len);
+                let (r, public) = repo.keyring().for_seal(
+                    &self.class,
+                    period,
+                    &all_recipients,
+                    &recipients,
+                    created,
+                )?;
+                all_recipients = vec![crate::manifest::RecipientInfo {
+                    label: crate::config::PERIOD_KEY_LABEL.into(),
+                    kind: "period".into(),
+                    key: public.to_string(),
+                    group: None,
+                    threshold: None,
+                }];
+                recipients = vec![Box::new(public)];
+                Some(r)
+            }
+            None => None,
         };
         let data_name = format!("{id}.age");
         let ctx = || {
@@ -271,6 +295,7 @@ impl<'a> Sealer<'a> {
             recipients: all_recipients,
             deadline: retention.deadline(created)?,
             rewrap_pending: None,
+            period_key,
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');

@@ -30,6 +30,9 @@ use crate::format::share_stanza::ShareStanza;
 use crate::manifest::RecipientInfo;
 use age_core::format::{FileKey, Stanza};
 use std::cell::RefCell;
+use std::collections::HashMap;
+use std::io::Read;
+use zeroize::Zeroizing;
 
 /// The keys a caller holds for opening: age identities and an optional
 /// card identity.
@@ -38,6 +41,9 @@ pub struct Keys<'a> {
     software: Vec<Box<dyn age::Identity + 'a>>,
     card: Option<CardIdentity>,
     used: RefCell<Vec<String>>,
+    /// Period keys opened with these keys, by key item place: a second
+    /// backup of the same period costs no card operation.
+    periods: RefCell<HashMap<String, age::x25519::Identity>>,
 }
 
 /// One share stanza found in a header: whose it is, and its value once a
@@ -81,6 +87,18 @@ impl<'a> Keys<'a> {
     /// No keys yet.
     pub fn new() -> Self {
         Keys::default()
+    }
+
+    /// A period key these keys opened before, by its key item's place
+    /// (`<class>/<period>/<key id>`).
+    pub fn period_key(&self, place: &str) -> Option<age::x25519::Identity> {
+        self.periods.borrow().get(place).cloned()
+    }
+
+    /// Remembers a period key opened with these keys (for as long as they
+    /// live; the identity zeroizes itself when dropped).
+    pub fn remember_period_key(&self, place: &str, key: age::x25519::Identity) {
+        self.periods.borrow_mut().insert(place.to_owned(), key);
     }
 
     /// Adds an age identity (a key file's key, the recovery key…).
@@ -401,4 +419,60 @@ fn shares<'s>(stanzas: &[Stanza], hint: &'s [RecipientInfo]) -> Result<Vec<Found
         });
     }
     Ok(out)
+}
+
+/// Opens a small age file (an escrow or key item, at most a few KiB) with
+/// `keys`; `hint` is its recipient list in stanza order, `what` names it
+/// in errors and `labels` lists its recipients for "no key matches".
+pub fn decrypt_small(
+    what: &str,
+    blob: &[u8],
+    keys: &Keys<'_>,
+    hint: &[RecipientInfo],
+    labels: &str,
+) -> Result<Zeroizing<Vec<u8>>> {
+    let damaged = |detail: String| Error::Damaged {
+        id: what.to_owned(),
+        detail,
+    };
+    if keys.is_empty() {
+        return Err(Error::NoIdentity {
+            id: what.to_owned(),
+        });
+    }
+    // A bounded header first: the age crate's own reading is quadratic in
+    // the number of header lines.
+    let mut rest = blob;
+    crate::format::age_header::read_prefix(&mut rest).map_err(|_| {
+        damaged(format!(
+            "its age header is longer than {} bytes or {} lines",
+            crate::limits::AGE_HEADER_BYTES,
+            crate::limits::AGE_HEADER_LINES
+        ))
+    })?;
+    let no_match = || Error::NoMatchingIdentity {
+        id: what.to_owned(),
+        labels: labels.to_owned(),
+    };
+    let dec = age::Decryptor::new_buffered(blob).map_err(|e| match e {
+        age::DecryptError::NoMatchingKeys => no_match(),
+        other => damaged(other.to_string()),
+    })?;
+    let hinted = keys.with_hint(hint);
+    let mut r = dec
+        .decrypt(std::iter::once(&hinted as &dyn age::Identity))
+        .map_err(|e| match from_decrypt_error(e) {
+            // A wrong PIN, an absent token, a group short of tokens… stay
+            // what they are.
+            Ok(err) => in_context(err, what),
+            Err(age::DecryptError::NoMatchingKeys) => no_match(),
+            Err(other) => damaged(format!("its age header is invalid ({other})")),
+        })?;
+    let mut plain = Zeroizing::new(Vec::new());
+    r.read_to_end(&mut plain).map_err(|e| {
+        damaged(format!(
+            "it fails authentication (tampered or truncated): {e}"
+        ))
+    })?;
+    Ok(plain)
 }

@@ -25,6 +25,8 @@ const TARGETS: &[Target] = &[
     ("openpgp_stanza", harness::openpgp_stanza),
     ("age_header", harness::age_header),
     ("share_stanza", harness::share_stanza),
+    ("key_item", harness::key_item),
+    ("erasure_journal", harness::erasure_journal),
 ];
 
 #[test]

@@ -30,10 +30,11 @@ const LAYERS: &[(&str, &[&str])] = &[
             "unlock",
         ],
     ),
-    ("repository", &["repo"]),
+    ("repository", &["keyring", "repo"]),
     (
         "commands",
         &[
+            "copy",
             "drill",
             "enroll",
             "escrow",

@@ -108,6 +108,14 @@ fn plant(f: &Fixture, c: &Case, control: &Case) {
                 .replace("@CIPHERTEXT_BYTES@", &bytes.len().to_string());
             fs::write(data.with_extension("json"), sidecar).unwrap();
         }
+        "key-item" => {
+            // A key item's sidecar, at `keys/<id>.json` (`id` is its place,
+            // `<class>/<period>/<key id>`), beside a valid backup.
+            plant_stream(f, control.id.as_str(), &control.payload[..], false, None);
+            let path = f.repo_path().join(format!("keys/{}.json", c.id));
+            fs::create_dir_all(path.parent().unwrap()).unwrap();
+            fs::write(path, &c.payload).unwrap();
+        }
         other => panic!("{}: unknown payload {other}", c.name),
     }
 }
@@ -122,6 +130,8 @@ fn run(f: &Fixture, c: &Case, cmd: &str) -> (i32, String) {
         "verify-deep" => p.args(["verify", &c.id, "--deep", "-i", key]),
         "restore" => p.args(["restore", &c.id, "-i", key, "--to"]).arg(&target),
         "retention-check" => p.args(["retention", "check"]),
+        "retention-verify" => p.args(["retention", "verify"]),
+        "keyring-list" => p.args(["keyring", "list"]),
         other => panic!("{}: unknown command {other}", c.name),
     };
     let out = p.arg("--repo").arg(f.repo_path()).output().unwrap();

@@ -10,12 +10,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 pub mod duration;
+pub mod erasure;
 pub mod group;
 pub mod policy;
 mod recipient_kind;
 pub mod recovery;
 
 pub use duration::Period;
+pub use erasure::ErasurePeriod;
 pub use group::GroupConfig;
 pub use policy::{ClassPolicy, KeepRules, Policy};
 pub use recipient_kind::RecipientKind;
@@ -45,7 +47,28 @@ pub struct Config {
     /// The offline recovery key, if one was made (`recovery-key new`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recovery: Option<RecoveryConfig>,
+    /// Where period keys are kept (default: `keys/` in the repository).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<KeyringConfig>,
 }
+
+/// `[keyring]`: where the key items of classes with `erasure_period` live
+/// (docs/FORMAT.md §10).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeyringConfig {
+    /// A directory or `s3://bucket[/prefix]` holding `keys/…`; default the
+    /// repository itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub location: Option<String>,
+    /// Further locations every key item is written to and erased from.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mirrors: Vec<String>,
+}
+
+/// The label of the one recipient a period backup's sidecar lists: its
+/// period key.
+pub const PERIOD_KEY_LABEL: &str = "period-key";
 
 /// `[drill]`: how often every class and token must pass a restore drill.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,6 +154,10 @@ pub struct ClassConfig {
     /// Retention: sealed files older than this are reported at seal time.
     #[serde(default)]
     pub source_max_age: Option<String>,
+    /// Crypto-erasure: seal each period of this length to a key of its own
+    /// (`7d`), erased when the period's last backup passes its deadline.
+    #[serde(default)]
+    pub erasure_period: Option<String>,
 }
 
 impl ClassConfig {
@@ -179,6 +206,11 @@ impl Config {
                     r.label
                 )));
             }
+            if r.label == PERIOD_KEY_LABEL {
+                return Err(invalid(format!(
+                    "the label {PERIOD_KEY_LABEL:?} is reserved for period keys"
+                )));
+            }
             if r.label == RECOVERY_LABEL {
                 return Err(invalid(format!(
                     "the label {RECOVERY_LABEL:?} is reserved for the [recovery] key"
@@ -186,6 +218,20 @@ impl Config {
             }
         }
         group::check(&self.groups, &self.recipients).map_err(invalid)?;
+        if let Some(k) = &self.keyring {
+            if k.mirrors.len() > 8 {
+                return Err(invalid("[keyring] lists more than 8 mirrors".into()));
+            }
+            if k.location
+                .iter()
+                .chain(&k.mirrors)
+                .any(|l| l.is_empty() || l.len() > 1024)
+            {
+                return Err(invalid(
+                    "[keyring] has an empty location or one longer than 1024 bytes".into(),
+                ));
+            }
+        }
         self.drill_max_interval()
             .map_err(|e| invalid(e.to_string()))?;
         if let Some(r) = &self.recovery {

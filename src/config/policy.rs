@@ -61,6 +61,10 @@ pub struct ClassPolicy {
     /// Files older than this in a sealed tree are reported.
     #[serde(serialize_with = "ser_period_opt")]
     pub source_max_age: Option<Period>,
+    /// Length of the periods whose backups share a period key, if the
+    /// class is crypto-erased (docs/RETENTION.md, "Crypto-erasure").
+    #[serde(serialize_with = "ser_period_opt")]
+    pub erasure_period: Option<Period>,
     /// How the class's backups are compressed (not retention, but the
     /// class's other typed setting, resolved at the same time).
     #[serde(skip)]
@@ -102,6 +106,16 @@ impl ClassPolicy {
                 monthly: c.keep_monthly.unwrap_or(0),
             },
             source_max_age: period("source_max_age", &c.source_max_age)?,
+            erasure_period: match period("erasure_period", &c.erasure_period)? {
+                Some(p) if p.as_secs() < super::erasure::MIN_ERASURE_PERIOD => {
+                    return Err(RetentionError::MalformedDuration {
+                        input: p.to_string(),
+                        reason: "erasure_period: it must be at least an hour".into(),
+                    }
+                    .into());
+                }
+                p => p,
+            },
             compression: c.compression()?,
         })
     }

@@ -395,6 +395,47 @@ pub enum Error {
         path: PathBuf,
     },
 
+    /// A period backup's key was erased on purpose: the backup is beyond
+    /// use everywhere, which is what its retention promised.
+    #[error(
+        "backup {id} was crypto-erased: the key of its period {period} was erased at {when}; no key, card or copy opens it any more, by design (docs/RETENTION.md, \"Crypto-erasure\")"
+    )]
+    CryptoErased {
+        /// The backup id.
+        id: String,
+        /// Its class and period, `<class>/<period>`.
+        period: String,
+        /// When the erasure was journaled, and why.
+        when: String,
+    },
+
+    /// A period backup's key item is in no keyring location, and no
+    /// erasure of it was journaled.
+    #[error(
+        "the period key of backup {id} ({place}) is in none of the keyring locations ({locations}) and no erasure of it is journaled: the keyring is incomplete or points elsewhere; check [keyring] in nkbackup.toml (a replica's keyring must name the original's)"
+    )]
+    PeriodKeyMissing {
+        /// The backup id.
+        id: String,
+        /// The key item's place, `<class>/<period>/<key id>`.
+        place: String,
+        /// Every location looked in.
+        locations: String,
+    },
+
+    /// A key item's sidecar cannot be used.
+    #[error(
+        "key item {place} at {path} is refused: {message}; restore it from a keyring mirror, or erase the period if that was meant"
+    )]
+    KeyItemInvalid {
+        /// Its place, `<class>/<period>/<key id>`.
+        place: String,
+        /// Where it is.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+
     /// An escrowed item does not exist.
     #[error("no escrowed secret named {name:?}")]
     EscrowNotFound {
@@ -522,10 +563,13 @@ impl Error {
             | Error::DataMissing { .. }
             | Error::TooLarge { .. }
             | Error::NotAFile { .. }
-            | Error::SidecarInvalid { .. } => ErrorKind::Integrity,
+            | Error::SidecarInvalid { .. }
+            | Error::KeyItemInvalid { .. } => ErrorKind::Integrity,
             Error::NoMatchingIdentity { .. }
             | Error::NoIdentity { .. }
-            | Error::GroupIncomplete { .. } => ErrorKind::Key,
+            | Error::GroupIncomplete { .. }
+            | Error::CryptoErased { .. }
+            | Error::PeriodKeyMissing { .. } => ErrorKind::Key,
             Error::Recovery(e) if e.is_wrong_key() => ErrorKind::Key,
             Error::Locked { .. } => ErrorKind::Locked,
             Error::Card(e) => e.kind(),

@@ -18,5 +18,6 @@ pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION};
 pub use log::EntryLog;
 pub use path::EntryPath;
 pub use sidecar::{
-    DefectKind, PendingRewrap, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect, is_sha256_hex,
+    DefectKind, PendingRewrap, PeriodKeyRef, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect,
+    is_sha256_hex,
 };

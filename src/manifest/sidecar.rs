@@ -27,7 +27,7 @@ const MAX_NAME: usize = 255;
 /// base64 is about 750 bytes).
 const MAX_KEY: usize = 8192;
 /// Recipient types a sidecar may name.
-const KNOWN_KINDS: &[&str] = &["age", "recovery", "card-x25519", "card-openpgp"];
+const KNOWN_KINDS: &[&str] = &["age", "recovery", "card-x25519", "card-openpgp", "period"];
 
 /// A recipient a backup was sealed to, as recorded in its sidecar.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,6 +139,50 @@ pub struct Sidecar {
     /// describes. The next rewrap finishes the job.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rewrap_pending: Option<PendingRewrap>,
+    /// For a class with `erasure_period`: the period key the backup is
+    /// sealed to (its only recipient, labelled `period-key`), kept in the
+    /// keyring (docs/FORMAT.md §10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_key: Option<PeriodKeyRef>,
+}
+
+/// Which period key opens a backup.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeriodKeyRef {
+    /// The period's name (`20261126T000000Z-7d`), which the backup's
+    /// creation time falls in.
+    pub period: String,
+    /// The key's id: the first 16 hex digits of the SHA-256 of its public
+    /// key (`age1…`).
+    pub key_id: String,
+}
+
+impl PeriodKeyRef {
+    /// The key id of the period key whose public key is `recipient`.
+    pub fn key_id_of(recipient: &str) -> String {
+        crate::digest::sha256_hex(recipient.as_bytes())[..16].to_owned()
+    }
+
+    /// Checks a reference read from a sidecar of a backup created at
+    /// `created`: a period name that contains it and a well-formed key id.
+    pub fn check(&self, created: OffsetDateTime) -> Result<crate::config::ErasurePeriod, String> {
+        let p = crate::config::ErasurePeriod::parse(&self.period)?;
+        if !p.contains(created) {
+            return Err(format!(
+                "period {} does not contain the backup's creation time",
+                self.period
+            ));
+        }
+        if self.key_id.len() != 16
+            || !self
+                .key_id
+                .bytes()
+                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+        {
+            return Err("key_id is not 16 lowercase hex digits".into());
+        }
+        Ok(p)
+    }
 }
 
 /// The data file a rewrap is putting in place: a new header, the same
@@ -322,6 +366,23 @@ impl Sidecar {
         if let Some(p) = &s.rewrap_pending {
             p.check()
                 .map_err(|e| unreadable(format!("rewrap_pending: {e}")))?;
+        }
+        if let Some(k) = &s.period_key {
+            k.check(created)
+                .map_err(|e| unreadable(format!("period_key: {e}")))?;
+            let sole = match s.recipients.as_slice() {
+                [r] => r.kind == "period" && PeriodKeyRef::key_id_of(&r.key) == k.key_id,
+                _ => false,
+            };
+            if !sole || s.rewrap_pending.is_some() {
+                return Err(unreadable(
+                    "period_key: a period backup lists exactly one recipient, its period key, and is never rewrapped".into(),
+                ));
+            }
+        } else if s.recipients.iter().any(|r| r.kind == "period") {
+            return Err(unreadable(
+                "it lists a period-key recipient but no period_key".into(),
+            ));
         }
         Ok(s)
     }

@@ -26,9 +26,21 @@ pub struct BackupInfo {
     pub committed: Option<SystemTime>,
     #[serde(skip)]
     storage: Arc<dyn Storage>,
+    #[serde(skip)]
+    keyring: Arc<crate::keyring::Keyring>,
 }
 
 impl BackupInfo {
+    /// The keyring of the repository it was listed from.
+    pub fn keyring(&self) -> &Arc<crate::keyring::Keyring> {
+        &self.keyring
+    }
+
+    /// The repository's storage (for the erasure journal).
+    pub(crate) fn storage(&self) -> &Arc<dyn Storage> {
+        &self.storage
+    }
+
     /// Opens the data object for reading; [`Error::DataMissing`] if it is
     /// gone.
     pub fn open_data(&self) -> Result<Box<dyn std::io::Read + Send>> {
@@ -223,6 +235,7 @@ impl Repository {
                     sidecar_path,
                     committed: o.modified,
                     storage: self.storage.clone(),
+                    keyring: self.keyring().clone(),
                 }),
                 Err(d) => out.unreadable.push(refuse(d.kind, d.message)),
             }

@@ -64,6 +64,7 @@ pub struct Repository {
     storage: Arc<dyn Storage>,
     config: Config,
     policy: crate::config::Policy,
+    keyring: Arc<crate::keyring::Keyring>,
 }
 
 mod config_edit;
@@ -126,11 +127,21 @@ impl Repository {
     /// `s3://bucket[/prefix]` reached with `settings` (see
     /// [`crate::storage::S3Settings`]).
     pub fn open_url(repo: &str, settings: &crate::storage::S3Settings) -> Result<Self> {
-        Self::open_in(crate::storage::open(repo, settings)?)
+        Self::open_with(crate::storage::open(repo, settings)?, settings)
     }
 
-    /// Opens the repository in `storage`.
+    /// Opens the repository in `storage`; a keyring in a bucket is reached
+    /// with the `AWS_*` environment.
     pub fn open_in(storage: Arc<dyn Storage>) -> Result<Self> {
+        Self::open_with(storage, &crate::storage::S3Settings::from_env())
+    }
+
+    /// Opens the repository in `storage`, reaching keyring locations in a
+    /// bucket with `settings`.
+    pub fn open_with(
+        storage: Arc<dyn Storage>,
+        settings: &crate::storage::S3Settings,
+    ) -> Result<Self> {
         let path = PathBuf::from(storage.describe(&config_key()));
         let Some(bytes) = storage.get(&config_key(), crate::limits::CONFIG_BYTES)? else {
             return Err(Error::RepositoryNotFound {
@@ -142,10 +153,12 @@ impl Repository {
             message: "not UTF-8 text".into(),
         })?;
         let (config, policy) = resolve(&text, &path)?;
+        let keyring = keyring(&config, &storage, settings)?;
         Ok(Repository {
             storage,
             config,
             policy,
+            keyring: Arc::new(keyring),
         })
     }
 
@@ -190,10 +203,40 @@ impl Repository {
         })
     }
 
+    /// Checks configuration text as opening a repository would (for a
+    /// configuration written elsewhere, such as a replica's).
+    pub fn open_check(text: &str, path: &str) -> Result<()> {
+        resolve(text, Path::new(path)).map(|_| ())
+    }
+
+    /// Where the period keys of classes with `erasure_period` are kept.
+    pub fn keyring(&self) -> &Arc<crate::keyring::Keyring> {
+        &self.keyring
+    }
+
     /// Takes the write lock.
     pub fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
         self.storage.lock(wait)
     }
+}
+
+/// The keyring `[keyring]` describes (default: the repository itself).
+fn keyring(
+    config: &Config,
+    storage: &Arc<dyn Storage>,
+    settings: &crate::storage::S3Settings,
+) -> Result<crate::keyring::Keyring> {
+    let k = config.keyring.clone().unwrap_or_default();
+    let primary = match &k.location {
+        Some(l) => crate::storage::open(l, settings)?,
+        None => storage.clone(),
+    };
+    let mirrors = k
+        .mirrors
+        .iter()
+        .map(|m| crate::storage::open(m, settings))
+        .collect::<Result<_>>()?;
+    Ok(crate::keyring::Keyring::new(primary, mirrors))
 }
 
 /// Parses the configuration text read from `path`, resolves every
@@ -203,6 +246,14 @@ impl Repository {
 fn resolve(text: &str, path: &Path) -> Result<(Config, crate::config::Policy)> {
     let config = Config::parse(text, path)?;
     let policy = crate::config::Policy::from_config(&config)?;
+    if let Some(k) = &config.keyring {
+        for l in k.location.iter().chain(&k.mirrors) {
+            crate::storage::Location::parse(l).map_err(|e| Error::ConfigInvalid {
+                path: path.to_owned(),
+                message: format!("[keyring] location {l:?}: {e}"),
+            })?;
+        }
+    }
     for r in &config.recipients {
         crate::recipient::parse(r).map_err(|e| Error::ConfigInvalid {
             path: path.to_owned(),

@@ -132,6 +132,14 @@ pub enum ProblemKind {
     DeletionPending,
     /// A journaled deletion's files still exist.
     NotDeleted,
+    /// A crypto-erasure was started but never completed.
+    ErasurePending,
+    /// A journaled crypto-erasure's key item is still in a keyring
+    /// location, or a location could not be checked.
+    KeyNotErased,
+    /// A period key whose every backup is past its deadline is still in
+    /// the keyring.
+    KeyOverdue,
 }
 
 /// Something a person has to look at.

@@ -83,6 +83,47 @@ pub struct RewrapSummary {
     pub pending: Vec<String>,
 }
 
+/// The erasure journal's condition and every crypto-erasure, each with
+/// its key items checked absent again in every keyring location.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErasureSummary {
+    /// The journal file, relative to the repository.
+    pub path: String,
+    /// Lines in it.
+    pub lines: u64,
+    /// Whether the hash chain and head check out.
+    pub intact: bool,
+    /// Where they do not.
+    pub damage: Vec<Damage>,
+    /// Completed erasures in the period, in journal order.
+    pub in_period: Vec<ErasureProof>,
+    /// Completed erasures in the whole journal.
+    pub total: usize,
+    /// The keyring locations checked (the configured ones; a copy of a
+    /// key item kept anywhere else is not nkbackup's to find).
+    pub locations: Vec<String>,
+}
+
+/// One completed crypto-erasure, proved again.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErasureProof {
+    /// The class.
+    pub class: String,
+    /// The period.
+    pub period: String,
+    /// Why.
+    pub reason: crate::keyring::ErasureReason,
+    /// When it was complete.
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    /// The backups it put beyond use.
+    pub backups: Vec<String>,
+    /// The key ids erased.
+    pub key_ids: Vec<String>,
+    /// What each keyring location answers now (listing and lookup).
+    pub locations: Vec<crate::keyring::LocationCheck>,
+}
+
 /// How the absence of every journaled object was established.
 #[derive(Debug, Clone, Serialize)]
 pub struct AbsenceProof {
@@ -126,6 +167,8 @@ pub struct AuditReport {
     pub drills_in_period: Vec<crate::drill::DrillLine>,
     /// Rewraps: the journal's condition and its lines in the period.
     pub rewraps: RewrapSummary,
+    /// Crypto-erasures: the journal's condition and every erasure proved.
+    pub erasures: ErasureSummary,
 }
 
 impl AuditReport {
@@ -288,6 +331,7 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
         .collect();
     let rewraps = rewraps(repo, &listing, opts, at, &mut violations)?;
+    let erasures = erasures(repo, &listing, opts, at, &mut violations)?;
     Ok(AuditReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
@@ -306,6 +350,106 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         drills,
         drills_in_period,
         rewraps,
+        erasures,
+    })
+}
+
+/// The erasure journal for the report: every completed erasure's key
+/// items are looked for again in every keyring location; a pending
+/// erasure, a key item found, or a period key overdue is a violation.
+fn erasures(
+    repo: &Repository,
+    listing: &crate::repo::Listing,
+    opts: &AuditOptions,
+    at: OffsetDateTime,
+    violations: &mut Vec<Problem>,
+) -> Result<ErasureSummary> {
+    use crate::keyring::ErasureEvent;
+    let st = super::erasure::journal(repo)?;
+    for d in &st.damage {
+        violations.push(Problem {
+            kind: ProblemKind::JournalDamaged,
+            subject: format!("erasure journal line {}", d.line),
+            detail: d.reason.clone(),
+        });
+    }
+    for p in super::erasure::pending(&st) {
+        violations.push(Problem {
+            kind: ProblemKind::ErasurePending,
+            subject: format!("period key {}/{}", p.class, p.period),
+            detail: format!(
+                "crypto-erasure started at {} (erasure journal line {}) was never completed; run `nkbackup prune` to complete it",
+                super::rfc3339(p.at),
+                p.seq
+            ),
+        });
+    }
+    let keyring = repo.keyring();
+    let mut in_period = Vec::new();
+    let mut total = 0;
+    for r in st.records.iter().filter(|r| r.event == ErasureEvent::Done) {
+        if let Err(detail) = r.check() {
+            violations.push(Problem {
+                kind: ProblemKind::JournalDamaged,
+                subject: format!("erasure journal line {}", r.seq),
+                detail,
+            });
+            continue;
+        }
+        total += 1;
+        let now = keyring.check_absent(&r.class, &r.period, &r.key_ids);
+        for c in now.iter().filter(|c| !c.absent) {
+            violations.push(Problem {
+                kind: ProblemKind::KeyNotErased,
+                subject: format!("period key {}/{}", r.class, r.period),
+                detail: format!(
+                    "journaled as crypto-erased at {} (erasure journal line {}) but {} {}; delete it there (or run `nkbackup erase --class {} --period {}`)",
+                    super::rfc3339(r.at),
+                    r.seq,
+                    c.location,
+                    c.error.as_deref().map_or("still holds a key item of the period".to_owned(), |e| format!("could not be checked: {e}")),
+                    r.class,
+                    r.period
+                ),
+            });
+        }
+        if opts.since.is_none_or(|s| r.at >= s) && r.at <= at {
+            in_period.push(ErasureProof {
+                class: r.class.clone(),
+                period: r.period.clone(),
+                reason: r.reason,
+                at: r.at,
+                backups: r.backups.clone(),
+                key_ids: r.key_ids.clone(),
+                locations: now,
+            });
+        }
+    }
+    let (due, problems) = super::erasure::due(repo, listing, at)?;
+    violations.extend(problems);
+    for e in due {
+        violations.push(Problem {
+            kind: ProblemKind::KeyOverdue,
+            subject: format!("period key {}/{}", e.class, e.period),
+            detail: "every backup of the period is past its deadline but its key is still in the keyring; run `nkbackup prune`".into(),
+        });
+    }
+    Ok(ErasureSummary {
+        path: format!(
+            "{}/{}.jsonl",
+            crate::journal::JOURNAL_DIR,
+            crate::keyring::ERASURES
+        ),
+        lines: st.lines,
+        intact: st.damage.is_empty(),
+        damage: st.damage,
+        in_period,
+        total,
+        locations: keyring
+            .locations()
+            .iter()
+            .map(|l| l.location().to_owned())
+            .collect(),
     })
 }
 

@@ -19,6 +19,7 @@
 pub use crate::config::{duration, policy};
 mod assessment;
 pub mod audit;
+pub mod erasure;
 pub mod evaluate;
 pub mod journal;
 pub mod prune;

@@ -124,6 +124,10 @@ pub struct PruneReport {
     pub overdue_held: usize,
     /// Problems found; nothing they concern was deleted.
     pub problems: Vec<Problem>,
+    /// Crypto-erasures done (or planned, in a dry run): period keys of
+    /// periods whose every backup is past its deadline, and pending
+    /// erasures of an earlier run completed.
+    pub erasures: Vec<super::erasure::Erasure>,
 }
 
 #[cfg(feature = "test-hooks")]
@@ -163,6 +167,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         kept: 0,
         overdue_held: 0,
         problems: Vec::new(),
+        erasures: Vec::new(),
     };
 
     // 1. Finish what an interrupted prune started.
@@ -320,6 +325,33 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             journal.append(done)?;
         }
         report.deleted.push(d);
+    }
+
+    // 5. Crypto-erase the periods whose every backup is now gone and past
+    // its deadline (docs/RETENTION.md, "Crypto-erasure").
+    let mut listing = if report.deleted.is_empty() || opts.dry_run {
+        listing
+    } else {
+        repo.list()?
+    };
+    if opts.dry_run {
+        let planned: std::collections::HashSet<&str> = report
+            .deleted
+            .iter()
+            .filter_map(|d| d.id.as_deref())
+            .collect();
+        listing
+            .backups
+            .retain(|b| !planned.contains(b.sidecar.id.as_str()));
+    }
+    let (due, problems) = super::erasure::due(repo, &listing, at)?;
+    report.problems.extend(problems);
+    if opts.dry_run {
+        report.erasures = due;
+    } else {
+        let (done, problems) = super::erasure::run(repo, due, &opts.clock)?;
+        report.erasures = done;
+        report.problems.extend(problems);
     }
     Ok(report)
 }

@@ -376,6 +376,57 @@ case("sidecar-group-threshold-1", "a group member whose threshold is 1",
                           "threshold": 1}]),
      [("verify", 3, "malformed group or threshold")], payload="sidecar")
 
+case("sidecar-period-key-not-sole", "a period backup that lists other recipients than its period key",
+     sidecar(period_key={"period": "20261029T000000Z-7d", "key_id": "0123456789abcdef"},
+             recipients=[{"label": "test-key", "type": "age", "key": "k"}]),
+     [("verify", 3, "lists exactly one recipient, its period key")], payload="sidecar")
+case("sidecar-period-key-bad-period", "a period backup whose period is not a period name",
+     sidecar(period_key={"period": "2026-10-29/../../x", "key_id": "0123456789abcdef"}),
+     [("verify", 3, "is not a period name"), ("retention-check", 7, "period_key")],
+     payload="sidecar")
+case("sidecar-period-key-wrong-period", "a period backup whose period does not contain its creation time",
+     sidecar(period_key={"period": "20261126T000000Z-7d", "key_id": "0123456789abcdef"}),
+     [("verify", 3, "does not contain the backup's creation time")], payload="sidecar")
+case("sidecar-period-recipient-without-key", "a period-key recipient without a period_key",
+     sidecar(recipients=[{"label": "period-key", "type": "period", "key": "k"}]),
+     [("verify", 3, "but no period_key")], payload="sidecar")
+
+# --- key items (keys/<class>/<period>/<key id>.json) -----------------------
+# A real public key and its key id (the first 16 hex digits of its SHA-256).
+PUBLIC = "age1eznufznpk69yh6ahgqly8drh7zmeup6d0pzyd6luydr8grhezu3q29dgm8"
+KEY_ID = hashlib.sha256(PUBLIC.encode()).hexdigest()[:16]
+PLACE = "archive/20261029T000000Z-7d/" + KEY_ID
+
+
+def key_item(**over):
+    k = {
+        "format": "nkbackup-period-key/1", "class": "archive",
+        "period": "20261029T000000Z-7d", "key_id": KEY_ID,
+        "created": "2026-10-29T00:00:00Z", "public_key": PUBLIC,
+        "recipients": [], "ciphertext_sha256": "0" * 64,
+    }
+    k.update(over)
+    return json.dumps(k, indent=2).encode()
+
+
+case("key-item-moved", "a key item moved to another period's directory",
+     key_item(period="20261105T000000Z-7d"),
+     [("keyring-list", 3, "not the item of its place"),
+      ("retention-verify", 6, "not the item of its place")],
+     payload="key-item", id=PLACE)
+case("key-item-foreign-public-key", "a key item whose public key is not the one its key id names",
+     key_item(public_key="age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"),
+     [("keyring-list", 3, "key_id is not the digest of public_key")],
+     payload="key-item", id=PLACE)
+case("key-item-escape-in-format", "a key item whose format holds a terminal escape",
+     key_item(format="\u001b]0;owned\u0007"),
+     [("keyring-list", 3, "\\u{1b}]0;owned")],
+     payload="key-item", id=PLACE)
+case("key-item-too-many-recipients", "a key item listing 300 recipients",
+     key_item(recipients=[{"label": "r%d" % i, "type": "age", "key": "k"} for i in range(300)]),
+     [("keyring-list", 3, "more than 256 recipients")],
+     payload="key-item", id=PLACE)
+
 
 def main():
     import sys

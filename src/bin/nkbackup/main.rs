@@ -7,6 +7,7 @@
 
 mod card;
 mod drill;
+mod erasure;
 mod escrow;
 mod keys;
 mod output;
@@ -90,6 +91,14 @@ enum Command {
     /// groups (the payload is kept): after a token was added, revoked or
     /// a group changed.
     Rewrap(rewrap::RewrapArgs),
+    /// Crypto-erase periods now: delete their period keys from every
+    /// keyring location (after saying which backups become unreadable).
+    Erase(erasure::EraseArgs),
+    /// Replicate backups (no keys) to another directory or bucket.
+    Copy(erasure::CopyArgs),
+    /// The period keys of classes with erasure_period.
+    #[command(subcommand)]
+    Keyring(erasure::KeyringCmd),
     /// k-of-n token groups: add, list, remove.
     #[command(subcommand)]
     Group(rewrap::GroupCmd),
@@ -362,6 +371,9 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             keys,
         }) => rewrap::revoke(&repo, &label, &keys, json, cx)?,
         Command::Rewrap(args) => rewrap::run(args, cx)?,
+        Command::Erase(args) => return erasure::erase(args, cx),
+        Command::Copy(args) => return erasure::copy(args, cx),
+        Command::Keyring(cmd) => return erasure::keyring(cmd, cx),
         Command::Group(cmd) => rewrap::group(cmd, cx)?,
         Command::Card(cmd) => card::run(cmd, cx)?,
         Command::Recipient(RecipientCmd::List { repo, json }) => {

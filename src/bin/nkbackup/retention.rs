@@ -350,6 +350,19 @@ pub fn prune(a: PruneArgs, cx: &crate::Ctx) -> Result<ExitCode> {
                 t(d.deadline)
             );
         }
+        for e in &rep.erasures {
+            println!(
+                "{} period key {}/{} ({} backup(s) of the period, all past their deadline)",
+                if rep.dry_run {
+                    "would crypto-erase"
+                } else {
+                    "crypto-erased"
+                },
+                e.class,
+                e.period,
+                e.backups.len()
+            );
+        }
         println!(
             "{} {} backup(s) and leftover(s), kept {}{}",
             verb,

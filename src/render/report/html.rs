@@ -108,6 +108,13 @@ pub fn html(r: &AuditReport) -> String {
         let (head, rows) = rewrap_rows(r);
         html_table(&mut o, &head, &rows);
     }
+    let _ = writeln!(o, "<h2>Crypto-erased</h2>\n<p>{}</p>", h(&erasure_intro(r)));
+    if r.erasures.in_period.is_empty() {
+        o.push_str("<p>None in the period.</p>\n");
+    } else {
+        let (head, rows) = erasure_rows(r);
+        html_table(&mut o, &head, &rows);
+    }
     o.push_str("<h2>Timeline</h2>\n<p>Each bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.</p>\n");
     o.push_str(&timeline_svg(r));
     o.push_str("\n</body></html>\n");

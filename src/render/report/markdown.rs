@@ -95,6 +95,17 @@ pub fn markdown(r: &AuditReport, svg_name: &str) -> String {
     }
     let _ = writeln!(
         o,
+        "\n## Crypto-erased\n\n{}\n",
+        md_escape(&erasure_intro(r))
+    );
+    if r.erasures.in_period.is_empty() {
+        let _ = writeln!(o, "None in the period.");
+    } else {
+        let (h, rows) = erasure_rows(r);
+        md_table(&mut o, &h, &rows);
+    }
+    let _ = writeln!(
+        o,
         "\n## Timeline\n\nEach bar is a backup held, from its creation to its deadline (green: within policy, orange: due soon, blue: no deadline), red where it outlives its deadline; thin grey bars are deleted backups from creation to deletion, ending in a black tick, the vertical line is the time of this report.\n\n![Timeline of backups against deadlines]({svg_name})"
     );
     o

@@ -286,6 +286,66 @@ fn rewrap_intro(r: &AuditReport) -> String {
     s
 }
 
+/// The crypto-erasures in the period: which period keys, the backups
+/// they put beyond use, and what every keyring location answers now.
+fn erasure_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let rows = r
+        .erasures
+        .in_period
+        .iter()
+        .map(|x| {
+            let shown: Vec<&str> = x.backups.iter().take(10).map(String::as_str).collect();
+            let more = x.backups.len().saturating_sub(shown.len());
+            vec![
+                rfc3339(x.at),
+                format!("{} {}", x.class, x.period),
+                x.reason.to_string(),
+                if more > 0 {
+                    format!("{} and {more} more", shown.join(", "))
+                } else if shown.is_empty() {
+                    "none".into()
+                } else {
+                    shown.join(", ")
+                },
+                x.locations
+                    .iter()
+                    .map(|l| {
+                        let state = match (&l.error, l.absent) {
+                            (Some(e), _) => format!("NOT CHECKED: {e}"),
+                            (None, true) => "absent (listing and lookup)".into(),
+                            (None, false) => "STILL PRESENT".into(),
+                        };
+                        format!("{}: {state}", l.location)
+                    })
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            ]
+        })
+        .collect();
+    (
+        vec![
+            "erased at",
+            "class and period",
+            "why",
+            "backups put beyond use",
+            "keyring locations now",
+        ],
+        rows,
+    )
+}
+
+fn erasure_intro(r: &AuditReport) -> String {
+    let x = &r.erasures;
+    format!(
+        "`{}`: {} line(s), {} crypto-erasure(s) in all; hash chain and head: {}. Erasing a period's key puts every copy of its backups beyond use, replicas and bucket versions included (docs/RETENTION.md, \"Crypto-erasure\"). Keyring locations checked: {}. A copy of a key item kept outside these locations is not erased and cannot be checked here.",
+        x.path,
+        x.lines,
+        x.total,
+        if x.intact { "intact" } else { "DAMAGED" },
+        x.locations.join(", ")
+    )
+}
+
 fn drill_intro(r: &AuditReport) -> String {
     format!(
         "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
