@@ -36,6 +36,7 @@ use std::time::{Duration, Instant};
 pub struct Opener<'a> {
     backup: &'a BackupInfo,
     keys: crate::unlock::Keys<'a>,
+    shared: Option<&'a crate::unlock::Keys<'a>>,
     progress: Option<Box<dyn Fn(u64) + Send + Sync + 'a>>,
 }
 
@@ -91,6 +92,7 @@ impl<'a> Opener<'a> {
         Opener {
             backup,
             keys: crate::unlock::Keys::new(),
+            shared: None,
             progress: None,
         }
     }
@@ -123,11 +125,24 @@ impl<'a> Opener<'a> {
         self
     }
 
+    /// Opens with `keys`, borrowed, instead of any identities given to
+    /// this opener: keys shared by several openers remember the period
+    /// keys they opened, so a restore or drill of a whole period asks a
+    /// card once (docs/FORMAT.md §10).
+    pub fn shared_keys(mut self, keys: &'a crate::unlock::Keys<'a>) -> Self {
+        self.shared = Some(keys);
+        self
+    }
+
+    fn keyset(&self) -> &crate::unlock::Keys<'a> {
+        self.shared.unwrap_or(&self.keys)
+    }
+
     /// After an open: the labels of the recipients whose stanzas opened
     /// it (one on its own, or every group member whose share was used;
     /// see [`crate::unlock::Keys::opened_with`]).
     pub fn opened_with(&self) -> Vec<String> {
-        self.keys.opened_with()
+        self.keyset().opened_with()
     }
 
     /// Adds the recovery key (check it against the repository first with
@@ -208,7 +223,7 @@ impl<'a> Opener<'a> {
         let start = Instant::now();
         let b = self.backup;
         let id = b.sidecar.id.as_str();
-        if self.keys.is_empty() {
+        if self.keyset().is_empty() {
             return Err(Error::NoIdentity { id: id.to_owned() });
         }
         let file = b.open_data()?;
@@ -231,14 +246,14 @@ impl<'a> Opener<'a> {
             let hint = b.sidecar.recipients_for(&header);
             let input = std::io::Cursor::new(header).chain(input);
             let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
-            let keys = self.keys.with_hint(hint);
+            let keys = self.keyset().with_hint(hint);
             let period_key = match &b.sidecar.period_key {
                 Some(r) => Some(b.keyring().open_for_backup(
                     b.storage().as_ref(),
                     id,
                     &b.sidecar.class,
                     r,
-                    &self.keys,
+                    self.keyset(),
                 )?),
                 None => None,
             };

@@ -27,12 +27,21 @@ struct Scenario {
 }
 
 fn scenario() -> Scenario {
+    scenario_with(|_| String::new())
+}
+
+/// The scenario, with `extra(f)` appended to nkbackup.toml before sealing.
+fn scenario_with(extra: impl FnOnce(&Fixture) -> String) -> Scenario {
     let mut f = Fixture::new();
     let rk = nkbackup::recovery::RecoveryKey::generate();
     f.repo
         .set_recovery(nkbackup::recovery::setup::config_for(&rk, None), false)
         .unwrap();
-    let repo = f.with_classes(CHAT);
+    f.with_classes(CHAT);
+    let cfg = f.repo_path().join("nkbackup.toml");
+    let text = fs::read_to_string(&cfg).unwrap() + &extra(&f);
+    fs::write(&cfg, text).unwrap();
+    let repo = Repository::open(f.repo_path()).unwrap();
     let rk_file = f.path("recovery.txt");
     fs::write(
         &rk_file,
@@ -480,4 +489,51 @@ fn break_glass_opens_a_period_backup_with_stock_age_zstd_tar() {
     let o = Command::new("bash").args(["-c", &script]).output().unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(assert_same_tree(&src, &out.join("data")) > 10);
+}
+
+#[test]
+fn a_keyring_apart_from_the_data_with_a_mirror_is_written_and_erased_alike() {
+    let s = scenario_with(|f| {
+        let (a, b) = (f.path("keyring-a"), f.path("keyring-b"));
+        fs::create_dir_all(&a).unwrap();
+        fs::create_dir_all(&b).unwrap();
+        format!(
+            "\n[keyring]\nlocation = \"{}\"\nmirrors = [\"{}\"]\n",
+            a.display(),
+            b.display()
+        )
+    });
+    let (a, b) = (s.f.path("keyring-a"), s.f.path("keyring-b"));
+    assert!(!s.f.repo_path().join("keys").exists());
+    let r = s.repo.find(&s.ids[2]).unwrap().sidecar.period_key.unwrap();
+    let rel = format!("keys/chat/{}/{}.age", r.period, r.key_id);
+    assert!(a.join(&rel).exists() && b.join(&rel).exists());
+    assert_eq!(s.repo.keyring().items(None).unwrap().len(), 6);
+    // The primary lost the item: the mirror still opens the backup.
+    fs::remove_file(a.join(&rel)).unwrap();
+    fs::remove_file(a.join(rel.replace(".age", ".json"))).unwrap();
+    let out = s.f.path("r");
+    s.f.restore(&s.repo.find(&s.ids[2]).unwrap(), &out);
+    // Prune erases period 1 from both locations and proves it for both.
+    let t = P1 + Duration::days(14) + Duration::hours(1);
+    let p = prune_at(&s.repo, t);
+    assert_eq!(p.erasures.len(), 1, "{:?}", p.problems);
+    let locs: Vec<&str> = p.erasures[0]
+        .locations
+        .iter()
+        .map(|l| l.location.as_str())
+        .collect();
+    assert_eq!(locs, [a.to_str().unwrap(), b.to_str().unwrap()]);
+    for d in [&a, &b] {
+        assert!(!d.join("keys/chat/20260101T000000Z-7d").exists());
+    }
+    let v = verify_at(&s.repo, t);
+    assert!(v.passed(), "{:?}", v.violations);
+    assert_eq!(v.erasures.locations.len(), 2);
+    // With every location gone and no erasure journaled, the error says
+    // what is missing and where it looked.
+    fs::remove_dir_all(b.join("keys")).unwrap();
+    let e = open_err(&s.repo, &s.ids[2], keys_of(&s.f.key));
+    assert!(matches!(e, Error::PeriodKeyMissing { .. }), "{e}");
+    assert!(e.to_string().contains(a.to_str().unwrap()), "{e}");
 }

@@ -688,3 +688,91 @@ fn a_rewrap_in_a_bucket_survives_a_kill_and_revokes_the_old_key() {
             .all(|b| b.sidecar.rewrap_pending.is_none())
     );
 }
+
+/// Crypto-erasure with a bucket on both sides: the keyring mirrored into
+/// a bucket, the backups copied to a replica bucket; prune erases the
+/// expired period's key from the directory and the bucket, and the
+/// replica's copies of that period open no more (docs/RETENTION.md,
+/// "Crypto-erasure"); the later periods still restore from the bucket.
+#[test]
+fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
+    let g = Garage::start(1);
+    let f = common::Fixture::new();
+    f.with_classes("[classes.chat]\nmax_age = \"7d\"\nerasure_period = \"7d\"\n");
+    let cfg = f.repo_path().join("nkbackup.toml");
+    let text = fs::read_to_string(&cfg).unwrap()
+        + "\n[keyring]\nmirrors = [\"s3://nkb/keyring-mirror\"]\n";
+    fs::write(&cfg, text).unwrap();
+    let local = std::sync::Arc::new(nkbackup::storage::LocalStorage::new(f.repo_path()));
+    let repo = Repository::open_with(local, &g.settings()).unwrap();
+    let p1 = datetime!(2026-01-01 00:00:00 UTC);
+    let ids: Vec<String> = [1, 8, 15]
+        .iter()
+        .map(|d| seal_at(&repo, "chat", p1 + Duration::days(*d)))
+        .collect();
+    let mirror = nkbackup::storage::open("s3://nkb/keyring-mirror", &g.settings()).unwrap();
+    let listed = |s: &dyn nkbackup::storage::Storage| -> Vec<String> {
+        s.list(Some(&key("keys")))
+            .unwrap()
+            .into_iter()
+            .map(|o| o.key.to_string())
+            .collect()
+    };
+    assert_eq!(listed(mirror.as_ref()).len(), 6, "3 key items, age + json");
+    let copy = || {
+        ok(g.nkbackup()
+            .args(["copy", "--repo"])
+            .arg(f.repo_path())
+            .args(["--to", "s3://nkb/replica"])
+            .output()
+            .unwrap())
+    };
+    assert!(String::from_utf8_lossy(&copy().stdout).contains("3 backup(s) copied"));
+    let replica = Repository::open_url("s3://nkb/replica", &g.settings()).unwrap();
+    assert!(listed(replica.storage().as_ref()).is_empty(), "no key copied");
+    assert_eq!(replica.keyring().locations().len(), 2);
+
+    let t = p1 + Duration::days(14) + Duration::hours(1);
+    let p = retention::prune(
+        &repo,
+        &PruneOptions {
+            clock: Clock::Fixed(t),
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap();
+    assert_eq!(p.erasures.len(), 1, "{:?}", p.problems);
+    assert!(p.erasures[0].locations.iter().all(|l| l.absent));
+    let left = listed(mirror.as_ref());
+    assert_eq!(left.len(), 4);
+    assert!(left.iter().all(|k| !k.contains("20260101T000000Z-7d")), "{left:?}");
+    assert!(String::from_utf8_lossy(&copy().stdout).contains("erasure journal updated"));
+
+    // The replica bucket still holds the period's backup; nothing opens it.
+    let out = g
+        .nkbackup()
+        .args(["verify", "--repo", "s3://nkb/replica", &ids[0], "--deep", "-i"])
+        .arg(&f.key_file)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
+    assert!(stderr(&out).contains("crypto-erased"), "{}", stderr(&out));
+    let to = f.path("r");
+    ok(g.nkbackup()
+        .args(["restore", "--repo", "s3://nkb/replica", &ids[2], "--to"])
+        .arg(&to)
+        .arg("-i")
+        .arg(&f.key_file)
+        .output()
+        .unwrap());
+    let v = retention::audit(
+        &repo,
+        &AuditOptions {
+            clock: Clock::Fixed(t),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert!(v.passed(), "{:?}", v.violations);
+    assert_eq!(v.erasures.in_period[0].locations.len(), 2);
+}

@@ -22,6 +22,7 @@ mod common;
 
 mod support;
 
+mod erasure;
 mod escrow;
 mod groups;
 mod keys;
