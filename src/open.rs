@@ -128,7 +128,7 @@ impl<'a> Opener<'a> {
     /// Opens with `keys`, borrowed, instead of any identities given to
     /// this opener: keys shared by several openers remember the period
     /// keys they opened, so a restore or drill of a whole period asks a
-    /// card once (docs/FORMAT.md §10).
+    /// card once (docs/FORMAT.md §11).
     pub fn shared_keys(mut self, keys: &'a crate::unlock::Keys<'a>) -> Self {
         self.shared = Some(keys);
         self

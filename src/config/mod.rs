@@ -53,7 +53,7 @@ pub struct Config {
 }
 
 /// `[keyring]`: where the key items of classes with `erasure_period` live
-/// (docs/FORMAT.md §10).
+/// (docs/FORMAT.md §11).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyringConfig {

@@ -1,5 +1,5 @@
 //! The keyring: period keys of classes with `erasure_period`, kept apart
-//! from the data they open (docs/FORMAT.md §10).
+//! from the data they open (docs/FORMAT.md §11).
 //!
 //! A class with `erasure_period = "7d"` seals each backup to the X25519
 //! key of the period its creation time falls in, and nothing else. The

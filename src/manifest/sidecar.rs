@@ -141,7 +141,7 @@ pub struct Sidecar {
     pub rewrap_pending: Option<PendingRewrap>,
     /// For a class with `erasure_period`: the period key the backup is
     /// sealed to (its only recipient, labelled `period-key`), kept in the
-    /// keyring (docs/FORMAT.md §10).
+    /// keyring (docs/FORMAT.md §11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_key: Option<PeriodKeyRef>,
 }
