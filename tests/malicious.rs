@@ -75,6 +75,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
         recipients: vec![],
         deadline: None,
         rewrap_pending: None,
+        period_key: None,
     };
     fs::write(
         dir.join(format!("{id}.json")),

@@ -729,7 +729,10 @@ fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
     };
     assert!(String::from_utf8_lossy(&copy().stdout).contains("3 backup(s) copied"));
     let replica = Repository::open_url("s3://nkb/replica", &g.settings()).unwrap();
-    assert!(listed(replica.storage().as_ref()).is_empty(), "no key copied");
+    assert!(
+        listed(replica.storage().as_ref()).is_empty(),
+        "no key copied"
+    );
     assert_eq!(replica.keyring().locations().len(), 2);
 
     let t = p1 + Duration::days(14) + Duration::hours(1);
@@ -745,13 +748,23 @@ fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
     assert!(p.erasures[0].locations.iter().all(|l| l.absent));
     let left = listed(mirror.as_ref());
     assert_eq!(left.len(), 4);
-    assert!(left.iter().all(|k| !k.contains("20260101T000000Z-7d")), "{left:?}");
+    assert!(
+        left.iter().all(|k| !k.contains("20260101T000000Z-7d")),
+        "{left:?}"
+    );
     assert!(String::from_utf8_lossy(&copy().stdout).contains("erasure journal updated"));
 
     // The replica bucket still holds the period's backup; nothing opens it.
     let out = g
         .nkbackup()
-        .args(["verify", "--repo", "s3://nkb/replica", &ids[0], "--deep", "-i"])
+        .args([
+            "verify",
+            "--repo",
+            "s3://nkb/replica",
+            &ids[0],
+            "--deep",
+            "-i",
+        ])
         .arg(&f.key_file)
         .output()
         .unwrap();

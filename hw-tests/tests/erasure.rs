@@ -39,6 +39,27 @@ pub fn a_period_asks_the_card_once_and_an_erased_period_opens_nowhere() {
     assert_eq!(count(1), 1, "the period's second backup asks no card");
     assert_eq!(count(2), 2, "the next period's key is one more operation");
     assert_eq!(keys.opened_with(), ["nk-a"]);
+    // A drill of the class opens the period key with the card and is
+    // credited to it.
+    let out = ok(nkbackup()
+        .args(["drill", "--repo"])
+        .arg(&s.repo)
+        .args([
+            "--backup",
+            &ids[1],
+            "--card",
+            &ident,
+            "--card-timeout",
+            "3",
+            "--json",
+        ])
+        .env("NKBACKUP_PIN", user_pin())
+        .output()
+        .unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["outcome"], "passed", "{v}");
+    assert_eq!(v["token"]["label"], "nk-a", "{v}");
+    assert_eq!(v["class"], "chat", "{v}");
 
     let replica = s.dir.path().join("replica");
     ok(nkbackup()

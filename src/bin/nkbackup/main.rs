@@ -427,14 +427,20 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
                 print_json(&rep)?;
             } else {
                 let sc = &rep.sidecar;
+                let to = match &sc.period_key {
+                    Some(k) => format!(
+                        "the key of period {} (key item {}/{}/{} in the keyring)",
+                        k.period, sc.class, k.period, k.key_id
+                    ),
+                    None => sc.labels(),
+                };
                 println!(
-                    "sealed {} ({}): {} entries, {} of files, {} stored, to {}",
+                    "sealed {} ({}): {} entries, {} of files, {} stored, to {to}",
                     sc.id,
                     sc.class,
                     sc.entries,
                     human_bytes(sc.file_bytes),
                     human_bytes(sc.ciphertext_bytes),
-                    sc.labels()
                 );
             }
         }
