@@ -27,7 +27,6 @@ use crate::storage::{ObjectKey, Storage};
 use secrecy::{ExposeSecret, SecretSlice};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 use time::OffsetDateTime;
@@ -92,16 +91,6 @@ pub fn seal_to(
             ),
         });
     }
-    let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _)).map_err(
-        |e| Error::InvalidRecipient {
-            input: "configured recipients".into(),
-            reason: e.to_string(),
-        },
-    )?;
-    let mut out = Vec::new();
-    let mut w = enc
-        .wrap_output(&mut out)
-        .map_err(|e| Error::io("encrypting", e))?;
     let mut header = serde_json::to_vec(&Header {
         nkbackup_escrow: 1,
         name: name.to_owned(),
@@ -109,11 +98,13 @@ pub fn seal_to(
     })
     .expect("header serializes");
     header.push(b'\n');
-    w.write_all(&header)
-        .and_then(|_| w.write_all(secret.expose_secret()))
-        .and_then(|_| w.finish().map(|_| ()))
-        .map_err(|e| Error::io("encrypting", e))?;
-    Ok(out)
+    // One allocation, zeroized when dropped: the secret is copied once.
+    let mut plain = zeroize::Zeroizing::new(Vec::with_capacity(
+        header.len() + secret.expose_secret().len(),
+    ));
+    plain.extend_from_slice(&header);
+    plain.extend_from_slice(secret.expose_secret());
+    crate::keyring::seal_small(&plain, recipients)
 }
 
 /// Opens an age file made by [`seal_to`] with `keys`, checking it was

@@ -389,8 +389,12 @@ fn item_json(item: &KeyItem) -> Vec<u8> {
     json
 }
 
-/// Seals a small plaintext to `recipients` (an age file in memory).
-fn seal_small(plain: &[u8], recipients: &[Box<dyn age::Recipient + Send>]) -> Result<Vec<u8>> {
+/// Seals a small plaintext (a key item's, an escrow item's) to
+/// `recipients`: an age file in memory.
+pub(crate) fn seal_small(
+    plain: &[u8],
+    recipients: &[Box<dyn age::Recipient + Send>],
+) -> Result<Vec<u8>> {
     use std::io::Write;
     let enc = age::Encryptor::with_recipients(recipients.iter().map(|r| r.as_ref() as _)).map_err(
         |e| Error::InvalidRecipient {
@@ -401,10 +405,10 @@ fn seal_small(plain: &[u8], recipients: &[Box<dyn age::Recipient + Send>]) -> Re
     let mut out = Vec::new();
     let mut w = enc
         .wrap_output(&mut out)
-        .map_err(|e| Error::io("encrypting a period key", e))?;
+        .map_err(|e| Error::io("encrypting", e))?;
     w.write_all(plain)
         .and_then(|_| w.finish().map(|_| ()))
-        .map_err(|e| Error::io("encrypting a period key", e))?;
+        .map_err(|e| Error::io("encrypting", e))?;
     Ok(out)
 }
 

@@ -36,17 +36,12 @@ use time::OffsetDateTime;
 /// `after-intent` or `after-location`, an erasure aborts the process
 /// right after that step (builds with the `test-hooks` feature only).
 #[cfg(feature = "test-hooks")]
-pub const CRASH_HOOK_ENV: &str = "NKBACKUP_TEST_CRASH_ERASE";
+pub const CRASH_HOOK_ENV: &str = CRASH_HOOK_ENV_NAME;
+const CRASH_HOOK_ENV_NAME: &str = "NKBACKUP_TEST_CRASH_ERASE";
 
-#[cfg(feature = "test-hooks")]
 fn crash_hook(step: &str) {
-    if std::env::var(CRASH_HOOK_ENV).is_ok_and(|v| v == step) {
-        std::process::abort();
-    }
+    super::crash_hook(CRASH_HOOK_ENV_NAME, step);
 }
-
-#[cfg(not(feature = "test-hooks"))]
-fn crash_hook(_step: &str) {}
 
 /// One crypto-erasure, done or (in a dry run, a plan) to be done.
 #[derive(Debug, Clone, Serialize)]

@@ -39,6 +39,19 @@ use time::OffsetDateTime;
 /// Environment variable that fixes "now" for the CLI (RFC 3339 or a date).
 pub const NOW_ENV: &str = "NKBACKUP_NOW";
 
+/// The tests' crash hook: aborts the process when the environment variable
+/// `env` is `step` (builds with the `test-hooks` feature only; a library
+/// that services embed never aborts because of its environment).
+#[cfg(feature = "test-hooks")]
+pub(crate) fn crash_hook(env: &str, step: &str) {
+    if std::env::var(env).is_ok_and(|v| v == step) {
+        std::process::abort();
+    }
+}
+
+#[cfg(not(feature = "test-hooks"))]
+pub(crate) fn crash_hook(_env: &str, _step: &str) {}
+
 /// Where "now" comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Clock {

@@ -29,7 +29,8 @@ use time::OffsetDateTime;
 /// with the `test-hooks` feature: a library that services embed never
 /// aborts because of its environment.
 #[cfg(feature = "test-hooks")]
-pub const CRASH_HOOK_ENV: &str = "NKBACKUP_TEST_CRASH_PRUNE";
+pub const CRASH_HOOK_ENV: &str = CRASH_HOOK_ENV_NAME;
+const CRASH_HOOK_ENV_NAME: &str = "NKBACKUP_TEST_CRASH_PRUNE";
 
 /// How to prune.
 #[derive(Debug, Clone)]
@@ -130,15 +131,9 @@ pub struct PruneReport {
     pub erasures: Vec<super::erasure::Erasure>,
 }
 
-#[cfg(feature = "test-hooks")]
 fn crash_hook(step: &str) {
-    if std::env::var(CRASH_HOOK_ENV).is_ok_and(|v| v == step) {
-        std::process::abort();
-    }
+    super::crash_hook(CRASH_HOOK_ENV_NAME, step);
 }
-
-#[cfg(not(feature = "test-hooks"))]
-fn crash_hook(_step: &str) {}
 
 /// The key a journaled path names, if it is one prune may delete: a
 /// well-formed object key under `backups/` or `tmp/`.
