@@ -58,6 +58,9 @@ pub struct Sealer<'a> {
     created: Option<OffsetDateTime>,
     lock_wait: Duration,
     strict: bool,
+    exclude: Vec<String>,
+    one_file_system: bool,
+    exclude_caches: bool,
 }
 
 /// What a seal produced.
@@ -75,6 +78,8 @@ pub struct SealReport {
     pub warning_count: u64,
     /// Files older than the class's `source_max_age` (each also a warning).
     pub stale_sources: u64,
+    /// Objects the exclusions left out (an excluded directory counts once).
+    pub excluded: u64,
 }
 
 impl<'a> Sealer<'a> {
@@ -88,7 +93,38 @@ impl<'a> Sealer<'a> {
             created: None,
             lock_wait: DEFAULT_LOCK_WAIT,
             strict: false,
+            exclude: Vec::new(),
+            one_file_system: false,
+            exclude_caches: false,
         }
+    }
+
+    /// Leaves out what `pattern` matches (gitignore syntax, matched against
+    /// absolute paths: `*.tmp`, `/var/lib/app/cache`, `tmp/`, `!keep`);
+    /// excluded directories are not walked.
+    pub fn exclude(mut self, pattern: &str) -> Self {
+        self.exclude.push(pattern.to_owned());
+        self
+    }
+
+    /// Leaves out what each of `patterns` matches (see [`Sealer::exclude`]).
+    pub fn excludes(mut self, patterns: &[String]) -> Self {
+        self.exclude.extend(patterns.iter().cloned());
+        self
+    }
+
+    /// Does not descend into other file systems below a source (a mount
+    /// point is stored as an empty directory).
+    pub fn one_file_system(mut self, yes: bool) -> Self {
+        self.one_file_system = yes;
+        self
+    }
+
+    /// Leaves out the content of directories tagged with a `CACHEDIR.TAG`
+    /// (stored as empty directories).
+    pub fn exclude_caches(mut self, yes: bool) -> Self {
+        self.exclude_caches = yes;
+        self
     }
 
     /// Adds a file or directory tree, stored under its last path component.
@@ -168,6 +204,11 @@ impl<'a> Sealer<'a> {
         let compression = retention.compression;
         let (mut all_recipients, mut recipients) = repo.sealing_recipients()?;
         let names = self.source_names()?;
+        let exclusions = crate::archive::Exclusions::new(
+            &self.exclude,
+            self.one_file_system,
+            self.exclude_caches,
+        )?;
 
         let storage = repo.storage();
         let _lock = if storage.seal_locks() {
@@ -244,6 +285,7 @@ impl<'a> Sealer<'a> {
             stale_before: retention
                 .source_max_age
                 .map(|p| (created - p.to_duration()).unix_timestamp()),
+            exclusions: exclusions.clone(),
         };
         let mut walker = Walker::new(opts);
         for (source, name) in self.sources.into_iter().zip(names) {
@@ -267,6 +309,8 @@ impl<'a> Sealer<'a> {
             entries: 0,
             skipped: 0,
             file_bytes: 0,
+            exclude: exclusions.describe(),
+            excluded: walker.excluded(),
         };
         let (compressed, summary) = aw.finish(header).map_err(ioe)?;
         let staged = compressed.finish().map_err(ioe)?;
@@ -314,6 +358,7 @@ impl<'a> Sealer<'a> {
             warnings,
             warning_count: summary.warning_count + stale.0,
             stale_sources: stale.0,
+            excluded: h.excluded,
         })
     }
 

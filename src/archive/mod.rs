@@ -3,6 +3,7 @@
 
 mod commit;
 mod crew;
+mod exclude;
 mod extract;
 mod feed;
 mod order;
@@ -15,5 +16,6 @@ pub(crate) use commit::Target;
 pub(crate) use extract::Extractor;
 pub(crate) use reader::stream_error;
 pub use reader::{EntrySink, NullSink, StreamReport, read_stream, safe_path};
+pub use exclude::{CACHEDIR_SIGNATURE, Exclusions};
 pub use walk::{WalkOptions, Walker};
 pub use writer::{AddFileError, ArchiveSummary, ArchiveWriter, EntryMeta};

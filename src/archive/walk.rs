@@ -12,6 +12,10 @@
 //!   larger file, whose header is already in the stream, always fails;
 //! * objects that vanish between listing and reading are listed as skipped;
 //! * the repository itself, if it lies inside a source, is not descended into;
+//! * what [`WalkOptions::exclusions`] excludes is not walked at all: no
+//!   stat, no open; counted ([`Walker::excluded`]), and recorded as rules in
+//!   the inner manifest's header (a mount point or tagged cache directory
+//!   is stored as an empty directory);
 //! * files with several hard links are stored once, then as hard links;
 //! * directories are read in byte order of names, so output is reproducible.
 
@@ -43,6 +47,8 @@ pub struct WalkOptions {
     /// Regular files modified before this time (seconds since the epoch)
     /// are counted and listed as stale (retention's `source_max_age`).
     pub stale_before: Option<i64>,
+    /// Patterns, other file systems, cache directories left out.
+    pub exclusions: super::Exclusions,
 }
 
 /// At most this many stale files are listed; all are counted.
@@ -56,6 +62,8 @@ pub struct Walker {
     stale_count: u64,
     /// Directories and symlinks stored so far, across sources.
     dirs_and_symlinks: usize,
+    /// Objects left out by the exclusions.
+    excluded: u64,
 }
 
 impl Walker {
@@ -67,7 +75,14 @@ impl Walker {
             stale: Vec::new(),
             stale_count: 0,
             dirs_and_symlinks: 0,
+            excluded: 0,
         }
+    }
+
+    /// How many objects the exclusions left out (an excluded directory
+    /// counts once, whatever it holds).
+    pub fn excluded(&self) -> u64 {
+        self.excluded
     }
 
     /// Files older than [`WalkOptions::stale_before`]: how many, and the
@@ -131,6 +146,19 @@ impl Walker {
         }];
         let mut dirbuf = Vec::new();
         let mut held = 0;
+        let mut root_dev = None;
+        let patterns = self.opts.exclusions.has_patterns();
+        let root_abs = if patterns {
+            let abs = std::path::absolute(src).map_err(|e| {
+                Stop::Failed(Error::Unreadable {
+                    path: src.to_owned(),
+                    source: e,
+                })
+            })?;
+            Some(abs)
+        } else {
+            None
+        };
         while let Some(Pending {
             dir,
             hint,
@@ -179,6 +207,17 @@ impl Walker {
             let meta = Meta::from_stat(&st);
             let em = meta.entry;
             let ft = meta.kind;
+            let root_dev = *root_dev.get_or_insert(meta.dev);
+            if dir.is_none()
+                && let Some(abs) = &root_abs
+                && self
+                    .opts
+                    .exclusions
+                    .matches(abs, ft == FileType::Directory)
+            {
+                self.excluded += 1;
+                continue;
+            }
             if ft == FileType::Directory {
                 if self.opts.exclude.contains(&(meta.dev, meta.ino)) {
                     feed.push(Item::Skipped {
@@ -187,6 +226,7 @@ impl Walker {
                     })?;
                     continue;
                 }
+                let other_fs = self.opts.exclusions.one_file_system && meta.dev != root_dev;
                 let (fd, mut children) = match open_dir_sorted(dirfd, &name, &mut dirbuf) {
                     Ok(c) => c,
                     Err(e) => {
@@ -199,11 +239,44 @@ impl Walker {
                     entry: entry.clone(),
                     meta: em,
                 })?;
-                let parent = Rc::new(Parent { fd, path: path() });
+                // A mount point or a tagged cache directory: stored empty.
+                if other_fs
+                    || (self.opts.exclusions.exclude_caches && is_tagged_cache(&fd, &children))
+                {
+                    self.excluded += 1;
+                    continue;
+                }
+                let abs = match (&dir, &root_abs) {
+                    (Some(d), _) => d.abs.as_ref().map(|a| a.join(&name)),
+                    (None, r) => r.clone(),
+                };
+                let parent = Rc::new(Parent {
+                    fd,
+                    path: path(),
+                    abs,
+                });
                 // Pop order must be byte order: push in reverse. A path a
                 // restore could not create is recorded, not descended.
                 let mut long = Vec::new();
                 while let Some((child, hint)) = children.pop() {
+                    if let Some(abs) = &parent.abs {
+                        let is_dir = match hint {
+                            FileType::Directory => true,
+                            FileType::Unknown => rustix::fs::statat(
+                                &parent.fd,
+                                &child,
+                                AtFlags::SYMLINK_NOFOLLOW,
+                            )
+                            .is_ok_and(|st| {
+                                FileType::from_raw_mode(st.st_mode) == FileType::Directory
+                            }),
+                            _ => false,
+                        };
+                        if self.opts.exclusions.matches(&abs.join(&child), is_dir) {
+                            self.excluded += 1;
+                            continue;
+                        }
+                    }
                     let child_entry = entry.join(child.as_bytes());
                     if child_entry.as_bytes().len() > PATH_BYTES {
                         long.push(child_entry);
@@ -368,6 +441,24 @@ impl From<WriterGone> for Stop {
 struct Parent {
     fd: OwnedFd,
     path: PathBuf,
+    /// Its absolute path, when exclude patterns need one.
+    abs: Option<PathBuf>,
+}
+
+/// Whether the directory `fd`, whose entries are `children`, holds a
+/// `CACHEDIR.TAG` that starts with the standard signature.
+fn is_tagged_cache(fd: &OwnedFd, children: &[(OsString, FileType)]) -> bool {
+    use std::io::Read;
+    let tag = OsStr::new("CACHEDIR.TAG");
+    if !children.iter().any(|(n, _)| n == tag) {
+        return false;
+    }
+    let Ok(f) = rustix::fs::openat(fd, tag, OPEN_FILE, Mode::empty()) else {
+        return false;
+    };
+    let mut head = Vec::new();
+    let n = super::CACHEDIR_SIGNATURE.len() as u64;
+    File::from(f).take(n).read_to_end(&mut head).is_ok() && head == super::CACHEDIR_SIGNATURE
 }
 
 /// An object still to visit: `name` relative to the directory `dir`

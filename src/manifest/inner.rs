@@ -32,4 +32,15 @@ pub struct InnerHeader {
     pub skipped: u64,
     /// Sum of the sizes of all file entries.
     pub file_bytes: u64,
+    /// The exclusion rules the seal applied: gitignore-style patterns,
+    /// `--one-file-system`, `--exclude-caches` (absent: none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exclude: Vec<String>,
+    /// How many objects they left out (an excluded directory counts once).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub excluded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -62,6 +62,38 @@ impl Ctx {
     }
 }
 
+/// What a seal leaves out.
+#[derive(Args)]
+pub struct ExcludeArgs {
+    /// Leave out what PATTERN matches (gitignore syntax against absolute
+    /// paths: '*.tmp', '/var/lib/app/cache', 'tmp/'); repeatable.
+    #[arg(long, value_name = "PATTERN")]
+    pub exclude: Vec<String>,
+    /// Read exclude patterns from FILE, one per line; repeatable.
+    #[arg(long, value_name = "FILE")]
+    pub exclude_from: Vec<PathBuf>,
+    /// Do not descend into other file systems (mount points are stored
+    /// empty).
+    #[arg(long)]
+    pub one_file_system: bool,
+    /// Leave out the content of directories holding a CACHEDIR.TAG.
+    #[arg(long)]
+    pub exclude_caches: bool,
+}
+
+impl ExcludeArgs {
+    /// Applies the options to a seal.
+    pub fn apply<'a>(&self, s: Sealer<'a>) -> Result<Sealer<'a>> {
+        let mut patterns = self.exclude.clone();
+        for f in &self.exclude_from {
+            patterns.extend(nkbackup::archive::Exclusions::read_patterns(f)?);
+        }
+        Ok(s.excludes(&patterns)
+            .one_file_system(self.one_file_system)
+            .exclude_caches(self.exclude_caches))
+    }
+}
+
 #[derive(Args)]
 pub struct RepoArg {
     /// The repository: a directory, or s3://BUCKET[/PREFIX] (docs/STORAGE.md).
@@ -125,6 +157,8 @@ enum Command {
         /// Seconds to wait for another writer's lock.
         #[arg(long, default_value_t = 3600, value_name = "SECS")]
         lock_wait: u64,
+        #[command(flatten)]
+        exclude: ExcludeArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -399,14 +433,17 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             skip_unreadable,
             strict,
             lock_wait,
+            exclude,
             json,
             paths,
         } => {
             let r = cx.open(&repo)?;
-            let mut s = Sealer::new(&r, &class)
-                .skip_unreadable(skip_unreadable)
-                .strict(strict)
-                .lock_wait(std::time::Duration::from_secs(lock_wait));
+            let mut s = exclude.apply(
+                Sealer::new(&r, &class)
+                    .skip_unreadable(skip_unreadable)
+                    .strict(strict)
+                    .lock_wait(std::time::Duration::from_secs(lock_wait)),
+            )?;
             for p in paths {
                 s = s.path(p);
             }
@@ -434,8 +471,13 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
                     ),
                     None => sc.labels(),
                 };
+                let excluded = if rep.excluded > 0 {
+                    format!(" ({} excluded)", rep.excluded)
+                } else {
+                    String::new()
+                };
                 println!(
-                    "sealed {} ({}): {} entries, {} of files, {} stored, to {to}",
+                    "sealed {} ({}): {} entries{excluded}, {} of files, {} stored, to {to}",
                     sc.id,
                     sc.class,
                     sc.entries,
