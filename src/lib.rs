@@ -36,7 +36,7 @@
 //! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
 //! | keys | [`recovery`], [`card`], [`identity`], [`group`], [`recipient`], [`unlock`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, k-of-n token groups, turning configured recipients into age recipients, every key a caller holds turned into a header's file key |
 //! | repository | [`keyring`], [`repo`] | period keys and where they live (crypto-erasure), an opened repository: its configuration, listing, config edits |
-//! | commands | [`seal`], [`open`], [`copy`], [`enroll`], [`escrow`], [`drill`], [`retention`], [`rewrap`] | what a caller does: seal, verify and restore, replicate, make the recovery key, escrow, drills, retention evaluate/prune/erase/verify, rewrap and revoke |
+//! | commands | [`seal`], [`open`], [`copy`], [`enroll`], [`escrow`], [`drill`], [`retention`], [`rewrap`], [`run`] | what a caller does: seal, verify and restore, replicate, the night's jobs, make the recovery key, escrow, drills, retention evaluate/prune/erase/verify, rewrap and revoke |
 //! | rendering | [`render`] | the compliance report and the recovery-key sheet |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -86,6 +86,7 @@ pub mod escrow;
 pub mod open;
 pub mod retention;
 pub mod rewrap;
+pub mod run;
 pub mod seal;
 
 // rendering

@@ -61,6 +61,7 @@ pub struct Sealer<'a> {
     exclude: Vec<String>,
     one_file_system: bool,
     exclude_caches: bool,
+    job: Option<String>,
 }
 
 /// What a seal produced.
@@ -96,7 +97,14 @@ impl<'a> Sealer<'a> {
             exclude: Vec::new(),
             one_file_system: false,
             exclude_caches: false,
+            job: None,
         }
+    }
+
+    /// Records the `[jobs.NAME]` this seal runs for in the sidecar.
+    pub fn job(mut self, name: &str) -> Self {
+        self.job = Some(name.to_owned());
+        self
     }
 
     /// Leaves out what `pattern` matches (gitignore syntax, matched against
@@ -340,6 +348,7 @@ impl<'a> Sealer<'a> {
             deadline: retention.deadline(created)?,
             rewrap_pending: None,
             period_key,
+            job: self.job,
         };
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');

@@ -41,6 +41,7 @@ const LAYERS: &[(&str, &[&str])] = &[
             "open",
             "retention",
             "rewrap",
+            "run",
             "seal",
         ],
     ),

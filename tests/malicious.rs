@@ -76,6 +76,7 @@ fn plant(f: &Fixture, tar: &[u8]) -> nkbackup::BackupInfo {
         deadline: None,
         rewrap_pending: None,
         period_key: None,
+        job: None,
     };
     fs::write(
         dir.join(format!("{id}.json")),

@@ -13,9 +13,9 @@ mod walk;
 mod writer;
 
 pub(crate) use commit::Target;
+pub use exclude::{CACHEDIR_SIGNATURE, Exclusions};
 pub(crate) use extract::Extractor;
 pub(crate) use reader::stream_error;
 pub use reader::{EntrySink, NullSink, StreamReport, read_stream, safe_path};
-pub use exclude::{CACHEDIR_SIGNATURE, Exclusions};
 pub use walk::{WalkOptions, Walker};
 pub use writer::{AddFileError, ArchiveSummary, ArchiveWriter, EntryMeta};

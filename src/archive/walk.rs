@@ -210,10 +210,7 @@ impl Walker {
             let root_dev = *root_dev.get_or_insert(meta.dev);
             if dir.is_none()
                 && let Some(abs) = &root_abs
-                && self
-                    .opts
-                    .exclusions
-                    .matches(abs, ft == FileType::Directory)
+                && self.opts.exclusions.matches(abs, ft == FileType::Directory)
             {
                 self.excluded += 1;
                 continue;
@@ -262,14 +259,12 @@ impl Walker {
                     if let Some(abs) = &parent.abs {
                         let is_dir = match hint {
                             FileType::Directory => true,
-                            FileType::Unknown => rustix::fs::statat(
-                                &parent.fd,
-                                &child,
-                                AtFlags::SYMLINK_NOFOLLOW,
-                            )
-                            .is_ok_and(|st| {
-                                FileType::from_raw_mode(st.st_mode) == FileType::Directory
-                            }),
+                            FileType::Unknown => {
+                                rustix::fs::statat(&parent.fd, &child, AtFlags::SYMLINK_NOFOLLOW)
+                                    .is_ok_and(|st| {
+                                        FileType::from_raw_mode(st.st_mode) == FileType::Directory
+                                    })
+                            }
                             _ => false,
                         };
                         if self.opts.exclusions.matches(&abs.join(&child), is_dir) {

@@ -12,6 +12,7 @@ use std::path::Path;
 pub mod duration;
 pub mod erasure;
 pub mod group;
+pub mod job;
 pub mod policy;
 mod recipient_kind;
 pub mod recovery;
@@ -19,6 +20,7 @@ pub mod recovery;
 pub use duration::Period;
 pub use erasure::ErasurePeriod;
 pub use group::GroupConfig;
+pub use job::{CommandConfig, JobConfig};
 pub use policy::{ClassPolicy, KeepRules, Policy};
 pub use recipient_kind::RecipientKind;
 pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
@@ -50,6 +52,9 @@ pub struct Config {
     /// Where period keys are kept (default: `keys/` in the repository).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keyring: Option<KeyringConfig>,
+    /// What `nkbackup run` seals, by job name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub jobs: BTreeMap<String, JobConfig>,
 }
 
 /// `[keyring]`: where the key items of classes with `erasure_period` live
@@ -218,6 +223,15 @@ impl Config {
             }
         }
         group::check(&self.groups, &self.recipients).map_err(invalid)?;
+        for (name, job) in &self.jobs {
+            job.check(name).map_err(invalid)?;
+            if !self.classes.contains_key(&job.class) {
+                return Err(invalid(format!(
+                    "[jobs.{name}] class {:?} is not defined in [classes]",
+                    job.class
+                )));
+            }
+        }
         if let Some(k) = &self.keyring {
             if k.mirrors.len() > 8 {
                 return Err(invalid("[keyring] lists more than 8 mirrors".into()));

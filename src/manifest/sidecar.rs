@@ -144,6 +144,9 @@ pub struct Sidecar {
     /// keyring (docs/FORMAT.md §11).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub period_key: Option<PeriodKeyRef>,
+    /// The `[jobs.NAME]` that sealed it (`nkbackup run`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<String>,
 }
 
 /// Which period key opens a backup.
@@ -366,6 +369,14 @@ impl Sidecar {
         if let Some(p) = &s.rewrap_pending {
             p.check()
                 .map_err(|e| unreadable(format!("rewrap_pending: {e}")))?;
+        }
+        if let Some(j) = &s.job
+            && crate::config::check_name("job", j).is_err()
+        {
+            return Err(unreadable(format!(
+                "its job {:?} is not a name nkbackup writes",
+                crate::text::escape(j)
+            )));
         }
         if let Some(k) = &s.period_key {
             k.check(created)

@@ -2,5 +2,6 @@
 //! report an auditor reads ([`report`]) and the recovery-key sheet a
 //! custodian prints ([`sheet`]). Nothing here reads a repository.
 
+pub mod metrics;
 pub mod report;
 pub mod sheet;

@@ -15,6 +15,7 @@ mod pins;
 mod recovery;
 mod retention;
 mod rewrap;
+mod run;
 mod secrets;
 
 use anyhow::Result;
@@ -123,6 +124,9 @@ enum Command {
     /// groups (the payload is kept): after a token was added, revoked or
     /// a group changed.
     Rewrap(rewrap::RewrapArgs),
+    /// The night's work: every due job of [jobs], then prune, the
+    /// retention check and the drill status; one summary, one exit code.
+    Run(run::RunArgs),
     /// Crypto-erase periods now: delete their period keys from every
     /// keyring location (after saying which backups become unreadable).
     Erase(erasure::EraseArgs),
@@ -406,6 +410,7 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
         }) => rewrap::revoke(&repo, &label, &keys, json, cx)?,
         Command::Rewrap(args) => rewrap::run(args, cx)?,
         Command::Erase(args) => return erasure::erase(args, cx),
+        Command::Run(args) => return run::run(args, cx),
         Command::Copy(args) => return erasure::copy(args, cx),
         Command::Keyring(cmd) => return erasure::keyring(cmd, cx),
         Command::Group(cmd) => rewrap::group(cmd, cx)?,

@@ -1,0 +1,142 @@
+//! A command source: a program's standard output, sealed as a file.
+//!
+//! The program is started with its argv (no shell), standard input from
+//! `/dev/null`. Its output is read by the seal; when it ends, the program
+//! is waited for, and an exit status other than 0, a signal or the timeout
+//! make the read fail, so the seal commits nothing. Its standard error is
+//! kept (the last 64 KiB) for the job's report.
+
+use std::io::{self, Read};
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How much of a command's standard error is kept.
+pub const STDERR_KEPT: usize = 64 << 10;
+
+/// The reading end of a running command.
+pub struct CommandReader {
+    stdout: ChildStdout,
+    child: Arc<Mutex<Child>>,
+    timed_out: Arc<AtomicBool>,
+    done: Arc<AtomicBool>,
+    timeout: Duration,
+    what: String,
+    finished: bool,
+}
+
+/// What a command left on its standard error, shared with the job.
+pub type Stderr = Arc<Mutex<Vec<u8>>>;
+
+impl CommandReader {
+    /// Starts `argv` with a timeout; its standard error goes to the
+    /// returned buffer.
+    pub fn start(argv: &[String], timeout: Duration) -> io::Result<(Self, Stderr)> {
+        let mut child = Command::new(&argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| io::Error::new(e.kind(), format!("starting {:?}: {e}", argv[0])))?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut stderr_pipe = child.stderr.take().expect("piped");
+        let stderr: Stderr = Arc::default();
+        let keep = stderr.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            while let Ok(n @ 1..) = stderr_pipe.read(&mut buf) {
+                let mut k = keep.lock().unwrap_or_else(|p| p.into_inner());
+                k.extend_from_slice(&buf[..n]);
+                if k.len() > STDERR_KEPT {
+                    let cut = k.len() - STDERR_KEPT;
+                    k.drain(..cut);
+                }
+            }
+        });
+        let child = Arc::new(Mutex::new(child));
+        let timed_out = Arc::new(AtomicBool::new(false));
+        let done = Arc::new(AtomicBool::new(false));
+        {
+            let (child, timed_out, done) = (child.clone(), timed_out.clone(), done.clone());
+            let start = Instant::now();
+            std::thread::spawn(move || {
+                while !done.load(Ordering::SeqCst) {
+                    if start.elapsed() >= timeout {
+                        timed_out.store(true, Ordering::SeqCst);
+                        // Our own child, by its handle (never by name).
+                        let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+                        return;
+                    }
+                    std::thread::sleep(Duration::from_millis(50));
+                }
+            });
+        }
+        Ok((
+            CommandReader {
+                stdout,
+                child,
+                timed_out,
+                done,
+                timeout,
+                what: argv.join(" "),
+                finished: false,
+            },
+            stderr,
+        ))
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        self.finished = true;
+        // Polled, so that the timeout can still kill a program that closed
+        // its output but does not exit.
+        let status = loop {
+            let st = self
+                .child
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .try_wait()?;
+            match st {
+                Some(st) => break st,
+                None => std::thread::sleep(Duration::from_millis(20)),
+            }
+        };
+        self.done.store(true, Ordering::SeqCst);
+        if self.timed_out.load(Ordering::SeqCst) {
+            return Err(io::Error::other(format!(
+                "{} did not finish within {}s and was killed",
+                self.what,
+                self.timeout.as_secs()
+            )));
+        }
+        if !status.success() {
+            return Err(io::Error::other(format!("{} failed ({status})", self.what)));
+        }
+        Ok(())
+    }
+}
+
+impl Read for CommandReader {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.finished {
+            return Ok(0);
+        }
+        let n = self.stdout.read(buf)?;
+        if n == 0 && !buf.is_empty() {
+            self.finish()?;
+        }
+        Ok(n)
+    }
+}
+
+impl Drop for CommandReader {
+    fn drop(&mut self) {
+        self.done.store(true, Ordering::SeqCst);
+        if !self.finished {
+            let mut c = self.child.lock().unwrap_or_else(|p| p.into_inner());
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
