@@ -20,15 +20,28 @@ as_root() {
 }
 
 # Debian packages: stock tools for interop tests, util-linux for prlimit and
-# setpriv (killed-seal and unreadable-file tests).
+# setpriv (killed-seal and unreadable-file tests), promtool (prometheus)
+# for the metrics file and systemd-analyze (systemd) for the units
+# (tests/jobs.rs).
 need=()
-for tool in age:age zstd:zstd tar:tar prlimit:util-linux setpriv:util-linux; do
+for tool in age:age zstd:zstd tar:tar prlimit:util-linux setpriv:util-linux \
+    promtool:prometheus systemd-analyze:systemd; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then
   say "installing ${need[*]}"
   as_root apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${need[@]}" >/dev/null
+  # Packages must not start services (prometheus would): a policy-rc.d
+  # that refuses, for the install only, unless the machine has one.
+  policy=/usr/sbin/policy-rc.d
+  made_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+    as_root chmod 755 "$policy"
+    made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+  if [ "$made_policy" = 1 ]; then as_root rm -f "$policy"; fi
 fi
 # Under CI a missing tool fails its test instead of skipping it.
 export NKBACKUP_REQUIRE_TOOLS=1

@@ -613,6 +613,7 @@ mod tests {
         let dir = Rc::new(Parent {
             fd: File::open(t.path()).unwrap().into(),
             path: t.path().to_owned(),
+            abs: None,
         });
         // The walk pops from the end, so the last entries are the next ones.
         let mut stack: Vec<Pending> = (0..40)

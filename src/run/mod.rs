@@ -191,7 +191,7 @@ impl RunReport {
 
 /// Runs the night's work; see the module documentation.
 pub fn run(repo: &Repository, opts: &RunOptions) -> Result<RunReport> {
-    let clock = opts.clock.clone().unwrap_or(Clock::System);
+    let clock = opts.clock.unwrap_or(Clock::System);
     let at = clock.now();
     let cfg = repo.config();
     for j in &opts.jobs {
@@ -361,7 +361,7 @@ fn seal_job(repo: &Repository, name: &str, job: &JobConfig, r: &mut JobReport) {
 
 fn prune_step(repo: &Repository, clock: &Clock, dry_run: bool) -> PruneStep {
     let opts = PruneOptions {
-        clock: clock.clone(),
+        clock: *clock,
         dry_run,
         ..PruneOptions::new()
     };

@@ -390,6 +390,9 @@ case("sidecar-period-key-wrong-period", "a period backup whose period does not c
 case("sidecar-period-recipient-without-key", "a period-key recipient without a period_key",
      sidecar(recipients=[{"label": "period-key", "type": "period", "key": "k"}]),
      [("verify", 3, "but no period_key")], payload="sidecar")
+case("sidecar-job-escape", "a sidecar whose job name holds a terminal escape",
+     sidecar(job="nightly\u001b[2J"),
+     [("verify", 3, "its job"), ("retention-check", 7, "its job")], payload="sidecar")
 
 # --- key items (keys/<class>/<period>/<key id>.json) -----------------------
 # A real public key and its key id (the first 16 hex digits of its SHA-256).
