@@ -225,7 +225,7 @@ fn a_job_with_every_is_not_due_until_then_and_a_hung_command_times_out() {
     let cfg = f.repo_path().join("nkbackup.toml");
     let text = fs::read_to_string(&cfg).unwrap()
         + &format!(
-            "\n[jobs.daily]\nclass = \"archive\"\npaths = [\"{}/data/a.txt\"]\nevery = \"24h\"\n\n[jobs.hang]\nclass = \"db\"\nevery = \"24h\"\n\n[[jobs.hang.commands]]\nname = \"dump\"\nrun = [\"sleep\", \"30\"]\ntimeout = \"2s\"\n",
+            "\n[jobs.daily]\nclass = \"archive\"\npaths = [\"{}/data/a.txt\"]\nevery = \"24h\"\n\n[jobs.hang]\nclass = \"db\"\nevery = \"24h\"\n\n[[jobs.hang.commands]]\nname = \"dump\"\nrun = [\"sh\", \"-c\", \"sleep 30 | cat\"]\ntimeout = \"2s\"\n",
             src.display()
         );
     fs::write(cfg, text).unwrap();
@@ -344,4 +344,35 @@ fn the_systemd_units_verify_and_are_hardened() {
         .filter(|l| l.contains(tmp.path().to_str().unwrap()))
         .collect();
     assert!(ours.is_empty(), "systemd-analyze verify warns: {ours:?}");
+}
+
+/// `one_file_system`: a file system mounted below a source is stored as
+/// an empty directory (its content is not walked).
+#[test]
+fn one_file_system_stores_a_mount_point_empty() {
+    let f = Fixture::new();
+    let src = f.path("src");
+    tree(&src);
+    let Some(_m) = common::small_tmpfs(&src.join("data/mnt"), "1m") else {
+        return;
+    };
+    fs::write(src.join("data/mnt/on-another-fs"), "x").unwrap();
+    let seal = |extra: &[&str]| {
+        let o = nkbackup()
+            .args(["seal", "--class", "archive", "--json"])
+            .args(extra)
+            .arg("--repo")
+            .arg(f.repo_path())
+            .arg(src.join("data"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        restored(&f, v["sidecar"]["id"].as_str().unwrap())
+    };
+    let all = seal(&[]);
+    assert!(all.contains(&"data/mnt/on-another-fs".to_owned()));
+    let one = seal(&["--one-file-system"]);
+    assert!(one.contains(&"data/mnt".to_owned()), "{one:?}");
+    assert!(!one.iter().any(|p| p.starts_with("data/mnt/")), "{one:?}");
 }

@@ -33,8 +33,12 @@ impl CommandReader {
     /// Starts `argv` with a timeout; its standard error goes to the
     /// returned buffer.
     pub fn start(argv: &[String], timeout: Duration) -> io::Result<(Self, Stderr)> {
+        use std::os::unix::process::CommandExt as _;
         let mut child = Command::new(&argv[0])
             .args(&argv[1..])
+            // Its own process group, so that a timeout also stops what it
+            // started (a shell's pipeline) and nothing keeps its output open.
+            .process_group(0)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -64,9 +68,14 @@ impl CommandReader {
             std::thread::spawn(move || {
                 while !done.load(Ordering::SeqCst) {
                     if start.elapsed() >= timeout {
-                        timed_out.store(true, Ordering::SeqCst);
-                        // Our own child, by its handle (never by name).
-                        let _ = child.lock().unwrap_or_else(|p| p.into_inner()).kill();
+                        // Our own child's process group, by its id (never
+                        // by name); `done` is checked under the lock that
+                        // reaping takes, so the id is still the child's.
+                        let c = child.lock().unwrap_or_else(|p| p.into_inner());
+                        if !done.load(Ordering::SeqCst) {
+                            timed_out.store(true, Ordering::SeqCst);
+                            kill_group(&c);
+                        }
                         return;
                     }
                     std::thread::sleep(Duration::from_millis(50));
@@ -92,17 +101,14 @@ impl CommandReader {
         // Polled, so that the timeout can still kill a program that closed
         // its output but does not exit.
         let status = loop {
-            let st = self
-                .child
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .try_wait()?;
-            match st {
-                Some(st) => break st,
-                None => std::thread::sleep(Duration::from_millis(20)),
+            let mut c = self.child.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(st) = c.try_wait()? {
+                self.done.store(true, Ordering::SeqCst);
+                break st;
             }
+            drop(c);
+            std::thread::sleep(Duration::from_millis(20));
         };
-        self.done.store(true, Ordering::SeqCst);
         if self.timed_out.load(Ordering::SeqCst) {
             return Err(io::Error::other(format!(
                 "{} did not finish within {}s and was killed",
@@ -114,6 +120,13 @@ impl CommandReader {
             return Err(io::Error::other(format!("{} failed ({status})", self.what)));
         }
         Ok(())
+    }
+}
+
+/// Kills the process group the child leads.
+fn kill_group(c: &Child) {
+    if let Some(pid) = rustix::process::Pid::from_raw(c.id() as i32) {
+        let _ = rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
     }
 }
 
@@ -135,7 +148,7 @@ impl Drop for CommandReader {
         self.done.store(true, Ordering::SeqCst);
         if !self.finished {
             let mut c = self.child.lock().unwrap_or_else(|p| p.into_inner());
-            let _ = c.kill();
+            kill_group(&c);
             let _ = c.wait();
         }
     }
