@@ -9,6 +9,7 @@ mod card;
 mod drill;
 mod erasure;
 mod escrow;
+mod examples;
 mod keys;
 mod output;
 mod pins;
@@ -19,7 +20,7 @@ mod run;
 mod secrets;
 
 use anyhow::Result;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use keys::KeyArgs;
 use nkbackup::config::RecipientConfig;
 use nkbackup::storage::S3Settings;
@@ -124,6 +125,17 @@ enum Command {
     /// groups (the payload is kept): after a token was added, revoked or
     /// a group changed.
     Rewrap(rewrap::RewrapArgs),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the man pages (one per command) into DIR.
+    #[command(hide = true)]
+    Manpages {
+        /// Where to write them.
+        dir: PathBuf,
+    },
     /// The night's work: every due job of [jobs], then prune, the
     /// retention check and the drill status; one summary, one exit code.
     Run(run::RunArgs),
@@ -277,6 +289,31 @@ enum RecipientCmd {
     },
 }
 
+/// `nkbackup manpages DIR`: `nkbackup.1` and `nkbackup-<command>[-<sub>].1`
+/// for every visible command.
+fn write_manpages(dir: &std::path::Path) -> Result<()> {
+    fn walk(cmd: &clap::Command, name: &str, dir: &std::path::Path) -> Result<()> {
+        let page = cmd
+            .clone()
+            .name(name.to_owned())
+            .bin_name(name.replace('-', " "));
+        let mut out = Vec::new();
+        clap_mangen::Man::new(page).render(&mut out)?;
+        std::fs::write(dir.join(format!("{name}.1")), out)?;
+        for sub in cmd
+            .get_subcommands()
+            .filter(|s| !s.is_hide_set() && s.get_name() != "help")
+        {
+            walk(sub, &format!("{name}-{}", sub.get_name()), dir)?;
+        }
+        Ok(())
+    }
+    std::fs::create_dir_all(dir)?;
+    let mut cmd = examples::decorate(Cli::command());
+    cmd.build();
+    walk(&cmd, "nkbackup", dir)
+}
+
 fn main() -> ExitCode {
     // Buffers of 1 MiB and more (upload parts, zstd jobs) are mapped and
     // unmapped, never kept in malloc's arenas: otherwise glibc raises its
@@ -288,7 +325,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 1 << 20);
     }
-    let cli = Cli::parse();
+    let cli = match examples::decorate(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
+        Ok(c) => c,
+        Err(e) => e.exit(),
+    };
     let cx = Ctx {
         s3_config: cli.s3_config.clone(),
     };
@@ -411,6 +454,11 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
         Command::Rewrap(args) => rewrap::run(args, cx)?,
         Command::Erase(args) => return erasure::erase(args, cx),
         Command::Run(args) => return run::run(args, cx),
+        Command::Completions { shell } => {
+            let mut cmd = examples::decorate(Cli::command());
+            clap_complete::generate(shell, &mut cmd, "nkbackup", &mut std::io::stdout());
+        }
+        Command::Manpages { dir } => write_manpages(&dir)?,
         Command::Copy(args) => return erasure::copy(args, cx),
         Command::Keyring(cmd) => return erasure::keyring(cmd, cx),
         Command::Group(cmd) => rewrap::group(cmd, cx)?,
