@@ -62,6 +62,7 @@ pub struct Sealer<'a> {
     one_file_system: bool,
     exclude_caches: bool,
     job: Option<String>,
+    progress: Option<crate::archive::Progress<'static>>,
 }
 
 /// What a seal produced.
@@ -98,7 +99,16 @@ impl<'a> Sealer<'a> {
             one_file_system: false,
             exclude_caches: false,
             job: None,
+            progress: None,
         }
+    }
+
+    /// Calls `f(entries, file_bytes)` as the seal writes entries (after
+    /// every 4 MiB of file data or 1000 entries), for progress bars. It
+    /// runs on the sealing thread: keep it short.
+    pub fn on_progress(mut self, f: impl FnMut(u64, u64) + Send + 'static) -> Self {
+        self.progress = Some(Box::new(f));
+        self
     }
 
     /// Records the `[jobs.NAME]` this seal runs for in the sidecar.
@@ -206,7 +216,7 @@ impl<'a> Sealer<'a> {
     }
 
     /// Runs the seal and commits the backup.
-    pub fn seal(self) -> Result<SealReport> {
+    pub fn seal(mut self) -> Result<SealReport> {
         let repo = self.repo;
         let retention = repo.class_policy(&self.class)?;
         let compression = retention.compression;
@@ -282,6 +292,9 @@ impl<'a> Sealer<'a> {
         let staged = Stage::new("nkbackup-encrypt", sealed).map_err(ioe)?;
         let compressed = compression.writer(staged).map_err(ioe)?;
         let mut aw = ArchiveWriter::new(compressed, storage.scratch_file()?).map_err(ioe)?;
+        if let Some(f) = self.progress.take() {
+            aw.on_progress(f);
+        }
 
         let opts = WalkOptions {
             skip_unreadable: self.skip_unreadable,

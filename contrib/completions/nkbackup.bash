@@ -2541,7 +2541,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__restore)
-            opts="-i -h --repo --to --path --force --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --json --s3-config --help"
+            opts="-i -h --repo --to --path --force --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2829,7 +2829,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__seal)
-            opts="-h --repo --class --stdin-name --skip-unreadable --strict --lock-wait --exclude --exclude-from --one-file-system --exclude-caches --json --s3-config --help"
+            opts="-h --repo --class --stdin-name --skip-unreadable --strict --lock-wait --exclude --exclude-from --one-file-system --exclude-caches --progress --quiet --json --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2871,7 +2871,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__verify)
-            opts="-i -h --repo --deep --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --json --s3-config --help"
+            opts="-i -h --repo --deep --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

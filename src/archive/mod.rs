@@ -18,4 +18,4 @@ pub(crate) use extract::Extractor;
 pub(crate) use reader::stream_error;
 pub use reader::{EntrySink, NullSink, StreamReport, read_stream, safe_path};
 pub use walk::{WalkOptions, Walker};
-pub use writer::{AddFileError, ArchiveSummary, ArchiveWriter, EntryMeta};
+pub use writer::{AddFileError, ArchiveSummary, ArchiveWriter, EntryMeta, Progress};

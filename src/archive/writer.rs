@@ -82,7 +82,13 @@ pub struct ArchiveWriter<W: Write> {
     warnings: Vec<String>,
     warning_count: u64,
     buf: Vec<u8>,
+    progress: Option<Progress<'static>>,
+    reported: u64,
 }
+
+/// A progress callback: entries written so far and the sum of their file
+/// sizes.
+pub type Progress<'p> = Box<dyn FnMut(u64, u64) + Send + 'p>;
 
 impl<W: Write> ArchiveWriter<W> {
     /// Starts a stream, writing the reserved `.nkbackup` directory entry.
@@ -90,6 +96,8 @@ impl<W: Write> ArchiveWriter<W> {
     /// (see [`EntryLog`]).
     pub fn new(out: W, spill: File) -> io::Result<Self> {
         let mut w = ArchiveWriter {
+            progress: None,
+            reported: 0,
             out,
             tar_bytes: 0,
             log: Some(EntryLog::new(spill)?),
@@ -290,6 +298,12 @@ impl<W: Write> ArchiveWriter<W> {
         }
     }
 
+    /// Calls `f(entries, file_bytes)` as entries are written (after every
+    /// 4 MiB of file data or 1000 entries).
+    pub fn on_progress(&mut self, f: Progress<'static>) {
+        self.progress = Some(f);
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn record(
         &mut self,
@@ -316,7 +330,16 @@ impl<W: Write> ArchiveWriter<W> {
             sha256,
             target: target.cloned(),
             note,
-        })
+        })?;
+        if let Some(f) = &mut self.progress {
+            let n = log.len();
+            let mark = (self.file_bytes >> 22) + n / 1000;
+            if mark != self.reported {
+                self.reported = mark;
+                f(n, self.file_bytes);
+            }
+        }
+        Ok(())
     }
 
     fn header(&self, kind: EntryType, meta: &EntryMeta, size: u64) -> Header {

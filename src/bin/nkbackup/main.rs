@@ -13,6 +13,7 @@ mod examples;
 mod keys;
 mod output;
 mod pins;
+mod progress;
 mod recovery;
 mod retention;
 mod rewrap;
@@ -175,6 +176,8 @@ enum Command {
         lock_wait: u64,
         #[command(flatten)]
         exclude: ExcludeArgs,
+        #[command(flatten)]
+        progress: progress::ProgressArgs,
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
@@ -204,6 +207,8 @@ enum Command {
         deep: bool,
         #[command(flatten)]
         keys: KeyArgs,
+        #[command(flatten)]
+        progress: progress::ProgressArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -231,6 +236,8 @@ enum Command {
         force: bool,
         #[command(flatten)]
         keys: KeyArgs,
+        #[command(flatten)]
+        progress: progress::ProgressArgs,
         /// Print JSON.
         #[arg(long)]
         json: bool,
@@ -487,10 +494,12 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             strict,
             lock_wait,
             exclude,
+            progress,
             json,
             paths,
         } => {
             let r = cx.open(&repo)?;
+            let bar = progress.bar(json, &format!("sealing {class}"), None);
             let mut s = exclude.apply(
                 Sealer::new(&r, &class)
                     .skip_unreadable(skip_unreadable)
@@ -503,7 +512,17 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             if let Some(name) = &stdin_name {
                 s = s.reader(name, std::io::stdin());
             }
-            let rep = s.seal()?;
+            if let Some(pb) = bar.clone() {
+                s = s.on_progress(move |entries, bytes| {
+                    pb.set_position(bytes);
+                    pb.set_prefix(format!("{entries} entries"));
+                });
+            }
+            let rep = s.seal();
+            if let Some(pb) = bar {
+                pb.finish_and_clear();
+            }
+            let rep = rep?;
             for w in &rep.warnings {
                 output::warn(w);
             }
@@ -597,12 +616,26 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             id,
             deep,
             keys,
+            progress,
             json,
         } => {
             let r = cx.open(&repo)?;
             let b = r.find(&id)?;
             if deep {
-                let rep = keys::opener(&r, &b, &keys)?.verify_deep()?;
+                let bar = progress.bar(
+                    json,
+                    &format!("verifying {}", b.sidecar.id),
+                    Some(b.sidecar.ciphertext_bytes),
+                );
+                let mut o = keys::opener(&r, &b, &keys)?;
+                if let Some(pb) = bar.clone() {
+                    o = o.on_progress(move |n| pb.set_position(n));
+                }
+                let rep = o.verify_deep();
+                if let Some(pb) = bar {
+                    pb.finish_and_clear();
+                }
+                let rep = rep?;
                 if json {
                     print_json(&rep)?;
                 } else {
@@ -639,23 +672,36 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             path,
             force,
             keys,
+            progress,
             json,
         } => {
             let r = cx.open(&repo)?;
             let b = r.find(&id)?;
-            let rep =
-                match keys::opener(&r, &b, &keys)?.restore(&to, &RestoreOptions { path, force }) {
-                    Ok(rep) => rep,
-                    // Says itself what was put in place.
-                    Err(e @ nkbackup::Error::CommitFailed(_)) => return Err(e.into()),
-                    Err(e) => {
-                        return Err(anyhow::Error::new(e).context(format!(
-                            "restore of {} into {} failed; nothing was put in place",
-                            b.sidecar.id,
-                            to.display()
-                        )));
-                    }
-                };
+            let bar = progress.bar(
+                json,
+                &format!("restoring {}", b.sidecar.id),
+                Some(b.sidecar.ciphertext_bytes),
+            );
+            let mut o = keys::opener(&r, &b, &keys)?;
+            if let Some(pb) = bar.clone() {
+                o = o.on_progress(move |n| pb.set_position(n));
+            }
+            let res = o.restore(&to, &RestoreOptions { path, force });
+            if let Some(pb) = bar {
+                pb.finish_and_clear();
+            }
+            let rep = match res {
+                Ok(rep) => rep,
+                // Says itself what was put in place.
+                Err(e @ nkbackup::Error::CommitFailed(_)) => return Err(e.into()),
+                Err(e) => {
+                    return Err(anyhow::Error::new(e).context(format!(
+                        "restore of {} into {} failed; nothing was put in place",
+                        b.sidecar.id,
+                        to.display()
+                    )));
+                }
+            };
             for w in &rep.warnings {
                 output::warn(w);
             }
