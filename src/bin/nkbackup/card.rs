@@ -11,6 +11,7 @@ use std::time::Duration;
 
 /// Options for opening a backup with a smartcard.
 #[derive(Args, Debug, Default)]
+#[command(next_help_heading = "Keys (what opens the backup)")]
 pub struct CardArgs {
     /// Open with an enrolled OpenPGP card (any enrolled one present, or the
     /// one with this ident, e.g. 000F:1234ABCD). The PIN comes from

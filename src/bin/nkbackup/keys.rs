@@ -10,6 +10,7 @@ use std::path::PathBuf;
 /// How to open: age identity files and/or the recovery key in one of its
 /// forms. Secrets are typed or read from files, never given on argv.
 #[derive(Args, Default)]
+#[command(next_help_heading = "Keys (what opens the backup)")]
 pub struct KeyArgs {
     /// An age identity file (AGE-SECRET-KEY-1...); may be repeated.
     #[arg(short = 'i', long = "identity", value_name = "FILE")]

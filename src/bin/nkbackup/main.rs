@@ -67,6 +67,7 @@ impl Ctx {
 
 /// What a seal leaves out.
 #[derive(Args)]
+#[command(next_help_heading = "Exclusions")]
 pub struct ExcludeArgs {
     /// Leave out what PATTERN matches (gitignore syntax against absolute
     /// paths: '*.tmp', '/var/lib/app/cache', 'tmp/'); repeatable.

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 /// `--progress` / `--quiet`.
 #[derive(Args, Clone, Copy, Debug, Default)]
+#[command(next_help_heading = "Progress")]
 pub struct ProgressArgs {
     /// Draw a progress bar even when stderr is not a terminal.
     #[arg(long, conflicts_with = "quiet")]
