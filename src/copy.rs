@@ -30,7 +30,7 @@ use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::keyring::ERASURES;
 use crate::repo::{BackupInfo, Repository, config_key};
-use crate::storage::{ObjectKey, Storage};
+use crate::storage::Storage;
 use serde::Serialize;
 use std::io::BufReader;
 use std::sync::Arc;
@@ -279,7 +279,7 @@ fn copy_backup(b: &BackupInfo, to: &dyn Storage) -> Result<CopyItem> {
 /// absent or a prefix; `Err(warning)` when it diverges.
 fn copy_journal(from: &dyn Storage, to: &dyn Storage) -> Result<std::result::Result<bool, String>> {
     let jsonl = crate::journal::key(ERASURES);
-    let head = ObjectKey::from_parts(&[crate::journal::JOURNAL_DIR, &format!("{ERASURES}.head")]);
+    let head = crate::journal::head_key(ERASURES);
     let Some(src) = from.get(&jsonl, crate::limits::JOURNAL_BYTES)? else {
         return Ok(Ok(false));
     };

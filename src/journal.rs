@@ -61,7 +61,8 @@ fn head_name(name: &str) -> String {
     format!("{name}.head")
 }
 
-fn head_key(name: &str) -> ObjectKey {
+/// The key of the journal `name`'s head record: `journal/<name>.head`.
+pub fn head_key(name: &str) -> ObjectKey {
     ObjectKey::from_parts(&[JOURNAL_DIR, &head_name(name)])
 }
 

@@ -102,12 +102,7 @@ impl ErasureRecord {
         {
             return Err("it lists too many key ids, backups or locations".into());
         }
-        let hex16 = |k: &String| {
-            k.len() == 16
-                && k.bytes()
-                    .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        };
-        if !self.key_ids.iter().all(hex16) {
+        if !self.key_ids.iter().all(|k| crate::manifest::is_key_id(k)) {
             return Err("a key id is not 16 lowercase hex digits".into());
         }
         if !self

@@ -19,5 +19,5 @@ pub use log::EntryLog;
 pub use path::EntryPath;
 pub use sidecar::{
     DefectKind, PendingRewrap, PeriodKeyRef, RecipientInfo, SIDECAR_FORMAT, Sidecar, SidecarDefect,
-    is_sha256_hex,
+    is_key_id, is_sha256_hex,
 };

@@ -176,12 +176,7 @@ impl PeriodKeyRef {
                 self.period
             ));
         }
-        if self.key_id.len() != 16
-            || !self
-                .key_id
-                .bytes()
-                .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
-        {
+        if !is_key_id(&self.key_id) {
             return Err("key_id is not 16 lowercase hex digits".into());
         }
         Ok(p)
@@ -455,9 +450,17 @@ impl Sidecar {
     }
 }
 
+/// Whether `s` is a period key id: 16 lowercase hex digits.
+pub fn is_key_id(s: &str) -> bool {
+    s.len() == 16 && is_lower_hex(s)
+}
+
+fn is_lower_hex(s: &str) -> bool {
+    s.bytes()
+        .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+}
+
 /// Whether `s` is a SHA-256 digest in lowercase hex.
 pub fn is_sha256_hex(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|c| c.is_ascii_digit() || (b'a'..=b'f').contains(&c))
+    s.len() == 64 && is_lower_hex(s)
 }
