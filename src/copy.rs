@@ -29,6 +29,7 @@
 use crate::digest::HashingReader;
 use crate::error::{Error, Result};
 use crate::keyring::ERASURES;
+use crate::progress::ProgressReader;
 use crate::repo::{BackupInfo, Repository, config_key};
 use crate::storage::Storage;
 use serde::Serialize;
@@ -41,10 +42,14 @@ pub struct Copy<'r> {
     to: Arc<dyn Storage>,
     class: Option<String>,
     on_item: Option<OnItem<'r>>,
+    on_progress: Option<OnProgress<'r>>,
 }
 
-/// A progress callback.
+/// A callback after each backup.
 type OnItem<'r> = Box<dyn Fn(&CopyItem) + 'r>;
+
+/// A callback with bytes done and bytes in all.
+type OnProgress<'r> = Box<dyn Fn(u64, u64) + 'r>;
 
 /// What happened to one backup.
 #[derive(Debug, Clone, Serialize)]
@@ -87,6 +92,7 @@ impl<'r> Copy<'r> {
             to,
             class: None,
             on_item: None,
+            on_progress: None,
         }
     }
 
@@ -99,6 +105,15 @@ impl<'r> Copy<'r> {
     /// Calls `f` after each backup (for progress lines).
     pub fn on_item(mut self, f: impl Fn(&CopyItem) + 'r) -> Self {
         self.on_item = Some(Box::new(f));
+        self
+    }
+
+    /// Calls `f(done, total)` as data is copied, at most every 4 MiB:
+    /// `total` is the size of every selected backup's data file, and a
+    /// backup the replica already has counts as done at once (for
+    /// progress bars).
+    pub fn on_progress(mut self, f: impl Fn(u64, u64) + 'r) -> Self {
+        self.on_progress = Some(Box::new(f));
         self
     }
 
@@ -122,11 +137,24 @@ impl<'r> Copy<'r> {
         report.created = ensure_replica(from, &self.to)?;
         let replica = Repository::open_in(self.to.clone())?;
         let _lock = replica.lock(crate::repo::DEFAULT_LOCK_WAIT)?;
-        for b in from.list()?.backups {
-            if self.class.as_ref().is_some_and(|c| *c != b.sidecar.class) {
-                continue;
+        let selected: Vec<BackupInfo> = from
+            .list()?
+            .backups
+            .into_iter()
+            .filter(|b| self.class.as_ref().is_none_or(|c| *c == b.sidecar.class))
+            .collect();
+        let total: u64 = selected.iter().map(|b| b.sidecar.ciphertext_bytes).sum();
+        let mut done = 0u64;
+        for b in &selected {
+            let progress = self.on_progress.as_ref().map(|f| {
+                let base = done;
+                move |n: u64| f(base + n, total)
+            });
+            let item = copy_backup(b, self.to.as_ref(), progress)?;
+            done += b.sidecar.ciphertext_bytes;
+            if let Some(f) = &self.on_progress {
+                f(done, total);
             }
-            let item = copy_backup(&b, self.to.as_ref())?;
             if item.copied {
                 report.copied.push(item.id.clone());
                 report.bytes += item.bytes;
@@ -221,7 +249,11 @@ fn absolute(s: &dyn Storage) -> String {
 }
 
 /// Copies one backup unless the replica has it with the same digest.
-fn copy_backup(b: &BackupInfo, to: &dyn Storage) -> Result<CopyItem> {
+fn copy_backup(
+    b: &BackupInfo,
+    to: &dyn Storage,
+    progress: Option<impl Fn(u64)>,
+) -> Result<CopyItem> {
     let s = &b.sidecar;
     let mut item = CopyItem {
         id: s.id.clone(),
@@ -248,7 +280,8 @@ fn copy_backup(b: &BackupInfo, to: &dyn Storage) -> Result<CopyItem> {
             to.location()
         )
     };
-    let mut reader = HashingReader::new(BufReader::with_capacity(1 << 20, b.open_data()?));
+    let data = ProgressReader::new(b.open_data()?, 0, progress);
+    let mut reader = HashingReader::new(BufReader::with_capacity(1 << 20, data));
     let mut upload = to.upload(&b.data_key)?;
     std::io::copy(&mut reader, &mut upload).map_err(|e| Error::io(ctx(), e))?;
     let digest = reader.finish();

@@ -31,7 +31,7 @@
 //! | layer | modules | owns |
 //! |---|---|---|
 //! | foundation | [`error`], [`limits`], [`text`], [`util`] | every error type, every bound on hostile input, escaping for terminals, time and host helpers |
-//! | I/O primitives | `beneath`, [`compression`], [`digest`], `fsio`, `spool`, `stage` | path resolution beneath a root, zstd, hashing readers and writers, fsync'd writes, encrypted spill files, the staging pipeline |
+//! | I/O primitives | `beneath`, [`compression`], [`digest`], `fsio`, `progress`, `spool`, `stage` | path resolution beneath a root, zstd, hashing readers and writers, fsync'd writes, byte counts for progress bars, encrypted spill files, the staging pipeline |
 //! | formats | [`format`](mod@format), [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
 //! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
 //! | keys | [`recovery`], [`card`], [`identity`], [`group`], [`recipient`], [`unlock`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, k-of-n token groups, turning configured recipients into age recipients, every key a caller holds turned into a header's file key |
@@ -52,6 +52,7 @@ mod beneath;
 pub mod compression;
 pub mod digest;
 mod fsio;
+mod progress;
 mod spool;
 mod stage;
 

@@ -24,6 +24,7 @@ use crate::error::{Error, IoContext, Result};
 use crate::format::age_header::{HeaderError, read_prefix_raw};
 use crate::limits::{AGE_HEADER_BYTES, AGE_HEADER_LINES};
 use crate::manifest::EntryPath;
+use crate::progress::ProgressReader;
 use crate::repo::BackupInfo;
 use crate::stage::StageReader;
 use serde::Serialize;
@@ -227,11 +228,8 @@ impl<'a> Opener<'a> {
             return Err(Error::NoIdentity { id: id.to_owned() });
         }
         let file = b.open_data()?;
-        let mut hashing = HashingReader::new(Progress {
-            inner: file,
-            read: 0,
-            report: self.progress.as_deref(),
-        });
+        let mut hashing =
+            HashingReader::new(ProgressReader::new(file, 0, self.progress.as_deref()));
         let report = {
             let mut input = BufReader::with_capacity(1 << 20, &mut hashing);
             let header = read_prefix_raw(&mut input).map_err(|e| match e {
@@ -393,26 +391,5 @@ fn decrypt_error(b: &BackupInfo, e: age::DecryptError) -> Error {
             id,
             detail: format!("its age header is invalid ({other})"),
         },
-    }
-}
-
-/// Counts bytes read and reports them, at most every 4 MiB.
-struct Progress<'p, R> {
-    inner: R,
-    read: u64,
-    report: Option<&'p (dyn Fn(u64) + Send + Sync + 'p)>,
-}
-
-impl<R: Read> Read for Progress<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(f) = self.report {
-            let before = self.read >> 22;
-            self.read += n as u64;
-            if self.read >> 22 != before || n == 0 {
-                f(self.read);
-            }
-        }
-        Ok(n)
     }
 }

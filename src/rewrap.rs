@@ -52,6 +52,7 @@ use crate::format::age_header::{Header, read_prefix};
 use crate::journal::JournalWriter;
 use crate::keyring::StoredKeyItem;
 use crate::manifest::{PendingRewrap, RecipientInfo, Sidecar};
+use crate::progress::ProgressReader;
 use crate::repo::{BackupInfo, DEFAULT_LOCK_WAIT, Repository};
 use crate::unlock::Keys;
 use serde::{Deserialize, Serialize};
@@ -171,10 +172,14 @@ pub struct Rewrap<'r> {
     escrow: bool,
     lock_wait: Duration,
     on_item: Option<OnItem<'r>>,
+    on_progress: Option<OnProgress<'r>>,
 }
 
-/// The caller's progress callback.
+/// The caller's callback after each item.
 type OnItem<'r> = Box<dyn Fn(&ItemReport) + 'r>;
+
+/// The caller's callback with bytes done and bytes in all.
+type OnProgress<'r> = Box<dyn Fn(u64, u64) + 'r>;
 
 impl<'r> Rewrap<'r> {
     /// A rewrap of every backup and escrow item of `repo`, opening with `keys`.
@@ -188,6 +193,7 @@ impl<'r> Rewrap<'r> {
             escrow: true,
             lock_wait: DEFAULT_LOCK_WAIT,
             on_item: None,
+            on_progress: None,
         }
     }
 
@@ -218,6 +224,15 @@ impl<'r> Rewrap<'r> {
     /// Calls `f` after each backup or escrow item (for progress lines).
     pub fn on_item(mut self, f: impl Fn(&ItemReport) + 'r) -> Self {
         self.on_item = Some(Box::new(f));
+        self
+    }
+
+    /// Calls `f(done, total)` as backups' data is rewritten, at most every
+    /// 4 MiB: `total` is the size of every selected backup's data file; a
+    /// backup already up to date counts as done at once (for progress
+    /// bars; escrow and key items are small and not counted).
+    pub fn on_progress(mut self, f: impl Fn(u64, u64) + 'r) -> Self {
+        self.on_progress = Some(Box::new(f));
         self
     }
 
@@ -271,8 +286,18 @@ impl<'r> Rewrap<'r> {
             recipients: &recipients,
             dry_run: self.dry_run,
         };
+        let total: u64 = selected.iter().map(|b| b.sidecar.ciphertext_bytes).sum();
+        let mut done = 0u64;
         for b in &selected {
-            let item = step.backup(b, journal.as_mut())?;
+            let progress = self.on_progress.as_ref().map(|f| {
+                let base = done;
+                move |n: u64| f(base + n, total)
+            });
+            let item = step.backup(b, journal.as_mut(), progress)?;
+            done += b.sidecar.ciphertext_bytes;
+            if let Some(f) = &self.on_progress {
+                f(done, total);
+            }
             report.count(item, self.on_item.as_deref());
         }
         if self.escrow && self.class.is_none() && self.ids.is_empty() {
@@ -373,6 +398,7 @@ impl Step<'_> {
         &self,
         b: &BackupInfo,
         journal: Option<&mut JournalWriter<RewrapRecord>>,
+        progress: Option<impl Fn(u64)>,
     ) -> Result<ItemReport> {
         let storage = self.repo.storage();
         let mut sc = b.sidecar.clone();
@@ -383,7 +409,7 @@ impl Step<'_> {
         if !self.settle(&mut sc, &mut report, journal.as_deref_mut(), current, put)? {
             return Ok(report);
         }
-        let data = b.open_data()?;
+        let data = ProgressReader::new(b.open_data()?, 0, progress);
         let mut old = HashingReader::new(BufReader::with_capacity(1 << 20, data));
         let prefix = read_prefix(&mut old).map_err(|e| Error::Damaged {
             id: sc.id.clone(),

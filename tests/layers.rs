@@ -15,7 +15,15 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("foundation", &["error", "limits", "text", "util"]),
     (
         "io primitives",
-        &["beneath", "compression", "digest", "fsio", "spool", "stage"],
+        &[
+            "beneath",
+            "compression",
+            "digest",
+            "fsio",
+            "progress",
+            "spool",
+            "stage",
+        ],
     ),
     ("formats", &["config", "format", "id", "manifest"]),
     ("storage and streams", &["archive", "journal", "storage"]),

@@ -84,4 +84,42 @@ fn a_bar_is_drawn_on_a_terminal_and_nothing_without_one() {
         verify.contains("verifying ") && verify.contains("MiB"),
         "{verify:?}"
     );
+
+    // Copy and rewrap learn their total when they start.
+    let replica = f.path("replica").display().to_string();
+    let copy = on_tty(&f, &format!("copy --repo {repo} --to {replica}"));
+    assert!(
+        copy.contains("copying to ") && copy.contains("MiB") && copy.contains("copied media"),
+        "{copy:?}"
+    );
+    let o = nkbackup()
+        .args(["copy", "--repo", &repo, "--to"])
+        .arg(f.path("replica2"))
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("copied media") && !err.contains("copying to "),
+        "{err}"
+    );
+    let other = age::x25519::Identity::generate().to_public().to_string();
+    let o = nkbackup()
+        .args([
+            "recipient",
+            "add",
+            "--repo",
+            &repo,
+            &other,
+            "--label",
+            "second",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let rewrap = on_tty(&f, &format!("rewrap --repo {repo} -i {key}"));
+    assert!(
+        rewrap.contains("rewrapping") && rewrap.contains("rewrapped backup"),
+        "{rewrap:?}"
+    );
 }

@@ -7,7 +7,9 @@
 #      which start and stop their own Garage nodes on loopback,
 #   4. runs unit, integration, example and doc tests (cargo test),
 #   5. runs the hardware tests against a virtual OpenPGP card over real
-#      pcscd (hw-tests/run.sh); a missing harness fails the run.
+#      pcscd (hw-tests/run.sh); a missing harness fails the run,
+#   6. builds the Debian package (cargo deb) and tests it in a clean
+#      debootstrap root (tests/package/deb.sh).
 # Usage: tests/run-all.sh            (from anywhere)
 # Set NKBACKUP_SKIP_LINT=1 to skip fmt/clippy while iterating.
 set -euo pipefail
@@ -71,5 +73,8 @@ if [ ! -x hw-tests/run.sh ]; then
 fi
 say "hardware tests (virtual OpenPGP card over pcscd)"
 hw-tests/run.sh
+
+say "Debian package (cargo deb, installed in a debootstrap root)"
+tests/package/deb.sh
 
 say "all tests passed"

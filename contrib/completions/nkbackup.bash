@@ -597,7 +597,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__copy)
-            opts="-h --repo --to --class --json --s3-config --help"
+            opts="-h --repo --to --class --json --progress --quiet --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2745,7 +2745,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__rewrap)
-            opts="-i -h --repo --class --dry-run --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --class --dry-run --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

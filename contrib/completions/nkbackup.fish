@@ -226,6 +226,8 @@ complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l json -d 'Pr
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l recovery-key -d 'Ask for the recovery key (typed without echo)'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l recovery-passphrase -d 'Derive the recovery key from its passphrase (asked without echo)'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l i-know-the-last-try -d 'Present the PIN even when only one try is left (a wrong PIN then locks the token)'
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l progress -d 'Draw a progress bar even when stderr is not a terminal'
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -l quiet -d 'Never draw a progress bar'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand rewrap" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand completions" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand completions" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -252,6 +254,8 @@ complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l to -d 'The re
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l class -d 'Only backups of this class' -r
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l json -d 'Print the result as JSON'
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l progress -d 'Draw a progress bar even when stderr is not a terminal'
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -l quiet -d 'Never draw a progress bar'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand copy" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand keyring; and not __fish_seen_subcommand_from list help" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand keyring; and not __fish_seen_subcommand_from list help" -s h -l help -d 'Print help (see more with \'--help\')'

@@ -48,6 +48,8 @@ pub struct CopyArgs {
     /// Print the result as JSON.
     #[arg(long)]
     pub json: bool,
+    #[command(flatten)]
+    pub progress: crate::progress::ProgressArgs,
 }
 
 fn list(e: &Erasure) -> String {
@@ -136,19 +138,31 @@ pub fn copy(a: CopyArgs, cx: &crate::Ctx) -> Result<ExitCode> {
     let r = cx.open(&a.repo)?;
     let to = nkbackup::storage::open(&a.to, &cx.s3_settings()?)?;
     let json = a.json;
-    let rep = nkbackup::copy::Copy::new(&r, to)
+    let bar = a
+        .progress
+        .bar(json, &format!("copying to {}", a.to), Some(0));
+    let mut copy = nkbackup::copy::Copy::new(&r, to)
         .class(a.class)
         .on_item(|i| {
             if !json && i.copied {
-                eprintln!(
-                    "copied {} {} ({})",
-                    i.class,
-                    i.id,
-                    crate::output::human_bytes(i.bytes)
-                );
+                crate::progress::suspend(|| {
+                    eprintln!(
+                        "copied {} {} ({})",
+                        i.class,
+                        i.id,
+                        crate::output::human_bytes(i.bytes)
+                    )
+                });
             }
-        })
-        .run()?;
+        });
+    if let Some(pb) = bar.clone() {
+        copy = copy.on_progress(move |done, total| crate::progress::advance(&pb, done, total));
+    }
+    let rep = copy.run();
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    let rep = rep?;
     for w in &rep.warnings {
         eprintln!("warning: {}", crate::output::safe(w));
     }

@@ -13,13 +13,14 @@ pub struct TtyPin;
 
 impl PinSource for TtyPin {
     fn pin(&mut self, request: &PinRequest) -> Result<SecretString, CardError> {
-        let pin =
-            rpassword::prompt_password(format!("{}: ", request.description())).map_err(|e| {
-                CardError::PinUnavailable {
-                    label: request.label.clone(),
-                    reason: format!("no terminal to ask on ({e})"),
-                }
-            })?;
+        // A progress bar would draw over the prompt: hidden while asking.
+        let pin = crate::progress::suspend(|| {
+            rpassword::prompt_password(format!("{}: ", request.description()))
+        })
+        .map_err(|e| CardError::PinUnavailable {
+            label: request.label.clone(),
+            reason: format!("no terminal to ask on ({e})"),
+        })?;
         let pin = zeroize::Zeroizing::new(pin);
         if pin.is_empty() {
             return Err(CardError::PinUnavailable {
@@ -51,7 +52,7 @@ pub fn default_source(
         if let Some(mut p) = Pinentry::find()
             && interactive
         {
-            match p.pin(req) {
+            match crate::progress::suspend(|| p.pin(req)) {
                 Ok(pin) => return Ok(pin),
                 // Cancel means cancel: no second prompt on the terminal.
                 Err(e @ CardError::PinCancelled { .. }) => return Err(e),

@@ -5,7 +5,22 @@
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::io::IsTerminal;
+use std::sync::Mutex;
 use std::time::Duration;
+
+/// The bar being drawn, so that a PIN prompt or a printed line can hide it
+/// for a moment ([`suspend`]).
+static ACTIVE: Mutex<Option<ProgressBar>> = Mutex::new(None);
+
+/// Runs `f` with the current bar (if any) hidden: a PIN prompt on the
+/// terminal, a line printed between two bars' updates.
+pub fn suspend<T>(f: impl FnOnce() -> T) -> T {
+    let bar = ACTIVE.lock().ok().and_then(|b| b.clone());
+    match bar {
+        Some(pb) if !pb.is_finished() => pb.suspend(f),
+        _ => f(),
+    }
+}
 
 /// `--progress` / `--quiet`.
 #[derive(Args, Clone, Copy, Debug, Default)]
@@ -58,6 +73,16 @@ impl ProgressArgs {
         }
         pb.set_message(what.to_owned());
         pb.enable_steady_tick(Duration::from_millis(120));
+        if let Ok(mut active) = ACTIVE.lock() {
+            *active = Some(pb.clone());
+        }
         Some(pb)
     }
+}
+
+/// Moves `bar` to `done` of `total` bytes (copy and rewrap learn their
+/// total when they start).
+pub fn advance(bar: &ProgressBar, done: u64, total: u64) {
+    bar.set_length(total);
+    bar.set_position(done);
 }

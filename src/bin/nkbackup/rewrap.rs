@@ -3,6 +3,7 @@
 use crate::RepoArg;
 use crate::keys::{self, KeyArgs};
 use crate::output::print_json;
+use crate::progress::{self, ProgressArgs};
 use anyhow::{Context, Result, bail};
 use clap::{Args, Subcommand};
 use nkbackup::Repository;
@@ -25,6 +26,8 @@ pub struct RewrapArgs {
     pub json: bool,
     #[command(flatten)]
     pub keys: KeyArgs,
+    #[command(flatten)]
+    pub progress: ProgressArgs,
     /// Only these backups (ids, unique prefixes or `latest`; escrow items
     /// are left alone). Default: every backup and escrow item.
     pub ids: Vec<String>,
@@ -70,21 +73,20 @@ pub fn run(args: RewrapArgs, cx: &crate::Ctx) -> Result<()> {
         need_keys(&args.keys)?;
         keys::keys(&repo, &args.keys)?
     };
-    let json = args.json;
-    let report = Rewrap::new(&repo, &keys)
+    let rewrap = Rewrap::new(&repo, &keys)
         .class(args.class)
         .ids(args.ids)
-        .dry_run(args.dry_run)
-        .on_item(move |i| {
-            if !json {
-                line(i);
-            }
-        })
-        .run()
-        .context(
-            "rewrap stopped; what was rewrapped stays so, and running it again goes on from there",
-        )?;
-    summary(&report, json)
+        .dry_run(args.dry_run);
+    // A dry run reads nothing: no bar.
+    let bar = if args.dry_run {
+        None
+    } else {
+        args.progress.bar(args.json, "rewrapping", Some(0))
+    };
+    let report = run_with(rewrap, bar, args.json).context(
+        "rewrap stopped; what was rewrapped stays so, and running it again goes on from there",
+    )?;
+    summary(&report, args.json)
 }
 
 /// A rewrap needs a key that opens the backups as they are.
@@ -165,13 +167,30 @@ fn rewrap_all(
     keys: &nkbackup::unlock::Keys<'_>,
     json: bool,
 ) -> Result<RewrapReport> {
-    Ok(Rewrap::new(repo, keys)
-        .on_item(move |i| {
-            if !json {
-                line(i);
-            }
-        })
-        .run()?)
+    let bar = ProgressArgs::default().bar(json, "rewrapping", Some(0));
+    run_with(Rewrap::new(repo, keys), bar, json)
+}
+
+/// Runs a rewrap, printing a line per item (above the bar, if one is
+/// drawn) unless the output is JSON.
+fn run_with(
+    rewrap: Rewrap<'_>,
+    bar: Option<indicatif::ProgressBar>,
+    json: bool,
+) -> Result<RewrapReport> {
+    let mut rewrap = rewrap.on_item(move |i| {
+        if !json {
+            progress::suspend(|| line(i));
+        }
+    });
+    if let Some(pb) = bar.clone() {
+        rewrap = rewrap.on_progress(move |done, total| progress::advance(&pb, done, total));
+    }
+    let report = rewrap.run();
+    if let Some(pb) = bar {
+        pb.finish_and_clear();
+    }
+    Ok(report?)
 }
 
 /// Runs `nkbackup group …`.

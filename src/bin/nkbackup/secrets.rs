@@ -10,7 +10,8 @@ pub const PASSPHRASE_ENV: &str = "NKBACKUP_RECOVERY_PASSPHRASE";
 
 /// Asks on the terminal, without echo.
 pub fn prompt(label: &str, alternative: &str) -> Result<SecretString> {
-    match rpassword::prompt_password(label) {
+    // A progress bar would draw over the prompt: hidden while asking.
+    match crate::progress::suspend(|| rpassword::prompt_password(label)) {
         Ok(s) => Ok(SecretString::from(s)),
         Err(_) => bail!(
             "no terminal to ask for the {}; {alternative}",
