@@ -51,6 +51,9 @@ pub fn sidecar(data: &[u8]) {
             class: "archive".into(),
             promise: None,
             max_age: nkbackup::retention::Period::parse("36500d").ok(),
+            forever: None,
+            tolerance: None,
+            promise_max: None,
             keep: Default::default(),
             source_max_age: None,
             erasure_period: None,
@@ -88,6 +91,14 @@ pub fn journal(data: &[u8]) {
         // Journaled paths become object keys before prune touches them.
         for r in &st.records {
             let _ = nkbackup::storage::ObjectKey::new(r.path.as_str());
+        }
+        // Anchors: the journal's own head, and the head bytes read as an
+        // auditor's `--expect-head SEQ:SHA256`.
+        let _ = st.extends(&st.head());
+        if let Some(h) = head.and_then(|h| std::str::from_utf8(h).ok())
+            && let Ok(h) = h.parse::<nkbackup::journal::Head>()
+        {
+            let _ = st.extends(&h);
         }
     }
 }

@@ -152,6 +152,69 @@ pub struct JournalState<T> {
     /// Whether the head lagged the file by one line (a crash between the
     /// append and the head update; harmless, fixed by the next append).
     pub head_lagging: bool,
+    /// SHA-256 of every line, in file order (for [`JournalState::extends`]).
+    #[serde(skip)]
+    pub line_sha256: Vec<String>,
+}
+
+impl<T> JournalState<T> {
+    /// The journal's head as read: its number of lines and the SHA-256 of
+    /// the last one (what a report prints for an auditor to keep).
+    pub fn head(&self) -> Head {
+        Head {
+            seq: self.lines,
+            sha256: self.last_sha256.clone(),
+        }
+    }
+
+    /// Whether this journal extends the one `earlier` is the head of: its
+    /// line `earlier.seq` has the SHA-256 `earlier.sha256`. With an intact
+    /// chain that proves every line up to there is the one seen then,
+    /// whatever was appended since. `Err` says how it differs.
+    pub fn extends(&self, earlier: &Head) -> std::result::Result<(), String> {
+        if earlier.seq == 0 {
+            return Ok(());
+        }
+        let at = usize::try_from(earlier.seq - 1).unwrap_or(usize::MAX);
+        match self.line_sha256.get(at) {
+            None => Err(format!(
+                "it has {} line(s), fewer than the {} of the head it must extend: lines were removed",
+                self.lines, earlier.seq
+            )),
+            Some(h) if h.eq_ignore_ascii_case(&earlier.sha256) => Ok(()),
+            Some(h) => Err(format!(
+                "its line {} has SHA-256 {h}, not {}: the journal was rewritten at or before that line",
+                earlier.seq, earlier.sha256
+            )),
+        }
+    }
+}
+
+impl std::str::FromStr for Head {
+    type Err = String;
+    /// `SEQ:SHA256`, as reports print it.
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        let (seq, sha) = s
+            .split_once(':')
+            .ok_or_else(|| format!("{s:?} is not SEQ:SHA256"))?;
+        let seq = seq
+            .parse()
+            .map_err(|_| format!("{seq:?} is not a line number"))?;
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{sha:?} is not a SHA-256 (64 hex digits)"));
+        }
+        Ok(Head {
+            seq,
+            sha256: sha.to_ascii_lowercase(),
+        })
+    }
+}
+
+impl std::fmt::Display for Head {
+    /// `SEQ:SHA256`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}", self.seq, self.sha256)
+    }
 }
 
 fn sha256_hex(b: &[u8]) -> String {
@@ -197,6 +260,7 @@ pub fn check<T: Record>(
         lines: 0,
         last_sha256: GENESIS.to_owned(),
         head_lagging: false,
+        line_sha256: Vec::new(),
     };
     let mut expect_seq = 1u64;
     // Never more than the limit, even if the journal grew since the stat.
@@ -253,6 +317,7 @@ pub fn check<T: Record>(
                 st.records.push(r);
             }
         }
+        st.line_sha256.push(line.sha256.clone());
         st.last_sha256 = line.sha256;
     }
     let last_seq = st.records.last().map_or(0, |r| r.seq);

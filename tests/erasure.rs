@@ -15,7 +15,10 @@ use std::process::Command;
 
 /// Thursday: 7-day periods start at 00:00 UTC on Thursdays (epoch aligned).
 const P1: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
-const CHAT: &str = "[classes.chat]\nmax_age = \"7d\"\nerasure_period = \"7d\"\npromise = \"Chat messages are gone from backups within 14 days.\"\n[classes.logs]\nmax_age = \"7d\"\n";
+/// The tests prune days after the deadlines they test (when a period key
+/// is due), hence the
+/// tolerance (late deletions as violations: tests/retention_promises.rs).
+const CHAT: &str = "[classes.chat]\nmax_age = \"7d\"\nerasure_period = \"7d\"\ndeletion_tolerance = \"7d\"\npromise = \"Chat messages are gone from backups within 14 days.\"\n[classes.logs]\nmax_age = \"7d\"\ndeletion_tolerance = \"7d\"\n";
 
 struct Scenario {
     f: Fixture,
@@ -315,7 +318,7 @@ fn a_killed_erasure_is_completed_by_the_next_prune() {
     let t = "2026-01-15T01:00:00Z";
     let o = cli(
         s.f.repo_path(),
-        &["prune", "--at", t],
+        &["prune", "--ahead", "0", "--at", t],
         &[("NKBACKUP_TEST_CRASH_ERASE", "after-location")],
     );
     assert!(!o.status.success(), "the crash hook did not fire");
@@ -330,7 +333,7 @@ fn a_killed_erasure_is_completed_by_the_next_prune() {
     );
     // The period's backups were deleted before; its key is gone too
     // (deleted before the crash), and the next prune journals the rest.
-    let o = cli(s.f.repo_path(), &["prune", "--at", t], &[]);
+    let o = cli(s.f.repo_path(), &["prune", "--ahead", "0", "--at", t], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let st = retention::erasure::journal(&s.repo).unwrap();
     let events: Vec<ErasureEvent> = st.records.iter().map(|r| r.event).collect();
@@ -353,7 +356,7 @@ fn a_killed_erasure_is_completed_by_the_next_prune() {
     );
     assert!(!o.status.success());
     assert_eq!(s.repo.keyring().items(None).unwrap().len(), 2);
-    let o = cli(s.f.repo_path(), &["prune", "--at", t], &[]);
+    let o = cli(s.f.repo_path(), &["prune", "--ahead", "0", "--at", t], &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(s.repo.keyring().items(None).unwrap().len(), 1);
     let e = open_err(&s.repo, &s.ids[2], keys_of(&s.f.key));

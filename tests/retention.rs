@@ -45,31 +45,44 @@ fn check_cli(repo: &Path, at: &str, extra: &[&str]) -> (Option<i32>, String, Str
 }
 
 #[test]
-fn example_config_parses_and_encodes_the_promises() {
+fn example_config_parses_and_keeps_its_own_promises() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/examples/nkbackup.toml");
     let cfg = nkbackup::config::Config::parse(&fs::read_to_string(&path).unwrap(), &path).unwrap();
     let p = Policy::from_config(&cfg).unwrap();
-    for (class, max_age, promise_word) in [
+    // (class, promise_max, words of the promise): every promise states
+    // its bound, and the settings fit in it (checked at load).
+    for (class, bound, promise_word) in [
         ("logs", "7d", "7 days"),
         ("server-logs", "24h", "24 hours"),
         ("archive", "90d", "90 days"),
         ("uploads", "90d", "90 days"),
-        ("photos", "30d", "30 days"),
+        ("photos", "90d", "90 days"),
         ("accounts", "30d", "30 days"),
     ] {
         let c = p.class(class).unwrap_or_else(|| panic!("class {class}"));
-        assert_eq!(c.max_age.unwrap().to_string(), max_age, "{class}");
         assert!(
             c.promise.as_deref().unwrap().contains(promise_word),
             "{class}: {:?}",
             c.promise
         );
+        let b = c.promise_bound().unwrap().expect("promise_max stated");
+        assert_eq!(b.bound, bound, "{class}");
+        let total = c.source_max_age.unwrap().as_secs() + c.max_age.unwrap().as_secs();
+        assert!(total <= c.promise_max.unwrap().as_secs(), "{class}: {b:?}");
+        assert!(!c.keeps_forever(), "{class}");
     }
     assert_eq!(p.class("archive").unwrap().keep.daily, 14);
-    assert_eq!(p.class("uploads").unwrap().keep.monthly, 3);
+    assert_eq!(p.class("uploads").unwrap().keep.daily, 7);
+    assert_eq!(p.class("logs").unwrap().max_age.unwrap().to_string(), "2d");
+    let b = p
+        .class("uploads")
+        .unwrap()
+        .promise_bound()
+        .unwrap()
+        .unwrap();
     assert_eq!(
-        p.class("logs").unwrap().source_max_age.unwrap().as_secs(),
-        7 * 86_400
+        (b.sum.as_str(), b.longest.as_str(), b.margin.as_str()),
+        ("source_max_age 83d + max_age 7d", "90d", "0s")
     );
 }
 

@@ -26,10 +26,9 @@ fn check_is_fast_on_many_backups() {
     let text = fs::read_to_string(&cfg).unwrap();
     fs::write(
         &cfg,
-        text.replace(
-            "[classes.logs]\n",
-            "[classes.logs]\nmax_age = \"7d\"\nkeep_daily = 7\n",
-        ),
+        // Every class gets the deadline `init` leaves commented (logs: 7d).
+        text.replace("#max_age", "max_age")
+            .replace("[classes.logs]\n", "[classes.logs]\nkeep_daily = 7\n"),
     )
     .unwrap();
     let repo = nkbackup::Repository::open(f.repo_path()).unwrap();

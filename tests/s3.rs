@@ -21,7 +21,9 @@ fn key(s: &str) -> nkbackup::storage::ObjectKey {
     nkbackup::storage::ObjectKey::new(s).unwrap()
 }
 
-const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
+/// The tests prune a day or more after the deadlines they test, hence the
+/// tolerance (late deletions as violations: tests/retention_promises.rs).
+const CLASSES: &str = "\n[classes.logs]\nmax_age = \"7d\"\ndeletion_tolerance = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n\n[classes.archive]\nmax_age = \"90d\"\n";
 
 fn ok(out: Output) -> Output {
     assert!(
@@ -698,7 +700,9 @@ fn a_rewrap_in_a_bucket_survives_a_kill_and_revokes_the_old_key() {
 fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
     let g = Garage::start(1);
     let f = common::Fixture::new();
-    f.with_classes("[classes.chat]\nmax_age = \"7d\"\nerasure_period = \"7d\"\n");
+    f.with_classes(
+        "[classes.chat]\nmax_age = \"7d\"\nerasure_period = \"7d\"\ndeletion_tolerance = \"7d\"\n",
+    );
     let cfg = f.repo_path().join("nkbackup.toml");
     let text = fs::read_to_string(&cfg).unwrap()
         + "\n[keyring]\nmirrors = [\"s3://nkb/keyring-mirror\"]\n";
@@ -740,6 +744,7 @@ fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
         &repo,
         &PruneOptions {
             clock: Clock::Fixed(t),
+            ahead: Duration::ZERO,
             ..PruneOptions::new()
         },
     )

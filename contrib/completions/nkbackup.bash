@@ -1927,7 +1927,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__prune)
-            opts="-h --repo --at --grace --dry-run --lock-wait --json --s3-config --help"
+            opts="-h --repo --at --grace --dry-run --lock-wait --ahead --json --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1946,6 +1946,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --lock-wait)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --ahead)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2707,7 +2711,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__retention__subcmd__verify)
-            opts="-h --repo --at --grace --report --since --digests --json --s3-config --help"
+            opts="-h --repo --at --grace --report --since --digests --expect-head --json --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2730,6 +2734,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --expect-head)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -128,6 +128,24 @@ impl fmt::Display for Period {
     }
 }
 
+/// A length of time for people, to the minute from an hour on: `7d3h`,
+/// `14h55m`, `45m`, `30s` (the sign is dropped; `0s` for zero).
+pub fn span(d: time::Duration) -> String {
+    let s = d.whole_seconds().unsigned_abs();
+    let mut out = String::new();
+    let mut rest = if s >= 3_600 { s - s % 60 } else { s };
+    for (unit, len) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if rest >= len {
+            out.push_str(&format!("{}{unit}", rest / len));
+            rest %= len;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
+}
+
 impl std::str::FromStr for Period {
     type Err = RetentionError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
@@ -137,6 +155,16 @@ impl std::str::FromStr for Period {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn spans_read_like_people_write_them() {
+        let d = time::Duration::seconds;
+        assert_eq!(span(d(14 * 3_600 + 55 * 60 + 12)), "14h55m");
+        assert_eq!(span(d(-(7 * 86_400 + 3 * 3_600))), "7d3h");
+        assert_eq!(span(d(45 * 60 + 5)), "45m5s");
+        assert_eq!(span(d(30)), "30s");
+        assert_eq!(span(d(0)), "0s");
+    }
     use super::*;
 
     #[test]

@@ -21,7 +21,7 @@ pub use duration::Period;
 pub use erasure::ErasurePeriod;
 pub use group::GroupConfig;
 pub use job::{CommandConfig, JobConfig};
-pub use policy::{ClassPolicy, KeepRules, Policy};
+pub use policy::{ClassPolicy, FOREVER, KeepRules, Policy, PromiseBound};
 pub use recipient_kind::RecipientKind;
 pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
 
@@ -141,9 +141,25 @@ pub struct ClassConfig {
     /// What the class holds, or the promise it implements.
     #[serde(default)]
     pub description: Option<String>,
-    /// Retention: a backup must be gone by created + max_age (`7d`, `24h`).
+    /// Retention: a backup must be gone by created + max_age (`7d`, `24h`),
+    /// or `forever` (with `reason`) for a class kept without a deadline on
+    /// purpose.
     #[serde(default)]
     pub max_age: Option<String>,
+    /// Retention: why a class with `max_age = "forever"` keeps its backups
+    /// without a deadline (required there, refused elsewhere).
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// Retention: how late a deletion may complete and still count as
+    /// keeping the promise (default: not at all).
+    #[serde(default)]
+    pub deletion_tolerance: Option<String>,
+    /// Retention: the bound the promise makes: no datum of the class may
+    /// exist anywhere, at the source and in backups together, longer than
+    /// this. Checked at load against source_max_age + max_age
+    /// (+ erasure_period) + deletion_tolerance.
+    #[serde(default)]
+    pub promise_max: Option<String>,
     /// Retention: the privacy-policy promise this class implements.
     #[serde(default)]
     pub promise: Option<String>,
@@ -365,20 +381,32 @@ created = "{created}"
 
 # Classes: what kind of data a backup holds. compression: none | zstd | zstd:LEVEL
 # Retention (docs/RETENTION.md): max_age = "90d" (deadline), promise = "...",
-# keep_daily / keep_weekly / keep_monthly = N, source_max_age = "7d".
+# keep_daily / keep_weekly / keep_monthly = N, source_max_age = "7d",
+# promise_max = "97d" (checked: source_max_age + max_age must fit in it),
+# deletion_tolerance = "1h" (none by default: a late deletion fails verify).
 [classes.archive]
+# No deadline yet: retention check and verify flag this class until it has
+# one (or max_age = "forever" with reason = "...", if that is on purpose).
+#max_age = "90d"
+#promise = "Message archives are deleted from backups 90 days after they are made."
 description = "message archives and uploads"
 compression = "zstd:3"
 
 [classes.db]
+# No deadline yet (see above).
+#max_age = "30d"
 description = "database dumps"
 compression = "zstd:3"
 
 [classes.logs]
+# No deadline yet (see above).
+#max_age = "7d"
 description = "service logs"
 compression = "zstd:6"
 
 [classes.media]
+# No deadline yet (see above).
+#max_age = "90d"
 description = "already-compressed media"
 compression = "none"
 "#

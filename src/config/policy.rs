@@ -56,6 +56,17 @@ pub struct ClassPolicy {
     /// Maximum age of a backup; `None` means no deadline.
     #[serde(serialize_with = "ser_period_opt")]
     pub max_age: Option<Period>,
+    /// `Some(reason)` when the class keeps backups forever on purpose
+    /// (`max_age = "forever"` with `reason`); a class with neither a
+    /// deadline nor this is a violation ([`ClassPolicy::keeps_forever`]).
+    pub forever: Option<String>,
+    /// How late a deletion may complete and still keep the promise
+    /// (`deletion_tolerance`; `None`: not at all).
+    #[serde(serialize_with = "ser_period_opt")]
+    pub tolerance: Option<Period>,
+    /// The bound the promise makes (`promise_max`), checked at load.
+    #[serde(serialize_with = "ser_period_opt")]
+    pub promise_max: Option<Period>,
     /// Keep rules inside `max_age`.
     pub keep: KeepRules,
     /// Files older than this in a sealed tree are reported.
@@ -96,10 +107,39 @@ impl ClassPolicy {
                 })
                 .transpose()
         };
-        Ok(ClassPolicy {
+        let invalid = |message: String| RetentionError::ClassInvalid {
+            class: class.to_owned(),
+            message,
+        };
+        let forever = c.max_age.as_deref() == Some(FOREVER);
+        let forever = match (forever, &c.reason) {
+            (true, Some(r)) if !r.trim().is_empty() => Some(r.clone()),
+            (true, _) => {
+                return Err(invalid(format!(
+                    "max_age = \"{FOREVER}\" needs reason = \"…\": say why this class keeps its backups without a deadline (it is shown in every report)"
+                ))
+                .into());
+            }
+            (false, Some(_)) => {
+                return Err(invalid(format!(
+                    "reason is only for max_age = \"{FOREVER}\"; remove it, or use it as the promise"
+                ))
+                .into());
+            }
+            (false, None) => None,
+        };
+        let max_age = if forever.is_some() {
+            None
+        } else {
+            period("max_age", &c.max_age)?
+        };
+        let p = ClassPolicy {
             class: class.to_owned(),
             promise: c.promise.clone(),
-            max_age: period("max_age", &c.max_age)?,
+            max_age,
+            forever,
+            tolerance: period("deletion_tolerance", &c.deletion_tolerance)?,
+            promise_max: period("promise_max", &c.promise_max)?,
             keep: KeepRules {
                 daily: c.keep_daily.unwrap_or(0),
                 weekly: c.keep_weekly.unwrap_or(0),
@@ -117,7 +157,88 @@ impl ClassPolicy {
                 p => p,
             },
             compression: c.compression()?,
-        })
+        };
+        p.promise_bound().map_err(invalid)?;
+        Ok(p)
+    }
+
+    /// Whether the class keeps backups forever without saying so on
+    /// purpose: no `max_age`, no `max_age = "forever"` with a reason. No
+    /// promise can hold for it; check, verify and the report flag it.
+    pub fn keeps_forever(&self) -> bool {
+        self.max_age.is_none() && self.forever.is_none()
+    }
+
+    /// How far ahead of its deadline prune may delete a backup of this
+    /// class when asked for `ahead`: at most half of `max_age`, so that a
+    /// backup lives at least half its time (a 24-hour class pruned once a
+    /// night needs a more frequent prune or a tolerance, not an early
+    /// deletion of the backup just made).
+    pub fn ahead(&self, ahead: time::Duration) -> time::Duration {
+        match self.max_age {
+            Some(m) => ahead.min(m.to_duration() / 2),
+            None => time::Duration::ZERO,
+        }
+    }
+
+    /// The deletion tolerance as a duration (zero when none is set).
+    pub fn tolerance(&self) -> time::Duration {
+        self.tolerance
+            .map_or(time::Duration::ZERO, |t| t.to_duration())
+    }
+
+    /// The machine-checked promise, if the class states `promise_max`: the
+    /// longest a datum can live (source_max_age + max_age, + erasure_period
+    /// for a crypto-erased class, whose copies stay readable until the
+    /// period's last deadline, + deletion_tolerance) against the bound.
+    /// An error says why the promise cannot hold.
+    pub fn promise_bound(&self) -> Result<Option<PromiseBound>, String> {
+        let Some(bound) = self.promise_max else {
+            return Ok(None);
+        };
+        let Some(max_age) = self.max_age else {
+            return Err(format!(
+                "promise_max {bound} cannot hold without a deadline: set max_age"
+            ));
+        };
+        let Some(source) = self.source_max_age else {
+            return Err(format!(
+                "promise_max {bound} needs source_max_age: how long the service itself keeps the data (the bound counts the source and the backups together)"
+            ));
+        };
+        let parts: Vec<(&str, Period)> = [
+            ("source_max_age", Some(source)),
+            ("max_age", Some(max_age)),
+            ("erasure_period", self.erasure_period),
+            ("deletion_tolerance", self.tolerance),
+        ]
+        .into_iter()
+        .filter_map(|(n, p)| p.map(|p| (n, p)))
+        .collect();
+        let longest: u64 = parts.iter().map(|(_, p)| p.as_secs()).sum();
+        let sum = parts
+            .iter()
+            .map(|(n, p)| format!("{n} {p}"))
+            .collect::<Vec<_>>()
+            .join(" + ");
+        let show = |s: u64| Period::from_secs(s).map_or(format!("{s}s"), |p| p.to_string());
+        if longest > bound.as_secs() {
+            return Err(format!(
+                "{sum} = {} exceeds promise_max {bound}: a datum sealed on its last day at the source can live until then, so the promise is broken by {}; shorten max_age or source_max_age, or correct promise_max",
+                show(longest),
+                show(longest - bound.as_secs())
+            ));
+        }
+        Ok(Some(PromiseBound {
+            bound: bound.to_string(),
+            longest: show(longest),
+            sum,
+            margin: if longest == bound.as_secs() {
+                "0s".into()
+            } else {
+                show(bound.as_secs() - longest)
+            },
+        }))
     }
 
     /// The deadline of a backup created at `created`, if the class has
@@ -148,6 +269,23 @@ impl ClassPolicy {
             None => time::Duration::ZERO,
         }
     }
+}
+
+/// `max_age = "forever"`: a class without a deadline, on purpose.
+pub const FOREVER: &str = "forever";
+
+/// A class's promise, checked: how long a datum can live at most, against
+/// the bound the promise states.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PromiseBound {
+    /// `promise_max`.
+    pub bound: String,
+    /// The longest a datum can live under the settings.
+    pub longest: String,
+    /// How that is made up (`source_max_age 30d + max_age 60d`).
+    pub sum: String,
+    /// `bound - longest`.
+    pub margin: String,
 }
 
 /// The policies of all configured classes.

@@ -56,6 +56,16 @@ pub enum RetentionError {
         max_age: String,
     },
 
+    /// A class's retention settings contradict each other or the bound
+    /// its promise states (`promise_max`).
+    #[error("{message}")]
+    ClassInvalid {
+        /// The class.
+        class: String,
+        /// What is wrong and what to change.
+        message: String,
+    },
+
     /// A compliance report was asked for with an unsupported file name.
     #[error("cannot write report {path}: the name must end in .md or .html")]
     ReportFormat {

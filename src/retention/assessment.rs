@@ -140,6 +140,15 @@ pub enum ProblemKind {
     /// A period key whose every backup is past its deadline is still in
     /// the keyring.
     KeyOverdue,
+    /// A class has no deadline and does not say `max_age = "forever"` on
+    /// purpose: it keeps backups forever, no promise can hold.
+    NoDeadline,
+    /// A deletion completed after the backup's deadline (plus the class's
+    /// `deletion_tolerance`): the promise was broken for that long.
+    DeletedLate,
+    /// A journal does not extend the head an auditor kept from an earlier
+    /// report (`--expect-head`): its history was rewritten.
+    JournalRewritten,
 }
 
 /// Something a person has to look at.
@@ -193,6 +202,16 @@ pub struct ClassSummary {
     pub promise: Option<String>,
     /// `max_age`, canonical (`90d`).
     pub max_age: Option<String>,
+    /// Why the class keeps backups forever, when it does so on purpose
+    /// (`max_age = "forever"`).
+    pub forever: Option<String>,
+    /// Whether it keeps backups forever *without* saying so: no promise
+    /// can hold (a violation in `retention verify`).
+    pub keeps_forever: bool,
+    /// `deletion_tolerance`, canonical, if set.
+    pub tolerance: Option<String>,
+    /// The machine-checked promise (`promise_max`), if stated.
+    pub promise_bound: Option<crate::config::PromiseBound>,
     /// Keep rules.
     pub keep: KeepRules,
     /// Backups held (sidecars present).

@@ -18,9 +18,10 @@ use super::evaluate::{Evaluation, Problem, ProblemKind, State, evaluate};
 use super::journal::{self, Damage, Event};
 use super::prune::Deletion;
 use crate::error::Result;
+use crate::journal::Head;
 use crate::repo::Repository;
 use serde::Serialize;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use time::OffsetDateTime;
 
 /// How to verify.
@@ -35,6 +36,32 @@ pub struct AuditOptions {
     /// Also hash every data file against its sidecar's SHA-256 (reads
     /// all backup data; default: compare lengths only).
     pub digests: bool,
+    /// Heads an auditor kept from an earlier report, by journal name
+    /// (`deletions`, `drills`, `rewraps`, `erasures`): each journal must
+    /// extend its head, else it was rewritten (a violation).
+    pub expect_heads: BTreeMap<String, Head>,
+}
+
+/// The journals a report anchors, by the names `--expect-head` takes.
+pub const JOURNALS: [&str; 4] = [
+    super::journal::DELETIONS,
+    crate::drill::DRILLS,
+    crate::rewrap::JOURNAL,
+    crate::keyring::ERASURES,
+];
+
+/// One journal's head as verified: what an auditor copies into the next
+/// verification (`--expect-head NAME=SEQ:SHA256`).
+#[derive(Debug, Clone, Serialize)]
+pub struct JournalHead {
+    /// The journal's name.
+    pub journal: String,
+    /// The head now: lines and the last line's SHA-256.
+    pub head: Head,
+    /// The head it was checked against, if one was given.
+    pub expected: Option<Head>,
+    /// Whether the journal extends the expected head (`None`: none given).
+    pub extends_expected: Option<bool>,
 }
 
 impl Default for AuditOptions {
@@ -44,6 +71,7 @@ impl Default for AuditOptions {
             grace: super::DEFAULT_GRACE,
             since: None,
             digests: false,
+            expect_heads: BTreeMap::new(),
         }
     }
 }
@@ -169,6 +197,8 @@ pub struct AuditReport {
     pub rewraps: RewrapSummary,
     /// Crypto-erasures: the journal's condition and every erasure proved.
     pub erasures: ErasureSummary,
+    /// Every journal's head, checked against the expected ones given.
+    pub heads: Vec<JournalHead>,
 }
 
 impl AuditReport {
@@ -271,6 +301,9 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
             }
         }
         if opts.since.is_none_or(|s| r.at >= s) {
+            if let Some(p) = late(&d, repo.policy()) {
+                violations.push(p);
+            }
             deletions.push(d);
         }
     }
@@ -325,13 +358,39 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         Some(_) => "versioned: no older version of a deleted object remains".into(),
         None => "no deleted objects to check".into(),
     };
-    let drills_in_period = crate::drill::read_journal(repo)?
+    let drill_journal = crate::drill::read_journal(repo)?;
+    let mut heads = vec![
+        anchor(super::journal::DELETIONS, &st, opts),
+        anchor(crate::drill::DRILLS, &drill_journal, opts),
+    ];
+    let drills_in_period = drill_journal
         .records
         .into_iter()
         .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
         .collect();
-    let rewraps = rewraps(repo, &listing, opts, at, &mut violations)?;
-    let erasures = erasures(repo, &listing, opts, at, &mut violations)?;
+    let rewraps = rewraps(repo, &listing, opts, at, &mut violations, &mut heads)?;
+    let erasures = erasures(repo, &listing, opts, at, &mut violations, &mut heads)?;
+    let heads = heads
+        .into_iter()
+        .map(|(name, head, check)| {
+            if let Some(Err(why)) = &check {
+                violations.push(Problem {
+                    kind: ProblemKind::JournalRewritten,
+                    subject: format!("{name} journal"),
+                    detail: format!(
+                        "it does not extend the head you expected ({}): {why}; compare it with your copy of the earlier report",
+                        opts.expect_heads[name]
+                    ),
+                });
+            }
+            JournalHead {
+                journal: name.to_owned(),
+                head,
+                expected: opts.expect_heads.get(name).cloned(),
+                extends_expected: check.map(|c| c.is_ok()),
+            }
+        })
+        .collect();
     Ok(AuditReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
@@ -351,6 +410,49 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         drills_in_period,
         rewraps,
         erasures,
+        heads,
+    })
+}
+
+/// A journal's head, and its check against the expected head if one was
+/// given.
+type Anchored = (&'static str, Head, Option<std::result::Result<(), String>>);
+
+fn anchor<T>(
+    name: &'static str,
+    st: &crate::journal::JournalState<T>,
+    opts: &AuditOptions,
+) -> Anchored {
+    (
+        name,
+        st.head(),
+        opts.expect_heads.get(name).map(|h| st.extends(h)),
+    )
+}
+
+/// A deletion completed after its deadline and the class's tolerance is
+/// a broken promise, however complete it is now.
+fn late(d: &Deletion, policy: &super::Policy) -> Option<Problem> {
+    let lead = d.lead()?;
+    let cp = d.class.as_deref().and_then(|c| policy.class(c));
+    let tolerance = cp.map_or(time::Duration::ZERO, |c| c.tolerance());
+    if lead >= -tolerance {
+        return None;
+    }
+    let class = d.class.as_deref().unwrap_or("?");
+    Some(Problem {
+        kind: ProblemKind::DeletedLate,
+        subject: d.id.clone().unwrap_or_else(|| d.path.clone()),
+        detail: format!(
+            "class {class} backup was deleted at {}, {} after its deadline {} ({}): the promise was broken for that long; prune at least daily with --ahead (default 24h) so that backups leave before their deadline",
+            d.done_at.map(super::rfc3339).unwrap_or_default(),
+            crate::config::duration::span(lead),
+            d.deadline.map(super::rfc3339).unwrap_or_default(),
+            match cp.and_then(|c| c.tolerance) {
+                Some(t) => format!("deletion_tolerance {t}"),
+                None => "no deletion_tolerance is configured".into(),
+            }
+        ),
     })
 }
 
@@ -363,9 +465,11 @@ fn erasures(
     opts: &AuditOptions,
     at: OffsetDateTime,
     violations: &mut Vec<Problem>,
+    heads: &mut Vec<Anchored>,
 ) -> Result<ErasureSummary> {
     use crate::keyring::ErasureEvent;
     let st = super::erasure::journal(repo)?;
+    heads.push(anchor(crate::keyring::ERASURES, &st, opts));
     for d in &st.damage {
         violations.push(Problem {
             kind: ProblemKind::JournalDamaged,
@@ -425,7 +529,7 @@ fn erasures(
             });
         }
     }
-    let (due, problems) = super::erasure::due(repo, listing, at)?;
+    let (due, problems) = super::erasure::due(repo, listing, at, time::Duration::ZERO)?;
     violations.extend(problems);
     for e in due {
         violations.push(Problem {
@@ -461,8 +565,10 @@ fn rewraps(
     opts: &AuditOptions,
     at: OffsetDateTime,
     violations: &mut Vec<Problem>,
+    heads: &mut Vec<Anchored>,
 ) -> Result<RewrapSummary> {
     let st = crate::rewrap::journal(repo)?;
+    heads.push(anchor(crate::rewrap::JOURNAL, &st, opts));
     for d in &st.damage {
         violations.push(Problem {
             kind: ProblemKind::JournalDamaged,

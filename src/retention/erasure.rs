@@ -210,6 +210,7 @@ pub(crate) fn due(
     repo: &Repository,
     listing: &crate::repo::Listing,
     at: OffsetDateTime,
+    ahead: time::Duration,
 ) -> Result<(Vec<Erasure>, Vec<Problem>)> {
     let deleted = deleted_backups(repo)?;
     let mut out = Vec::new();
@@ -230,13 +231,18 @@ pub(crate) fn due(
         let Ok(p) = ErasurePeriod::parse(&period) else {
             continue;
         };
-        let Some(max_age) = repo.policy().class(&class).and_then(|c| c.max_age) else {
+        let Some(cp) = repo.policy().class(&class) else {
+            continue;
+        };
+        let Some(max_age) = cp.max_age else {
             continue;
         };
         let Some(due_at) = p.end().checked_add(max_age.to_duration()) else {
             continue;
         };
-        if due_at > at {
+        // Due before the next prune (prune's --ahead, capped as for the
+        // class's backups): the period's last backup is deleted now too.
+        if due_at > at.checked_add(cp.ahead(ahead)).unwrap_or(at) {
             continue;
         }
         let e = erasure_of(

@@ -132,6 +132,16 @@ pub fn evaluate(
             );
         }
     }
+    for cp in policy.classes.values().filter(|c| c.keeps_forever()) {
+        problems.push(Problem {
+            kind: ProblemKind::NoDeadline,
+            subject: format!("class {}", cp.class),
+            detail: format!(
+                "keeps backups forever: no promise can hold; set max_age in [classes.{}] (or max_age = \"forever\" with a reason, if keeping them is on purpose)",
+                cp.class
+            ),
+        });
+    }
     let orphans = find_orphans(repo, listing, at, grace, &mut problems);
     let mut classes: Vec<ClassSummary> = policy
         .classes
@@ -184,6 +194,10 @@ fn summary(class: String, cp: Option<&ClassPolicy>) -> ClassSummary {
         configured: cp.is_some(),
         promise: cp.and_then(|c| c.promise.clone()),
         max_age: cp.and_then(|c| c.max_age).map(|m| m.to_string()),
+        forever: cp.and_then(|c| c.forever.clone()),
+        keeps_forever: cp.is_some_and(|c| c.keeps_forever()),
+        tolerance: cp.and_then(|c| c.tolerance).map(|t| t.to_string()),
+        promise_bound: cp.and_then(|c| c.promise_bound().ok().flatten()),
         keep: cp.map(|c| c.keep).unwrap_or_default(),
         backups: 0,
         ok: 0,

@@ -31,6 +31,10 @@ pub enum Reason {
     Overdue,
     /// Within max_age but not selected by the keep rules.
     Surplus,
+    /// Not yet past its deadline, but it would be before the next prune
+    /// (`prune --ahead`, default 24 h): deleted a little early rather
+    /// than late.
+    Ahead,
     /// Data file without a sidecar, older than the grace period.
     IncompleteWrite,
     /// `tmp/*.partial` older than the grace period.

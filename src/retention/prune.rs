@@ -43,7 +43,14 @@ pub struct PruneOptions {
     pub grace: time::Duration,
     /// How long to wait for the repository lock.
     pub lock_wait: std::time::Duration,
+    /// Also delete backups whose deadline falls within this time from
+    /// now, so that a prune run this often never deletes late (default
+    /// [`DEFAULT_AHEAD`], for a nightly prune; zero: only what is overdue).
+    pub ahead: time::Duration,
 }
+
+/// The default of [`PruneOptions::ahead`]: 24 hours, for a nightly prune.
+pub const DEFAULT_AHEAD: time::Duration = time::Duration::hours(24);
 
 impl PruneOptions {
     /// Defaults: real clock, not a dry run, 24 h grace, one hour lock wait.
@@ -53,6 +60,7 @@ impl PruneOptions {
             dry_run: false,
             grace: super::DEFAULT_GRACE,
             lock_wait: DEFAULT_LOCK_WAIT,
+            ahead: DEFAULT_AHEAD,
         }
     }
 }
@@ -91,6 +99,12 @@ pub struct Deletion {
 }
 
 impl Deletion {
+    /// How long before its deadline the deletion was complete (negative:
+    /// after it); `None` without a deadline or before completion.
+    pub fn lead(&self) -> Option<time::Duration> {
+        Some(self.deadline? - self.done_at?)
+    }
+
     /// The deletion an intent record describes.
     pub fn from_intent(r: &Record) -> Self {
         Deletion {
@@ -212,18 +226,27 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             .filter(|p| {
                 !matches!(
                     p.kind,
-                    ProblemKind::IncompleteWrite | ProblemKind::StalePartial
+                    ProblemKind::IncompleteWrite
+                        | ProblemKind::StalePartial
+                        | ProblemKind::NoDeadline
                 )
             })
             .cloned(),
     );
-    // 3. Delete overdue and surplus backups (assessments are in listing order).
+    // 3. Delete overdue and surplus backups, and those whose deadline
+    // comes before the next prune (assessments are in listing order).
     for (b, a) in listing.backups.iter().zip(&eval.backups) {
+        let ahead = policy
+            .class(&a.class)
+            .map_or(time::Duration::ZERO, |c| c.ahead(opts.ahead));
+        let horizon = at.checked_add(ahead).unwrap_or(at);
+        let early = a.action == Action::Keep && a.deadline.is_some_and(|d| d <= horizon);
         match a.action {
-            Action::Keep => {
+            Action::Keep if !early => {
                 report.kept += 1;
                 continue;
             }
+            Action::Keep => {}
             Action::Hold => {
                 if a.state == State::Overdue {
                     report.overdue_held += 1;
@@ -245,6 +268,8 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
         }
         let reason = if a.state == State::Overdue {
             Reason::Overdue
+        } else if early {
+            Reason::Ahead
         } else {
             Reason::Surplus
         };
@@ -339,7 +364,8 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             .backups
             .retain(|b| !planned.contains(b.sidecar.id.as_str()));
     }
-    let (due, problems) = super::erasure::due(repo, &listing, at)?;
+    // Keys too leave before their deadline rather than after it.
+    let (due, problems) = super::erasure::due(repo, &listing, at, opts.ahead)?;
     report.problems.extend(problems);
     if opts.dry_run {
         report.erasures = due;

@@ -16,7 +16,10 @@ pub use time::{Duration, OffsetDateTime};
 
 pub const T0: OffsetDateTime = datetime!(2026-01-01 00:00:00 UTC);
 
-pub const CLASSES: &str = "[classes.logs]\nmax_age = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n[classes.archive]\nmax_age = \"90d\"\nkeep_daily = 1\n";
+/// The scenario prunes days after the deadlines on purpose (its tests are
+/// about the journal and the proof of absence), so its logs class allows
+/// that; late deletions as violations: tests/retention_promises.rs.
+pub const CLASSES: &str = "[classes.logs]\nmax_age = \"7d\"\ndeletion_tolerance = \"7d\"\npromise = \"Logs are deleted after 7 days.\"\n[classes.archive]\nmax_age = \"90d\"\nkeep_daily = 1\n";
 
 pub fn seal_at(repo: &Repository, class: &str, t: OffsetDateTime) -> nkbackup::BackupInfo {
     repo.find(&crate::common::seal_at(repo, class, t)).unwrap()
@@ -26,11 +29,15 @@ pub fn at(t: OffsetDateTime) -> Clock {
     Clock::Fixed(t)
 }
 
+/// Prunes at `t` exactly: only what is overdue or surplus then (no
+/// `ahead`; the scenarios place their prunes after the deadlines they
+/// test, and tests/retention_promises.rs tests `ahead`).
 pub fn prune_at(repo: &Repository, t: OffsetDateTime) -> retention::PruneReport {
     retention::prune(
         repo,
         &PruneOptions {
             clock: at(t),
+            ahead: Duration::ZERO,
             ..PruneOptions::new()
         },
     )

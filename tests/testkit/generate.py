@@ -431,6 +431,26 @@ case("key-item-too-many-recipients", "a key item listing 300 recipients",
      payload="key-item", id=PLACE)
 
 
+# --- the repository's own nkbackup.toml --------------------------------
+# payload "classes": the [classes] tables of a planted nkbackup.toml (the
+# configuration lives in the repository too), beside a valid backup.
+case("promise-contradicted", "a class whose settings outlive the bound its promise states",
+     b'[classes.archive]\npromise = "Deleted within 90 days, backups included."\n'
+     b'promise_max = "90d"\nsource_max_age = "90d"\nmax_age = "90d"\n',
+     [("retention-check", 1, "source_max_age 90d + max_age 90d = 180d exceeds promise_max 90d"),
+      ("retention-verify", 1, "exceeds promise_max 90d")],
+     payload="classes")
+case("forever-without-reason", "a class kept forever that does not say why",
+     b'[classes.archive]\nmax_age = "forever"\n',
+     [("retention-check", 1, "needs reason")],
+     payload="classes")
+case("no-deadline", "a class without a deadline: it keeps backups forever",
+     b'[classes.archive]\ndescription = "no max_age"\n',
+     [("retention-check", 7, "keeps backups forever: no promise can hold"),
+      ("retention-verify", 6, "keeps backups forever: no promise can hold")],
+     payload="classes")
+
+
 def main():
     import sys
     out = sys.argv[1] if len(sys.argv) > 1 else HERE

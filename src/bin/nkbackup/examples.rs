@@ -176,11 +176,11 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     (
         "retention verify",
-        "nkbackup retention verify --repo /srv/backups --report audit.html\nnkbackup retention verify --repo /srv/backups --since 2026-11-01 --digests --json",
+        "nkbackup retention verify --repo /srv/backups --report audit.html\nnkbackup retention verify --repo /srv/backups --since 2026-11-01 --digests --json\nnkbackup retention verify --repo /srv/backups --expect-head deletions=42:HEAD_FROM_THE_LAST_REPORT",
     ),
     (
         "prune",
-        "nkbackup prune --repo /srv/backups --dry-run\nnkbackup prune --repo /srv/backups && nkbackup retention verify --repo /srv/backups",
+        "nkbackup prune --repo /srv/backups --dry-run\nnkbackup prune --repo /srv/backups && nkbackup retention verify --repo /srv/backups\nnkbackup prune --repo /srv/backups --ahead 2h    # from an hourly timer, for a 12-hour class",
     ),
     (
         "restore",

@@ -423,6 +423,20 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
                 r.config().repository.id,
                 r.location()
             );
+            let open: Vec<&str> = r
+                .policy()
+                .classes
+                .values()
+                .filter(|c| c.keeps_forever())
+                .map(|c| c.class.as_str())
+                .collect();
+            if !open.is_empty() {
+                println!(
+                    "then: give classes {} a deadline (max_age in {}; the lines are there, commented): until then they keep backups forever, and `retention check` and `retention verify` say so",
+                    open.join(", "),
+                    r.storage().describe(&nkbackup::repo::config_key())
+                );
+            }
         }
         Command::Recipient(RecipientCmd::Add {
             repo,

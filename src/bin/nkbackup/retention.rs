@@ -58,29 +58,52 @@ pub enum RetentionCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Prove the state: journaled deletions are gone, nothing is overdue,
-    /// nothing is orphaned; optionally write a compliance report. Exit 0
-    /// when all holds, 6 on any violation.
-    Verify {
-        #[command(flatten)]
-        repo: RepoArg,
-        #[command(flatten)]
-        clock: ClockArgs,
-        /// Write a compliance report (FILE.md, with FILE.svg beside it, or
-        /// FILE.html with the timeline inline).
-        #[arg(long, value_name = "FILE")]
-        report: Option<PathBuf>,
-        /// Report deletions from this time on (default: the whole journal).
-        #[arg(long, value_name = "TIME")]
-        since: Option<String>,
-        /// Also check every data file's SHA-256 against its sidecar (reads
-        /// all backup data).
-        #[arg(long)]
-        digests: bool,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    /// Prove the state: journaled deletions are gone and were on time,
+    /// nothing is overdue, every class has a deadline, nothing is
+    /// orphaned, the journals extend the heads given; optionally write a
+    /// compliance report. Exit 0 when all holds, 6 on any violation.
+    Verify(VerifyArgs),
+}
+
+/// `nkbackup retention verify`.
+#[derive(Args)]
+pub struct VerifyArgs {
+    #[command(flatten)]
+    repo: RepoArg,
+    #[command(flatten)]
+    clock: ClockArgs,
+    /// Write a compliance report (FILE.md, with FILE.svg beside it, or
+    /// FILE.html with the timeline inline).
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Report deletions from this time on (default: the whole journal).
+    #[arg(long, value_name = "TIME")]
+    since: Option<String>,
+    /// Also check every data file's SHA-256 against its sidecar (reads
+    /// all backup data).
+    #[arg(long)]
+    digests: bool,
+    /// A journal head kept from an earlier report: the journal must
+    /// extend it (deletions, drills, rewraps or erasures; repeatable).
+    #[arg(long, value_name = "JOURNAL=SEQ:SHA256", value_parser = parse_head)]
+    expect_head: Vec<(String, nkbackup::journal::Head)>,
+    /// Print JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+/// `--expect-head deletions=12:ab…`.
+fn parse_head(s: &str) -> std::result::Result<(String, nkbackup::journal::Head), String> {
+    let (name, head) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?}: write JOURNAL=SEQ:SHA256, as the report prints it"))?;
+    if !retention::audit::JOURNALS.contains(&name) {
+        return Err(format!(
+            "no journal {name:?}: the journals are {}",
+            retention::audit::JOURNALS.join(", ")
+        ));
+    }
+    Ok((name.to_owned(), head.parse()?))
 }
 
 #[derive(Args)]
@@ -95,9 +118,21 @@ pub struct PruneArgs {
     /// Seconds to wait for another writer's lock.
     #[arg(long, default_value_t = 3600, value_name = "SECS")]
     lock_wait: u64,
+    /// Also delete what reaches its deadline within this time, so that a
+    /// prune run this often never deletes late (0: only what is overdue).
+    #[arg(long, default_value = "24h", value_name = "DURATION")]
+    ahead: String,
     /// Print JSON.
     #[arg(long)]
     json: bool,
+}
+
+/// `--ahead`: a duration, or 0.
+fn ahead(s: &str) -> Result<time::Duration> {
+    if s.trim() == "0" {
+        return Ok(time::Duration::ZERO);
+    }
+    Ok(Period::parse(s)?.to_duration())
 }
 
 fn t(x: Option<time::OffsetDateTime>) -> String {
@@ -113,14 +148,7 @@ pub fn run(cmd: RetentionCmd, cx: &crate::Ctx) -> Result<ExitCode> {
             summary,
             json,
         } => check(cx, &repo, &clock, class, summary, json),
-        RetentionCmd::Verify {
-            repo,
-            clock,
-            report,
-            since,
-            digests,
-            json,
-        } => verify(cx, &repo, &clock, report, since, digests, json),
+        RetentionCmd::Verify(a) => verify(cx, a),
     }
 }
 
@@ -208,7 +236,12 @@ fn check(
             println!(
                 "{:<12} {:>7} {:>8} {:>5} {:>8} {:>7} {:>7} {:>9} {:<20} {}",
                 c.class,
-                c.max_age.as_deref().unwrap_or("-"),
+                match (&c.max_age, &c.forever, c.keeps_forever) {
+                    (Some(m), _, _) => m.as_str(),
+                    (None, Some(_), _) => "forever",
+                    (None, None, true) => "NONE",
+                    (None, None, false) => "-",
+                },
                 c.backups,
                 c.ok,
                 c.due_soon,
@@ -223,6 +256,23 @@ fn check(
                 })
             );
         }
+    }
+    // A backup whose deadline comes within a day is deleted late unless a
+    // prune runs before it (the nightly one does, with --ahead 24h).
+    let horizon = ev.at + retention::prune::DEFAULT_AHEAD;
+    let soon: Vec<_> = ev
+        .backups
+        .iter()
+        .filter(|a| a.state != State::Overdue && a.action != Action::Delete)
+        .filter_map(|a| a.deadline.filter(|d| *d <= horizon).map(|d| (a, d)))
+        .collect();
+    if let Some((first, d)) = soon.iter().min_by_key(|(_, d)| *d) {
+        eprintln!(
+            "warning: {} backup(s) reach their deadline within 24h (first {} at {}): they are deleted late unless prune runs before (a nightly `nkbackup run` or `nkbackup prune` deletes them ahead)",
+            soon.len(),
+            first.id,
+            retention::rfc3339(*d)
+        );
     }
     let overdue = ev
         .backups
@@ -250,21 +300,26 @@ fn subject(s: &str) -> String {
     }
 }
 
-fn verify(
-    cx: &crate::Ctx,
-    repo: &RepoArg,
-    clock: &ClockArgs,
-    report: Option<PathBuf>,
-    since: Option<String>,
-    digests: bool,
-    json: bool,
-) -> Result<ExitCode> {
+fn verify(cx: &crate::Ctx, a: VerifyArgs) -> Result<ExitCode> {
+    let VerifyArgs {
+        repo,
+        clock,
+        report,
+        since,
+        digests,
+        expect_head,
+        json,
+    } = a;
+    let repo = &repo;
+    let clock = &clock;
+    let expect_heads = expect_head.into_iter().collect();
     let r = cx.open(repo)?;
     let opts = AuditOptions {
         clock: clock.clock()?,
         grace: clock.grace()?,
         since: since.as_deref().map(retention::parse_time).transpose()?,
         digests,
+        expect_heads,
     };
     let rep = retention::audit(&r, &opts)?;
     let written = match &report {
@@ -296,6 +351,14 @@ fn verify(
             rep.journal.deletions,
             rep.violations.len()
         );
+        println!(
+            "journal heads (keep them; check later with --expect-head): {}",
+            rep.heads
+                .iter()
+                .map(|h| format!("{}={}", h.journal, h.head))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
     for p in written {
         eprintln!("wrote {}", p.display());
@@ -313,6 +376,7 @@ pub fn prune(a: PruneArgs, cx: &crate::Ctx) -> Result<ExitCode> {
         dry_run: a.dry_run,
         grace: a.clock.grace()?,
         lock_wait: std::time::Duration::from_secs(a.lock_wait),
+        ahead: ahead(&a.ahead)?,
     };
     let rep = retention::prune(&r, &opts)?;
     for p in &rep.problems {
@@ -341,8 +405,17 @@ pub fn prune(a: PruneArgs, cx: &crate::Ctx) -> Result<ExitCode> {
             );
         }
         for d in &rep.deleted {
+            let lead = match (d.deadline, d.done_at.or((rep.dry_run).then_some(rep.at))) {
+                (Some(dl), Some(at)) if at <= dl => {
+                    format!(", {} before it", nkbackup::config::duration::span(dl - at))
+                }
+                (Some(dl), Some(at)) => {
+                    format!(", {} LATE", nkbackup::config::duration::span(at - dl))
+                }
+                _ => String::new(),
+            };
             println!(
-                "{verb} {} {} ({}, created {}, deadline {})",
+                "{verb} {} {} ({}, created {}, deadline {}{lead})",
                 d.class.as_deref().unwrap_or("-"),
                 d.id.as_deref().unwrap_or(&d.path),
                 serde_json::to_value(d.reason)?.as_str().unwrap_or(""),

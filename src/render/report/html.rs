@@ -33,7 +33,7 @@ pub fn html(r: &AuditReport) -> String {
     let _ = write!(o, "<li>Period: {}</li>", h(&period_text(r)));
     let _ = write!(o, "<li>Tool: {}</li>", h(&r.tool));
     if r.passed() {
-        o.push_str("<li>Result: <strong class=\"pass\">PASS: every journaled deletion is gone, nothing is overdue, nothing is orphaned</strong></li>");
+        o.push_str("<li>Result: <strong class=\"pass\">PASS: every journaled deletion is gone and was done by its deadline, nothing is overdue, every class has a deadline, nothing is orphaned</strong></li>");
     } else {
         let _ = write!(
             o,
@@ -41,10 +41,7 @@ pub fn html(r: &AuditReport) -> String {
             r.violations.len()
         );
     }
-    o.push_str("</ul>\n<h2>Classes</h2>\n");
-    let (hd, rows) = class_rows(r);
-    html_table(&mut o, &hd, &rows);
-    o.push_str("<h2>Violations</h2>\n");
+    o.push_str("</ul>\n<h2>Violations</h2>\n");
     if r.violations.is_empty() {
         o.push_str("<p>None.</p>\n");
     } else {
@@ -64,6 +61,12 @@ pub fn html(r: &AuditReport) -> String {
         }
         o.push_str("</ul>\n");
     }
+    let _ = writeln!(o, "<h2>Journal heads</h2>\n<p>{}</p>", h(HEADS_INTRO));
+    let (hd, rows) = head_rows(r);
+    html_table(&mut o, &hd, &rows);
+    o.push_str("<h2>Classes</h2>\n");
+    let (hd, rows) = class_rows(r);
+    html_table(&mut o, &hd, &rows);
     o.push_str("<h2>Deletions in the period</h2>\n");
     if r.deletions.is_empty() {
         o.push_str("<p>None.</p>\n");

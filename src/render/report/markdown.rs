@@ -32,16 +32,13 @@ pub fn markdown(r: &AuditReport, svg_name: &str) -> String {
         o,
         "* Result: **{}**\n",
         if r.passed() {
-            "PASS: every journaled deletion is gone, nothing is overdue, nothing is orphaned"
+            "PASS: every journaled deletion is gone and was done by its deadline, nothing is overdue, every class has a deadline, nothing is orphaned"
                 .to_owned()
         } else {
             format!("FAIL: {} violation(s), listed below", r.violations.len())
         }
     );
-    let _ = writeln!(o, "## Classes\n");
-    let (h, rows) = class_rows(r);
-    md_table(&mut o, &h, &rows);
-    let _ = writeln!(o, "\n## Violations\n");
+    let _ = writeln!(o, "## Violations\n");
     if r.violations.is_empty() {
         let _ = writeln!(o, "None.");
     }
@@ -52,6 +49,12 @@ pub fn markdown(r: &AuditReport, svg_name: &str) -> String {
             .unwrap_or_default();
         let _ = writeln!(o, "* **{kind}** `{}`: {}", v.subject, md_escape(&v.detail));
     }
+    let _ = writeln!(o, "\n## Journal heads\n\n{}\n", md_escape(HEADS_INTRO));
+    let (h, rows) = head_rows(r);
+    md_table(&mut o, &h, &rows);
+    let _ = writeln!(o, "\n## Classes\n");
+    let (h, rows) = class_rows(r);
+    md_table(&mut o, &h, &rows);
     let _ = writeln!(o, "\n## Deletions in the period\n");
     if r.deletions.is_empty() {
         let _ = writeln!(o, "None.");

@@ -76,6 +76,7 @@ fn class_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "Class",
         "Promise",
         "Policy",
+        "Promise bound",
         "Backups held",
         "Oldest",
         "Next deadline",
@@ -101,9 +102,27 @@ fn class_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                         "(class not configured)".into()
                     }
                 }),
-                match &c.max_age {
-                    Some(m) => format!("max_age {m}; {}", keep_text(&c.keep)),
-                    None => "no max_age".into(),
+                match (&c.max_age, &c.forever) {
+                    (Some(m), _) => format!(
+                        "max_age {m}; {}; {}",
+                        keep_text(&c.keep),
+                        match &c.tolerance {
+                            Some(t) => format!("deletion tolerance {t}"),
+                            None => "no deletion tolerance".into(),
+                        }
+                    ),
+                    (None, Some(why)) => format!("kept forever on purpose: {why}"),
+                    (None, None) if c.keeps_forever => {
+                        "NO DEADLINE: keeps backups forever, no promise can hold".into()
+                    }
+                    (None, None) => "—".into(),
+                },
+                match &c.promise_bound {
+                    Some(b) => format!(
+                        "promise_max {} ≥ {} = {}; margin {}",
+                        b.bound, b.sum, b.longest, b.margin
+                    ),
+                    None => "not stated (no promise_max)".into(),
                 },
                 c.backups.to_string(),
                 opt(c.oldest),
@@ -151,10 +170,57 @@ fn deletion_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                     .ok()
                     .and_then(|v| v.as_str().map(str::to_owned))
                     .unwrap_or_default(),
-                match (d.done_at, d.deadline) {
-                    (Some(a), Some(dl)) if a <= dl => "yes".into(),
-                    (Some(a), Some(dl)) => format!("no, {} late", late(a - dl)),
-                    _ => "—".into(),
+                before_deadline(r, d),
+            ]
+        })
+        .collect();
+    (head, rows)
+}
+
+/// "yes, 9h before" / "LATE by 14h55m: promise broken" / "late by 20m,
+/// within deletion_tolerance 1h".
+fn before_deadline(r: &AuditReport, d: &crate::retention::prune::Deletion) -> String {
+    use crate::config::duration::span;
+    let Some(lead) = d.lead() else {
+        return "—".into();
+    };
+    if lead >= time::Duration::ZERO {
+        return format!("yes, {} before", span(lead));
+    }
+    let tolerance = d
+        .class
+        .as_deref()
+        .and_then(|c| r.evaluation.classes.iter().find(|s| s.class == c))
+        .and_then(|c| c.tolerance.clone());
+    let late = r.violations.iter().any(|v| {
+        v.kind == crate::retention::ProblemKind::DeletedLate && Some(&v.subject) == d.id.as_ref()
+    });
+    match tolerance {
+        Some(t) if !late => format!("late by {}, within deletion tolerance {t}", span(lead)),
+        _ => format!("NO: {} LATE, promise broken", span(lead)),
+    }
+}
+
+/// The journals' heads, for the auditor to keep: (headers, rows).
+fn head_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
+    let head = vec![
+        "Journal",
+        "Lines",
+        "Head (keep this)",
+        "Against the expected head",
+    ];
+    let rows = r
+        .heads
+        .iter()
+        .map(|j| {
+            vec![
+                j.journal.clone(),
+                j.head.seq.to_string(),
+                format!("--expect-head {}={}", j.journal, j.head),
+                match (&j.expected, j.extends_expected) {
+                    (Some(e), Some(true)) => format!("extends {e}"),
+                    (Some(e), _) => format!("REWRITTEN: does not extend {e}"),
+                    _ => "none given".into(),
                 },
             ]
         })
@@ -162,12 +228,8 @@ fn deletion_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     (head, rows)
 }
 
-fn late(d: time::Duration) -> String {
-    let s = d.whole_seconds().max(0) as u64;
-    crate::config::Period::from_secs(s.max(1))
-        .map(|p| p.to_string())
-        .unwrap_or_else(|| format!("{s}s"))
-}
+/// What the heads are for, in one sentence.
+const HEADS_INTRO: &str = "Copy these lines and keep them outside the repository. The next verification with `nkbackup retention verify --expect-head JOURNAL=SEQ:SHA256` proves each journal still begins with exactly the lines seen now, whatever was appended since: a journal rewritten consistently, chain and head together, fails it.";
 
 fn period_text(r: &AuditReport) -> String {
     match r.since {
