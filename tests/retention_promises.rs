@@ -10,16 +10,6 @@ mod retention_support;
 
 use retention_support::*;
 
-/// Replaces the fixture's classes without opening the repository (for
-/// configurations that must fail to load).
-fn set_classes(f: &Fixture, classes: &str) {
-    let cfg = f.repo_path().join("nkbackup.toml");
-    let text = fs::read_to_string(&cfg).unwrap();
-    let head = &text[..text.find("# Classes:").unwrap()];
-    let recipients = &text[text.find("[[recipients]]").unwrap()..];
-    fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
-}
-
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -228,7 +218,7 @@ fn a_class_without_a_deadline_is_flagged_everywhere_unless_kept_forever_on_purpo
             "reason is only for max_age = \"forever\"",
         ),
     ] {
-        set_classes(&f, classes);
+        f.write_classes(classes);
         let o = cli(f.repo_path(), &["retention", "check"], &[]);
         assert!(!o.status.success());
         assert!(text(&o).contains(want), "{}", text(&o));
@@ -287,7 +277,7 @@ fn promise_max_is_checked_at_load_and_reported_with_its_margin() {
             "promise_max 90d cannot hold without a deadline",
         ),
     ] {
-        set_classes(&f, &format!("{upl}{rest}"));
+        f.write_classes(&format!("{upl}{rest}"));
         let e = match Repository::open(f.repo_path()) {
             Err(e) => e.to_string(),
             Ok(_) => panic!("{rest} loaded"),
@@ -339,11 +329,12 @@ fn journal_heads_prove_the_history_since_an_earlier_report_was_not_rewritten() {
     let f = Fixture::new();
     let (repo, _) = scenario(&f);
     prune_at(&repo, NOW);
-    let verify = |extra: &[&str]| {
-        let mut args = vec!["retention", "verify", "--json", "--at", "2026-01-10"];
+    let verify_at = |at: &str, extra: &[&str]| {
+        let mut args = vec!["retention", "verify", "--json", "--at", at];
         args.extend_from_slice(extra);
         cli(f.repo_path(), &args, &[])
     };
+    let verify = |extra: &[&str]| verify_at("2026-01-10", extra);
     let o = verify(&[]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let heads = json(&o)["heads"].clone();
@@ -377,19 +368,7 @@ fn journal_heads_prove_the_history_since_an_earlier_report_was_not_rewritten() {
     assert_eq!(json(&o)["heads"][0]["extends_expected"], true);
     seal_at(&repo, "logs", NOW);
     prune_at(&repo, NOW + Duration::days(8));
-    let o = cli(
-        f.repo_path(),
-        &[
-            "retention",
-            "verify",
-            "--json",
-            "--at",
-            "2026-01-18",
-            "--expect-head",
-            &seen,
-        ],
-        &[],
-    );
+    let o = verify_at("2026-01-18", &["--expect-head", &seen]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let lines: Vec<serde_json::Value> = journal_lines(&repo)
         .iter()
@@ -429,11 +408,7 @@ fn journal_heads_prove_the_history_since_an_earlier_report_was_not_rewritten() {
         ),
     ] {
         rewrite_journal(&repo, &forged);
-        let o = cli(
-            f.repo_path(),
-            &["retention", "verify", "--json", "--at", "2026-01-18"],
-            &[],
-        );
+        let o = verify_at("2026-01-18", &[]);
         let v = json(&o);
         assert!(
             !v["violations"]
@@ -443,19 +418,7 @@ fn journal_heads_prove_the_history_since_an_earlier_report_was_not_rewritten() {
                 .any(|p| p["kind"] == "journal-damaged"),
             "{what}: the forgery is consistent: {v}"
         );
-        let o = cli(
-            f.repo_path(),
-            &[
-                "retention",
-                "verify",
-                "--json",
-                "--at",
-                "2026-01-18",
-                "--expect-head",
-                head,
-            ],
-            &[],
-        );
+        let o = verify_at("2026-01-18", &["--expect-head", head]);
         assert_eq!(o.status.code(), Some(6), "{what}: {}", text(&o));
         let v = json(&o);
         let p = v["violations"]

@@ -120,12 +120,7 @@ fn plant(f: &Fixture, c: &Case, control: &Case) {
             // The repository's nkbackup.toml with these [classes], beside
             // a valid backup.
             plant_stream(f, control.id.as_str(), &control.payload[..], false, None);
-            let cfg = f.repo_path().join("nkbackup.toml");
-            let text = fs::read_to_string(&cfg).unwrap();
-            let head = &text[..text.find("# Classes:").unwrap()];
-            let recipients = &text[text.find("[[recipients]]").unwrap()..];
-            let classes = String::from_utf8(c.payload.clone()).unwrap();
-            fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
+            f.write_classes(std::str::from_utf8(&c.payload).unwrap());
         }
         other => panic!("{}: unknown payload {other}", c.name),
     }

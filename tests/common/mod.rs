@@ -55,12 +55,18 @@ impl Fixture {
     /// Replaces the classes of the config with `classes` (TOML tables) and
     /// reopens the repository.
     pub fn with_classes(&self, classes: &str) -> Repository {
+        self.write_classes(classes);
+        Repository::open(self.repo_path()).unwrap()
+    }
+
+    /// Replaces the configuration's classes without opening the
+    /// repository (for classes that must fail to load).
+    pub fn write_classes(&self, classes: &str) {
         let cfg = self.repo_path().join("nkbackup.toml");
         let text = fs::read_to_string(&cfg).unwrap();
         let head = &text[..text.find("# Classes:").unwrap()];
         let recipients = &text[text.find("[[recipients]]").unwrap()..];
         fs::write(&cfg, format!("{head}# Classes:\n{classes}\n{recipients}")).unwrap();
-        Repository::open(self.repo_path()).unwrap()
     }
 
     /// Restores `b` into `out` with the fixture's key (default options).
