@@ -55,7 +55,7 @@ fn a_deletion_after_its_deadline_fails_verify_unless_a_tolerance_allows_it() {
     for want in [
         "FAIL: 3 violation(s)",
         "<strong>deleted-late</strong>",
-        "NO: 15h LATE, promise broken",
+        "<td class=\"fail\">NO: 15h LATE, promise broken</td>",
         "no deletion tolerance",
     ] {
         assert!(html.contains(want), "missing {want:?}");

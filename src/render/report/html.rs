@@ -12,7 +12,12 @@ fn html_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
     for r in rows {
         out.push_str("<tr>");
         for c in r {
-            let _ = write!(out, "<td>{}</td>", h(c));
+            // What breaks a promise stands out, as the result line does.
+            let fail = ["NO:", "NO DEADLINE", "REWRITTEN"]
+                .iter()
+                .any(|p| c.starts_with(p));
+            let class = if fail { " class=\"fail\"" } else { "" };
+            let _ = write!(out, "<td{class}>{}</td>", h(c));
         }
         out.push_str("</tr>\n");
     }
