@@ -367,10 +367,58 @@ pub fn check<T: Record>(
     Ok(st)
 }
 
+/// Directory of the heads a witness keeps: `witness/<name>/<seq>.head`.
+pub const WITNESS_DIR: &str = "witness";
+
+/// The key of the head of line `seq` of journal `name` in a witness
+/// location: `witness/<name>/<seq, 20 digits>.head`.
+pub fn witness_key(name: &str, seq: u64) -> ObjectKey {
+    ObjectKey::from_parts(&[WITNESS_DIR, name, &format!("{seq:020}.head")])
+}
+
+/// The newest head of journal `name` a witness location holds, with its
+/// key's description; `None` if it holds none. Heads whose name is not
+/// `<20 digits>.head` are ignored; one that does not parse, or names
+/// another seq than its key, is an error (the witness was written by
+/// something else).
+pub fn witnessed(witness: &dyn Storage, name: &str) -> Result<Option<(Head, String)>> {
+    let dir = ObjectKey::from_parts(&[WITNESS_DIR, name]);
+    let newest = witness
+        .list(Some(&dir))?
+        .into_iter()
+        .filter_map(|o| {
+            let seq = o.key.name().strip_suffix(".head")?;
+            (seq.len() == 20 && seq.bytes().all(|b| b.is_ascii_digit()))
+                .then(|| seq.parse::<u64>().ok())
+                .flatten()
+                .map(|n| (n, o.key))
+        })
+        .max_by_key(|(n, _)| *n);
+    let Some((seq, key)) = newest else {
+        return Ok(None);
+    };
+    let what = witness.describe(&key);
+    let bytes = witness.get(&key, SMALL_OBJECT_BYTES)?.unwrap_or_default();
+    let head: Head = serde_json::from_slice(&bytes).map_err(|e| Error::JournalDamaged {
+        path: PathBuf::from(&what),
+        line: seq,
+        reason: format!("the witness's head is unreadable ({e})"),
+    })?;
+    if head.seq != seq || !crate::manifest::is_sha256_hex(&head.sha256) {
+        return Err(Error::JournalDamaged {
+            path: PathBuf::from(&what),
+            line: seq,
+            reason: "the witness's head names another line or no SHA-256".into(),
+        });
+    }
+    Ok(Some((head, what)))
+}
+
 /// Appends to an intact journal, fsyncing every line.
 #[derive(Debug)]
 pub struct JournalWriter<T> {
     storage: Arc<dyn Storage>,
+    witness: Option<Arc<dyn Storage>>,
     name: String,
     next_seq: u64,
     last_sha256: String,
@@ -392,6 +440,7 @@ impl<T: Record> JournalWriter<T> {
         }
         Ok(JournalWriter {
             storage,
+            witness: None,
             name: name.to_owned(),
             next_seq: state.records.last().map_or(1, |r| r.seq + 1),
             last_sha256: state.last_sha256.clone(),
@@ -399,8 +448,15 @@ impl<T: Record> JournalWriter<T> {
         })
     }
 
+    /// Also gives every new head to `witness` (a second directory or
+    /// bucket), append-only: `witness/<name>/<seq>.head`, never replaced.
+    pub fn witness(mut self, witness: Option<Arc<dyn Storage>>) -> Self {
+        self.witness = witness;
+        self
+    }
+
     /// Appends `r` (its `seq` and `prev` are filled in), fsyncs the file
-    /// and updates the head. Returns the line's `seq`.
+    /// and updates the head (and the witness's). Returns the line's `seq`.
     pub fn append(&mut self, record: T) -> Result<u64> {
         let seq = self.next_seq;
         let r = Chained {
@@ -420,6 +476,16 @@ impl<T: Record> JournalWriter<T> {
         let mut hb = serde_json::to_vec(&head).expect("head serializes");
         hb.push(b'\n');
         self.storage.put(&head_key(&self.name), &hb)?;
+        if let Some(w) = &self.witness {
+            let k = witness_key(&self.name, seq);
+            if !w.put_new(&k, &hb)? && w.get(&k, SMALL_OBJECT_BYTES)?.as_deref() != Some(&hb[..]) {
+                return Err(Error::JournalDamaged {
+                    path: PathBuf::from(w.describe(&k)),
+                    line: seq,
+                    reason: "the witness already holds another head for this line: the journal was rewritten after the witness saw it; compare the two".into(),
+                });
+            }
+        }
         self.next_seq += 1;
         self.state.records.push(r);
         Ok(head.seq)

@@ -273,10 +273,7 @@ impl<'r> Rewrap<'r> {
         let mut journal = if self.dry_run {
             None
         } else {
-            Some(JournalWriter::<RewrapRecord>::open(
-                repo.storage().clone(),
-                JOURNAL,
-            )?)
+            Some(repo.journal_writer::<RewrapRecord>(JOURNAL)?)
         };
         let mut report = RewrapReport::default();
         let step = Step {

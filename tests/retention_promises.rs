@@ -465,3 +465,95 @@ fn journal_heads_prove_the_history_since_an_earlier_report_was_not_rewritten() {
         assert!(text(&o).contains(want), "{arg}: {}", text(&o));
     }
 }
+
+#[test]
+fn a_witness_receives_every_head_and_catches_a_rewrite_without_the_auditor() {
+    let f = Fixture::new();
+    let witness = f.path("witness");
+    fs::create_dir_all(&witness).unwrap();
+    let cfg = f.repo_path().join("nkbackup.toml");
+    let with_witness = |loc: &Path| {
+        let text = fs::read_to_string(&cfg).unwrap();
+        let text = match text.find("\n[witness]") {
+            Some(i) => text[..i].to_owned(),
+            None => text,
+        };
+        fs::write(
+            &cfg,
+            format!(
+                "{text}\n[witness]\nlocation = {:?}\n",
+                loc.display().to_string()
+            ),
+        )
+        .unwrap();
+    };
+    let (_, _) = scenario(&f);
+    with_witness(&witness);
+    let repo = Repository::open(f.repo_path()).unwrap();
+    prune_at(&repo, NOW);
+    // One head per journal line, append-only, the newest the journal's.
+    let heads: Vec<String> = {
+        let mut v: Vec<String> = fs::read_dir(witness.join("witness/deletions"))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+    assert_eq!(heads.len(), 8, "{heads:?}");
+    assert_eq!(heads[7], "00000000000000000008.head");
+    let newest = fs::read(witness.join("witness/deletions").join(&heads[7])).unwrap();
+    assert_eq!(
+        newest,
+        fs::read(f.repo_path().join("journal/deletions.head")).unwrap()
+    );
+    let v = verify_at(&repo, NOW);
+    assert!(v.passed(), "{:?}", v.violations);
+    assert_eq!(v.heads[0].extends_witnessed, Some(true));
+    let md = nkbackup::render::report::markdown(&v, "t.svg");
+    assert!(md.contains("| extends 8:"), "{md}");
+    assert!(md.contains("| the witness holds no head yet |"), "{md}");
+
+    // Its tail removed and the chain recomputed: the witness, not the
+    // auditor, catches it.
+    let lines: Vec<serde_json::Value> = journal_lines(&repo)
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    rewrite_journal(&repo, &lines[..6]);
+    let v = verify_at(&repo, NOW);
+    assert_eq!(kinds(&v), vec![ProblemKind::JournalRewritten]);
+    assert!(
+        v.violations[0]
+            .detail
+            .contains("it does not extend the head the witness recorded (8:"),
+        "{}",
+        v.violations[0].detail
+    );
+    let html = nkbackup::render::report::html(&v);
+    assert!(html.contains("<td class=\"fail\">REWRITTEN: does not extend 8:"));
+    // Writing on over the forgery collides with the witness's record.
+    seal_at(&repo, "logs", NOW);
+    let e = retention::prune(
+        &repo,
+        &PruneOptions {
+            clock: at(NOW + Duration::days(8)),
+            ahead: Duration::ZERO,
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("the witness already holds another head for this line"),
+        "{e}"
+    );
+
+    // The repository itself is no witness.
+    with_witness(f.repo_path());
+    let e = Repository::open(f.repo_path()).unwrap_err().to_string();
+    assert!(
+        e.contains("[witness] location is the repository itself"),
+        "{e}"
+    );
+}

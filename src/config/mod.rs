@@ -55,6 +55,19 @@ pub struct Config {
     /// What `nkbackup run` seals, by job name.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub jobs: BTreeMap<String, JobConfig>,
+    /// Where each new journal head is also written, append-only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub witness: Option<WitnessConfig>,
+}
+
+/// `[witness]`: a second directory or bucket that receives every new
+/// journal head, append-only, so that `retention verify` can prove the
+/// journals were not rewritten since (docs/RETENTION.md §7.1).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessConfig {
+    /// A directory or `s3://bucket[/prefix]`, not the repository itself.
+    pub location: String,
 }
 
 /// `[keyring]`: where the key items of classes with `erasure_period` live

@@ -28,7 +28,7 @@ pub use status::{DrillState, DrillStatus, StatusLine, status};
 
 use crate::archive::{EntrySink, NullSink};
 use crate::error::{Error, Result};
-use crate::journal::{self, Chained, JournalWriter};
+use crate::journal::{self, Chained};
 use crate::open::{Opener, RestoreOptions};
 use crate::repo::{BackupInfo, Repository};
 use std::path::{Path, PathBuf};
@@ -171,7 +171,7 @@ fn append(repo: &Repository, record: DrillRecord) -> Result<DrillLine> {
     let _lock = repo
         .storage()
         .lock_object(&journal::lock_key(DRILLS), JOURNAL_LOCK_WAIT)?;
-    let mut w = JournalWriter::<DrillRecord>::open(repo.storage().clone(), DRILLS)?;
+    let mut w = repo.journal_writer::<DrillRecord>(DRILLS)?;
     w.append(record)?;
     Ok(w.state.records.pop().expect("just appended"))
 }

@@ -65,6 +65,7 @@ pub struct Repository {
     config: Config,
     policy: crate::config::Policy,
     keyring: Arc<crate::keyring::Keyring>,
+    witness: Option<Arc<dyn Storage>>,
 }
 
 mod config_edit;
@@ -154,11 +155,25 @@ impl Repository {
         })?;
         let (config, policy) = resolve(&text, &path)?;
         let keyring = keyring(&config, &storage, settings)?;
+        let witness = match &config.witness {
+            Some(w) => {
+                let ws = crate::storage::open(&w.location, settings)?;
+                if ws.location() == storage.location() {
+                    return Err(Error::ConfigInvalid {
+                        path,
+                        message: "[witness] location is the repository itself; name another directory or bucket (a witness the repository's writer can rewrite proves nothing)".into(),
+                    });
+                }
+                Some(ws)
+            }
+            None => None,
+        };
         Ok(Repository {
             storage,
             config,
             policy,
             keyring: Arc::new(keyring),
+            witness,
         })
     }
 
@@ -212,6 +227,24 @@ impl Repository {
     /// Where the period keys of classes with `erasure_period` are kept.
     pub fn keyring(&self) -> &Arc<crate::keyring::Keyring> {
         &self.keyring
+    }
+
+    /// Where every new journal head is also written (`[witness]`), if
+    /// configured.
+    pub fn witness(&self) -> Option<&Arc<dyn Storage>> {
+        self.witness.as_ref()
+    }
+
+    /// Opens journal `name` for appending (refusing a damaged one), with
+    /// the repository's witness.
+    pub fn journal_writer<T: crate::journal::Record>(
+        &self,
+        name: &str,
+    ) -> Result<crate::journal::JournalWriter<T>> {
+        Ok(
+            crate::journal::JournalWriter::open(self.storage.clone(), name)?
+                .witness(self.witness.clone()),
+        )
     }
 
     /// Takes the write lock.

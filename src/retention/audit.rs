@@ -62,6 +62,12 @@ pub struct JournalHead {
     pub expected: Option<Head>,
     /// Whether the journal extends the expected head (`None`: none given).
     pub extends_expected: Option<bool>,
+    /// The newest head the witness holds, if a witness is configured and
+    /// has one.
+    pub witnessed: Option<Head>,
+    /// Whether the journal extends it (`None`: no witness, or no head
+    /// there yet).
+    pub extends_witnessed: Option<bool>,
 }
 
 impl Default for AuditOptions {
@@ -197,8 +203,11 @@ pub struct AuditReport {
     pub rewraps: RewrapSummary,
     /// Crypto-erasures: the journal's condition and every erasure proved.
     pub erasures: ErasureSummary,
-    /// Every journal's head, checked against the expected ones given.
+    /// Every journal's head, checked against the expected ones given and
+    /// the witness's.
     pub heads: Vec<JournalHead>,
+    /// The witness location (`[witness]`), if one is configured.
+    pub witness: Option<String>,
 }
 
 impl AuditReport {
@@ -360,8 +369,14 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
     };
     let drill_journal = crate::drill::read_journal(repo)?;
     let mut heads = vec![
-        anchor(super::journal::DELETIONS, &st, opts),
-        anchor(crate::drill::DRILLS, &drill_journal, opts),
+        anchor(repo, super::journal::DELETIONS, &st, opts, &mut violations),
+        anchor(
+            repo,
+            crate::drill::DRILLS,
+            &drill_journal,
+            opts,
+            &mut violations,
+        ),
     ];
     let drills_in_period = drill_journal
         .records
@@ -370,27 +385,6 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         .collect();
     let rewraps = rewraps(repo, &listing, opts, at, &mut violations, &mut heads)?;
     let erasures = erasures(repo, &listing, opts, at, &mut violations, &mut heads)?;
-    let heads = heads
-        .into_iter()
-        .map(|(name, head, check)| {
-            if let Some(Err(why)) = &check {
-                violations.push(Problem {
-                    kind: ProblemKind::JournalRewritten,
-                    subject: format!("{name} journal"),
-                    detail: format!(
-                        "it does not extend the head you expected ({}): {why}; compare it with your copy of the earlier report",
-                        opts.expect_heads[name]
-                    ),
-                });
-            }
-            JournalHead {
-                journal: name.to_owned(),
-                head,
-                expected: opts.expect_heads.get(name).cloned(),
-                extends_expected: check.map(|c| c.is_ok()),
-            }
-        })
-        .collect();
     Ok(AuditReport {
         repository: repo.config().repository.id.clone(),
         tool: crate::tool_version(),
@@ -411,23 +405,70 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         rewraps,
         erasures,
         heads,
+        witness: repo.witness().map(|w| w.location().to_owned()),
     })
 }
 
-/// A journal's head, and its check against the expected head if one was
-/// given.
-type Anchored = (&'static str, Head, Option<std::result::Result<(), String>>);
-
+/// A journal's head, checked against the head the auditor expects (if
+/// given) and the newest head the witness holds (if one is configured);
+/// a journal that does not extend either is a violation.
 fn anchor<T>(
+    repo: &Repository,
     name: &'static str,
     st: &crate::journal::JournalState<T>,
     opts: &AuditOptions,
-) -> Anchored {
-    (
-        name,
-        st.head(),
-        opts.expect_heads.get(name).map(|h| st.extends(h)),
-    )
+    violations: &mut Vec<Problem>,
+) -> JournalHead {
+    let mut rewritten = |detail: String| {
+        violations.push(Problem {
+            kind: ProblemKind::JournalRewritten,
+            subject: format!("{name} journal"),
+            detail,
+        })
+    };
+    let expected = opts.expect_heads.get(name).cloned();
+    let extends_expected = expected.as_ref().map(|h| match st.extends(h) {
+        Ok(()) => true,
+        Err(why) => {
+            rewritten(format!(
+                "it does not extend the head you expected ({h}): {why}; compare it with your copy of the earlier report"
+            ));
+            false
+        }
+    });
+    let (mut witnessed, mut extends_witnessed) = (None, None);
+    if let Some(w) = repo.witness() {
+        match crate::journal::witnessed(w.as_ref(), name) {
+            Ok(None) => {}
+            Ok(Some((h, place))) => {
+                extends_witnessed = Some(match st.extends(&h) {
+                    Ok(()) => true,
+                    Err(why) => {
+                        rewritten(format!(
+                            "it does not extend the head the witness recorded ({h}, {place}): {why}; the journal was rewritten after the witness saw it"
+                        ));
+                        false
+                    }
+                });
+                witnessed = Some(h);
+            }
+            Err(e) => {
+                extends_witnessed = Some(false);
+                rewritten(format!(
+                    "the witness ({}) cannot be checked: {e}",
+                    w.location()
+                ));
+            }
+        }
+    }
+    JournalHead {
+        journal: name.to_owned(),
+        head: st.head(),
+        expected,
+        extends_expected,
+        witnessed,
+        extends_witnessed,
+    }
 }
 
 /// A deletion completed after its deadline and the class's tolerance is
@@ -465,11 +506,17 @@ fn erasures(
     opts: &AuditOptions,
     at: OffsetDateTime,
     violations: &mut Vec<Problem>,
-    heads: &mut Vec<Anchored>,
+    heads: &mut Vec<JournalHead>,
 ) -> Result<ErasureSummary> {
     use crate::keyring::ErasureEvent;
     let st = super::erasure::journal(repo)?;
-    heads.push(anchor(crate::keyring::ERASURES, &st, opts));
+    heads.push(anchor(
+        repo,
+        crate::keyring::ERASURES,
+        &st,
+        opts,
+        violations,
+    ));
     for d in &st.damage {
         violations.push(Problem {
             kind: ProblemKind::JournalDamaged,
@@ -565,10 +612,10 @@ fn rewraps(
     opts: &AuditOptions,
     at: OffsetDateTime,
     violations: &mut Vec<Problem>,
-    heads: &mut Vec<Anchored>,
+    heads: &mut Vec<JournalHead>,
 ) -> Result<RewrapSummary> {
     let st = crate::rewrap::journal(repo)?;
-    heads.push(anchor(crate::rewrap::JOURNAL, &st, opts));
+    heads.push(anchor(repo, crate::rewrap::JOURNAL, &st, opts, violations));
     for d in &st.damage {
         violations.push(Problem {
             kind: ProblemKind::JournalDamaged,

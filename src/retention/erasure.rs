@@ -280,7 +280,7 @@ pub(crate) fn run(
     plans: Vec<Erasure>,
     clock: &Clock,
 ) -> Result<(Vec<Erasure>, Vec<Problem>)> {
-    let mut journal = JournalWriter::<ErasureRecord>::open(repo.storage().clone(), ERASURES)?;
+    let mut journal = repo.journal_writer::<ErasureRecord>(ERASURES)?;
     let mut done = Vec::new();
     let mut problems = Vec::new();
     let pending: Vec<Chained<ErasureRecord>> =

@@ -13,7 +13,6 @@ use crate::error::Result;
 pub use crate::journal::{Damage, GENESIS, Head, JOURNAL_DIR};
 use crate::storage::Storage;
 use serde::{Deserialize, Serialize};
-use std::sync::Arc;
 use time::OffsetDateTime;
 
 /// Name of the deletion journal (`journal/deletions.jsonl`).
@@ -152,7 +151,8 @@ pub fn read(storage: &dyn Storage) -> Result<JournalState> {
     crate::journal::read(storage, DELETIONS)
 }
 
-/// Opens the deletion journal for appending (refuses a damaged one).
-pub fn writer(storage: Arc<dyn Storage>) -> Result<JournalWriter> {
-    JournalWriter::open(storage, DELETIONS)
+/// Opens the deletion journal for appending (refuses a damaged one), with
+/// the repository's witness.
+pub fn writer(repo: &crate::repo::Repository) -> Result<JournalWriter> {
+    repo.journal_writer(DELETIONS)
 }

@@ -165,7 +165,7 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
     } else {
         Some(repo.lock(opts.lock_wait)?)
     };
-    let mut journal = super::journal::writer(storage.clone())?;
+    let mut journal = super::journal::writer(repo)?;
     let at = opts.clock.now();
     let injected = opts.clock.is_injected();
     let mut report = PruneReport {

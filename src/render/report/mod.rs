@@ -208,6 +208,7 @@ fn head_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
         "Lines",
         "Head (keep this)",
         "Against the expected head",
+        "Against the witness",
     ];
     let rows = r
         .heads
@@ -221,6 +222,13 @@ fn head_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                     (Some(e), Some(true)) => format!("extends {e}"),
                     (Some(e), _) => format!("REWRITTEN: does not extend {e}"),
                     _ => "none given".into(),
+                },
+                match (&j.witnessed, j.extends_witnessed) {
+                    (Some(w), Some(true)) => format!("extends {w}"),
+                    (Some(w), _) => format!("REWRITTEN: does not extend {w}"),
+                    (None, Some(false)) => "REWRITTEN: the witness cannot be checked".into(),
+                    _ if r.witness.is_some() => "the witness holds no head yet".into(),
+                    _ => "no witness configured".into(),
                 },
             ]
         })
