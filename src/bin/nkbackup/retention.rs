@@ -259,7 +259,10 @@ fn check(
     }
     // A backup whose deadline comes within a day is deleted late unless a
     // prune runs before it (the nightly one does, with --ahead 24h).
-    let horizon = ev.at + retention::prune::DEFAULT_AHEAD;
+    let horizon = ev
+        .at
+        .checked_add(retention::prune::DEFAULT_AHEAD)
+        .unwrap_or(ev.at);
     let soon: Vec<_> = ev
         .backups
         .iter()
