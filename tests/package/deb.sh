@@ -116,7 +116,7 @@ for unit in nkbackup.service nkbackup.timer nkbackup-failure@.service; do
 done
 check "nothing enabled: no timer link, no /etc/nkbackup" \
   sh -c "! find '$root/etc/systemd' -name 'nkbackup*' | grep -q . && test ! -e '$root/etc/nkbackup'"
-for doc in README.md FORMAT.md JOBS.md RECOVERY.md copyright examples/nkbackup.toml \
+for doc in README.md FORMAT.md JOBS.md RECOVERY.md copyright LICENSE-MIT LICENSE-APACHE examples/nkbackup.toml \
     examples/nkbackup.env examples/nkbackup.cron; do
   check "doc /usr/share/doc/nkbackup/$doc" sh -c "ls '$root/usr/share/doc/nkbackup/$doc'* >/dev/null 2>&1"
 done
