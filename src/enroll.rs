@@ -107,6 +107,23 @@ pub struct CardOptions {
 pub fn card(repo: &mut Repository, opts: &CardOptions) -> Result<RecipientConfig> {
     let mut rc = crate::card::enroll(opts.ident.as_deref(), &opts.label)?;
     rc.group = opts.group.clone();
+    // The same card under the same label again: its signature key (new,
+    // regenerated or gone) is brought up to date; nothing else changes.
+    if let Some(old) = repo
+        .config()
+        .recipients
+        .iter()
+        .find(|x| x.label == rc.label && x.key == rc.key && x.group == rc.group)
+    {
+        let mut updated = old.clone();
+        if old.signing_key != rc.signing_key {
+            let key = rc.signing_key.clone().zip(rc.signing_fingerprint.clone());
+            repo.set_signing_key(&rc.label, key)?;
+        }
+        updated.signing_key = rc.signing_key;
+        updated.signing_fingerprint = rc.signing_fingerprint;
+        return Ok(updated);
+    }
     repo.add_recipient(rc.clone())?;
     Ok(rc)
 }

@@ -61,3 +61,9 @@ pub const SOURCE_NAME_COMPONENTS: usize = 16;
 pub const KEY_TEXT_BYTES: usize = 4096;
 /// Largest file read for a key, share, PIN or passphrase.
 pub const KEY_FILE_BYTES: u64 = 64 << 10;
+/// A card recipient's `signing_key` value (base64 of one OpenPGP key
+/// packet; an RSA-4096 key takes about 720 characters).
+pub const SIGNING_KEY_CHARS: usize = 2048;
+/// A drill record's `signature` (base64 of one OpenPGP signature packet;
+/// RSA-4096 with its subpackets takes about 760 characters).
+pub const SIGNATURE_CHARS: usize = 4096;

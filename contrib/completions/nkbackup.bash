@@ -465,7 +465,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card__subcmd__generate)
-            opts="-h --ident --algo --yes --s3-config --help"
+            opts="-h --ident --algo --slot --yes --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -477,6 +477,10 @@ _nkbackup() {
                     ;;
                 --algo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --slot)
+                    COMPREPLY=($(compgen -W "decrypt sign" -- "${cur}"))
                     return 0
                     ;;
                 --s3-config)

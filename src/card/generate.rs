@@ -1,7 +1,8 @@
-//! Generating a decryption key on a card (destructive).
+//! Generating a decryption or signature key on a card (destructive).
 
 use super::key::{CardKey, KeyAlgorithm};
 use super::pin::{PinKind, PinRequest, PinSource};
+use super::signing::SigningKey;
 use crate::error::CardError;
 use openpgp_card::Error as OcError;
 use openpgp_card::ocard::algorithm::AlgoSimple;
@@ -18,14 +19,31 @@ pub fn generate(
     algo: KeyAlgorithm,
     pin: &mut dyn PinSource,
 ) -> crate::Result<CardKey> {
-    Ok(generate_key(ident, algo, pin)?)
+    let (ident, public, time) = generate_key(ident, algo, KeyType::Decryption, pin)?;
+    Ok(CardKey::from_card(&public, time)
+        .map_err(|algorithm| CardError::UnsupportedAlgorithm { ident, algorithm })?)
+}
+
+/// Generates a new signature key on card `ident`, replacing the one there:
+/// Ed25519 for `cv25519`, ECDSA on the curve for `nistp*`, RSA of that
+/// size for `rsa*`. Drills with the card are signed with it once the card
+/// is enrolled (again). Needs the admin PIN, from `pin`.
+pub fn generate_signing(
+    ident: &str,
+    algo: KeyAlgorithm,
+    pin: &mut dyn PinSource,
+) -> crate::Result<SigningKey> {
+    let (ident, public, time) = generate_key(ident, algo, KeyType::Signing, pin)?;
+    Ok(SigningKey::from_card(&public, time)
+        .map_err(|algorithm| CardError::UnsupportedAlgorithm { ident, algorithm })?)
 }
 
 fn generate_key(
     ident: &str,
     algo: KeyAlgorithm,
+    slot: KeyType,
     pin: &mut dyn PinSource,
-) -> Result<CardKey, CardError> {
+) -> Result<(String, PublicKeyMaterial, u32), CardError> {
     let (_reader, mut card) = super::open_one(Some(ident))?;
     let mut tx = card.transaction().map_err(|e| CardError::card(ident, e))?;
     let ident = tx
@@ -80,24 +98,27 @@ fn generate_key(
         }
     };
     let mut admin = tx.as_admin_card(None).map_err(err)?;
-    admin
-        .set_algorithm(KeyType::Decryption, simple)
-        .map_err(err)?;
-    let (public, time) = admin
-        .generate_key(fingerprint, KeyType::Decryption)
-        .map_err(err)?;
-    CardKey::from_card(&public, time.get()).map_err(|algorithm| CardError::UnsupportedAlgorithm {
-        ident: ident.clone(),
-        algorithm,
-    })
+    admin.set_algorithm(slot, simple).map_err(err)?;
+    let (public, time) = admin.generate_key(fingerprint, slot).map_err(err)?;
+    Ok((ident, public, time.get()))
 }
 
 /// The OpenPGP v4 fingerprint the card stores with a generated key.
 pub(crate) fn fingerprint(
     public: &PublicKeyMaterial,
     time: KeyGenerationTime,
-    _slot: KeyType,
+    slot: KeyType,
 ) -> Result<Fingerprint, OcError> {
-    let key = CardKey::from_card(public, time.get()).map_err(OcError::UnsupportedAlgo)?;
-    Ok(Fingerprint::from(key.fingerprint_bytes()))
+    let bytes = if slot == KeyType::Signing {
+        let key = SigningKey::from_card(public, time.get()).map_err(OcError::UnsupportedAlgo)?;
+        let fp = key.openpgp_key().fingerprint();
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&fp.as_bytes()[..20]);
+        out
+    } else {
+        CardKey::from_card(public, time.get())
+            .map_err(OcError::UnsupportedAlgo)?
+            .fingerprint_bytes()
+    };
+    Ok(Fingerprint::from(bytes))
 }

@@ -36,7 +36,7 @@
 
 use super::key::{self, CardKey, KIND_OPENPGP, KIND_X25519};
 use super::openpgp::{CardInput, OpenpgpStanza, StanzaProblem};
-use super::pin::{self, PinKind, PinRequest, PinSource};
+use super::pin::{self, PinKind, PinSource};
 use super::x25519::X25519Stanza;
 use crate::config::{Config, RecipientConfig};
 use crate::error::CardError;
@@ -469,67 +469,18 @@ impl CardIdentity {
                 enrolled: c.key.fingerprint_hex(),
             });
         }
-        let retries = tx
-            .pw_status_bytes()
-            .map_err(|e| classify("reading the PIN retry counter", e))?
-            .err_count_pw1();
-        match retries {
-            0 => {
-                return Err(CardError::PinBlocked {
-                    label: c.label.clone(),
-                    ident: c.ident.clone(),
-                });
-            }
-            1 if !self.allow_last_try => {
-                return Err(CardError::LastPinTry {
-                    label: c.label.clone(),
-                    ident: c.ident.clone(),
-                });
-            }
-            _ => {}
-        }
-        let req = PinRequest {
-            kind: PinKind::User,
-            label: c.label.clone(),
-            ident: c.ident.clone(),
-            retries_left: retries,
-        };
-        let verified = if tx.feature_pinpad_verify() {
-            (self.notify)(&format!(
-                "enter the PIN of token {} on the reader's pinpad ({retries} tries left)",
-                c.name()
-            ));
-            tx.verify_user_pinpad(&|| {})
-        } else {
-            let pin = self.pin.borrow_mut().pin(&req)?;
-            pin::check_shape(&pin, &req)?;
-            tx.verify_user_pin(pin)
-        };
-        if let Err(e) = verified {
-            return Err(match e {
-                openpgp_card::Error::CardStatus(
-                    StatusBytes::PasswordNotChecked(_)
-                    | StatusBytes::SecurityStatusNotSatisfied
-                    | StatusBytes::AuthenticationMethodBlocked,
-                ) => {
-                    let _ = tx.invalidate_cache();
-                    let left = tx.pw_status_bytes().map(|p| p.err_count_pw1()).unwrap_or(0);
-                    if left == 0 {
-                        CardError::PinBlocked {
-                            label: c.label.clone(),
-                            ident: c.ident.clone(),
-                        }
-                    } else {
-                        CardError::WrongPin {
-                            label: c.label.clone(),
-                            ident: c.ident.clone(),
-                            retries_left: left,
-                        }
-                    }
-                }
-                other => classify("verifying the PIN", other),
-            });
-        }
+        pin::present_pw1(
+            &mut tx,
+            &pin::Presenting {
+                label: &c.label,
+                ident: &c.ident,
+                kind: PinKind::User,
+                allow_last_try: self.allow_last_try,
+            },
+            self.pin.borrow_mut().as_mut(),
+            &*self.notify,
+            &classify,
+        )?;
         if let Ok(Some(uif)) = tx.user_interaction_flag(KeyType::Decryption)
             && uif.touch_policy().touch_required()
         {

@@ -332,6 +332,8 @@ impl CardKey {
             algorithm: Some(self.algorithm.to_string()),
             fingerprint: Some(self.fingerprint_hex()),
             created: Some(rfc3339(self.created)),
+            signing_key: None,
+            signing_fingerprint: None,
             group: None,
         }
     }

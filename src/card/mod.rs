@@ -12,8 +12,11 @@
 //!   exactly **one** card operation per backup: the stanza it unwraps is
 //!   chosen from the sidecar's recipient list (stanza order), see
 //!   [`identity`].
-//! * **generate** ([`generate()`]): a new decryption key on the card
-//!   (destructive; admin PIN).
+//! * **generate** ([`generate()`], [`generate::generate_signing`]): a new
+//!   decryption or signature key on the card (destructive; admin PIN).
+//! * **sign** ([`CardSigner`]): a drill record signed with the card's
+//!   signature key, if enrollment found one ([`signing`]); proof that the
+//!   token itself was present.
 //!
 //! Stanzas: a Curve25519 card key gets age's native `X25519` stanza
 //! ([`x25519`]); RSA and NIST ECDH keys get an `nkbackup/openpgp` stanza
@@ -27,6 +30,8 @@ pub mod identity;
 pub mod key;
 pub mod openpgp;
 pub mod pin;
+pub mod signer;
+pub mod signing;
 pub mod x25519;
 
 pub use crate::error::CardError;
@@ -34,6 +39,8 @@ pub use generate::generate;
 pub use identity::CardIdentity;
 pub use key::{CardKey, KeyAlgorithm};
 pub use pin::{PinKind, PinRequest, PinSource};
+pub use signer::{CardSignature, CardSigner};
+pub use signing::{SignAlgorithm, SigningKey};
 
 use card_backend_pcsc::PcscBackend;
 use openpgp_card::Card;
@@ -61,6 +68,9 @@ pub struct CardInfo {
     pub has_key: bool,
     /// The decryption key, if there is one and nkbackup can use it.
     pub key: Option<KeyInfo>,
+    /// The signature key, if there is one and nkbackup can use it (drills
+    /// with the card are then signed).
+    pub signing_key: Option<SigningKeyInfo>,
     /// User PIN (PW1) tries left.
     pub user_pin_retries: u8,
     /// Admin PIN (PW3) tries left.
@@ -83,6 +93,15 @@ pub struct KeyInfo {
     pub created: String,
     /// The recipient type it would be enrolled as.
     pub recipient_type: String,
+}
+
+/// The signature key of a card.
+#[derive(Debug, Clone, Serialize)]
+pub struct SigningKeyInfo {
+    /// `ed25519`, `rsa2048`, `nistp256`…
+    pub algorithm: String,
+    /// The OpenPGP v4 fingerprint nkbackup computes for this key.
+    pub fingerprint: String,
 }
 
 /// The [`CardError`] a [`CardIdentity`] passed through age (as
@@ -214,6 +233,13 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
             recipient_type: k.algorithm.recipient_kind().into(),
         }),
     };
+    let signing_key = signer::read_signing_key(tx, &ident)
+        .ok()
+        .flatten()
+        .map(|k| SigningKeyInfo {
+            algorithm: k.algorithm().to_string(),
+            fingerprint: k.fingerprint_hex(),
+        });
     let pw = tx.pw_status_bytes().map_err(err)?;
     let touch = match tx.user_interaction_flag(KeyType::Decryption) {
         Ok(Some(uif)) => touch_name(uif.touch_policy()),
@@ -229,6 +255,7 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
         algorithm,
         has_key,
         key,
+        signing_key,
         user_pin_retries: pw.err_count_pw1(),
         admin_pin_retries: pw.err_count_pw3(),
         touch,
@@ -273,8 +300,10 @@ pub(crate) fn read_key(tx: &mut Card<Transaction<'_>>, ident: &str) -> Result<Ca
 }
 
 /// Reads the decryption public key of card `ident` (or of the only card
-/// present) and returns the recipient entry for it, labelled `label`. No
-/// PIN is needed; the card is not changed.
+/// present) and returns the recipient entry for it, labelled `label`; a
+/// signature key on the card goes into the entry too (`signing_key`), so
+/// drills with the card are signed. No PIN is needed; the card is not
+/// changed.
 pub fn enroll(ident: Option<&str>, label: &str) -> crate::Result<crate::config::RecipientConfig> {
     Ok(enroll_card(ident, label)?)
 }
@@ -292,5 +321,12 @@ fn enroll_card(
         .map_err(|e| CardError::card(&reader, e))?
         .ident();
     let key = read_key(&mut tx, &ident)?;
-    Ok(key.recipient_config(label, &ident))
+    let mut entry = key.recipient_config(label, &ident);
+    // A signature key nkbackup cannot use leaves drills unsigned, as a
+    // card without one.
+    if let Ok(Some(sig)) = signer::read_signing_key(&mut tx, &ident) {
+        entry.signing_key = Some(sig.config_value());
+        entry.signing_fingerprint = Some(sig.fingerprint_hex());
+    }
+    Ok(entry)
 }

@@ -21,6 +21,9 @@
 //! print.
 
 use crate::error::CardError;
+use openpgp_card::Card;
+use openpgp_card::ocard::StatusBytes;
+use openpgp_card::state::Transaction;
 use secrecy::{ExposeSecret as _, SecretString};
 use std::path::PathBuf;
 
@@ -29,6 +32,9 @@ use std::path::PathBuf;
 pub enum PinKind {
     /// The user PIN (PW1), needed to decrypt.
     User,
+    /// The user PIN (PW1) again, to sign a drill record with the card's
+    /// signature key (cards verify PW1 separately for signing).
+    Signing,
     /// The admin PIN (PW3), needed to generate keys.
     Admin,
 }
@@ -51,6 +57,7 @@ impl PinRequest {
     pub fn description(&self) -> String {
         let which = match self.kind {
             PinKind::User => "PIN",
+            PinKind::Signing => "PIN (to sign the drill record)",
             PinKind::Admin => "admin PIN",
         };
         format!(
@@ -87,7 +94,7 @@ impl EnvPin {
 
     fn var(kind: PinKind) -> &'static str {
         match kind {
-            PinKind::User => "NKBACKUP_PIN",
+            PinKind::User | PinKind::Signing => "NKBACKUP_PIN",
             PinKind::Admin => "NKBACKUP_ADMIN_PIN",
         }
     }
@@ -196,7 +203,7 @@ fn is_cancel(e: &pinentry::Error) -> bool {
 pub(crate) fn check_shape(pin: &SecretString, req: &PinRequest) -> Result<(), CardError> {
     let len = pin.expose_secret().len();
     let min = match req.kind {
-        PinKind::User => 6,
+        PinKind::User | PinKind::Signing => 6,
         PinKind::Admin => 8,
     };
     if len < min || len > 127 {
@@ -208,6 +215,93 @@ pub(crate) fn check_shape(pin: &SecretString, req: &PinRequest) -> Result<(), Ca
         });
     }
     Ok(())
+}
+
+/// The token a PIN is presented to, and how.
+pub(crate) struct Presenting<'a> {
+    /// Its label (`alice-nk3`).
+    pub label: &'a str,
+    /// Its ident.
+    pub ident: &'a str,
+    /// [`PinKind::User`] to decrypt, [`PinKind::Signing`] to sign.
+    pub kind: PinKind,
+    /// Present the PIN even with one try left.
+    pub allow_last_try: bool,
+}
+
+/// Presents the user PIN (PW1) for decryption or signing: refuses a
+/// blocked PIN and (unless allowed) the last try, takes the PIN from the
+/// reader's pinpad or from `pins`, checks its shape, and tells a wrong PIN
+/// (with the tries left) from other failures. `card_err` maps other card
+/// errors (a pulled card).
+pub(crate) fn present_pw1(
+    tx: &mut Card<Transaction<'_>>,
+    who: &Presenting<'_>,
+    pins: &mut dyn PinSource,
+    notify: &dyn Fn(&str),
+    card_err: &dyn Fn(&str, openpgp_card::Error) -> CardError,
+) -> Result<(), CardError> {
+    let (label, ident) = (who.label.to_owned(), who.ident.to_owned());
+    let retries = tx
+        .pw_status_bytes()
+        .map_err(|e| card_err("reading the PIN retry counter", e))?
+        .err_count_pw1();
+    match retries {
+        0 => return Err(CardError::PinBlocked { label, ident }),
+        1 if !who.allow_last_try => return Err(CardError::LastPinTry { label, ident }),
+        _ => {}
+    }
+    let req = PinRequest {
+        kind: who.kind,
+        label: label.clone(),
+        ident: ident.clone(),
+        retries_left: retries,
+    };
+    let signing = who.kind == PinKind::Signing;
+    let verified = if tx.feature_pinpad_verify() {
+        notify(&format!(
+            "enter the PIN of token {label} ({ident}) on the reader's pinpad{} ({retries} tries left)",
+            if signing {
+                " to sign the drill record"
+            } else {
+                ""
+            }
+        ));
+        if signing {
+            tx.verify_user_signing_pinpad(&|| {})
+        } else {
+            tx.verify_user_pinpad(&|| {})
+        }
+    } else {
+        let pin = pins.pin(&req)?;
+        check_shape(&pin, &req)?;
+        if signing {
+            tx.verify_user_signing_pin(pin)
+        } else {
+            tx.verify_user_pin(pin)
+        }
+    };
+    match verified {
+        Ok(()) => Ok(()),
+        Err(openpgp_card::Error::CardStatus(
+            StatusBytes::PasswordNotChecked(_)
+            | StatusBytes::SecurityStatusNotSatisfied
+            | StatusBytes::AuthenticationMethodBlocked,
+        )) => {
+            let _ = tx.invalidate_cache();
+            let left = tx.pw_status_bytes().map(|p| p.err_count_pw1()).unwrap_or(0);
+            Err(if left == 0 {
+                CardError::PinBlocked { label, ident }
+            } else {
+                CardError::WrongPin {
+                    label,
+                    ident,
+                    retries_left: left,
+                }
+            })
+        }
+        Err(other) => Err(card_err("verifying the PIN", other)),
+    }
 }
 
 #[cfg(test)]

@@ -137,11 +137,44 @@ pub struct RecipientConfig {
     /// Card recipients: the key's creation time on the card (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub created: Option<String>,
+    /// Card recipients with a signature key: base64 of its OpenPGP
+    /// public-key packet. Drills with the card sign their journal record
+    /// with it, and verification checks them against it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_key: Option<String>,
+    /// The signature key's OpenPGP v4 fingerprint (for people; checked
+    /// against `signing_key` when the configuration is loaded).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signing_fingerprint: Option<String>,
     /// The `[[groups]]` this recipient is a member of: it then opens a
     /// backup only together with the group's threshold of members, and is
     /// not a recipient on its own.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+}
+
+/// The shape of a recipient's `signing_key` and `signing_fingerprint`
+/// (the key itself is parsed where it is used, in the card module).
+fn check_signing_key(r: &RecipientConfig) -> std::result::Result<(), String> {
+    let label = &r.label;
+    match (&r.signing_key, &r.signing_fingerprint) {
+        (None, None) => Ok(()),
+        (None, Some(_)) => Err(format!(
+            "recipient {label:?} has a signing_fingerprint but no signing_key"
+        )),
+        (Some(_), _) if !r.kind.is_card() => Err(format!(
+            "recipient {label:?} is not a card: only a card's signature key signs drill records"
+        )),
+        (Some(k), _) if k.len() > crate::limits::SIGNING_KEY_CHARS => Err(format!(
+            "recipient {label:?}: signing_key has {} characters, at most {} are accepted",
+            k.len(),
+            crate::limits::SIGNING_KEY_CHARS
+        )),
+        (Some(_), Some(fp)) if fp.len() != 40 || !fp.bytes().all(|b| b.is_ascii_hexdigit()) => Err(
+            format!("recipient {label:?}: signing_fingerprint is not 40 hex digits"),
+        ),
+        (Some(_), _) => Ok(()),
+    }
 }
 
 /// One `[classes.NAME]` table.
@@ -250,6 +283,7 @@ impl Config {
                     "the label {RECOVERY_LABEL:?} is reserved for the [recovery] key"
                 )));
             }
+            check_signing_key(r).map_err(invalid)?;
         }
         group::check(&self.groups, &self.recipients).map_err(invalid)?;
         for (name, job) in &self.jobs {

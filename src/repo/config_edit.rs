@@ -47,6 +47,8 @@ impl Repository {
                 ("algorithm", &r.algorithm),
                 ("fingerprint", &r.fingerprint),
                 ("created", &r.created),
+                ("signing_key", &r.signing_key),
+                ("signing_fingerprint", &r.signing_fingerprint),
                 ("group", &r.group),
             ] {
                 if let Some(v) = v {
@@ -113,6 +115,43 @@ impl Repository {
                 .and_then(|i| i.as_array_of_tables_mut())
                 .ok_or("`groups` is not an array of tables")?;
             arr.retain(|t| t.get("name").and_then(|v| v.as_str()) != Some(name));
+            Ok(())
+        })
+    }
+
+    /// Sets (or, with `None`, removes) the signature key of the card
+    /// recipient labelled `label`: `(signing_key, signing_fingerprint)`.
+    pub fn set_signing_key(&mut self, label: &str, key: Option<(String, String)>) -> Result<()> {
+        let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
+        let fresh = Self::open_in(self.storage.clone())?;
+        let Some(r) = fresh.config.recipients.iter().find(|x| x.label == label) else {
+            return Err(Error::UnknownRecipient {
+                label: label.to_owned(),
+            });
+        };
+        let mut updated = r.clone();
+        (updated.signing_key, updated.signing_fingerprint) = key.clone().unzip();
+        crate::card::signing::from_recipient(&updated)?;
+        self.edit_config(|doc| {
+            let arr = doc
+                .get_mut("recipients")
+                .and_then(|i| i.as_array_of_tables_mut())
+                .ok_or("`recipients` is not an array of tables")?;
+            for t in arr.iter_mut() {
+                if t.get("label").and_then(|v| v.as_str()) != Some(label) {
+                    continue;
+                }
+                match &key {
+                    Some((k, fp)) => {
+                        t["signing_key"] = toml_edit::value(k.clone());
+                        t["signing_fingerprint"] = toml_edit::value(fp.clone());
+                    }
+                    None => {
+                        t.remove("signing_key");
+                        t.remove("signing_fingerprint");
+                    }
+                }
+            }
             Ok(())
         })
     }

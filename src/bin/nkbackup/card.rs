@@ -39,6 +39,20 @@ impl CardArgs {
 
 /// The card identity the options ask for: `None` without `--card`.
 pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentity>> {
+    identity_with(repo, args, pin_source(args))
+}
+
+/// Where PINs come from, as the options say.
+pub fn pin_source(args: &CardArgs) -> Box<dyn card::PinSource> {
+    crate::pins::default_source(args.pin_file.clone(), notice)
+}
+
+/// [`identity`], with PINs from `pins`.
+pub fn identity_with(
+    repo: &Repository,
+    args: &CardArgs,
+    pins: Box<dyn card::PinSource>,
+) -> Result<Option<CardIdentity>> {
     let Some(ident) = &args.card else {
         if args.pin_file.is_some() || args.i_know_the_last_try {
             bail!("--pin-file and --i-know-the-last-try need --card");
@@ -46,7 +60,6 @@ pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentit
         return Ok(None);
     };
     let ident = (!ident.is_empty()).then_some(ident.as_str());
-    let pins = crate::pins::default_source(args.pin_file.clone(), notice);
     let id = CardIdentity::from_config(repo.config(), ident, pins)?
         .timeout(Duration::from_secs(args.card_timeout))
         .allow_last_try(args.i_know_the_last_try)
@@ -56,13 +69,18 @@ pub fn identity(repo: &Repository, args: &CardArgs) -> Result<Option<CardIdentit
 
 /// What the library tells the person at the token ("touch the token",
 /// "insert …"), on standard error.
-fn notice(msg: &str) {
+pub fn notice(msg: &str) {
     eprintln!("nkbackup: {}", crate::output::safe(msg));
 }
 
-/// Adds the card identity to `o` if `--card` was given.
-pub fn add_identity<'a>(o: Opener<'a>, repo: &Repository, args: &CardArgs) -> Result<Opener<'a>> {
-    Ok(match identity(repo, args)? {
+/// Adds the card identity to `o` if `--card` was given, PINs from `pins`.
+pub fn add_identity<'a>(
+    o: Opener<'a>,
+    repo: &Repository,
+    args: &CardArgs,
+    pins: Box<dyn card::PinSource>,
+) -> Result<Opener<'a>> {
+    Ok(match identity_with(repo, args, pins)? {
         Some(id) => o.card(id),
         None => o,
     })
@@ -77,7 +95,9 @@ pub enum CardCmd {
         #[arg(long)]
         json: bool,
     },
-    /// Add a card's decryption key as a recipient (reads the public key; no PIN).
+    /// Add a card's decryption key as a recipient, with its signature key if
+    /// it has one (reads public keys; no PIN). Again under the same label:
+    /// updates the signature key only.
     Enroll {
         #[command(flatten)]
         repo: RepoArg,
@@ -92,16 +112,22 @@ pub enum CardCmd {
         #[arg(long, value_name = "NAME")]
         group: Option<String>,
     },
-    /// Generate a new decryption key on a card. DESTROYS the key there.
+    /// Generate a new decryption (or, with --slot sign, signature) key on a
+    /// card. DESTROYS the key there.
     /// Needs the admin PIN (NKBACKUP_ADMIN_PIN for automation, else asked).
     Generate {
         /// The card, MMMM:SSSSSSSS.
         #[arg(long)]
         ident: String,
-        /// cv25519, rsa2048, rsa3072, rsa4096, nistp256, nistp384 or nistp521.
+        /// cv25519, rsa2048, rsa3072, rsa4096, nistp256, nistp384 or nistp521
+        /// (for the signature slot cv25519 means Ed25519).
         #[arg(long)]
         algo: String,
-        /// Confirm that the card's current decryption key may be destroyed.
+        /// Which key: `decrypt` (opens backups) or `sign` (signs drill
+        /// records; enroll the card again afterwards).
+        #[arg(long, value_name = "SLOT", default_value = "decrypt", value_parser = ["decrypt", "sign"])]
+        slot: String,
+        /// Confirm that the card's current key in that slot may be destroyed.
         #[arg(long)]
         yes: bool,
     },
@@ -142,6 +168,13 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                         ),
                         None => println!("  decryption key: none (slot set to {})", c.algorithm),
                     }
+                    match &c.signing_key {
+                        Some(k) => println!(
+                            "  signature key {} {} (drills with this card are signed)",
+                            k.algorithm, k.fingerprint
+                        ),
+                        None => println!("  signature key: none (drills are unsigned)"),
+                    }
                     println!(
                         "  PIN tries left: user {}, admin {}; touch: {}",
                         c.user_pin_retries, c.admin_pin_retries, c.touch
@@ -164,6 +197,10 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                     group: group.clone(),
                 },
             )?;
+            let signs = match &rc.signing_fingerprint {
+                Some(s) => format!("; drills with it are signed by its signature key {s}"),
+                None => "; it has no signature key, so drills with it are unsigned".into(),
+            };
             let (kind, fp, id) = (
                 rc.kind,
                 rc.fingerprint.unwrap_or_default(),
@@ -171,21 +208,42 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
             );
             let role = group.map_or_else(String::new, |g| format!(" in group {g}"));
             println!(
-                "enrolled token {label} ({id}) as {kind}{role}, key {fp}; backups sealed from now on open with it (sealing never needs the card); `nkbackup rewrap` gives it the existing ones"
+                "enrolled token {label} ({id}) as {kind}{role}, key {fp}; backups sealed from now on open with it (sealing never needs the card); `nkbackup rewrap` gives it the existing ones{signs}"
             );
         }
-        CardCmd::Generate { ident, algo, yes } => {
+        CardCmd::Generate {
+            ident,
+            algo,
+            slot,
+            yes,
+        } => {
             let Some(a) = KeyAlgorithm::parse(&algo) else {
                 bail!(
                     "unknown --algo {algo:?}: use cv25519, rsa2048, rsa3072, rsa4096, nistp256, nistp384 or nistp521"
                 );
             };
+            let id = ident.to_ascii_uppercase();
+            let mut pins = crate::pins::default_source(None, notice);
+            if slot == "sign" {
+                if !yes {
+                    bail!(
+                        "`card generate --slot sign` destroys the signature key on {ident}; drills it signed can then no longer be verified against it. Add --yes if that is what you want"
+                    );
+                }
+                let key = card::generate::generate_signing(&ident, a, pins.as_mut())
+                    .with_context(|| format!("generating a {a} signature key on {ident}"))?;
+                println!(
+                    "generated {} signature key {} on {id}; enroll the card (again) with `nkbackup card enroll --ident {id} --label NAME` so drills with it are signed",
+                    key.algorithm(),
+                    key.fingerprint_hex(),
+                );
+                return Ok(());
+            }
             if !yes {
                 bail!(
                     "`card generate` destroys the decryption key on {ident}; backups sealed only to it could never be opened again. Add --yes if that is what you want"
                 );
             }
-            let mut pins = crate::pins::default_source(None, notice);
             let key = card::generate(&ident, a, pins.as_mut())
                 .with_context(|| format!("generating a {a} key on {ident}"))?;
             println!(
