@@ -256,3 +256,47 @@ pub fn erasure_journal(data: &[u8]) {
         }
     }
 }
+
+/// A drill record's signature checked against a card recipient's
+/// `signing_key`: input before the first 0xff byte is the drill journal
+/// line (JSON), between the first and second the `signing_key` value,
+/// after it the record's `signature.openpgp`.
+pub fn drill_signature(data: &[u8]) {
+    let mut parts = data.splitn(3, |&b| b == 0xff);
+    let line = parts.next().unwrap_or_default();
+    let key = std::str::from_utf8(parts.next().unwrap_or_default()).unwrap_or("");
+    let sig = std::str::from_utf8(parts.next().unwrap_or_default()).unwrap_or("");
+    let _ = nkbackup::card::signing::parse_signature(sig);
+    if let Ok(k) = nkbackup::card::SigningKey::from_config(key) {
+        let _ = k.verify(b"nkbackup drill statement v1\n", sig);
+        let _ = k.config_value();
+    }
+    let Ok(mut record) = serde_json::from_slice::<nkbackup::drill::DrillRecord>(line) else {
+        return;
+    };
+    let _ = record.statement();
+    record.signature = Some(nkbackup::drill::DrillSignature {
+        key: record
+            .signature
+            .as_ref()
+            .map(|s| s.key.clone())
+            .unwrap_or_default(),
+        openpgp: sig.to_owned(),
+    });
+    let mut cfg = nkbackup::config::Config::parse(
+        "[repository]\nid = \"fuzz\"\nformat = 1\ncreated = \"2026-12-01T00:00:00Z\"\n",
+        Path::new("nkbackup.toml"),
+    );
+    assert!(cfg.is_ok(), "the fixed configuration parses");
+    if let Ok(cfg) = cfg.as_mut() {
+        cfg.recipients.push(nkbackup::config::RecipientConfig {
+            label: record.token.label.clone(),
+            kind: "card-x25519".into(),
+            key: String::new(),
+            ident: Some("FFFE:00000000".into()),
+            signing_key: Some(key.to_owned()),
+            ..Default::default()
+        });
+        let _ = nkbackup::drill::signature::check(cfg, &record).describe();
+    }
+}

@@ -27,6 +27,7 @@ const TARGETS: &[Target] = &[
     ("share_stanza", harness::share_stanza),
     ("key_item", harness::key_item),
     ("erasure_journal", harness::erasure_journal),
+    ("drill_signature", harness::drill_signature),
 ];
 
 #[test]

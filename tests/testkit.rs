@@ -122,6 +122,20 @@ fn plant(f: &Fixture, c: &Case, control: &Case) {
             plant_stream(f, control.id.as_str(), &control.payload[..], false, None);
             f.write_classes(std::str::from_utf8(&c.payload).unwrap());
         }
+        "drill-journal" => {
+            // journal/drills.jsonl as planted, beside a valid backup, with
+            // card nk-a enrolled with a signature key.
+            plant_stream(f, control.id.as_str(), &control.payload[..], false, None);
+            let mut repo = nkbackup::Repository::open(f.repo_path()).unwrap();
+            let signer = common::SoftSigner::generate();
+            common::add_soft_card(&mut repo, "nk-a", Some(&signer));
+            let line = String::from_utf8(c.payload.clone())
+                .unwrap()
+                .replace("@SIGNING_FP@", &signer.fingerprint());
+            let dir = f.repo_path().join("journal");
+            fs::create_dir_all(&dir).unwrap();
+            fs::write(dir.join("drills.jsonl"), line).unwrap();
+        }
         other => panic!("{}: unknown payload {other}", c.name),
     }
 }

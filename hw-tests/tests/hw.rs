@@ -28,5 +28,6 @@ mod groups;
 mod keys;
 mod pinentry_dialog;
 mod pins;
+mod signing;
 mod stanzas;
 mod tokens;

@@ -9,6 +9,9 @@
 //! source. Every drill, passed or failed, is appended to the hash-chained
 //! journal `journal/drills.jsonl` (see [`crate::journal`]).
 //!
+//! A passed drill with a card that has a signature key is signed on the
+//! card ([`signature`]): the record then proves the token was present.
+//!
 //! [`status`] answers the monitoring question: for each class and each
 //! enrolled token, when did a drill last pass, and is that within the
 //! configured `[drill] max_interval`? A token nobody has tested is a risk.
@@ -16,11 +19,15 @@
 mod compare;
 mod plan;
 mod record;
+pub mod signature;
 mod status;
 
 pub use compare::CompareSink;
 pub use plan::{BackupChoice, TokenChoice, choose_backup, choose_token};
-pub use record::{CompareSummary, DrillRecord, Outcome, TokenInfo};
+pub use record::{
+    CompareSummary, DrillRecord, DrillSignature, Outcome, STATEMENT_MAGIC, TokenInfo,
+};
+pub use signature::{RecordSigner, SignatureState};
 
 /// One line of the drill journal: a [`DrillRecord`] with its chain fields.
 pub type DrillLine = Chained<DrillRecord>;
@@ -73,12 +80,28 @@ pub fn record(repo: &Repository, seq: u64) -> Result<Option<DrillLine>> {
 /// described by `token`), journals it, and returns the record. A failed
 /// drill is journaled too, then returned as [`Error::DrillFailed`] carrying
 /// the record's line number and the cause ([`record`] reads the line).
+/// The record is not signed; [`run_signed`] signs it on the token.
 pub fn run(
     repo: &Repository,
     backup: &BackupInfo,
     opener: Opener<'_>,
     token: TokenInfo,
     opts: &DrillOptions,
+) -> Result<DrillLine> {
+    run_signed(repo, backup, opener, token, opts, None)
+}
+
+/// [`run`], and if the drill passed, the record is signed with `signer`
+/// (the token's signature key, [`signature::signer_for`]) before it is
+/// journaled. If signing fails the drill still passed: the record is
+/// journaled unsigned, with the reason in `unsigned`.
+pub fn run_signed(
+    repo: &Repository,
+    backup: &BackupInfo,
+    opener: Opener<'_>,
+    token: TokenInfo,
+    opts: &DrillOptions,
+    signer: Option<&mut dyn RecordSigner>,
 ) -> Result<DrillLine> {
     let started = opts
         .started
@@ -126,7 +149,7 @@ pub fn run(
         Ok((e, b, c)) => (*e, *b, *c, None),
         Err(e) => (0, 0, 0, Some(e.to_string())),
     };
-    let record = DrillRecord {
+    let mut record = DrillRecord {
         started,
         duration_s: (secs * 1000.0).round() / 1000.0,
         outcome: if result.is_ok() {
@@ -152,7 +175,15 @@ pub fn run(
         compare: compare_summary,
         host: crate::host_name(),
         tool: crate::tool_version(),
+        signature: None,
+        unsigned: None,
     };
+    if let (Some(signer), Outcome::Passed) = (signer, record.outcome) {
+        match signer.sign(&record.statement()) {
+            Ok(sig) => record.signature = Some(sig),
+            Err(e) => record.unsigned = Some(e.to_string()),
+        }
+    }
     let record = append(repo, record)?;
     match result {
         Ok(_) => Ok(record),

@@ -81,6 +81,63 @@ pub struct DrillRecord {
     pub host: String,
     /// Tool and version.
     pub tool: String,
+    /// The token's signature over [`DrillRecord::statement`], for a passed
+    /// drill with a card that has a signature key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signature: Option<DrillSignature>,
+    /// Why a passed drill with a card that has a signature key is not
+    /// signed (signing on the card failed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsigned: Option<String>,
+}
+
+/// A drill record signed on the token (docs/FORMAT.md §8.5).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DrillSignature {
+    /// OpenPGP v4 fingerprint of the signature key, 40 hex digits.
+    pub key: String,
+    /// Base64 (standard, padded) of one OpenPGP v4 signature packet of
+    /// type 0x00 (binary document) over the statement.
+    pub openpgp: String,
+}
+
+/// The first line of every drill statement.
+pub const STATEMENT_MAGIC: &str = "nkbackup drill statement v1";
+
+impl DrillRecord {
+    /// The text the token signs: what the drill proves, one `name: value`
+    /// line each (value a JSON string), in this order, each line ending in
+    /// `\n`. Only fields that are set at signing time and never change:
+    /// not `signature` or `unsigned`.
+    pub fn statement(&self) -> Vec<u8> {
+        let q = |s: &str| serde_json::to_string(s).expect("strings serialize");
+        let time = |t: OffsetDateTime| crate::util::rfc3339(t);
+        let opt = |s: &Option<String>| q(s.as_deref().unwrap_or(""));
+        let lines = [
+            ("started", q(&time(self.started))),
+            ("outcome", q(self.outcome.as_str())),
+            ("backup", q(&self.backup_id)),
+            ("class", q(&self.class)),
+            ("sealed", q(&time(self.backup_created))),
+            ("token", q(&self.token.label)),
+            ("token-type", q(&self.token.kind)),
+            ("token-ident", opt(&self.token.ident)),
+            ("token-fingerprint", opt(&self.token.fingerprint)),
+            ("entries", q(&self.entries_verified.to_string())),
+            ("bytes", q(&self.bytes_verified.to_string())),
+            ("ciphertext-bytes", q(&self.ciphertext_bytes.to_string())),
+            ("host", q(&self.host)),
+            ("tool", q(&self.tool)),
+        ];
+        let mut out = format!("{STATEMENT_MAGIC}\n");
+        for (name, value) in lines {
+            out.push_str(name);
+            out.push_str(": ");
+            out.push_str(&value);
+            out.push('\n');
+        }
+        out.into_bytes()
+    }
 }
 
 /// A drill's result.
@@ -91,4 +148,14 @@ pub enum Outcome {
     Passed,
     /// Something failed; see `error`.
     Failed,
+}
+
+impl Outcome {
+    /// `passed` or `failed`, as in the journal.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Passed => "passed",
+            Outcome::Failed => "failed",
+        }
+    }
 }

@@ -149,6 +149,9 @@ pub enum ProblemKind {
     /// A journal does not extend the head an auditor kept from an earlier
     /// report (`--expect-head`): its history was rewritten.
     JournalRewritten,
+    /// A drill record's signature does not verify with the enrolled
+    /// token's signature key: the record was changed after it was signed.
+    DrillSignatureInvalid,
 }
 
 /// Something a person has to look at.

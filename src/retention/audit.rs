@@ -199,6 +199,8 @@ pub struct AuditReport {
     pub drills: crate::drill::DrillStatus,
     /// Drills run in the period, in journal order.
     pub drills_in_period: Vec<crate::drill::DrillLine>,
+    /// What each of those drills' signature proves, in the same order.
+    pub drill_signatures: Vec<crate::drill::SignatureState>,
     /// Rewraps: the journal's condition and its lines in the period.
     pub rewraps: RewrapSummary,
     /// Crypto-erasures: the journal's condition and every erasure proved.
@@ -378,11 +380,35 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
             &mut violations,
         ),
     ];
-    let drills_in_period = drill_journal
-        .records
-        .into_iter()
-        .filter(|d| opts.since.is_none_or(|s| d.started >= s) && d.started <= at)
-        .collect();
+    for d in &drill_journal.damage {
+        violations.push(Problem {
+            kind: ProblemKind::JournalDamaged,
+            subject: format!("drill journal line {}", d.line),
+            detail: d.reason.clone(),
+        });
+    }
+    // Every signed record is checked, in the period or not: a forged one
+    // is a violation whenever it was written.
+    let mut drills_in_period = Vec::new();
+    let mut drill_signatures = Vec::new();
+    for d in drill_journal.records {
+        let state = crate::drill::signature::check(repo.config(), &d);
+        if let crate::drill::SignatureState::Invalid { reason } = &state {
+            violations.push(Problem {
+                kind: ProblemKind::DrillSignatureInvalid,
+                subject: format!("{} #{}", crate::drill::DRILLS, d.seq),
+                detail: format!(
+                    "the drill of backup {} with token {} carries a signature that fails: {reason}. The line was altered after the token signed it, or written without the token",
+                    crate::text::escape(&d.backup_id),
+                    crate::text::escape(&d.token.label)
+                ),
+            });
+        }
+        if opts.since.is_none_or(|s| d.started >= s) && d.started <= at {
+            drills_in_period.push(d);
+            drill_signatures.push(state);
+        }
+    }
     let rewraps = rewraps(repo, &listing, opts, at, &mut violations, &mut heads)?;
     let erasures = erasures(repo, &listing, opts, at, &mut violations, &mut heads)?;
     Ok(AuditReport {
@@ -402,6 +428,7 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         violations,
         drills,
         drills_in_period,
+        drill_signatures,
         rewraps,
         erasures,
         heads,

@@ -371,3 +371,79 @@ impl<R: std::io::Read> std::io::Read for CountingRead<R> {
         Ok(n)
     }
 }
+
+/// A software Ed25519 signature key standing in for a card's, for the
+/// tests of what verification does with drill signatures (the hardware
+/// tests sign on the virtual card itself).
+pub struct SoftSigner {
+    pair: sequoia_openpgp::crypto::KeyPair,
+}
+
+impl SoftSigner {
+    pub fn generate() -> Self {
+        use sequoia_openpgp::packet::key::{Key4, PrimaryRole, SecretParts};
+        let key: Key4<SecretParts, PrimaryRole> =
+            Key4::generate_ecc(true, sequoia_openpgp::types::Curve::Ed25519).unwrap();
+        SoftSigner {
+            pair: key.into_keypair().unwrap(),
+        }
+    }
+
+    /// The `signing_key` value of a recipient entry.
+    pub fn config_value(&self) -> String {
+        use base64::Engine as _;
+        use sequoia_openpgp::serialize::MarshalInto as _;
+        let public = self.pair.public().clone().role_into_primary();
+        let bytes = sequoia_openpgp::Packet::from(public).to_vec().unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    pub fn fingerprint(&self) -> String {
+        self.pair.public().fingerprint().to_hex()
+    }
+
+    /// An OpenPGP signature over `message`, base64.
+    pub fn sign_b64(&mut self, message: &[u8]) -> String {
+        use base64::Engine as _;
+        use sequoia_openpgp::serialize::MarshalInto as _;
+        let sig = sequoia_openpgp::packet::signature::SignatureBuilder::new(
+            sequoia_openpgp::types::SignatureType::Binary,
+        )
+        .set_hash_algo(sequoia_openpgp::types::HashAlgorithm::SHA256)
+        .sign_message(&mut self.pair, message)
+        .unwrap();
+        let bytes = sequoia_openpgp::Packet::from(sig).to_vec().unwrap();
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+}
+
+impl nkbackup::drill::RecordSigner for SoftSigner {
+    fn sign(&mut self, statement: &[u8]) -> nkbackup::Result<nkbackup::drill::DrillSignature> {
+        Ok(nkbackup::drill::DrillSignature {
+            key: self.fingerprint(),
+            openpgp: self.sign_b64(statement),
+        })
+    }
+}
+
+/// Enrolls a "card" labelled `label` (ident FFFE:0000000A) whose
+/// decryption key is a software X25519 key (returned, to open backups
+/// with) and, if given, `signer`'s signature key.
+pub fn add_soft_card(
+    repo: &mut Repository,
+    label: &str,
+    signer: Option<&SoftSigner>,
+) -> age::x25519::Identity {
+    let id = age::x25519::Identity::generate();
+    repo.add_recipient(RecipientConfig {
+        label: label.into(),
+        kind: "card-x25519".into(),
+        key: id.to_public().to_string(),
+        ident: Some("FFFE:0000000A".into()),
+        signing_key: signer.map(SoftSigner::config_value),
+        signing_fingerprint: signer.map(SoftSigner::fingerprint),
+        ..Default::default()
+    })
+    .unwrap();
+    id
+}

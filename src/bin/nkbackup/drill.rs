@@ -105,7 +105,16 @@ fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
             group: d.group.clone(),
         },
     )?;
-    let mut opener = keys::opener(&r, &b, &d.keys)?;
+    // One PIN entry: the PIN that opens the backup also signs the record.
+    let (open_pins, sign_pins) = crate::pins::shared(crate::card::pin_source(&d.keys.card));
+    let mut opener = keys::opener_with_pins(&r, &b, &d.keys, open_pins)?;
+    let mut signer = match d.keys.card.card {
+        Some(_) => drill::signature::signer_for(r.config(), &tok.label, sign_pins)?.map(|s| {
+            s.allow_last_try(d.keys.card.i_know_the_last_try)
+                .notify(crate::card::notice)
+        }),
+        None => None,
+    };
     let bar = (!d.json && std::io::stderr().is_terminal()).then(|| {
         let pb = indicatif::ProgressBar::new(b.sidecar.ciphertext_bytes);
         pb.set_style(
@@ -126,7 +135,14 @@ fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
         compare: d.compare.clone(),
         started: None,
     };
-    let res = drill::run(&r, &b, opener, tok, &opts);
+    let res = drill::run_signed(
+        &r,
+        &b,
+        opener,
+        tok,
+        &opts,
+        signer.as_mut().map(|s| s as &mut dyn drill::RecordSigner),
+    );
     if let Some(pb) = bar {
         pb.finish_and_clear();
     }
@@ -148,6 +164,11 @@ fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
         }
         Err(e) => return Err(e.into()),
     };
+    if let Some(why) = &rec.unsigned {
+        crate::output::warn(format!(
+            "the drill passed, but its record is unsigned: signing on the token failed ({why})"
+        ));
+    }
     if d.json {
         print_json(&rec)?;
     } else {
@@ -163,6 +184,10 @@ fn drill(d: DrillRun, cx: &crate::Ctx) -> Result<()> {
             rec.throughput_mib_s,
             rec.entries_verified,
             human_bytes(rec.bytes_verified)
+        );
+        println!(
+            "record {}",
+            drill::signature::check(r.config(), &rec).describe()
         );
         if let Some(c) = &rec.compare {
             println!(

@@ -71,6 +71,16 @@ pub fn opener<'a>(
     b: &'a nkbackup::BackupInfo,
     args: &KeyArgs,
 ) -> Result<Opener<'a>> {
+    opener_with_pins(repo, b, args, crate::card::pin_source(&args.card))
+}
+
+/// [`opener`], a card's PINs coming from `pins`.
+pub fn opener_with_pins<'a>(
+    repo: &Repository,
+    b: &'a nkbackup::BackupInfo,
+    args: &KeyArgs,
+    pins: Box<dyn nkbackup::card::PinSource>,
+) -> Result<Opener<'a>> {
     let mut o = Opener::new(b);
     for f in &args.identities {
         o = o.identity_file(f)?;
@@ -78,7 +88,7 @@ pub fn opener<'a>(
     if args.wants_recovery() {
         o = o.recovery_key(&recovery_key(repo, args)?);
     }
-    crate::card::add_identity(o, repo, &args.card)
+    crate::card::add_identity(o, repo, &args.card, pins)
 }
 
 /// Keys for escrow and rewrap: the same options as [`opener`].

@@ -43,7 +43,7 @@ pub fn default_source(
         if EnvPin::is_set(req.kind) {
             return EnvPin.pin(req);
         }
-        if let (Some(f), PinKind::User) = (&pin_file, req.kind) {
+        if let (Some(f), PinKind::User | PinKind::Signing) = (&pin_file, req.kind) {
             return FilePin(f.clone()).pin(req);
         }
         let interactive = std::io::IsTerminal::is_terminal(&std::io::stdin())
@@ -61,4 +61,40 @@ pub fn default_source(
         }
         TtyPin.pin(req)
     })
+}
+
+/// Two handles on one PIN source, for a drill: the user PIN that opened
+/// the backup is remembered (in a [`SecretString`], zeroized when the
+/// drill ends) and answers the request to sign the drill record with the
+/// same token, so the PIN is typed once. Every other request goes to
+/// `inner`.
+pub fn shared(inner: Box<dyn PinSource>) -> (Box<dyn PinSource>, Box<dyn PinSource>) {
+    use secrecy::ExposeSecret as _;
+    use std::cell::RefCell;
+    use std::rc::Rc;
+    struct Shared {
+        inner: Box<dyn PinSource>,
+        user: Option<(String, SecretString)>,
+    }
+    let state = Rc::new(RefCell::new(Shared { inner, user: None }));
+    let handle = |state: Rc<RefCell<Shared>>| -> Box<dyn PinSource> {
+        Box::new(move |req: &PinRequest| -> Result<SecretString, CardError> {
+            let mut s = state.borrow_mut();
+            if req.kind == PinKind::Signing
+                && let Some((ident, pin)) = &s.user
+                && ident.eq_ignore_ascii_case(&req.ident)
+            {
+                return Ok(SecretString::from(pin.expose_secret().to_owned()));
+            }
+            let pin = s.inner.pin(req)?;
+            if req.kind == PinKind::User {
+                s.user = Some((
+                    req.ident.clone(),
+                    SecretString::from(pin.expose_secret().to_owned()),
+                ));
+            }
+            Ok(pin)
+        })
+    };
+    (handle(state.clone()), handle(state))
 }

@@ -13,7 +13,7 @@ fn html_table(out: &mut String, head: &[&str], rows: &[Vec<String>]) {
         out.push_str("<tr>");
         for c in r {
             // What breaks a promise stands out, as the result line does.
-            let fail = ["NO:", "NO DEADLINE", "REWRITTEN"]
+            let fail = ["NO:", "NO DEADLINE", "REWRITTEN", "INVALID signature"]
                 .iter()
                 .any(|p| c.starts_with(p));
             let class = if fail { " class=\"fail\"" } else { "" };

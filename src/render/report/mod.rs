@@ -277,7 +277,8 @@ fn drill_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
     let rows = r
         .drills_in_period
         .iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             vec![
                 rfc3339(d.started),
                 d.backup_id.clone(),
@@ -290,13 +291,24 @@ fn drill_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
                 },
                 format!("{:?}", d.outcome).to_lowercase(),
                 format!("{:.1} s", d.duration_s),
+                r.drill_signatures
+                    .get(i)
+                    .map(|s| s.describe())
+                    .unwrap_or_default(),
                 d.error.clone().unwrap_or_default(),
             ]
         })
         .collect();
     (
         vec![
-            "started", "backup", "class", "token", "outcome", "duration", "error",
+            "started",
+            "backup",
+            "class",
+            "token",
+            "outcome",
+            "duration",
+            "signature",
+            "error",
         ],
         rows,
     )
@@ -417,10 +429,17 @@ fn erasure_intro(r: &AuditReport) -> String {
 }
 
 fn drill_intro(r: &AuditReport) -> String {
+    use crate::drill::SignatureState as S;
+    let count = |f: fn(&S) -> bool| r.drill_signatures.iter().filter(|s| f(s)).count();
     format!(
-        "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all.",
+        "Every class and every enrolled token must pass a restore drill at least every {} days; {} failed drill(s) are recorded in all. Drills in the period: {}; signed by their token (proof that the token itself was present): {}; unsigned: {}; not verifiable: {}; INVALID signature: {}.",
         r.drills.max_interval_s / 86400,
-        r.drills.failed
+        r.drills.failed,
+        r.drill_signatures.len(),
+        count(|s| matches!(s, S::Signed { .. })),
+        count(|s| matches!(s, S::Unsigned { .. })),
+        count(|s| matches!(s, S::Unverifiable { .. })),
+        count(|s| matches!(s, S::Invalid { .. })),
     )
 }
 
