@@ -62,6 +62,19 @@ fn with_deadlines(s: &Setup) {
     std::fs::write(&cfg, text.replace("#max_age", "max_age")).unwrap();
 }
 
+/// Enrolls card `ident` as `label` through the library.
+fn enroll(s: &Setup, ident: &str, label: &str) -> nkbackup::config::RecipientConfig {
+    nkbackup::enroll::card(
+        &mut s.repository(),
+        &nkbackup::enroll::CardOptions {
+            ident: Some(ident.to_owned()),
+            label: label.into(),
+            group: None,
+        },
+    )
+    .unwrap()
+}
+
 #[test]
 pub fn drills_are_signed_by_the_token_and_checked() {
     let g = lock();
@@ -129,17 +142,8 @@ pub fn drills_are_signed_by_the_token_and_checked() {
     }
     cards_sh(&["card-start", "1"]);
     generate(&b, KeyAlgorithm::Cv25519);
-    let mut repo = s.repository();
-    nkbackup::enroll::card(
-        &mut repo,
-        &nkbackup::enroll::CardOptions {
-            ident: Some(b.clone()),
-            label: "nk-b".into(),
-            group: None,
-        },
-    )
-    .unwrap();
-    nkbackup::Sealer::new(&repo, "db")
+    enroll(&s, &b, "nk-b");
+    nkbackup::Sealer::new(&s.repository(), "db")
         .bytes("d.sql", b"for both".to_vec())
         .seal()
         .unwrap();
@@ -155,16 +159,7 @@ pub fn drills_are_signed_by_the_token_and_checked() {
 
     // Card B gets a signature key; enrolling it again records it.
     let key_b = generate_signing(&b, KeyAlgorithm::NistP256);
-    let mut repo = s.repository();
-    let rc = nkbackup::enroll::card(
-        &mut repo,
-        &nkbackup::enroll::CardOptions {
-            ident: Some(b.clone()),
-            label: "nk-b".into(),
-            group: None,
-        },
-    )
-    .unwrap();
+    let rc = enroll(&s, &b, "nk-b");
     assert_eq!(rc.signing_fingerprint, Some(key_b.fingerprint_hex()));
     let v = drill(&s, &b);
     assert_eq!(v["signature"]["key"], key_b.fingerprint_hex(), "{v}");

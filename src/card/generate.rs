@@ -110,11 +110,9 @@ pub(crate) fn fingerprint(
     slot: KeyType,
 ) -> Result<Fingerprint, OcError> {
     let bytes = if slot == KeyType::Signing {
-        let key = SigningKey::from_card(public, time.get()).map_err(OcError::UnsupportedAlgo)?;
-        let fp = key.openpgp_key().fingerprint();
-        let mut out = [0u8; 20];
-        out.copy_from_slice(&fp.as_bytes()[..20]);
-        out
+        SigningKey::from_card(public, time.get())
+            .map_err(OcError::UnsupportedAlgo)?
+            .fingerprint_bytes()
     } else {
         CardKey::from_card(public, time.get())
             .map_err(OcError::UnsupportedAlgo)?

@@ -344,7 +344,8 @@ pub(crate) fn rfc3339(secs: u32) -> String {
     crate::util::rfc3339_unix(i64::from(secs))
 }
 
-fn strip_zeros(b: &[u8]) -> &[u8] {
+/// `b` without its leading zero bytes (card and MPI integers).
+pub(crate) fn strip_zeros(b: &[u8]) -> &[u8] {
     let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
     &b[first..]
 }

@@ -8,6 +8,7 @@
 //! drill record's signature is an ordinary OpenPGP signature that sequoia
 //! (or `gpg --verify` with that key) checks. docs/FORMAT.md §8.5.
 
+use super::key::strip_zeros;
 use crate::error::CardError;
 use base64::Engine as _;
 use openpgp::crypto::mpi;
@@ -217,6 +218,14 @@ impl SigningKey {
         self.key.fingerprint().to_hex()
     }
 
+    /// The OpenPGP v4 fingerprint as the card stores it.
+    pub fn fingerprint_bytes(&self) -> [u8; 20] {
+        let fp = self.key.fingerprint();
+        let mut out = [0u8; 20];
+        out.copy_from_slice(&fp.as_bytes()[..20]);
+        out
+    }
+
     /// The `signing_key` value of the recipient entry.
     pub fn config_value(&self) -> String {
         let packet = Packet::from(self.key.clone().role_into_primary());
@@ -302,9 +311,4 @@ pub(crate) fn from_recipient(
         )));
     }
     Ok(Some(key))
-}
-
-fn strip_zeros(b: &[u8]) -> &[u8] {
-    let first = b.iter().position(|&x| x != 0).unwrap_or(b.len());
-    &b[first..]
 }
