@@ -4,7 +4,9 @@
 #   2. checks formatting and clippy,
 #   3. builds the Garage object store once (tests/garage/garage.sh install;
 #      skipped when garage 2.5.0 is already installed) for tests/s3.rs,
-#      which start and stop their own Garage nodes on loopback,
+#      which start and stop their own Garage nodes on loopback; Ceph's
+#      RADOS Gateway (a Debian package, step 1) serves tests/s3_versions.rs,
+#      which start and stop their own gateway the same way,
 #   4. runs unit, integration, example and doc tests (cargo test),
 #   5. runs the hardware tests against a virtual OpenPGP card over real
 #      pcscd (hw-tests/run.sh); a missing harness fails the run,
@@ -24,10 +26,12 @@ as_root() {
 # Debian packages: stock tools for interop tests, util-linux for prlimit and
 # setpriv (killed-seal and unreadable-file tests), promtool (prometheus)
 # for the metrics file and systemd-analyze (systemd) for the units
-# (tests/jobs.rs).
+# (tests/jobs.rs), Ceph's RADOS Gateway with a monitor and an OSD and curl
+# for the versioned-bucket tests (tests/s3_versions.rs, tests/rgw/rgw.sh).
 need=()
 for tool in age:age zstd:zstd tar:tar prlimit:util-linux setpriv:util-linux \
-    promtool:prometheus systemd-analyze:systemd; do
+    promtool:prometheus systemd-analyze:systemd curl:curl radosgw:radosgw \
+    ceph-mon:ceph-mon ceph-osd:ceph-osd ceph:ceph-common; do
   command -v "${tool%%:*}" >/dev/null 2>&1 || need+=("${tool#*:}")
 done
 if [ "${#need[@]}" -gt 0 ]; then

@@ -12,7 +12,7 @@ use super::object_lock::ObjectLock;
 use super::s3_error::{Action, storage_error};
 use super::{LockGuard, ObjectInfo, ObjectKey, ObjectKind, S3Settings, Storage, Upload, Versions};
 use crate::error::{Error, Result};
-use opendal::options::{ListOptions, WriteOptions};
+use opendal::options::{DeleteOptions, ListOptions, WriteOptions};
 use opendal::{ErrorKind as OdKind, Operator};
 use std::io::{self, Read, Write};
 use std::path::Path;
@@ -41,6 +41,29 @@ impl std::fmt::Debug for S3Storage {
 }
 
 impl S3Storage {
+    /// The version ids of `key`, delete markers included; empty when the
+    /// store keeps no versions (or does not list them).
+    fn all_versions(&self, key: &str) -> Result<Vec<String>> {
+        let opts = ListOptions {
+            versions: true,
+            deleted: true,
+            ..Default::default()
+        };
+        match self.rt.block_on(self.op.list_options(key, opts)) {
+            Ok(entries) => Ok(entries
+                .into_iter()
+                .filter(|e| e.path() == key)
+                .filter_map(|e| e.metadata().version().map(str::to_owned))
+                .collect()),
+            Err(e)
+                if e.kind() == OdKind::Unsupported || is_not_implemented(&e) || not_found(&e) =>
+            {
+                Ok(Vec::new())
+            }
+            Err(e) => Err(self.err(Action::List, key, e)),
+        }
+    }
+
     /// Connects (lazily: nothing is sent yet) to `bucket` under `prefix`.
     pub fn new(bucket: &str, prefix: &str, settings: &S3Settings) -> Result<Self> {
         let location = if prefix.is_empty() {
@@ -316,6 +339,26 @@ impl Storage for S3Storage {
 
     fn delete(&self, key: &ObjectKey) -> Result<()> {
         let key = key.as_str();
+        // On a bucket that keeps versions a plain DELETE only adds a
+        // delete marker and the bytes stay: every version of the key, and
+        // every delete marker, is deleted by its id.
+        let versions = self.all_versions(key)?;
+        let versioned = !versions.is_empty();
+        for version in versions {
+            let opts = DeleteOptions {
+                version: Some(version),
+                ..Default::default()
+            };
+            match self.rt.block_on(self.op.delete_options(key, opts)) {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) => return Err(self.err(Action::Delete, key, e)),
+            }
+        }
+        if versioned {
+            // A plain DELETE now would only add a delete marker.
+            return Ok(());
+        }
         match self.rt.block_on(self.op.delete(key)) {
             Ok(()) => Ok(()),
             Err(e) if not_found(&e) => Ok(()),

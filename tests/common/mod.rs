@@ -4,6 +4,7 @@
 #![allow(dead_code)]
 
 pub mod garage;
+pub mod rgw;
 
 use nkbackup::Repository;
 use nkbackup::config::RecipientConfig;
