@@ -47,6 +47,19 @@ fn repo(r: &Rgw, prefix: &str) -> Repository {
     Repository::open_url(&url, &r.settings()).unwrap()
 }
 
+/// Prunes what is overdue at `at` (nothing ahead of its deadline).
+fn prune(repo: &Repository, at: time::OffsetDateTime) -> retention::PruneReport {
+    retention::prune(
+        repo,
+        &PruneOptions {
+            clock: Clock::Fixed(at),
+            ahead: Duration::ZERO,
+            ..PruneOptions::new()
+        },
+    )
+    .unwrap()
+}
+
 fn audit(repo: &Repository, at: time::OffsetDateTime) -> retention::AuditReport {
     retention::audit(
         repo,
@@ -80,15 +93,7 @@ fn prune_deletes_every_version_and_verify_proves_none_remains() {
     assert_eq!(r.versions(BUCKET, &sidecar).0.len(), 2, "two versions");
 
     let now = t0 + Duration::days(8);
-    let report = retention::prune(
-        &repo,
-        &PruneOptions {
-            clock: Clock::Fixed(now),
-            ahead: Duration::ZERO,
-            ..PruneOptions::new()
-        },
-    )
-    .unwrap();
+    let report = prune(&repo, now);
     assert_eq!(report.deleted.len(), 1);
     assert_eq!(report.deleted[0].id.as_deref(), Some(old.as_str()));
     for k in [&data, &sidecar] {
@@ -133,15 +138,7 @@ fn a_version_left_behind_a_delete_marker_is_a_violation() {
     let t0 = datetime!(2026-01-01 00:00:00 UTC);
     let old = seal_at(&repo, "logs", t0);
     let now = t0 + Duration::days(8);
-    retention::prune(
-        &repo,
-        &PruneOptions {
-            clock: Clock::Fixed(now),
-            ahead: Duration::ZERO,
-            ..PruneOptions::new()
-        },
-    )
-    .unwrap();
+    prune(&repo, now);
     // Someone puts the data back and deletes it the way a plain client
     // does: the bytes stay, as a noncurrent version under a delete marker.
     let data = format!("marker/backups/logs/{old}.age");

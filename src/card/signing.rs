@@ -157,23 +157,12 @@ impl SigningKey {
     /// (standard, padded) of one OpenPGP public-key packet (tag 6) with an
     /// EdDSA/Ed25519, ECDSA or RSA key.
     pub fn from_config(value: &str) -> Result<Self, String> {
-        let value = value.trim();
-        if value.len() > MAX_KEY_CHARS {
-            return Err(format!(
-                "it has {} characters; a signing key has at most {MAX_KEY_CHARS}",
-                value.len()
-            ));
-        }
-        let bytes = base64::engine::general_purpose::STANDARD
-            .decode(value)
-            .map_err(|e| format!("it is not base64 ({e})"))?;
-        let key = match Packet::from_bytes(&bytes) {
-            Ok(Packet::PublicKey(k)) => k.role_into_unspecified(),
-            Ok(Packet::PublicSubkey(k)) => k.role_into_unspecified(),
-            Ok(other) => {
+        let key = match decode_packet(value.trim(), MAX_KEY_CHARS, "a signing key")? {
+            Packet::PublicKey(k) => k.role_into_unspecified(),
+            Packet::PublicSubkey(k) => k.role_into_unspecified(),
+            other => {
                 return Err(format!("it is a {}, not a public-key packet", other.tag()));
             }
-            Err(e) => return Err(format!("it is not an OpenPGP packet ({e})")),
         };
         let algorithm = match key.mpis() {
             mpi::PublicKey::EdDSA {
@@ -272,20 +261,25 @@ impl SigningKey {
 /// Parses a drill record's `signature`: bounded base64 of one OpenPGP
 /// signature packet.
 pub fn parse_signature(value: &str) -> Result<openpgp::packet::Signature, String> {
-    if value.len() > MAX_SIGNATURE_CHARS {
+    match decode_packet(value, MAX_SIGNATURE_CHARS, "a signature")? {
+        Packet::Signature(s) => Ok(s),
+        other => Err(format!("it is a {}, not a signature packet", other.tag())),
+    }
+}
+
+/// One OpenPGP packet from at most `max` characters of base64 (`what`
+/// names it in the error).
+fn decode_packet(value: &str, max: usize, what: &str) -> Result<Packet, String> {
+    if value.len() > max {
         return Err(format!(
-            "it has {} characters; a signature has at most {MAX_SIGNATURE_CHARS}",
+            "it has {} characters; {what} has at most {max}",
             value.len()
         ));
     }
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(value)
         .map_err(|e| format!("it is not base64 ({e})"))?;
-    match Packet::from_bytes(&bytes) {
-        Ok(Packet::Signature(s)) => Ok(s),
-        Ok(other) => Err(format!("it is a {}, not a signature packet", other.tag())),
-        Err(e) => Err(format!("it is not an OpenPGP packet ({e})")),
-    }
+    Packet::from_bytes(&bytes).map_err(|e| format!("it is not an OpenPGP packet ({e})"))
 }
 
 /// The signature key of a card recipient entry, if it has one.

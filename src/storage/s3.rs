@@ -30,7 +30,14 @@ pub struct S3Storage {
     op: Operator,
     rt: Arc<tokio::runtime::Runtime>,
     location: String,
+    /// Set once the store has said it does not list versions (Garage
+    /// answers 501): deletes then stop asking.
+    unversioned: Arc<std::sync::atomic::AtomicBool>,
 }
+
+/// One listed version of a key: its version id (if the store gives one)
+/// and whether it is a delete marker.
+type Listed = (Option<String>, bool);
 
 impl std::fmt::Debug for S3Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -41,25 +48,34 @@ impl std::fmt::Debug for S3Storage {
 }
 
 impl S3Storage {
-    /// The version ids of `key`, delete markers included; empty when the
-    /// store keeps no versions (or does not list them).
-    fn all_versions(&self, key: &str) -> Result<Vec<String>> {
+    /// Every version of `key`, or `None` when the store does not list
+    /// versions.
+    fn list_versions(&self, key: &str) -> Result<Option<Vec<Listed>>> {
+        use std::sync::atomic::Ordering;
+        if self.unversioned.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let opts = ListOptions {
             versions: true,
             deleted: true,
             ..Default::default()
         };
         match self.rt.block_on(self.op.list_options(key, opts)) {
-            Ok(entries) => Ok(entries
-                .into_iter()
-                .filter(|e| e.path() == key)
-                .filter_map(|e| e.metadata().version().map(str::to_owned))
-                .collect()),
-            Err(e)
-                if e.kind() == OdKind::Unsupported || is_not_implemented(&e) || not_found(&e) =>
-            {
-                Ok(Vec::new())
+            Ok(entries) => Ok(Some(
+                entries
+                    .into_iter()
+                    .filter(|e| e.path() == key)
+                    .map(|e| {
+                        let m = e.metadata();
+                        (m.version().map(str::to_owned), m.is_deleted())
+                    })
+                    .collect(),
+            )),
+            Err(e) if e.kind() == OdKind::Unsupported || is_not_implemented(&e) => {
+                self.unversioned.store(true, Ordering::Relaxed);
+                Ok(None)
             }
+            Err(e) if not_found(&e) => Ok(Some(Vec::new())),
             Err(e) => Err(self.err(Action::List, key, e)),
         }
     }
@@ -135,6 +151,7 @@ impl S3Storage {
             op,
             rt: Arc::new(rt),
             location,
+            unversioned: Default::default(),
         })
     }
 
@@ -342,7 +359,12 @@ impl Storage for S3Storage {
         // On a bucket that keeps versions a plain DELETE only adds a
         // delete marker and the bytes stay: every version of the key, and
         // every delete marker, is deleted by its id.
-        let versions = self.all_versions(key)?;
+        let versions: Vec<String> = self
+            .list_versions(key)?
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|(v, _)| v)
+            .collect();
         let versioned = !versions.is_empty();
         for version in versions {
             let opts = DeleteOptions {
@@ -367,30 +389,18 @@ impl Storage for S3Storage {
     }
 
     fn versions(&self, key: &ObjectKey) -> Result<Versions> {
-        let key = key.as_str();
-        let opts = ListOptions {
-            versions: true,
-            deleted: true,
-            ..Default::default()
-        };
-        match self.rt.block_on(self.op.list_options(key, opts)) {
-            Ok(entries) => Ok(Versions::Listed {
-                remaining: entries
+        Ok(match self.list_versions(key.as_str())? {
+            Some(all) => Versions::Listed {
+                remaining: all
                     .into_iter()
-                    .filter(|e| e.path() == key && !e.metadata().is_deleted())
-                    .map(|e| e.metadata().version().unwrap_or("null").to_owned())
+                    .filter(|(_, marker)| !marker)
+                    .map(|(v, _)| v.unwrap_or_else(|| "null".into()))
                     .collect(),
-            }),
-            Err(e) if e.kind() == OdKind::Unsupported || is_not_implemented(&e) => {
-                Ok(Versions::NotVersioned {
-                    why: "the store does not implement object versioning".into(),
-                })
-            }
-            Err(e) if not_found(&e) => Ok(Versions::Listed {
-                remaining: Vec::new(),
-            }),
-            Err(e) => Err(self.err(Action::List, key, e)),
-        }
+            },
+            None => Versions::NotVersioned {
+                why: "the store does not implement object versioning".into(),
+            },
+        })
     }
 
     fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {

@@ -46,12 +46,7 @@ impl Garage {
             "garage.sh start failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = std::fs::read_to_string(g.dir.path().join("env")).unwrap();
-        g.env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        g.env = super::read_env(&g.dir.path().join("env"));
         g
     }
 

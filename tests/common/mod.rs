@@ -6,6 +6,16 @@
 pub mod garage;
 pub mod rgw;
 
+/// The `NAME=value` lines of an env file a test server's script wrote.
+pub fn read_env(path: &Path) -> std::collections::HashMap<String, String> {
+    fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 use nkbackup::Repository;
 use nkbackup::config::RecipientConfig;
 use std::fs;

@@ -43,12 +43,7 @@ impl Rgw {
             "rgw.sh start failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let text = std::fs::read_to_string(r.dir.path().join("env")).unwrap();
-        r.env = text
-            .lines()
-            .filter_map(|l| l.split_once('='))
-            .map(|(k, v)| (k.to_owned(), v.to_owned()))
-            .collect();
+        r.env = super::read_env(&r.dir.path().join("env"));
         r
     }
 
