@@ -287,7 +287,10 @@ impl EscrowItem {
     /// Replaces the age file (atomically: the store's `put`).
     pub(crate) fn write_blob(&self, blob: &[u8]) -> Result<()> {
         let (s, k) = self.place()?;
-        s.put(k, blob)
+        s.put(k, blob)?;
+        // A bucket that keeps versions would keep the old blob, open to
+        // the old recipients (nothing locks escrow items).
+        s.delete_noncurrent(k).map(|_| ())
     }
 
     /// Writes this item's sidecar, `escrow/<name>/<id>.json`.

@@ -147,6 +147,13 @@ pub struct ItemReport {
     pub new_recipients: Vec<String>,
     /// Bytes written (the new file), 0 if nothing was written.
     pub bytes: u64,
+    /// On a bucket with Object Lock: the old file's version, still open
+    /// to the old recipients, is locked until then and stays.
+    #[serde(
+        with = "time::serde::rfc3339::option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub old_version_locked_until: Option<time::OffsetDateTime>,
 }
 
 /// What a rewrap did.
@@ -400,7 +407,10 @@ impl Step<'_> {
         let storage = self.repo.storage();
         let mut sc = b.sidecar.clone();
         let mut report = self.report("backup", &sc.id, &sc.class, &sc.recipients);
-        let put = |s: &Sidecar| put_sidecar(storage.as_ref(), &b.sidecar_key, s);
+        let put = |s: &Sidecar| {
+            put_sidecar(storage.as_ref(), &b.sidecar_key, s)?;
+            self.repo.relock(&b.sidecar_key, &s.class, s.created)
+        };
         let current = || Ok(b.verify_ciphertext()?.ciphertext_sha256);
         let mut journal = journal;
         if !self.settle(&mut sc, &mut report, journal.as_deref_mut(), current, put)? {
@@ -445,11 +455,16 @@ impl Step<'_> {
         put(&sc)?;
         crash_hook("after-intent");
         upload.commit()?;
+        self.repo.relock(&b.data_key, &sc.class, sc.created)?;
         crash_hook("after-data");
         let j = journal.expect("a journal unless dry");
         finish(j, &mut sc, pending, "backup", &b.sidecar.class, put)?;
         report.action = Action::Rewrapped;
         report.bytes = new_digest.len;
+        // On a bucket that keeps versions the old file would stay, still
+        // open to the old recipients: it goes, unless a lock holds it.
+        let held = storage.delete_noncurrent(&b.data_key)?;
+        report.old_version_locked_until = held.max(storage.delete_noncurrent(&b.sidecar_key)?);
         Ok(report)
     }
 
@@ -469,6 +484,7 @@ impl Step<'_> {
             old_recipients: describe(recipients),
             new_recipients: describe(self.target),
             bytes: 0,
+            old_version_locked_until: None,
         }
     }
 

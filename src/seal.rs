@@ -239,6 +239,9 @@ impl<'a> Sealer<'a> {
             .unwrap_or_else(OffsetDateTime::now_utc)
             .replace_nanosecond(0)
             .expect("0 is a valid nanosecond");
+        // In a locked repository: the bucket is checked and the class
+        // must have a deadline, before anything is written.
+        let lock = repo.seal_retention(retention, created)?;
         let (id, data_key, sidecar_key) = loop {
             let id = BackupId::new(created);
             let (data_key, sidecar_key) = crate::repo::backup_keys(&self.class, &id)?;
@@ -339,6 +342,14 @@ impl<'a> Sealer<'a> {
         let hashing = sealed.finish().map_err(ioe)?;
         let (upload, digest) = hashing.finish();
         upload.commit()?;
+        if let Some(r) = &lock
+            && let Err(e) = storage.retain(&data_key, r)
+        {
+            // Not locked, so still deletable (if these credentials may;
+            // else prune removes it as an incomplete write).
+            let _ = storage.delete(&data_key);
+            return Err(e);
+        }
 
         let h = &summary.header;
         let sidecar = Sidecar {
@@ -366,6 +377,9 @@ impl<'a> Sealer<'a> {
         let mut json = serde_json::to_vec_pretty(&sidecar).expect("sidecar serializes");
         json.push(b'\n');
         storage.put(&sidecar_key, &json)?;
+        if let Some(r) = &lock {
+            storage.retain(&sidecar_key, r)?;
+        }
         let mut warnings = summary.warnings;
         warnings.extend(
             stale

@@ -1779,7 +1779,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__init)
-            opts="-h --repo --s3-config --help"
+            opts="-h --repo --object-lock --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1787,6 +1787,10 @@ _nkbackup() {
             case "${prev}" in
                 --repo)
                     COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --object-lock)
+                    COMPREPLY=($(compgen -W "compliance governance" -- "${cur}"))
                     return 0
                     ;;
                 --s3-config)

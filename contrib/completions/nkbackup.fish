@@ -49,6 +49,8 @@ complete -c nkbackup -n "__fish_nkbackup_needs_command" -f -a "prune" -d 'Delete
 complete -c nkbackup -n "__fish_nkbackup_needs_command" -f -a "restore" -d 'Restore a backup into a directory'
 complete -c nkbackup -n "__fish_nkbackup_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand init" -l repo -d 'The repository: a directory, or s3://BUCKET[/PREFIX] (docs/STORAGE.md)' -r
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand init" -l object-lock -d 'Bucket repositories: lock every backup in the bucket until its deadline with S3 Object Lock in this mode (the bucket must have been created with Object Lock; docs/STORAGE.md, "Object Lock")' -r -f -a "compliance\t'Nobody can delete a backup or shorten its lock before its deadline'
+governance\t'Only a principal with s3:BypassGovernanceRetention can'"
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand init" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand init" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand recipient; and not __fish_seen_subcommand_from add list remove revoke help" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F

@@ -13,6 +13,7 @@ pub mod duration;
 pub mod erasure;
 pub mod group;
 pub mod job;
+pub mod object_lock;
 pub mod policy;
 mod recipient_kind;
 pub mod recovery;
@@ -21,6 +22,7 @@ pub use duration::Period;
 pub use erasure::ErasurePeriod;
 pub use group::GroupConfig;
 pub use job::{CommandConfig, JobConfig};
+pub use object_lock::LockMode;
 pub use policy::{ClassPolicy, FOREVER, KeepRules, Policy, PromiseBound};
 pub use recipient_kind::RecipientKind;
 pub use recovery::{KeyCheck, PassphraseParams, RecoveryConfig};
@@ -110,6 +112,11 @@ pub struct RepositoryConfig {
     pub format: u32,
     /// When the repository was created (RFC 3339).
     pub created: String,
+    /// Bucket repositories: every backup object is written with this S3
+    /// Object Lock retention mode, retained until the backup's deadline
+    /// (docs/STORAGE.md, "Object Lock"). Set by `init --object-lock`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub object_lock: Option<LockMode>,
 }
 
 /// One `[[recipients]]` entry.
@@ -414,7 +421,13 @@ pub fn check_name(what: &'static str, name: &str) -> Result<()> {
 }
 
 /// The text `init` writes: commented, with the default classes.
-pub fn initial_text(id: &str, created: &str) -> String {
+pub fn initial_text(id: &str, created: &str, object_lock: Option<LockMode>) -> String {
+    let lock = match object_lock {
+        Some(m) => format!(
+            "# Every backup is locked in the bucket until its deadline (S3 Object Lock,\n# docs/STORAGE.md): classes need max_age and deletion_tolerance.\nobject_lock = \"{m}\"\n"
+        ),
+        None => String::new(),
+    };
     format!(
         r#"# nkbackup repository configuration (docs/CONFIG.md describes every key).
 
@@ -422,7 +435,7 @@ pub fn initial_text(id: &str, created: &str) -> String {
 id = "{id}"
 format = {CONFIG_FORMAT}
 created = "{created}"
-
+{lock}
 # Recipients: every backup is sealed to all of them; any one can open it.
 # Add with `nkbackup recipient add --repo DIR age1... --label NAME`.
 

@@ -348,6 +348,20 @@ pub enum Error {
         hint: String,
     },
 
+    /// The repository is configured with `object_lock` and the store or
+    /// the class cannot honour it; nothing was written.
+    #[error("{location}: object_lock = \"{mode}\": {problem}; {hint}")]
+    ObjectLock {
+        /// The repository URL.
+        location: String,
+        /// The configured mode (`compliance`, `governance`).
+        mode: &'static str,
+        /// What is missing.
+        problem: String,
+        /// What to do about it.
+        hint: &'static str,
+    },
+
     /// A `--repo` argument that is neither a directory nor a usable
     /// `s3://` URL.
     #[error("bad repository URL {url}: {reason}")]

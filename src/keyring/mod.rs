@@ -458,7 +458,10 @@ impl StoredKeyItem {
     /// Replaces the age file (atomically).
     pub(crate) fn write_blob(&self, blob: &[u8]) -> Result<()> {
         let (a, _) = item_keys(&self.item.class, &self.item.period, &self.item.key_id);
-        self.storage.put(&a, blob)
+        self.storage.put(&a, blob)?;
+        // A bucket that keeps versions would keep the old blob, open to
+        // the old recipients (nothing locks key items).
+        self.storage.delete_noncurrent(&a).map(|_| ())
     }
 
     /// Writes its sidecar.

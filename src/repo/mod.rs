@@ -16,7 +16,7 @@
 pub use crate::fsio::{ensure_dir, fsync_dir, write_atomic, write_new};
 pub use crate::storage::RepoLock;
 
-use crate::config::{self, Config, RecipientConfig};
+use crate::config::{self, Config, LockMode, RecipientConfig};
 use crate::error::{Error, IoContext, Result};
 use crate::id::BackupId;
 use crate::manifest::{DefectKind, Sidecar};
@@ -66,10 +66,13 @@ pub struct Repository {
     policy: crate::config::Policy,
     keyring: Arc<crate::keyring::Keyring>,
     witness: Option<Arc<dyn Storage>>,
+    /// Set once the store was seen to enforce Object Lock.
+    lock_checked: Arc<std::sync::OnceLock<()>>,
 }
 
 mod config_edit;
 mod listing;
+mod object_lock;
 
 pub use listing::{BackupInfo, Listing, ShallowVerify, UnreadableSidecar};
 
@@ -93,6 +96,17 @@ impl Repository {
 
     /// Creates a new repository in `storage`, which must hold nothing.
     pub fn init_in(storage: Arc<dyn Storage>) -> Result<Self> {
+        Self::init_in_with(storage, None)
+    }
+
+    /// Creates a new repository in `storage`, which must hold nothing,
+    /// whose backups are written with S3 Object Lock in `object_lock`
+    /// mode (checked first: the bucket must keep versions and enforce
+    /// Object Lock).
+    pub fn init_in_with(storage: Arc<dyn Storage>, object_lock: Option<LockMode>) -> Result<Self> {
+        if let Some(mode) = object_lock {
+            object_lock::check_store(storage.as_ref(), mode)?;
+        }
         let here = || PathBuf::from(storage.location());
         if storage.stat(&config_key())?.is_some() {
             return Err(Error::RepositoryExists { path: here() });
@@ -102,7 +116,7 @@ impl Repository {
         }
         let mut id = [0u8; 16];
         crate::util::fill_random(&mut id);
-        let text = config::initial_text(&hex::encode(id), &crate::now_rfc3339());
+        let text = config::initial_text(&hex::encode(id), &crate::now_rfc3339(), object_lock);
         if !storage.put_new(&config_key(), text.as_bytes())? {
             return Err(Error::RepositoryExists { path: here() });
         }
@@ -113,9 +127,27 @@ impl Repository {
     /// directory ([`Repository::init`]) or `s3://bucket[/prefix]`
     /// ([`Repository::init_in`]).
     pub fn init_url(repo: &str, settings: &crate::storage::S3Settings) -> Result<Self> {
+        Self::init_url_with(repo, settings, None)
+    }
+
+    /// [`Repository::init_url`] with S3 Object Lock in `object_lock` mode
+    /// ([`Repository::init_in_with`]); a directory cannot have it.
+    pub fn init_url_with(
+        repo: &str,
+        settings: &crate::storage::S3Settings,
+        object_lock: Option<LockMode>,
+    ) -> Result<Self> {
         match crate::storage::Location::parse(repo)? {
-            crate::storage::Location::Local(dir) => Self::init(&dir),
-            _ => Self::init_in(crate::storage::open(repo, settings)?),
+            crate::storage::Location::Local(dir) => match object_lock {
+                Some(mode) => Err(Error::ObjectLock {
+                    location: dir.display().to_string(),
+                    mode: mode.as_str(),
+                    problem: "a directory has no Object Lock".into(),
+                    hint: "give an s3:// repository in a bucket made with Object Lock (docs/STORAGE.md)",
+                }),
+                None => Self::init(&dir),
+            },
+            _ => Self::init_in_with(crate::storage::open(repo, settings)?, object_lock),
         }
     }
 
@@ -154,6 +186,12 @@ impl Repository {
             message: "not UTF-8 text".into(),
         })?;
         let (config, policy) = resolve(&text, &path)?;
+        if config.repository.object_lock.is_some() && storage.local_root().is_some() {
+            return Err(Error::ConfigInvalid {
+                path,
+                message: "object_lock is set, but this repository is a directory: S3 Object Lock is for bucket repositories (remove the line, or move the repository to a bucket made with Object Lock)".into(),
+            });
+        }
         let keyring = keyring(&config, &storage, settings)?;
         let witness = match &config.witness {
             Some(w) => {
@@ -174,6 +212,7 @@ impl Repository {
             policy,
             keyring: Arc::new(keyring),
             witness,
+            lock_checked: Default::default(),
         })
     }
 
@@ -248,7 +287,10 @@ impl Repository {
     }
 
     /// Takes the write lock.
+    /// With `object_lock` configured, first checks that the store
+    /// enforces it ([`Repository::check_object_lock`]).
     pub fn lock(&self, wait: Duration) -> Result<Box<dyn LockGuard>> {
+        self.check_object_lock()?;
         self.storage.lock(wait)
     }
 }

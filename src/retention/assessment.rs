@@ -152,6 +152,13 @@ pub enum ProblemKind {
     /// A drill record's signature does not verify with the enrolled
     /// token's signature key: the record was changed after it was signed.
     DrillSignatureInvalid,
+    /// In a repository with `object_lock`, a backup's object holds no
+    /// Object Lock retention: it can be deleted before its deadline.
+    NotLocked,
+    /// A backup is locked by the store past its deadline (plus
+    /// tolerance): the store refuses to delete it before the date the
+    /// problem names.
+    LockConflict,
 }
 
 /// Something a person has to look at.

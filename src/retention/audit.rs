@@ -210,6 +210,10 @@ pub struct AuditReport {
     pub heads: Vec<JournalHead>,
     /// The witness location (`[witness]`), if one is configured.
     pub witness: Option<String>,
+    /// With `object_lock`: the mode, and how many objects' retention was
+    /// read from the store (every missing or overlong lock is a
+    /// violation).
+    pub object_lock: Option<String>,
 }
 
 impl AuditReport {
@@ -363,6 +367,13 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
             }
         }
     }
+    let object_lock = match super::locks::check(repo, &evaluation.backups, policy)? {
+        Some((summary, problems)) => {
+            violations.extend(problems);
+            Some(summary)
+        }
+        None => None,
+    };
     let drills = crate::drill::status(repo, at)?;
     absence.versions = match versioned {
         Some(v) if !v.is_empty() => v,
@@ -433,6 +444,7 @@ pub fn audit(repo: &Repository, opts: &AuditOptions) -> Result<AuditReport> {
         erasures,
         heads,
         witness: repo.witness().map(|w| w.location().to_owned()),
+        object_lock,
     })
 }
 

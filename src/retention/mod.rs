@@ -22,6 +22,7 @@ pub mod audit;
 pub mod erasure;
 pub mod evaluate;
 pub mod journal;
+mod locks;
 pub mod prune;
 
 pub use crate::config::{ClassPolicy, KeepRules, Period, Policy};

@@ -255,6 +255,20 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
             }
             Action::Delete => {}
         }
+        // In a locked repository the store keeps a backup until its
+        // lock runs out: a surplus or early one stays for a later run, an
+        // overdue one is a problem naming the date.
+        if let Some(r) = super::locks::holding(repo, &a.data_key)? {
+            if a.state == State::Overdue {
+                report
+                    .problems
+                    .push(super::locks::held(a, &a.data_key, &r, repo));
+                report.overdue_held += 1;
+            } else {
+                report.kept += 1;
+            }
+            continue;
+        }
         if let Err(e) = repo.verify_shallow(b) {
             report.problems.push(Problem {
                 kind: ProblemKind::DataMismatch,
@@ -315,6 +329,18 @@ pub fn prune(repo: &Repository, opts: &PruneOptions) -> Result<PruneReport> {
 
     // 4. Leftovers of interrupted seals, older than the grace period.
     for o in &eval.orphans {
+        if let Some(r) = super::locks::holding(repo, &o.key)? {
+            report.problems.push(Problem {
+                kind: ProblemKind::LockConflict,
+                subject: o.key.to_string(),
+                detail: format!(
+                    "a leftover of an interrupted seal, locked until {} ({}): the store refuses to delete it before then, and prune deletes it on its first run after that",
+                    super::rfc3339(r.until),
+                    r.mode
+                ),
+            });
+            continue;
+        }
         let reason = match o.kind {
             OrphanKind::IncompleteWrite => Reason::IncompleteWrite,
             OrphanKind::StalePartial => Reason::StalePartial,

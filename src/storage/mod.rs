@@ -27,7 +27,9 @@ mod local;
 mod location;
 mod lock;
 mod object_lock;
+mod retention;
 mod s3;
+mod s3_api;
 mod s3_error;
 mod s3_settings;
 
@@ -36,6 +38,7 @@ pub use local::LocalStorage;
 pub use location::Location;
 pub use lock::RepoLock;
 pub use object_lock::LOCK_LEASE;
+pub use retention::{LockSupport, Retention};
 pub use s3::S3Storage;
 pub use s3_settings::S3Settings;
 
@@ -197,6 +200,43 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// only creates objects under a fresh random id and the sealing host
     /// may hold no right to the lock object.
     fn seal_locks(&self) -> bool;
+
+    /// Deletes every version of `key` but the current one (a bucket that
+    /// keeps versions keeps the bytes an overwrite replaced). Versions the
+    /// store refuses to delete because an Object Lock holds them stay:
+    /// the latest date such a lock runs to is returned. A store without
+    /// versions has nothing to do.
+    fn delete_noncurrent(&self, key: &ObjectKey) -> Result<Option<time::OffsetDateTime>> {
+        let _ = key;
+        Ok(None)
+    }
+
+    /// Whether the store keeps versions and enforces S3 Object Lock here
+    /// (docs/STORAGE.md, "Object Lock"). A directory does neither.
+    fn lock_support(&self) -> Result<LockSupport> {
+        Ok(LockSupport::Missing(
+            "a directory has no Object Lock: it is for bucket repositories".into(),
+        ))
+    }
+
+    /// Gives the current version of `key` the retention `r` (S3 Object
+    /// Lock). Only stores whose [`Storage::lock_support`] is
+    /// [`LockSupport::Enabled`] can.
+    fn retain(&self, key: &ObjectKey, r: &Retention) -> Result<()> {
+        let _ = r;
+        Err(crate::Error::Storage {
+            location: self.location().to_owned(),
+            action: format!("locking {}", self.describe(key)),
+            problem: "this store has no Object Lock".into(),
+            hint: "object_lock is for bucket repositories (docs/STORAGE.md)".into(),
+        })
+    }
+
+    /// The retention the current version of `key` holds, if any.
+    fn retention(&self, key: &ObjectKey) -> Result<Option<Retention>> {
+        let _ = key;
+        Ok(None)
+    }
 }
 
 /// Opens the storage a `--repo` argument names: `s3://bucket[/prefix]`

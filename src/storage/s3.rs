@@ -9,8 +9,12 @@
 //! runtime and blocks on it.
 
 use super::object_lock::ObjectLock;
+use super::s3_api::S3Api;
 use super::s3_error::{Action, storage_error};
-use super::{LockGuard, ObjectInfo, ObjectKey, ObjectKind, S3Settings, Storage, Upload, Versions};
+use super::{
+    LockGuard, LockSupport, ObjectInfo, ObjectKey, ObjectKind, Retention, S3Settings, Storage,
+    Upload, Versions,
+};
 use crate::error::{Error, Result};
 use opendal::options::{DeleteOptions, ListOptions, WriteOptions};
 use opendal::{ErrorKind as OdKind, Operator};
@@ -33,11 +37,13 @@ pub struct S3Storage {
     /// Set once the store has said it does not list versions (Garage
     /// answers 501): deletes then stop asking.
     unversioned: Arc<std::sync::atomic::AtomicBool>,
+    /// Signed requests for what opendal does not do (Object Lock).
+    api: S3Api,
 }
 
-/// One listed version of a key: its version id (if the store gives one)
-/// and whether it is a delete marker.
-type Listed = (Option<String>, bool);
+/// One listed version of a key: its version id (if the store gives one),
+/// whether it is a delete marker, and whether it is the current version.
+type Listed = (Option<String>, bool, bool);
 
 impl std::fmt::Debug for S3Storage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -67,7 +73,11 @@ impl S3Storage {
                     .filter(|e| e.path() == key)
                     .map(|e| {
                         let m = e.metadata();
-                        (m.version().map(str::to_owned), m.is_deleted())
+                        (
+                            m.version().map(str::to_owned),
+                            m.is_deleted(),
+                            m.is_current().unwrap_or(false),
+                        )
                     })
                     .collect(),
             )),
@@ -78,6 +88,26 @@ impl S3Storage {
             Err(e) if not_found(&e) => Ok(Some(Vec::new())),
             Err(e) => Err(self.err(Action::List, key, e)),
         }
+    }
+
+    /// The error for a refused delete of `version` of `key` when the
+    /// refusal is an Object Lock: which version, locked until when.
+    fn locked(&self, key: &str, version: &str) -> Option<Error> {
+        let r = self
+            .rt
+            .block_on(self.api.get_retention(key, Some(version)))
+            .ok()??;
+        (r.until > time::OffsetDateTime::now_utc()).then(|| Error::Storage {
+            location: self.location.clone(),
+            action: format!("deleting {}/{key}", self.location),
+            problem: format!(
+                "version {} is locked until {} ({})",
+                crate::text::escape(version),
+                crate::util::rfc3339(r.until),
+                r.mode
+            ),
+            hint: "the store refuses to delete it before then; run the command again after that date (docs/STORAGE.md, \"Object Lock\")".into(),
+        })
     }
 
     /// Connects (lazily: nothing is sent yet) to `bucket` under `prefix`.
@@ -147,11 +177,13 @@ impl S3Storage {
             .enable_all()
             .build()
             .map_err(|e| Error::io("starting the S3 client's runtime", e))?;
+        let api = S3Api::new(bucket, prefix, settings, &location)?;
         Ok(S3Storage {
             op,
             rt: Arc::new(rt),
             location,
             unversioned: Default::default(),
+            api,
         })
     }
 
@@ -363,17 +395,22 @@ impl Storage for S3Storage {
             .list_versions(key)?
             .unwrap_or_default()
             .into_iter()
-            .filter_map(|(v, _)| v)
+            .filter_map(|(v, _, _)| v)
             .collect();
         let versioned = !versions.is_empty();
         for version in versions {
             let opts = DeleteOptions {
-                version: Some(version),
+                version: Some(version.clone()),
                 ..Default::default()
             };
             match self.rt.block_on(self.op.delete_options(key, opts)) {
                 Ok(()) => {}
                 Err(e) if not_found(&e) => {}
+                Err(e) if e.kind() == OdKind::PermissionDenied => {
+                    return Err(self
+                        .locked(key, &version)
+                        .unwrap_or_else(|| self.err(Action::Delete, key, e)));
+                }
                 Err(e) => return Err(self.err(Action::Delete, key, e)),
             }
         }
@@ -393,8 +430,8 @@ impl Storage for S3Storage {
             Some(all) => Versions::Listed {
                 remaining: all
                     .into_iter()
-                    .filter(|(_, marker)| !marker)
-                    .map(|(v, _)| v.unwrap_or_else(|| "null".into()))
+                    .filter(|(_, marker, _)| !marker)
+                    .map(|(v, _, _)| v.unwrap_or_else(|| "null".into()))
                     .collect(),
             },
             None => Versions::NotVersioned {
@@ -415,6 +452,48 @@ impl Storage for S3Storage {
 
     fn seal_locks(&self) -> bool {
         false
+    }
+
+    fn delete_noncurrent(&self, key: &ObjectKey) -> Result<Option<time::OffsetDateTime>> {
+        let k = key.as_str();
+        let mut held = None;
+        let old = self.list_versions(k)?.unwrap_or_default();
+        for (v, _, current) in old {
+            let Some(version) = v.filter(|_| !current) else {
+                continue;
+            };
+            let opts = DeleteOptions {
+                version: Some(version.clone()),
+                ..Default::default()
+            };
+            match self.rt.block_on(self.op.delete_options(k, opts)) {
+                Ok(()) => {}
+                Err(e) if not_found(&e) => {}
+                Err(e) if e.kind() == OdKind::PermissionDenied => {
+                    match self
+                        .rt
+                        .block_on(self.api.get_retention(k, Some(&version)))?
+                    {
+                        Some(r) => held = held.max(Some(r.until)),
+                        None => return Err(self.err(Action::Delete, k, e)),
+                    }
+                }
+                Err(e) => return Err(self.err(Action::Delete, k, e)),
+            }
+        }
+        Ok(held)
+    }
+
+    fn lock_support(&self) -> Result<LockSupport> {
+        self.rt.block_on(self.api.lock_support())
+    }
+
+    fn retain(&self, key: &ObjectKey, r: &Retention) -> Result<()> {
+        self.rt.block_on(self.api.put_retention(key.as_str(), r))
+    }
+
+    fn retention(&self, key: &ObjectKey) -> Result<Option<Retention>> {
+        self.rt.block_on(self.api.get_retention(key.as_str(), None))
     }
 }
 

@@ -90,8 +90,22 @@ impl Rgw {
     /// A SigV4-signed S3 request with curl; returns the body. Panics on an
     /// HTTP error.
     pub fn s3(&self, method: &str, path: &str, extra: &[&str]) -> Vec<u8> {
+        let (status, body) = self.try_s3(method, path, extra);
+        assert!(
+            (200..300).contains(&status),
+            "curl {method} {path}: HTTP {status}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        body
+    }
+
+    /// A SigV4-signed S3 request with curl: the HTTP status and the body.
+    pub fn try_s3(&self, method: &str, path: &str, extra: &[&str]) -> (u16, Vec<u8>) {
+        let body = self.dir.path().join("curl.out");
         let out = Command::new("curl")
-            .args(["-sS", "-f", "-X", method, "--aws-sigv4"])
+            .args(["-sS", "-o"])
+            .arg(&body)
+            .args(["-w", "%{http_code}", "-X", method, "--aws-sigv4"])
             .arg(format!("aws:amz:{}:s3", self.env["AWS_REGION"]))
             .arg("--user")
             .arg(format!(
@@ -108,7 +122,8 @@ impl Rgw {
             "curl {method} {path}: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        out.stdout
+        let status = String::from_utf8_lossy(&out.stdout).trim().parse().unwrap();
+        (status, std::fs::read(&body).unwrap_or_default())
     }
 
     /// S3 settings for the library.

@@ -53,6 +53,11 @@ wait_for() { # SECONDS DESCRIPTION COMMAND...
 start() {
     DIR=$(cd "$1" && pwd)
     mkdir -p "$DIR"/{run,log,mon,osd,rgw}
+    # Two gateways starting at once could pick the same free port (and a
+    # client then talk to the other cluster's monitor): starts take turns.
+    # The daemons do not inherit the lock (9>&-).
+    exec 9>"${TMPDIR:-/tmp}/nkbackup-rgw-start.lock"
+    flock 9
     local fsid mon_port rgw_port osd_uuid
     fsid=$(cat /proc/sys/kernel/random/uuid)
     mon_port=$(free_port)
@@ -90,7 +95,7 @@ CONF
     ceph-authtool --create-keyring "$DIR/keyring" --gen-key -n mon. --cap mon 'allow *' >/dev/null
     monmaptool --create --add a "v1:127.0.0.1:$mon_port" --fsid "$fsid" "$DIR/monmap" >/dev/null
     ceph-mon "${c[@]}" --mkfs -i a --monmap "$DIR/monmap" --keyring "$DIR/keyring"
-    ceph-mon "${c[@]}" -i a
+    ceph-mon "${c[@]}" -i a 9>&-
     wait_for 30 "ceph-mon" timeout 5 ceph "${c[@]}" mon stat
     osd_uuid=$(cat /proc/sys/kernel/random/uuid)
     local id
@@ -98,10 +103,15 @@ CONF
     mkdir -p "$DIR/osd/ceph-$id"
     ceph-osd "${c[@]}" -i "$id" --mkfs --osd-uuid "$osd_uuid" >"$DIR/log/osd-mkfs.out" 2>&1
     # An OSD that asks the monitor before it has the monitor map is refused
-    # ("wrong fsid") and never comes up: start it again (at most 3 times).
+    # ("wrong fsid"): it exits at once (status 250) or never comes up.
+    # Start it again, at most 5 times.
     local try
-    for try in 1 2 3; do
-        ceph-osd "${c[@]}" -i "$id" >"$DIR/log/osd.out" 2>&1
+    for try in 1 2 3 4 5; do
+        if ! ceph-osd "${c[@]}" -i "$id" >"$DIR/log/osd.out" 2>&1 9>&-; then
+            echo "rgw.sh: ceph-osd was refused (try $try), starting it again" >&2
+            sleep 1
+            continue
+        fi
         for _ in $(seq 100); do
             timeout 5 ceph "${c[@]}" osd stat 2>/dev/null | grep -q '1 up' && break 2
             sleep 0.2
@@ -110,7 +120,7 @@ CONF
         stop_pid "$DIR/run/osd.$id.pid"
     done
     timeout 5 ceph "${c[@]}" osd stat | grep -q '1 up' || die "ceph-osd did not come up (logs in $DIR/log)"
-    radosgw "${c[@]}" -n client.rgw.a >"$DIR/log/rgw.out" 2>&1
+    radosgw "${c[@]}" -n client.rgw.a >"$DIR/log/rgw.out" 2>&1 9>&-
     wait_for 90 "radosgw" curl -sf "http://127.0.0.1:$rgw_port/"
     local ak sk
     ak=NKB$(head -c 8 /dev/urandom | od -An -tx1 | tr -d ' \n' | tr a-f A-F)

@@ -105,12 +105,35 @@ pub struct RepoArg {
     pub repo: String,
 }
 
+/// `--object-lock`'s values.
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum LockModeArg {
+    /// Nobody can delete a backup or shorten its lock before its deadline.
+    Compliance,
+    /// Only a principal with s3:BypassGovernanceRetention can.
+    Governance,
+}
+
+impl LockModeArg {
+    fn mode(self) -> nkbackup::config::LockMode {
+        match self {
+            LockModeArg::Compliance => nkbackup::config::LockMode::Compliance,
+            LockModeArg::Governance => nkbackup::config::LockMode::Governance,
+        }
+    }
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Create a repository and its nkbackup.toml.
     Init {
         #[command(flatten)]
         repo: RepoArg,
+        /// Bucket repositories: lock every backup in the bucket until its
+        /// deadline with S3 Object Lock in this mode (the bucket must have
+        /// been created with Object Lock; docs/STORAGE.md, "Object Lock").
+        #[arg(long, value_name = "MODE")]
+        object_lock: Option<LockModeArg>,
     },
     /// Manage the public keys backups are sealed to.
     #[command(subcommand)]
@@ -415,14 +438,23 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
         Command::Drill(cmd) => return drill::run(cmd, cx),
         Command::RecoveryKey(cmd) => recovery::run(cmd, cx)?,
         Command::Escrow(cmd) => escrow::run(cmd, cx)?,
-        Command::Init { repo } => {
-            let r = Repository::init_url(&repo.repo, &cx.s3_settings()?)?;
+        Command::Init { repo, object_lock } => {
+            let r = Repository::init_url_with(
+                &repo.repo,
+                &cx.s3_settings()?,
+                object_lock.map(LockModeArg::mode),
+            )?;
             println!(
                 "created repository {} (id {})\nnext: nkbackup recipient add --repo {} age1...",
                 r.location(),
                 r.config().repository.id,
                 r.location()
             );
+            if let Some(m) = r.object_lock() {
+                println!(
+                    "every backup is locked in the bucket ({m} mode) until its deadline: give each class max_age and a deletion_tolerance of at least your prune interval"
+                );
+            }
             let open: Vec<&str> = r
                 .policy()
                 .classes

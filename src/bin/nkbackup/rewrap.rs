@@ -107,6 +107,12 @@ fn line(i: &ItemReport) {
         Action::WouldRewrap => "would rewrap",
     };
     println!("{what} {} {} ({})", i.item, i.id, i.class);
+    if let Some(t) = i.old_version_locked_until {
+        println!(
+            "  its old version stays in the bucket, locked until {} (Object Lock): the old recipients can open it until then",
+            nkbackup::util::rfc3339(t)
+        );
+    }
 }
 
 fn summary(r: &RewrapReport, json: bool) -> Result<()> {

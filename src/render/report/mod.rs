@@ -138,8 +138,12 @@ fn class_rows(r: &AuditReport) -> (Vec<&'static str>, Vec<Vec<String>>) {
 /// How the absence of the deleted objects was established.
 fn absence_text(r: &AuditReport) -> String {
     let a = &r.absence;
+    let lock = match &r.object_lock {
+        Some(l) => format!(" Object Lock: {l}."),
+        None => String::new(),
+    };
     format!(
-        "Absence of the {} object(s) of completed deletions in {} was checked: {}; versions: {}.",
+        "Absence of the {} object(s) of completed deletions in {} was checked: {}; versions: {}.{lock}",
         a.objects_checked, a.location, a.method, a.versions
     )
 }
