@@ -300,3 +300,18 @@ pub fn drill_signature(data: &[u8]) {
         let _ = nkbackup::drill::signature::check(cfg, &record).describe();
     }
 }
+
+/// The object store's Object Lock answers (GetObjectRetention,
+/// GetBucketVersioning, GetObjectLockConfiguration, error bodies): hostile
+/// like everything a repository's store sends.
+pub fn s3_lock_answer(data: &[u8]) {
+    use nkbackup::storage::retention;
+    if let Ok(r) = retention::Retention::from_xml(data) {
+        // What parses is a date S3 can be sent back.
+        let again = retention::Retention::from_xml(r.to_xml().as_bytes());
+        assert_eq!(again.ok(), Some(r));
+    }
+    let _ = retention::versioning_enabled(data);
+    let _ = retention::object_lock_enabled(data);
+    let _ = retention::error_code(data);
+}

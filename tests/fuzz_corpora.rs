@@ -28,6 +28,7 @@ const TARGETS: &[Target] = &[
     ("key_item", harness::key_item),
     ("erasure_journal", harness::erasure_journal),
     ("drill_signature", harness::drill_signature),
+    ("s3_lock_answer", harness::s3_lock_answer),
 ];
 
 #[test]

@@ -27,7 +27,7 @@ mod local;
 mod location;
 mod lock;
 mod object_lock;
-mod retention;
+pub mod retention;
 mod s3;
 mod s3_api;
 mod s3_error;

@@ -46,14 +46,16 @@ impl Retention {
         let until = x
             .retain_until_date
             .ok_or("the answer names no retain-until date")?;
+        let bad = || {
+            format!(
+                "retain-until date {:?} is not an RFC 3339 time nkbackup can represent",
+                crate::text::escape(&until)
+            )
+        };
         let until = OffsetDateTime::parse(&until, &Rfc3339)
-            .map_err(|_| {
-                format!(
-                    "retain-until date {:?} is not RFC 3339",
-                    crate::text::escape(&until)
-                )
-            })?
-            .to_offset(time::UtcOffset::UTC);
+            .map_err(|_| bad())?
+            .checked_to_offset(time::UtcOffset::UTC)
+            .ok_or_else(bad)?;
         let until = until.replace_nanosecond(0).unwrap_or(until);
         Ok(Retention { mode, until })
     }
@@ -154,6 +156,7 @@ mod tests {
             &b"<Retention><Mode>FOREVER</Mode><RetainUntilDate>2026-12-02T07:00:00Z</RetainUntilDate></Retention>"[..],
             b"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>tomorrow</RetainUntilDate></Retention>",
             b"<Retention><Mode>COMPLIANCE</Mode></Retention>",
+            b"<Retention><Mode>COMPLIANCE</Mode><RetainUntilDate>9999-12-31T23:59:59-01:00</RetainUntilDate></Retention>",
             b"<Retention><RetainUntilDate>2026-12-02T07:00:00Z</RetainUntilDate></Retention>",
             b"\xff\xfe",
             b"<Retention",
