@@ -22,6 +22,7 @@ mod common;
 
 mod support;
 
+mod busy;
 mod erasure;
 mod escrow;
 mod groups;

@@ -53,6 +53,10 @@ use zeroize::Zeroizing;
 /// How long to wait for an absent token by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// How long a card another program holds is waited for at least: it is
+/// there, and freeing it (`gpgconf --kill scdaemon`) takes a moment.
+pub const BUSY_WAIT: Duration = Duration::from_secs(60);
+
 /// One enrolled token, from a `card-x25519` / `card-openpgp` recipient.
 #[derive(Debug, Clone)]
 pub struct EnrolledCard {
@@ -256,7 +260,11 @@ impl CardIdentity {
     /// as soon as it is inserted, and other cards are not reconnected (and
     /// so not reset) while nothing changes.
     fn wait_for(&self, wanted: &[usize], waiting: &Waiting) -> Result<(usize, String), CardError> {
-        let deadline = Instant::now() + self.timeout;
+        let started = Instant::now();
+        let deadline = started + self.timeout;
+        // A busy card is there: it is waited for at least a minute.
+        let busy_deadline = started + self.timeout.max(BUSY_WAIT);
+        let mut told_busy = std::collections::HashSet::new();
         let mut told = false;
         let mut told_about = std::collections::HashSet::new();
         let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
@@ -278,19 +286,33 @@ impl CardIdentity {
             for s in &mut states {
                 s.sync_current_state();
             }
-            let present = super::present()?;
+            let found = super::present()?;
             for &ci in wanted {
-                if let Some((reader, _)) = present
+                if let Some((reader, _)) = found
+                    .cards
                     .iter()
                     .find(|(_, i)| i.eq_ignore_ascii_case(&self.cards[ci].ident))
                 {
                     return Ok((ci, reader.clone()));
                 }
             }
+            // A card another program holds may be the one: say so, and
+            // wait for it to be freed (longer than for an insertion).
+            for reader in &found.busy {
+                if told_busy.insert(reader.clone()) {
+                    (self.notify)(&format!(
+                        "{}; waiting for it to be free (up to {} s; Ctrl-C to stop)",
+                        CardError::Busy {
+                            reader: reader.clone()
+                        },
+                        busy_deadline.duration_since(started).as_secs()
+                    ));
+                }
+            }
             // Say so of a token that is there but not needed, before any
             // PIN is asked.
             if let Some(why) = &waiting.not_needed {
-                for (reader, ident) in &present {
+                for (reader, ident) in &found.cards {
                     if told_about.insert(ident.to_ascii_uppercase()) {
                         let name = self
                             .cards
@@ -307,13 +329,19 @@ impl CardIdentity {
                 .collect::<Vec<_>>()
                 .join(" or ");
             let now = Instant::now();
-            if now >= deadline {
+            if let Some(reader) = found.busy.first() {
+                if now >= busy_deadline {
+                    return Err(CardError::Busy {
+                        reader: reader.clone(),
+                    });
+                }
+            } else if now >= deadline {
                 return Err(CardError::TokenAbsent {
                     wanted: names,
                     waited_secs: self.timeout.as_secs(),
                 });
             }
-            if !told {
+            if !told && found.busy.is_empty() {
                 let prefix = waiting
                     .prefix
                     .as_ref()
@@ -327,10 +355,19 @@ impl CardIdentity {
             // Wake on any reader change (card in/out, reader plugged), at
             // the deadline, or after 2 s at most (a reader that does not
             // report changes).
-            let wait = (deadline - now).min(Duration::from_secs(2));
+            // A busy card changes no reader state when it is freed: poll.
+            let until = if found.busy.is_empty() {
+                deadline
+            } else {
+                busy_deadline
+            };
+            let cap = if found.busy.is_empty() { 2000 } else { 500 };
+            let wait = until
+                .saturating_duration_since(now)
+                .min(Duration::from_millis(cap));
             match ctx.get_status_change(wait, &mut states) {
                 Ok(()) | Err(pcsc::Error::Timeout) => {}
-                Err(_) => std::thread::sleep(Duration::from_millis(300).min(deadline - now)),
+                Err(_) => std::thread::sleep(Duration::from_millis(300).min(wait)),
             }
         }
     }
@@ -452,7 +489,10 @@ impl CardIdentity {
             openpgp_card::Error::Smartcard(_) => removed(during),
             other => CardError::card(&c.ident, other),
         };
-        let mut card = super::open_reader(reader).map_err(|_| removed("connecting"))?;
+        let mut card = super::open_reader(reader).map_err(|e| match e {
+            e @ CardError::Busy { .. } => e,
+            _ => removed("connecting"),
+        })?;
         let mut tx = card.transaction().map_err(|e| classify("connecting", e))?;
         let ident = tx
             .application_identifier()

@@ -116,23 +116,72 @@ pub(crate) fn from_decrypt_error(e: age::DecryptError) -> Result<CardError, age:
     }
 }
 
-/// Lists every OpenPGP card in every PC/SC reader. Reads only; no PIN.
+/// Lists every OpenPGP card in every PC/SC reader. Reads only; no PIN. A
+/// card another program holds exclusively is not listed
+/// ([`list_readers`] names it).
 pub fn list() -> crate::Result<Vec<CardInfo>> {
-    Ok(list_cards()?)
+    Ok(list_readers()?.cards)
 }
 
-fn list_cards() -> Result<Vec<CardInfo>, CardError> {
-    let mut out = Vec::new();
+/// Every PC/SC reader, by what it holds.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct ReaderList {
+    /// The OpenPGP cards present.
+    pub cards: Vec<CardInfo>,
+    /// Readers whose card another program holds exclusively (GnuPG's
+    /// scdaemon by default): the card is there but cannot be read now.
+    pub busy: Vec<String>,
+    /// Readers without a card, or with a card without the OpenPGP
+    /// application.
+    pub empty: Vec<String>,
+}
+
+/// Lists every reader: its OpenPGP card, or that it is busy or empty.
+/// Reads only; no PIN.
+pub fn list_readers() -> crate::Result<ReaderList> {
+    let mut out = ReaderList::default();
     for reader in reader_names()? {
-        let Ok(mut card) = open_reader(&reader) else {
-            continue; // empty reader, or a card without the OpenPGP application
-        };
-        let mut tx = card
-            .transaction()
-            .map_err(|e| CardError::card(&reader, e))?;
-        out.push(info(&mut tx, &reader)?);
+        match connect(&reader)? {
+            Slot::Card(mut card) => {
+                let mut tx = card
+                    .transaction()
+                    .map_err(|e| CardError::card(&reader, e))?;
+                out.cards.push(info(&mut tx, &reader)?);
+            }
+            Slot::Busy => out.busy.push(reader),
+            Slot::Empty => out.empty.push(reader),
+        }
     }
     Ok(out)
+}
+
+/// What a reader holds.
+enum Slot {
+    /// An OpenPGP card, connected (shared) and its application selected.
+    Card(Card<Open>),
+    /// A card that another program holds exclusively.
+    Busy,
+    /// No card, or one without the OpenPGP application.
+    Empty,
+}
+
+/// Connects (shared) to the card in `reader`, telling a busy reader from
+/// an empty one.
+fn connect(reader: &str) -> Result<Slot, CardError> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
+        message: e.to_string(),
+    })?;
+    let name = CString::new(reader).map_err(|e| CardError::card(reader, e))?;
+    let mode = pcsc::ShareMode::Shared;
+    let card = match ctx.connect(&name, mode, pcsc::Protocols::ANY) {
+        Ok(c) => c,
+        Err(pcsc::Error::SharingViolation) => return Ok(Slot::Busy),
+        Err(_) => return Ok(Slot::Empty),
+    };
+    let Ok(backend) = PcscBackend::from_pcsc_card(&name, mode, card) else {
+        return Ok(Slot::Empty);
+    };
+    Ok(Card::new(backend).map_or(Slot::Empty, Slot::Card))
 }
 
 /// The PC/SC reader names (empty if there are none).
@@ -156,27 +205,57 @@ pub(crate) fn reader_names() -> Result<Vec<String>, CardError> {
     }
 }
 
-/// Connects to the card in `reader` and selects the OpenPGP application.
+/// Connects to the card in `reader` and selects the OpenPGP application
+/// ([`CardError::Busy`] if another program holds it exclusively).
 pub(crate) fn open_reader(reader: &str) -> Result<Card<Open>, CardError> {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| CardError::NoPcsc {
-        message: e.to_string(),
-    })?;
-    let name = CString::new(reader).map_err(|e| CardError::card(reader, e))?;
-    let backend =
-        PcscBackend::from_pcsc_reader(&ctx, &name, None).map_err(|e| CardError::card(reader, e))?;
-    Card::new(backend).map_err(|e| CardError::card(reader, e))
+    match connect(reader)? {
+        Slot::Card(c) => Ok(c),
+        Slot::Busy => Err(CardError::Busy {
+            reader: reader.to_owned(),
+        }),
+        Slot::Empty => Err(CardError::card(reader, "no OpenPGP card in this reader")),
+    }
 }
 
-/// The ident of the card in each reader that has an OpenPGP card:
-/// `(reader, ident)`.
-pub(crate) fn present() -> Result<Vec<(String, String)>, CardError> {
-    let mut out = Vec::new();
+/// The OpenPGP cards present, and the busy readers.
+pub(crate) struct Present {
+    /// `(reader, ident)` of each OpenPGP card that could be read.
+    pub(crate) cards: Vec<(String, String)>,
+    /// Readers whose card another program holds exclusively.
+    pub(crate) busy: Vec<String>,
+}
+
+impl Present {
+    /// The error for a card not found among these: a busy reader may hold
+    /// it, so that is said rather than `otherwise`.
+    fn missing(&self, otherwise: CardError) -> CardError {
+        match self.busy.first() {
+            Some(reader) => CardError::Busy {
+                reader: reader.clone(),
+            },
+            None => otherwise,
+        }
+    }
+}
+
+/// The ident of the card in each reader that has an OpenPGP card, and the
+/// readers another program holds.
+pub(crate) fn present() -> Result<Present, CardError> {
+    let mut out = Present {
+        cards: Vec::new(),
+        busy: Vec::new(),
+    };
     for reader in reader_names()? {
-        if let Ok(mut card) = open_reader(&reader)
-            && let Ok(tx) = card.transaction()
-            && let Ok(aid) = tx.application_identifier()
-        {
-            out.push((reader, aid.ident()));
+        match connect(&reader)? {
+            Slot::Card(mut card) => {
+                if let Ok(tx) = card.transaction()
+                    && let Ok(aid) = tx.application_identifier()
+                {
+                    out.cards.push((reader, aid.ident()));
+                }
+            }
+            Slot::Busy => out.busy.push(reader),
+            Slot::Empty => {}
         }
     }
     Ok(out)
@@ -184,17 +263,20 @@ pub(crate) fn present() -> Result<Vec<(String, String)>, CardError> {
 
 /// Opens the card `ident`, or the only card present when `ident` is `None`.
 pub(crate) fn open_one(ident: Option<&str>) -> Result<(String, Card<Open>), CardError> {
-    let cards = present()?;
+    let present = present()?;
+    let cards = &present.cards;
     let reader = match ident {
         Some(want) => cards
             .iter()
             .find(|(_, i)| i.eq_ignore_ascii_case(want))
             .map(|(r, _)| r.clone())
-            .ok_or_else(|| CardError::NotFound {
-                ident: want.to_ascii_uppercase(),
+            .ok_or_else(|| {
+                present.missing(CardError::NotFound {
+                    ident: want.to_ascii_uppercase(),
+                })
             })?,
         None => match cards.as_slice() {
-            [] => return Err(CardError::NoCards),
+            [] => return Err(present.missing(CardError::NoCards)),
             [(r, _)] => r.clone(),
             more => {
                 return Err(CardError::SeveralCards {

@@ -54,6 +54,16 @@ pub enum CardError {
         waited_secs: u64,
     },
 
+    /// A reader's card is held exclusively by another program: PC/SC
+    /// answers `SCARD_E_SHARING_VIOLATION`. The token is there, but busy.
+    #[error(
+        "the card in reader {reader:?} is in use by another program that holds it exclusively (most likely GnuPG's scdaemon): free it with `gpgconf --kill scdaemon`, or let both share it with `pcsc-shared` and `disable-ccid` in ~/.gnupg/scdaemon.conf; then run the command again"
+    )]
+    Busy {
+        /// The PC/SC reader name.
+        reader: String,
+    },
+
     /// The card has no decryption key.
     #[error("card {ident} has no decryption key; generate one, or import one with gpg")]
     NoDecryptionKey {
@@ -258,6 +268,7 @@ impl CardError {
             | CardError::NotFound { .. }
             | CardError::NoneEnrolled
             | CardError::TokenAbsent { .. }
+            | CardError::Busy { .. }
             | CardError::KeyMismatch { .. }
             | CardError::WrongPin { .. }
             | CardError::LastPinTry { .. }

@@ -137,21 +137,26 @@ pub enum CardCmd {
 pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
     match cmd {
         CardCmd::List { json } => {
-            let cards = card::list()?;
+            let all = card::list_readers()?;
+            let cards = &all.cards;
+            // A busy reader is news in both forms (JSON stays the card
+            // list it always was).
+            for r in &all.busy {
+                notice(&card::CardError::Busy { reader: r.clone() }.to_string());
+            }
             if json {
-                print_json(&cards)?;
+                print_json(cards)?;
             } else {
-                let readers = card::readers()?;
-                if readers.is_empty() {
+                if all.empty.is_empty() && all.busy.is_empty() && cards.is_empty() {
                     println!("no PC/SC reader found (is the token plugged in, and pcscd running?)");
                 }
-                for r in readers
-                    .iter()
-                    .filter(|r| !cards.iter().any(|c| &c.reader == *r))
-                {
+                for r in &all.busy {
+                    println!("{r:?}: a card, in use by another program (see above)");
+                }
+                for r in &all.empty {
                     println!("{r:?}: no OpenPGP card");
                 }
-                for c in &cards {
+                for c in cards {
                     println!("{} in {:?}", c.ident, c.reader);
                     println!(
                         "  maker {:04X} {}, OpenPGP card {}",
