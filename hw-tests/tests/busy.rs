@@ -22,15 +22,6 @@ impl Holder {
     }
 }
 
-fn reader_of(ident: &str) -> String {
-    nkbackup::card::list()
-        .unwrap()
-        .into_iter()
-        .find(|c| c.ident.eq_ignore_ascii_case(ident))
-        .unwrap_or_else(|| panic!("card {ident} is not listed"))
-        .reader
-}
-
 #[test]
 pub fn a_card_held_exclusively_is_busy_not_absent() {
     let _g = lock();

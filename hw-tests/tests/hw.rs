@@ -25,6 +25,7 @@ mod support;
 mod busy;
 mod erasure;
 mod escrow;
+mod gnupg;
 mod groups;
 mod keys;
 mod pinentry_dialog;

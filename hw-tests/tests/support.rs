@@ -130,6 +130,16 @@ pub fn ensure_key(ident: &str) {
     }
 }
 
+/// The reader that holds card `ident`.
+pub fn reader_of(ident: &str) -> String {
+    card::list()
+        .unwrap()
+        .into_iter()
+        .find(|c| c.ident.eq_ignore_ascii_case(ident))
+        .unwrap_or_else(|| panic!("card {ident} is not listed"))
+        .reader
+}
+
 pub fn retries(ident: &str) -> u8 {
     card::list()
         .unwrap()

@@ -22,9 +22,12 @@
 //! ([`x25519`]); RSA and NIST ECDH keys get an `nkbackup/openpgp` stanza
 //! holding an OpenPGP PKESK ([`openpgp`]). docs/FORMAT.md §8 specifies both.
 //!
-//! Disconnecting resets the card (PC/SC `SCARD_RESET_CARD`), so a verified
-//! PIN does not linger for other processes.
+//! Disconnecting leaves the card as it is where no PIN was presented, so a
+//! program sharing it (GnuPG's scdaemon) is not disturbed, and resets it
+//! (PC/SC `SCARD_RESET_CARD`) where one was, so a verified PIN does not
+//! linger for other processes ([`connection`]).
 
+mod connection;
 pub mod generate;
 pub mod identity;
 pub mod key;
@@ -42,7 +45,7 @@ pub use pin::{PinKind, PinRequest, PinSource};
 pub use signer::{CardSignature, CardSigner};
 pub use signing::{SignAlgorithm, SigningKey};
 
-use card_backend_pcsc::PcscBackend;
+use connection::Connection;
 use openpgp_card::Card;
 use openpgp_card::ocard::KeyType;
 use openpgp_card::state::{Open, Transaction};
@@ -78,6 +81,10 @@ pub struct CardInfo {
     /// Touch confirmation (UIF) for decryption: `off`, `on`, `fixed`,
     /// `cached`, `cached-fixed`, or `unsupported`.
     pub touch: String,
+    /// Whether the card's KDF data object is set (GnuPG's `kdf-setup`):
+    /// PINs are then hashed (iterated-salted S2K) before they are sent,
+    /// which nkbackup does; the PIN typed is the same.
+    pub kdf: bool,
 }
 
 /// The decryption key of a card.
@@ -178,9 +185,7 @@ fn connect(reader: &str) -> Result<Slot, CardError> {
         Err(pcsc::Error::SharingViolation) => return Ok(Slot::Busy),
         Err(_) => return Ok(Slot::Empty),
     };
-    let Ok(backend) = PcscBackend::from_pcsc_card(&name, mode, card) else {
-        return Ok(Slot::Empty);
-    };
+    let backend = Connection::new(reader, mode, card);
     Ok(Card::new(backend).map_or(Slot::Empty, Slot::Card))
 }
 
@@ -327,6 +332,9 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
         Ok(Some(uif)) => touch_name(uif.touch_policy()),
         _ => "unsupported".into(),
     };
+    // A card without the data object (or one that refuses GET DATA for
+    // it) has no KDF.
+    let kdf = tx.kdf_do().is_ok_and(|k| k.kdf_algo() != 0);
     let v = aid.version();
     Ok(CardInfo {
         reader: reader.to_owned(),
@@ -341,6 +349,7 @@ pub(crate) fn info(tx: &mut Card<Transaction<'_>>, reader: &str) -> Result<CardI
         user_pin_retries: pw.err_count_pw1(),
         admin_pin_retries: pw.err_count_pw3(),
         touch,
+        kdf,
     })
 }
 
