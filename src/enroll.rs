@@ -8,7 +8,7 @@
 //! ([`crate::render::sheet::SheetFile`]), so a failure never leaves a
 //! printed secret for a key the repository does not know.
 
-use crate::config::{RecipientConfig, RecoveryConfig};
+use crate::config::{RecipientConfig, RecipientKind, RecoveryConfig};
 use crate::error::{Error, RecoveryError, Result};
 use crate::recovery::{PassphraseParams, RecoveryKey, setup};
 use crate::repo::Repository;
@@ -99,6 +99,10 @@ pub struct CardOptions {
     pub label: String,
     /// Enroll it as a member of this k-of-n group (not on its own).
     pub group: Option<String>,
+    /// Take over this `age` recipient, whose key must be the card's (as
+    /// age-plugin-openpgp-card's recipient is): the entry becomes the
+    /// card's, in its place, under [`CardOptions::label`].
+    pub adopt: Option<String>,
 }
 
 /// Reads the decryption public key of the card (no PIN; the card is not
@@ -109,12 +113,9 @@ pub fn card(repo: &mut Repository, opts: &CardOptions) -> Result<RecipientConfig
     rc.group = opts.group.clone();
     // The same card under the same label again: its signature key (new,
     // regenerated or gone) is brought up to date; nothing else changes.
-    if let Some(old) = repo
-        .config()
-        .recipients
-        .iter()
-        .find(|x| x.label == rc.label && x.key == rc.key && x.group == rc.group)
-    {
+    if let Some(old) = repo.config().recipients.iter().find(|x| {
+        x.label == rc.label && x.kind == rc.kind && x.key == rc.key && x.group == rc.group
+    }) {
         let mut updated = old.clone();
         if old.signing_key != rc.signing_key {
             let key = rc.signing_key.clone().zip(rc.signing_fingerprint.clone());
@@ -123,6 +124,31 @@ pub fn card(repo: &mut Repository, opts: &CardOptions) -> Result<RecipientConfig
         updated.signing_key = rc.signing_key;
         updated.signing_fingerprint = rc.signing_fingerprint;
         return Ok(updated);
+    }
+    let age = repo
+        .config()
+        .recipients
+        .iter()
+        .find(|x| x.kind == RecipientKind::Age && x.key.eq_ignore_ascii_case(&rc.key))
+        .map(|x| x.label.clone());
+    match (&opts.adopt, age) {
+        (Some(wanted), Some(label)) if *wanted == label => {
+            repo.replace_recipient(&label, rc.clone())?;
+            return Ok(rc);
+        }
+        (None, Some(label)) => return Err(Error::CardKeyIsRecipient { label }),
+        (Some(wanted), _) => {
+            let reason = match repo.config().recipients.iter().find(|x| x.label == *wanted) {
+                None => "there is no recipient with this label",
+                Some(x) if x.kind != RecipientKind::Age => "it is not an `age` recipient",
+                Some(_) => "its key is not this card's decryption key",
+            };
+            return Err(Error::CannotAdopt {
+                label: wanted.clone(),
+                reason,
+            });
+        }
+        (None, None) => {}
     }
     repo.add_recipient(rc.clone())?;
     Ok(rc)

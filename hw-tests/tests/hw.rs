@@ -28,6 +28,7 @@ mod escrow;
 mod gnupg;
 mod groups;
 mod keys;
+mod migration;
 mod pinentry_dialog;
 mod pins;
 mod signing;

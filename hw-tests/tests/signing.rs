@@ -69,7 +69,7 @@ fn enroll(s: &Setup, ident: &str, label: &str) -> nkbackup::config::RecipientCon
         &nkbackup::enroll::CardOptions {
             ident: Some(ident.to_owned()),
             label: label.into(),
-            group: None,
+            ..Default::default()
         },
     )
     .unwrap()

@@ -93,6 +93,18 @@ impl EnrolledCard {
         })())
     }
 
+    /// Whether the sidecar entry of type `kind` with key `key` is this
+    /// token's. A plain `age` recipient whose key is this card's
+    /// Curve25519 key (as age-plugin-openpgp-card writes it, or as
+    /// `--recipient` was given before the card was enrolled) is the card
+    /// too: its stanza is an ordinary X25519 stanza the card unwraps.
+    fn is_entry(&self, kind: &str, key: &str) -> bool {
+        (kind == self.kind && key == self.config_key)
+            || (kind == crate::config::RecipientKind::Age.as_str()
+                && self.kind == KIND_X25519
+                && key.eq_ignore_ascii_case(&self.config_key))
+    }
+
     fn name(&self) -> String {
         format!("{} ({})", self.label, self.ident)
     }
@@ -139,9 +151,11 @@ impl CardIdentity {
         pin: Box<dyn PinSource>,
     ) -> Result<Self, CardError> {
         let mut cards = Vec::new();
+        let mut enrolled = 0;
         for r in &config.recipients {
             if let Some(c) = EnrolledCard::from_recipient(r) {
                 let c = c?;
+                enrolled += 1;
                 if ident.is_none_or(|i| i.eq_ignore_ascii_case(&c.ident)) {
                     cards.push(c);
                 }
@@ -149,10 +163,10 @@ impl CardIdentity {
         }
         if cards.is_empty() {
             return Err(match ident {
-                Some(i) => CardError::NotFound {
+                Some(i) if enrolled > 0 => CardError::NotFound {
                     ident: format!("{} among the enrolled tokens", i.to_ascii_uppercase()),
                 },
-                None => CardError::NoneEnrolled,
+                _ => CardError::NoneEnrolled,
             });
         }
         Ok(Self::new(cards, pin))
@@ -195,9 +209,9 @@ impl CardIdentity {
                 .map(|c| {
                     // A group member's stanza holds a share, not the file
                     // key: groups are opened by `crate::unlock`.
-                    recipients.iter().position(|r| {
-                        r.group.is_none() && r.kind == c.kind && r.key == c.config_key
-                    })
+                    recipients
+                        .iter()
+                        .position(|r| r.group.is_none() && c.is_entry(&r.kind, &r.key))
                 })
                 .collect(),
         );
@@ -399,11 +413,10 @@ impl CardIdentity {
             .map(|(_, fk)| Some(fk))
     }
 
-    /// The enrolled card with this recipient type and configured key.
+    /// The enrolled card a sidecar entry of this type and key is (its own
+    /// entry, or an `age` entry of its X25519 key: [`EnrolledCard::is_entry`]).
     pub(crate) fn card_for(&self, kind: &str, key: &str) -> Option<usize> {
-        self.cards
-            .iter()
-            .position(|c| c.kind == kind && c.config_key == key)
+        self.cards.iter().position(|c| c.is_entry(kind, key))
     }
 
     /// Opens one of `candidates` with its card: checks every candidate
@@ -630,5 +643,41 @@ fn to_age(r: Result<Option<FileKey>, CardError>) -> Option<Result<FileKey, age::
         Ok(None) => None,
         // The Opener turns this back into `Error::Card` (see open.rs).
         Err(e) => Some(Err(age::DecryptError::Io(std::io::Error::other(e)))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn enrolled(kind: &str, key: &str) -> EnrolledCard {
+        EnrolledCard {
+            label: "nk".into(),
+            ident: "FFFE:00000001".into(),
+            kind: kind.into(),
+            config_key: key.into(),
+            key: CardKey {
+                algorithm: key::KeyAlgorithm::Cv25519,
+                public: vec![0; 32],
+                exponent: Vec::new(),
+                created: 0,
+            },
+        }
+    }
+
+    #[test]
+    fn an_age_entry_of_the_cards_key_is_the_card() {
+        // Any age1 string will do: entries are matched on their text.
+        let k = "age1zvkyg2lqzraa2lnjvqej32nkuu0ues2s82hzrye869xeexvn73equnujwj";
+        let c = enrolled(KIND_X25519, k);
+        assert!(c.is_entry(KIND_X25519, k));
+        assert!(c.is_entry("age", k));
+        assert!(c.is_entry("age", &k.to_ascii_uppercase()));
+        assert!(!c.is_entry("recovery", k));
+        assert!(!c.is_entry("age", "age1other"));
+        // An OpenPGP card's key is never an age recipient.
+        let o = enrolled(KIND_OPENPGP, k);
+        assert!(!o.is_entry("age", k));
+        assert!(o.is_entry(KIND_OPENPGP, k));
     }
 }

@@ -102,6 +102,25 @@ pub enum Error {
         what: String,
     },
 
+    /// The card being enrolled has the key of an `age` recipient already
+    /// configured (age-plugin-openpgp-card's recipient, say).
+    #[error(
+        "this card's key is already the age recipient {label:?} (age-plugin-openpgp-card's recipient is the card's own key); run `nkbackup card enroll --adopt {label}` to make that entry this card's, so backups sealed to it open with --card"
+    )]
+    CardKeyIsRecipient {
+        /// The `age` recipient's label.
+        label: String,
+    },
+
+    /// `card enroll --adopt LABEL` found nothing to take over.
+    #[error("cannot adopt recipient {label:?}: {reason}")]
+    CannotAdopt {
+        /// The label given to `--adopt`.
+        label: String,
+        /// What is wrong with it.
+        reason: &'static str,
+    },
+
     /// No recipient with this label exists.
     #[error("no recipient labelled {label:?}")]
     UnknownRecipient {

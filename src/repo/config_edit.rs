@@ -38,24 +38,51 @@ impl Repository {
                 .or_insert(toml_edit::Item::ArrayOfTables(Default::default()))
                 .as_array_of_tables_mut()
                 .ok_or("`recipients` is not an array of tables")?;
-            let mut t = toml_edit::Table::new();
-            t["label"] = toml_edit::value(r.label.clone());
-            t["type"] = toml_edit::value(r.kind.as_str());
-            t["key"] = toml_edit::value(r.key.clone());
-            for (name, v) in [
-                ("ident", &r.ident),
-                ("algorithm", &r.algorithm),
-                ("fingerprint", &r.fingerprint),
-                ("created", &r.created),
-                ("signing_key", &r.signing_key),
-                ("signing_fingerprint", &r.signing_fingerprint),
-                ("group", &r.group),
-            ] {
-                if let Some(v) = v {
-                    t[name] = toml_edit::value(v.clone());
-                }
-            }
-            arr.push(t);
+            arr.push(recipient_table(&r));
+            Ok(())
+        })
+    }
+
+    /// Replaces the `age` recipient `label` by `r`, a card with the same
+    /// key, in the same place (`card enroll --adopt`). Backups sealed to
+    /// the old entry open with the card: its stanza is the card's.
+    pub fn replace_recipient(&mut self, label: &str, r: RecipientConfig) -> Result<()> {
+        config::check_name("recipient label", &r.label)?;
+        crate::recipient::parse(&r)?;
+        let _lock = self.lock(DEFAULT_LOCK_WAIT)?;
+        let fresh = Self::open_in(self.storage.clone())?;
+        let cannot = |reason| Error::CannotAdopt {
+            label: label.to_owned(),
+            reason,
+        };
+        let old = fresh
+            .config
+            .recipients
+            .iter()
+            .find(|x| x.label == label)
+            .ok_or(cannot("there is no recipient with this label"))?;
+        if old.kind != config::RecipientKind::Age || !old.key.eq_ignore_ascii_case(&r.key) {
+            return Err(cannot(
+                "it is no longer an `age` recipient with this card's key",
+            ));
+        }
+        if r.label != label && fresh.config.recipients.iter().any(|x| x.label == r.label) {
+            return Err(Error::DuplicateRecipient {
+                what: format!("labelled {:?}", r.label),
+            });
+        }
+        self.edit_config(|doc| {
+            let arr = doc
+                .get_mut("recipients")
+                .and_then(|i| i.as_array_of_tables_mut())
+                .ok_or("`recipients` is not an array of tables")?;
+            let t = arr
+                .iter_mut()
+                .find(|t| t.get("label").and_then(|v| v.as_str()) == Some(label))
+                .ok_or("the recipient to adopt is gone")?;
+            let decor = t.decor().clone();
+            *t = recipient_table(&r);
+            *t.decor_mut() = decor;
             Ok(())
         })
     }
@@ -274,4 +301,26 @@ impl Repository {
         self.policy = policy;
         Ok(())
     }
+}
+
+/// The `[[recipients]]` table of `r`.
+fn recipient_table(r: &RecipientConfig) -> toml_edit::Table {
+    let mut t = toml_edit::Table::new();
+    t["label"] = toml_edit::value(r.label.clone());
+    t["type"] = toml_edit::value(r.kind.as_str());
+    t["key"] = toml_edit::value(r.key.clone());
+    for (name, v) in [
+        ("ident", &r.ident),
+        ("algorithm", &r.algorithm),
+        ("fingerprint", &r.fingerprint),
+        ("created", &r.created),
+        ("signing_key", &r.signing_key),
+        ("signing_fingerprint", &r.signing_fingerprint),
+        ("group", &r.group),
+    ] {
+        if let Some(v) = v {
+            t[name] = toml_edit::value(v.clone());
+        }
+    }
+    t
 }

@@ -104,13 +104,19 @@ pub enum CardCmd {
         /// The card, MMMM:SSSSSSSS (default: the only card present).
         #[arg(long)]
         ident: Option<String>,
-        /// A label for messages and sidecars, e.g. alice-nk3.
-        #[arg(long)]
-        label: String,
+        /// A label for messages and sidecars, e.g. alice-nk3 (with --adopt:
+        /// default the adopted recipient's label).
+        #[arg(long, required_unless_present = "adopt")]
+        label: Option<String>,
         /// Enroll it as a member of this k-of-n group (`nkbackup group
         /// add`): it then opens backups only with the group's threshold.
         #[arg(long, value_name = "NAME")]
         group: Option<String>,
+        /// Take over the age recipient LABEL whose key is this card's (the
+        /// recipient age-plugin-openpgp-card printed): the entry becomes
+        /// this card's, and backups sealed to it open with --card.
+        #[arg(long, value_name = "LABEL", conflicts_with = "group")]
+        adopt: Option<String>,
     },
     /// Generate a new decryption (or, with --slot sign, signature) key on a
     /// card. DESTROYS the key there.
@@ -181,8 +187,11 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                         None => println!("  signature key: none (drills are unsigned)"),
                     }
                     println!(
-                        "  PIN tries left: user {}, admin {}; touch: {}",
-                        c.user_pin_retries, c.admin_pin_retries, c.touch
+                        "  PIN tries left: user {}, admin {}; touch: {}; KDF: {}",
+                        c.user_pin_retries,
+                        c.admin_pin_retries,
+                        c.touch,
+                        if c.kdf { "on" } else { "off" }
                     );
                 }
             }
@@ -192,14 +201,17 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
             ident,
             label,
             group,
+            adopt,
         } => {
             let mut r = cx.open(&repo)?;
+            let label = label.or_else(|| adopt.clone()).unwrap_or_default();
             let rc = nkbackup::enroll::card(
                 &mut r,
                 &nkbackup::enroll::CardOptions {
                     ident,
                     label: label.clone(),
                     group: group.clone(),
+                    adopt: adopt.clone(),
                 },
             )?;
             let signs = match &rc.signing_fingerprint {
@@ -212,9 +224,14 @@ pub fn run(cmd: CardCmd, cx: &crate::Ctx) -> Result<()> {
                 rc.ident.unwrap_or_default(),
             );
             let role = group.map_or_else(String::new, |g| format!(" in group {g}"));
-            println!(
-                "enrolled token {label} ({id}) as {kind}{role}, key {fp}; backups sealed from now on open with it (sealing never needs the card); `nkbackup rewrap` gives it the existing ones{signs}"
-            );
+            match adopt {
+                Some(old) => println!(
+                    "token {label} ({id}) took over age recipient {old:?} as {kind}, key {fp}: backups sealed to {old:?} open with it, and so will every backup sealed from now on{signs}"
+                ),
+                None => println!(
+                    "enrolled token {label} ({id}) as {kind}{role}, key {fp}; backups sealed from now on open with it (sealing never needs the card); `nkbackup rewrap` gives it the existing ones{signs}"
+                ),
+            }
         }
         CardCmd::Generate {
             ident,

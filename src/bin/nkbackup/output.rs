@@ -38,7 +38,9 @@ pub fn hint(h: nkbackup::Hint) -> &'static str {
             "use --recovery-key (or --recovery-key-file, --recovery-shares)"
         }
         nkbackup::Hint::LongerPassphrase => "choose a longer one (a few words)",
-        nkbackup::Hint::EnrollCard => "enroll one with `nkbackup card enroll`",
+        nkbackup::Hint::EnrollCard => {
+            "enroll one with `nkbackup card enroll`; a card already used through an age recipient (age-plugin-openpgp-card) is taken over with `nkbackup card enroll --adopt LABEL`"
+        }
         nkbackup::Hint::ListRecipients => "`nkbackup recipient list` shows the enrolled ones",
         nkbackup::Hint::NameCard => "name the one to drill with --card IDENT",
         nkbackup::Hint::NameOneToken => "give exactly one of -i KEYFILE, --card or --recovery-key…",
