@@ -27,6 +27,7 @@ mod erasure;
 mod escrow;
 mod gnupg;
 mod groups;
+mod kdf;
 mod keys;
 mod migration;
 mod pinentry_dialog;
