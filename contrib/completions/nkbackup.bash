@@ -431,7 +431,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card__subcmd__enroll)
-            opts="-h --repo --ident --label --group --s3-config --help"
+            opts="-h --repo --ident --label --group --adopt --s3-config --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -450,6 +450,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --group)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --adopt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

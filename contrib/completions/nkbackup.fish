@@ -111,8 +111,9 @@ complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from list" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l repo -d 'The repository: a directory, or s3://BUCKET[/PREFIX] (docs/STORAGE.md)' -r
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l ident -d 'The card, MMMM:SSSSSSSS (default: the only card present)' -r
-complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l label -d 'A label for messages and sidecars, e.g. alice-nk3' -r
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l label -d 'A label for messages and sidecars, e.g. alice-nk3 (with --adopt: default the adopted recipient\'s label)' -r
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l group -d 'Enroll it as a member of this k-of-n group (`nkbackup group add`): it then opens backups only with the group\'s threshold' -r
+complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l adopt -d 'Take over the age recipient LABEL whose key is this card\'s (the recipient age-plugin-openpgp-card printed): the entry becomes this card\'s, and backups sealed to it open with --card' -r
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -l s3-config -d 'S3 endpoint, region and credentials for s3:// repositories (TOML; see docs/STORAGE.md). Default: the AWS_* environment variables' -r -F
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from enroll" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c nkbackup -n "__fish_nkbackup_using_subcommand card; and __fish_seen_subcommand_from generate" -l ident -d 'The card, MMMM:SSSSSSSS' -r
