@@ -8,14 +8,16 @@
 #   libclang-dev          bindgen, for building the virtual card (trussed dependencies)
 #   libccid               USB CCID reader driver: a physical Nitrokey 3 (not needed for virtual cards)
 #   pcsc-tools            pcsc_scan / scriptor, handy for debugging
-#   gnupg, scdaemon       GnuPG's card daemon, for the tests of nkbackup beside it (gnupg.rs)
+#   gnupg, scdaemon       GnuPG's card daemon, for the tests of nkbackup beside it (gnupg.rs,
+#                         provisioning.rs: keys made with gpg --card-edit)
+#   python3-cryptography  contrib/gpg-open-backup.py, the GnuPG-only recovery path (provisioning.rs)
 #   pinentry-curses       a real pinentry for the pinentry test (driven on a pty made by
 #                         script(1), from bsdutils, which Debian always has)
 #
 # Set NKB_HW_NO_PCSC_TOOLS=1 to skip pcsc-tools.
 set -euo pipefail
 
-packages=(pcscd vsmartcard-vpcd libpcsclite-dev libclang-dev libccid pinentry-curses gnupg scdaemon)
+packages=(pcscd vsmartcard-vpcd libpcsclite-dev libclang-dev libccid pinentry-curses gnupg scdaemon python3-cryptography)
 [[ "${NKB_HW_NO_PCSC_TOOLS:-}" == 1 ]] || packages+=(pcsc-tools)
 
 missing=()

@@ -81,6 +81,18 @@ impl Gnupg {
         }
     }
 
+    /// Stops this home's gpg-agent and scdaemon; the next gpg starts them
+    /// afresh. (Only killing scdaemon leaves gpg-agent's pipe to the old
+    /// one for a moment: the next command fails with "Broken pipe".)
+    pub fn restart(&self) {
+        let st = Command::new("gpgconf")
+            .env("GNUPGHOME", self.path())
+            .args(["--kill", "all"])
+            .status()
+            .unwrap();
+        assert!(st.success());
+    }
+
     /// Stops this home's scdaemon (it frees the card).
     pub fn kill_scdaemon(&self) {
         let st = Command::new("gpgconf")

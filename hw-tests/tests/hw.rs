@@ -32,6 +32,7 @@ mod keys;
 mod migration;
 mod pinentry_dialog;
 mod pins;
+mod provisioning;
 mod signing;
 mod stanzas;
 mod tokens;

@@ -55,17 +55,6 @@ fn secret(b: Vec<u8>) -> SecretBox<[u8]> {
     SecretBox::new(b.into_boxed_slice())
 }
 
-/// Runs `f` on a fresh connection to card `ident` (a second PC/SC client).
-fn with_card(ident: &str, f: impl FnOnce(&mut openpgp_card::ocard::Transaction<'_>)) {
-    let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
-        card_backend_pcsc::PcscBackend::card_backends(None).unwrap(),
-        ident,
-    )
-    .unwrap();
-    let mut tx = c.transaction().unwrap();
-    f(tx.card());
-}
-
 /// Card `ident` with the KDF data object set and its PINs hashed, until
 /// dropped.
 struct KdfOn(String);

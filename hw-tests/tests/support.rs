@@ -130,6 +130,17 @@ pub fn ensure_key(ident: &str) {
     }
 }
 
+/// Runs `f` on a fresh connection to card `ident` (a second PC/SC client).
+pub fn with_card(ident: &str, f: impl FnOnce(&mut openpgp_card::ocard::Transaction<'_>)) {
+    let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
+        card_backend_pcsc::PcscBackend::card_backends(None).unwrap(),
+        ident,
+    )
+    .unwrap();
+    let mut tx = c.transaction().unwrap();
+    f(tx.card());
+}
+
 /// The reader that holds card `ident`.
 pub fn reader_of(ident: &str) -> String {
     card::list()
@@ -254,6 +265,13 @@ pub fn round_trip(algo: KeyAlgorithm) {
         );
         ensure_key(&ident);
     }
+    round_trip_with_key(&ident, algo);
+}
+
+/// enroll → seal → restore → verify --deep → drill with the key on card
+/// `ident` (which must be `algo` on a virtual card), however it got there.
+pub fn round_trip_with_key(ident: &str, algo: KeyAlgorithm) {
+    let ident = ident.to_owned();
     let info = card::list().unwrap();
     let c = info.iter().find(|c| c.ident == ident).unwrap();
     assert!(c.has_key && c.key.is_some(), "{c:?}");
