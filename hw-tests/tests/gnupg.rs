@@ -85,31 +85,27 @@ impl Gnupg {
     /// afresh. (Only killing scdaemon leaves gpg-agent's pipe to the old
     /// one for a moment: the next command fails with "Broken pipe".)
     pub fn restart(&self) {
-        let st = Command::new("gpgconf")
-            .env("GNUPGHOME", self.path())
-            .args(["--kill", "all"])
-            .status()
-            .unwrap();
-        assert!(st.success());
+        assert!(self.gpgconf_kill("all").success());
     }
 
     /// Stops this home's scdaemon (it frees the card).
     pub fn kill_scdaemon(&self) {
-        let st = Command::new("gpgconf")
+        assert!(self.gpgconf_kill("scdaemon").success());
+    }
+
+    /// `gpgconf --kill what` in this home.
+    fn gpgconf_kill(&self, what: &str) -> std::process::ExitStatus {
+        Command::new("gpgconf")
             .env("GNUPGHOME", self.path())
-            .args(["--kill", "scdaemon"])
+            .args(["--kill", what])
             .status()
-            .unwrap();
-        assert!(st.success());
+            .unwrap()
     }
 }
 
 impl Drop for Gnupg {
     fn drop(&mut self) {
-        let _ = Command::new("gpgconf")
-            .env("GNUPGHOME", self.path())
-            .args(["--kill", "all"])
-            .status();
+        let _ = self.gpgconf_kill("all");
     }
 }
 
