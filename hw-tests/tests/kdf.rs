@@ -12,7 +12,6 @@
 //! here, independently of openpgp-card's, so a wrong mapping fails.
 
 use crate::support::*;
-use secrecy::SecretBox;
 use sha2::{Digest, Sha256};
 
 /// KDF-DO fields as GnuPG's `kdf-setup` writes them: algorithm 3
@@ -49,10 +48,6 @@ fn kdf_do() -> Vec<u8> {
     d.extend([0x88, 32]);
     d.extend(s2k(&admin_pin(), &SALT_PW3, ITERATIONS));
     d
-}
-
-fn secret(b: Vec<u8>) -> SecretBox<[u8]> {
-    SecretBox::new(b.into_boxed_slice())
 }
 
 /// Card `ident` with the KDF data object set and its PINs hashed, until

@@ -77,8 +77,10 @@ impl Drop for OnePin {
 }
 
 fn change_user_pin(ident: &str, old: &str, new: &str) {
-    let secret = |s: &str| secrecy::SecretBox::new(s.as_bytes().to_vec().into_boxed_slice());
-    with_card(ident, |tx| tx.change_pw1(secret(old), secret(new)).unwrap());
+    with_card(ident, |tx| {
+        tx.change_pw1(secret(old.into()), secret(new.into()))
+            .unwrap()
+    });
 }
 
 /// Runs `gpg --card-edit` with `commands` at its prompt (then `quit`),

@@ -130,6 +130,11 @@ pub fn ensure_key(ident: &str) {
     }
 }
 
+/// `b` as the secret type openpgp-card's PIN calls take.
+pub fn secret(b: Vec<u8>) -> secrecy::SecretBox<[u8]> {
+    secrecy::SecretBox::new(b.into_boxed_slice())
+}
+
 /// Runs `f` on a fresh connection to card `ident` (a second PC/SC client).
 pub fn with_card(ident: &str, f: impl FnOnce(&mut openpgp_card::ocard::Transaction<'_>)) {
     let mut c = openpgp_card::Card::<openpgp_card::state::Open>::open_by_ident(
