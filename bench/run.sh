@@ -3,6 +3,17 @@
 # restic and borg, on the same generated trees, in one run.
 #
 #   bench/run.sh [--size 512M] [--small-files 200000] [--work DIR] [--skip-small] [--cold]
+#   bench/run.sh --s3 [--size 512M] [--latency-ms 20] [--scale 100000] [--prune 10000]
+#
+# --s3 measures buckets instead (issue 23): a Garage node started on
+# loopback (tests/garage/garage.sh), nkbackup seal/restore into a bucket
+# and restic backup/restore into a bucket of the same node (restic's s3
+# backend), beside nkbackup's local figures, first on loopback and then
+# with --latency-ms of round trip added (tc netem on a veth pair where the
+# kernel has it, else bench/latency_proxy.py, whose own cost is shown by
+# a 0 ms row through the same proxy). Then bench/bucket_scale.rs plants
+# --scale backups in a bucket and times `retention check`, and `prune` of
+# the oldest --prune, and counts the bytes the journal appends wrote.
 #
 # Installs what it needs from Debian (age, zstd, restic, borgbackup, time),
 # builds nkbackup in release mode, generates a deterministic tree
@@ -30,8 +41,16 @@ small=200000
 work=${TMPDIR:-/tmp}/nkbackup-bench
 skip_small=0
 cold=0
+s3=0
+latency_ms=20
+scale=100000
+prune_n=10000
 while [ $# -gt 0 ]; do
   case "$1" in
+    --s3) s3=1; shift ;;
+    --latency-ms) latency_ms=$2; shift 2 ;;
+    --scale) scale=$2; shift 2 ;;
+    --prune) prune_n=$2; shift 2 ;;
     --size) size=$2; shift 2 ;;
     --small-files) small=$2; shift 2 ;;
     --work) work=$2; shift 2 ;;
@@ -165,6 +184,11 @@ bench_tree() {
   drop_fs "$d/mnt"; rm -rf "$d/borg" "$d/borg-base"
   unset BORG_PASSPHRASE BORG_UNKNOWN_UNENCRYPTED_REPO_ACCESS_IS_OK BORG_BASE_DIR
 }
+
+if [ "$s3" = 1 ]; then
+  . bench/s3.sh
+  exit 0
+fi
 
 mkdir -p "$work/trees"
 python3 bench/gen_tree.py --size "$size" "$work/trees/mixed" >/dev/null

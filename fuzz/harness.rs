@@ -75,14 +75,26 @@ pub fn config(data: &[u8]) {
 }
 
 /// A deletion journal; input before the first 0xff byte is the journal,
-/// after it the head record.
+/// after it the head record. Within the journal, 0xfe bytes separate the
+/// main object from segments, each `NAME:BYTES` (as in a bucket:
+/// `00000000000000000001.jsonl:{...}`).
 pub fn journal(data: &[u8]) {
     let (lines, head) = match data.iter().position(|&b| b == 0xff) {
         Some(i) => (&data[..i], Some(&data[i + 1..])),
         None => (data, None),
     };
-    if let Ok(st) = nkbackup::journal::check::<nkbackup::retention::journal::Record>(
-        lines,
+    let mut parts = lines.split(|&b| b == 0xfe);
+    let main = parts.next().unwrap_or_default();
+    let segments: Vec<(&str, &[u8])> = parts
+        .map(|p| {
+            let at = p.iter().position(|&b| b == b':').unwrap_or(p.len());
+            let name = std::str::from_utf8(&p[..at]).unwrap_or("?");
+            (name, p.get(at + 1..).unwrap_or_default())
+        })
+        .collect();
+    if let Ok(st) = nkbackup::journal::check_segmented::<nkbackup::retention::journal::Record>(
+        main,
+        &segments,
         head,
         "fuzz.jsonl",
         "fuzz.head",

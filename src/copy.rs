@@ -311,26 +311,5 @@ fn copy_backup(
 /// Brings the replica's erasure journal up to the original's when it is
 /// absent or a prefix; `Err(warning)` when it diverges.
 fn copy_journal(from: &dyn Storage, to: &dyn Storage) -> Result<std::result::Result<bool, String>> {
-    let jsonl = crate::journal::key(ERASURES);
-    let head = crate::journal::head_key(ERASURES);
-    let Some(src) = from.get(&jsonl, crate::limits::JOURNAL_BYTES)? else {
-        return Ok(Ok(false));
-    };
-    let dst = to
-        .get(&jsonl, crate::limits::JOURNAL_BYTES)?
-        .unwrap_or_default();
-    if dst == src {
-        return Ok(Ok(false));
-    }
-    if !src.starts_with(&dst) {
-        return Ok(Err(format!(
-            "the replica's erasure journal ({}) is not a prefix of the original's: it was not replaced; compare the two",
-            to.describe(&jsonl)
-        )));
-    }
-    to.put(&jsonl, &src)?;
-    if let Some(h) = from.get(&head, crate::limits::SMALL_OBJECT_BYTES)? {
-        to.put(&head, &h)?;
-    }
-    Ok(Ok(true))
+    crate::journal::copy(from, to, ERASURES)
 }

@@ -295,9 +295,12 @@ fn retention_prunes_and_proves_deletion_by_listing_and_head() {
     assert_eq!(ids.len(), 2);
     assert!(ids.contains(&young) && ids.contains(&keep));
     assert!(
-        s.get(&key("journal/deletions.jsonl"), 1 << 20)
-            .unwrap()
-            .is_some()
+        s.get(
+            &key("journal/deletions/00000000000000000001.jsonl"),
+            1 << 20
+        )
+        .unwrap()
+        .is_some()
     );
     assert!(
         s.get(&key("lock"), 1 << 20).unwrap().is_none(),
@@ -397,7 +400,7 @@ fn drills_and_the_lock_live_in_the_bucket() {
     );
     let journal = repo
         .storage()
-        .get(&key("journal/drills.jsonl"), 1 << 20)
+        .get(&key("journal/drills/00000000000000000001.jsonl"), 1 << 20)
         .unwrap()
         .unwrap();
     assert_eq!(journal.iter().filter(|&&c| c == b'\n').count(), 1);
@@ -793,4 +796,131 @@ fn crypto_erasure_reaches_a_keyring_mirror_and_a_replica_in_buckets() {
     .unwrap();
     assert!(v.passed(), "{:?}", v.violations);
     assert_eq!(v.erasures.in_period[0].locations.len(), 2);
+}
+
+/// A journal line of the tests' own.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+struct Note {
+    n: u64,
+}
+
+fn segments(s: &dyn nkbackup::storage::Storage, name: &str) -> Vec<(String, usize)> {
+    let mut v: Vec<(String, usize)> = s
+        .list(Some(&nkbackup::journal::segment_dir(name)))
+        .unwrap()
+        .into_iter()
+        .map(|o| {
+            let b = s.get(&o.key, 1 << 24).unwrap().unwrap();
+            let lines = b.iter().filter(|&&c| c == b'\n').count();
+            (o.key.name().to_owned(), lines)
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn bucket_journals_append_into_bounded_segments_and_old_journals_keep_verifying() {
+    use nkbackup::journal::{self, JournalWriter, SEGMENT_LINES};
+    use nkbackup::storage::Storage;
+    let g = Garage::start(1);
+    let d = tempfile::tempdir().unwrap();
+    let url = "s3://nkb/segments";
+    init(&g, url, d.path());
+    let repo = Repository::open_url(url, &g.settings()).unwrap();
+    let s = repo.storage().clone();
+
+    // 150 appends: segments of 64, 64 and 22 lines, named by their first
+    // seq; no single journal object is rewritten whole.
+    let mut w = JournalWriter::<Note>::open(s.clone(), "notes").unwrap();
+    for n in 1..=150 {
+        assert_eq!(w.append(Note { n }).unwrap(), n);
+    }
+    assert_eq!(SEGMENT_LINES, 64);
+    assert_eq!(
+        segments(s.as_ref(), "notes"),
+        vec![
+            ("00000000000000000001.jsonl".to_owned(), 64),
+            ("00000000000000000065.jsonl".to_owned(), 64),
+            ("00000000000000000129.jsonl".to_owned(), 22),
+        ]
+    );
+    assert!(!s.exists(&journal::key("notes")).unwrap());
+    let st = journal::read::<Note>(s.as_ref(), "notes").unwrap();
+    assert!(st.damage.is_empty(), "{:?}", st.damage);
+    assert_eq!(st.records.len(), 150);
+    assert_eq!(st.records[149].n, 150);
+    // Reopened, the writer goes on in the open segment.
+    let mut w = JournalWriter::<Note>::open(s.clone(), "notes").unwrap();
+    assert_eq!(w.append(Note { n: 151 }).unwrap(), 151);
+    assert_eq!(segments(s.as_ref(), "notes")[2].1, 23);
+
+    // A journal written as one object (before segments) keeps verifying,
+    // and new lines go into a segment after it.
+    let local = tempfile::tempdir().unwrap();
+    let ls: std::sync::Arc<dyn Storage> =
+        std::sync::Arc::new(nkbackup::storage::LocalStorage::new(local.path()));
+    let mut lw = JournalWriter::<Note>::open(ls.clone(), "old").unwrap();
+    for n in 1..=3 {
+        lw.append(Note { n }).unwrap();
+    }
+    for k in [journal::key("old"), journal::head_key("old")] {
+        s.put(&k, &ls.get(&k, 1 << 20).unwrap().unwrap()).unwrap();
+    }
+    let mut w = JournalWriter::<Note>::open(s.clone(), "old").unwrap();
+    w.append(Note { n: 4 }).unwrap();
+    w.append(Note { n: 5 }).unwrap();
+    assert_eq!(
+        segments(s.as_ref(), "old"),
+        vec![("00000000000000000004.jsonl".to_owned(), 2)]
+    );
+    let st = journal::read::<Note>(s.as_ref(), "old").unwrap();
+    assert!(st.damage.is_empty(), "{:?}", st.damage);
+    assert_eq!(
+        st.records.iter().map(|r| r.n).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5]
+    );
+
+    // Tampering across segments is found: a middle segment removed, a
+    // segment renamed, an object planted among them.
+    let damage = |name: &str| {
+        journal::read::<Note>(s.as_ref(), name)
+            .unwrap()
+            .damage
+            .into_iter()
+            .map(|d| d.reason)
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let middle = key("journal/notes/00000000000000000065.jsonl");
+    let kept = s.get(&middle, 1 << 24).unwrap().unwrap();
+    s.delete(&middle).unwrap();
+    let why = damage("notes");
+    assert!(why.contains("seq is 129 where 65 was expected"), "{why}");
+    s.put(&key("journal/notes/00000000000000000066.jsonl"), &kept)
+        .unwrap();
+    let why = damage("notes");
+    assert!(why.contains("must begin with seq 66"), "{why}");
+    s.delete(&key("journal/notes/00000000000000000066.jsonl"))
+        .unwrap();
+    s.put(&middle, &kept).unwrap();
+    assert_eq!(damage("notes"), "");
+    s.put(&key("journal/notes/README"), b"hello").unwrap();
+    let why = damage("notes");
+    assert!(why.contains("not one nkbackup writes"), "{why}");
+    let e = JournalWriter::<Note>::open(s.clone(), "notes").unwrap_err();
+    assert!(e.to_string().contains("journal"), "{e}");
+    s.delete(&key("journal/notes/README")).unwrap();
+
+    // Two writers (a lock broken by hand): the second's new segment is
+    // refused, not overwritten.
+    let mut a = JournalWriter::<Note>::open(s.clone(), "race").unwrap();
+    let mut b = JournalWriter::<Note>::open(s.clone(), "race").unwrap();
+    a.append(Note { n: 1 }).unwrap();
+    let e = b.append(Note { n: 2 }).unwrap_err();
+    assert!(e.to_string().contains("already exists"), "{e}");
+    assert_eq!(
+        journal::read::<Note>(s.as_ref(), "race").unwrap().records[0].n,
+        1
+    );
 }

@@ -136,6 +136,24 @@ fn plant(f: &Fixture, c: &Case, control: &Case) {
             fs::create_dir_all(&dir).unwrap();
             fs::write(dir.join("drills.jsonl"), line).unwrap();
         }
+        "journal-files" => {
+            // Files under journal/ as planted ("== NAME" lines, each
+            // followed by the file's bytes), beside a valid backup.
+            plant_stream(f, control.id.as_str(), &control.payload[..], false, None);
+            let dir = f.repo_path().join("journal");
+            let text = &c.payload[..];
+            let starts: Vec<usize> = (0..text.len())
+                .filter(|&i| text[i..].starts_with(b"== ") && (i == 0 || text[i - 1] == b'\n'))
+                .collect();
+            for (n, &at) in starts.iter().enumerate() {
+                let end = starts.get(n + 1).copied().unwrap_or(text.len());
+                let nl = at + text[at..].iter().position(|&b| b == b'\n').unwrap();
+                let name = std::str::from_utf8(&text[at + 3..nl]).unwrap();
+                let path = dir.join(name);
+                fs::create_dir_all(path.parent().unwrap()).unwrap();
+                fs::write(path, &text[nl + 1..end]).unwrap();
+            }
+        }
         other => panic!("{}: unknown payload {other}", c.name),
     }
 }

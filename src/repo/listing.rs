@@ -155,6 +155,10 @@ impl UnreadableSidecar {
     }
 }
 
+/// Sidecars fetched per batch: each batch's bytes are parsed before the
+/// next is fetched (the batch bounds the memory of bytes not yet parsed).
+const SIDECAR_BATCH: usize = 1024;
+
 impl Repository {
     /// Lists committed backups (oldest first), incomplete writes, partial
     /// writes, refused sidecars and unexpected objects.
@@ -198,8 +202,22 @@ impl Repository {
                 out.unexpected.push(o);
             }
         }
+        // The keys first, then their bytes, several at a time on a bucket.
+        let mut keyed = Vec::with_capacity(sidecars.len());
         for (class, id, o) in sidecars {
             let (data_key, sidecar_key) = backup_keys(&class, &id)?;
+            keyed.push((class, id, o, data_key, sidecar_key));
+        }
+        let mut got = Vec::with_capacity(keyed.len());
+        for batch in keyed.chunks(SIDECAR_BATCH) {
+            let keys: Vec<&ObjectKey> = batch.iter().map(|k| &k.4).collect();
+            got.extend(crate::storage::get_many(
+                self.storage.as_ref(),
+                &keys,
+                crate::limits::SIDECAR_BYTES,
+            ));
+        }
+        for ((class, id, o, data_key, sidecar_key), fetched) in keyed.into_iter().zip(got) {
             datas.remove(&data_key);
             let sidecar_path = PathBuf::from(self.storage.describe(&sidecar_key));
             let refuse = |kind, message: String| UnreadableSidecar {
@@ -210,7 +228,7 @@ impl Repository {
                 kind,
                 message,
             };
-            let bytes = match self.storage.get(&sidecar_key, crate::limits::SIDECAR_BYTES) {
+            let bytes = match fetched {
                 Ok(Some(b)) => b,
                 Ok(None) => {
                     out.unreadable.push(refuse(

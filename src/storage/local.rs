@@ -456,6 +456,10 @@ impl Storage for LocalStorage {
     fn seal_locks(&self) -> bool {
         true
     }
+
+    fn appends_in_place(&self) -> bool {
+        true
+    }
 }
 
 /// A file being written under `tmp/`, renamed into place on commit and

@@ -22,6 +22,7 @@
 //! * [`Storage::get`] reads at most the limit it is given.
 
 mod direct_file;
+mod get_many;
 mod key;
 mod local;
 mod location;
@@ -33,6 +34,7 @@ mod s3_api;
 mod s3_error;
 mod s3_settings;
 
+pub use get_many::get_many;
 pub use key::{KeyError, MAX_KEY_LEN, ObjectKey};
 pub use local::LocalStorage;
 pub use location::Location;
@@ -164,6 +166,20 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// hold the repository lock; an object store rewrites the object
     /// (which may then hold at most `limit` bytes before the append).
     fn append(&self, key: &ObjectKey, line: &[u8], limit: u64) -> Result<()>;
+
+    /// Whether [`Storage::append`] appends in place (a file opened for
+    /// appending) rather than rewriting the object. Journals keep one
+    /// object where it does, segments where it does not.
+    fn appends_in_place(&self) -> bool {
+        false
+    }
+
+    /// How many reads to have in flight when many small objects are read
+    /// ([`get_many`]): 1 for a directory, more for a store where each
+    /// request waits a round trip.
+    fn parallel_reads(&self) -> usize {
+        1
+    }
 
     /// Every object below `dir` (`None`: the whole repository), in any
     /// order. In a directory repository, symlinks, special files and

@@ -27,6 +27,8 @@ use std::time::Duration;
 pub const PART_SIZE: usize = 8 << 20;
 /// Parts uploaded concurrently.
 pub const PARTS_IN_FLIGHT: usize = 2;
+/// Small objects (sidecars, journal segments) read concurrently.
+pub const READS_IN_FLIGHT: usize = 16;
 
 /// A repository under `s3://bucket/prefix`.
 #[derive(Clone)]
@@ -452,6 +454,10 @@ impl Storage for S3Storage {
 
     fn seal_locks(&self) -> bool {
         false
+    }
+
+    fn parallel_reads(&self) -> usize {
+        READS_IN_FLIGHT
     }
 
     fn delete_noncurrent(&self, key: &ObjectKey) -> Result<Option<time::OffsetDateTime>> {

@@ -490,6 +490,48 @@ case("drill-line-too-long", "a drill journal line of 100 000 bytes",
      payload="drill-journal")
 
 
+# --- journal segments --------------------------------------------------
+# payload "journal-files": files planted under the repository's journal/,
+# beside a valid backup; the payload is one or more "== NAME\n" lines each
+# followed by that file's bytes (NAME relative to journal/).
+def deletion_lines(n):
+    import hashlib
+    prev, out = "0" * 64, []
+    for seq in range(1, n + 1):
+        line = {"seq": seq, "prev": prev, "event": "intent", "at": "2026-11-02T00:00:00Z",
+                "reason": "overdue",
+                "path": "backups/logs/20261001T000000Z-%08x.age" % seq}
+        b = json.dumps(line, separators=(",", ":")).encode() + b"\n"
+        out.append(b)
+        prev = hashlib.sha256(b).hexdigest()
+    head = json.dumps({"seq": n, "sha256": prev}, separators=(",", ":")).encode() + b"\n"
+    return out, head
+
+
+def journal_files(files):
+    return b"".join(b"== " + name.encode() + b"\n" + body for name, body in files)
+
+
+_lines, _head = deletion_lines(2)
+case("journal-segment-misnamed", "a deletion journal segment named for seq 2 that begins with seq 1",
+     journal_files([("deletions/00000000000000000002.jsonl", b"".join(_lines)),
+                    ("deletions.head", _head)]),
+     [("retention-verify", 6, "must begin with seq 2")],
+     payload="journal-files")
+case("journal-segment-stray", "an object planted among the deletion journal's segments",
+     journal_files([("deletions/00000000000000000001.jsonl", b"".join(_lines)),
+                    ("deletions/00000000000000000003.jsonl.bak", b"x\n"),
+                    ("deletions.head", _head)]),
+     [("retention-verify", 6, "not one nkbackup writes")],
+     payload="journal-files")
+case("journal-segment-empty", "an empty deletion journal segment after the lines",
+     journal_files([("deletions/00000000000000000001.jsonl", b"".join(_lines)),
+                    ("deletions/00000000000000000003.jsonl", b""),
+                    ("deletions.head", _head)]),
+     [("retention-verify", 6, "is empty")],
+     payload="journal-files")
+
+
 def main():
     import sys
     out = sys.argv[1] if len(sys.argv) > 1 else HERE

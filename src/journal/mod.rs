@@ -9,15 +9,24 @@
 //! `journal/<name>.head`, rewritten atomically after every append, records
 //! the last line's `seq` and SHA-256, so that removing or altering lines at
 //! the *end* is detected too. A damaged journal is reported line by line and
-//! never appended to. docs/RETENTION.md specifies the format.
+//! never appended to. On an object store, which cannot append, new lines go
+//! into segments `journal/<name>/<first seq>.jsonl` of at most
+//! [`SEGMENT_LINES`] lines, so that an append costs the same whatever the
+//! journal's length (`segment`). docs/RETENTION.md specifies the format.
+
+mod check;
+mod segment;
+
+pub use check::check;
+pub use segment::{SEGMENT_BYTES, SEGMENT_LINES, check_segmented, segment_dir, segment_key};
 
 use crate::error::{Error, Result};
-use crate::limits::{JOURNAL_BYTES, JOURNAL_LINE_BYTES, SMALL_OBJECT_BYTES};
+use crate::limits::SMALL_OBJECT_BYTES;
 use crate::storage::{ObjectKey, Storage};
+use segment::Tail;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::{BufRead, BufReader, Read};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -71,55 +80,6 @@ pub fn lock_key(name: &str) -> ObjectKey {
     ObjectKey::from_parts(&[JOURNAL_DIR, &format!("{name}.lock")])
 }
 
-/// One line of a journal as read: its first [`JOURNAL_LINE_BYTES`] bytes,
-/// the SHA-256 of all of it, and whether it was longer or lacked its
-/// newline.
-struct Line {
-    len: usize,
-    kept: Vec<u8>,
-    sha256: String,
-    too_long: bool,
-    complete: bool,
-}
-
-/// Reads the next line of `r`, hashing all of it but keeping at most
-/// [`JOURNAL_LINE_BYTES`] bytes; `None` at the end.
-fn next_line(r: &mut impl BufRead) -> std::io::Result<Option<Line>> {
-    let mut h = Sha256::new();
-    let mut kept = Vec::new();
-    let (mut total, mut complete) = (0usize, false);
-    loop {
-        let buf = r.fill_buf()?;
-        if buf.is_empty() {
-            break;
-        }
-        let (chunk, done) = match buf.iter().position(|&c| c == b'\n') {
-            Some(i) => (&buf[..=i], true),
-            None => (buf, false),
-        };
-        h.update(chunk);
-        let room = JOURNAL_LINE_BYTES.saturating_sub(kept.len());
-        kept.extend_from_slice(&chunk[..chunk.len().min(room)]);
-        let n = chunk.len();
-        total += n;
-        r.consume(n);
-        if done {
-            complete = true;
-            break;
-        }
-    }
-    if total == 0 {
-        return Ok(None);
-    }
-    Ok(Some(Line {
-        len: total,
-        kept,
-        sha256: hex::encode(h.finalize()),
-        too_long: total > JOURNAL_LINE_BYTES,
-        complete,
-    }))
-}
-
 /// `journal/<name>.head`: the last line's `seq` and SHA-256.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Head {
@@ -155,6 +115,9 @@ pub struct JournalState<T> {
     /// SHA-256 of every line, in file order (for [`JournalState::extends`]).
     #[serde(skip)]
     pub line_sha256: Vec<String>,
+    /// The bytes of every line, when asked for (copying a journal).
+    #[serde(skip)]
+    pub(crate) raw_lines: Option<Vec<Vec<u8>>>,
 }
 
 impl<T> JournalState<T> {
@@ -221,150 +184,66 @@ fn sha256_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
 
-/// Reads and checks the journal `name` of the repository in `storage`. A
-/// missing journal is an empty, intact one (unless a head says otherwise).
+/// Reads and checks the journal `name` of the repository in `storage`
+/// (its main object, then its segments). A missing journal is an empty,
+/// intact one (unless a head says otherwise).
 pub fn read<T: Record>(storage: &dyn Storage, name: &str) -> Result<JournalState<T>> {
-    let jkey = key(name);
-    let what = storage.describe(&jkey);
-    let reader: Box<dyn Read + Send> = match storage.stat(&jkey)? {
-        Some(info) if info.size > JOURNAL_BYTES => {
-            return Err(Error::TooLarge {
-                what,
-                limit: JOURNAL_BYTES,
-            });
-        }
-        Some(_) => storage
-            .open(&jkey)?
-            .unwrap_or_else(|| Box::new(std::io::empty())),
-        None => Box::new(std::io::empty()),
-    };
-    let head = storage.get(&head_key(name), SMALL_OBJECT_BYTES)?;
-    check(reader, head.as_deref(), &what, &head_name(name))
+    Ok(read_with_tail(storage, name, false)?.0)
 }
 
-/// Checks a journal's lines, read from `r` (`what` names it in messages),
-/// against its head record `head` (the bytes of `<name>.head`, named
-/// `head_file`, if it exists). Reads at most [`JOURNAL_BYTES`].
-pub fn check<T: Record>(
-    r: impl Read,
-    head: Option<&[u8]>,
-    what: &str,
-    head_file: &str,
-) -> Result<JournalState<T>> {
-    let what = what.to_owned();
-    let head: Option<std::result::Result<Head, String>> =
-        head.map(|b| serde_json::from_slice(b).map_err(|e| e.to_string()));
-    let mut st = JournalState {
-        records: Vec::new(),
-        damage: Vec::new(),
-        lines: 0,
-        last_sha256: GENESIS.to_owned(),
-        head_lagging: false,
-        line_sha256: Vec::new(),
-    };
-    let mut expect_seq = 1u64;
-    // Never more than the limit, even if the journal grew since the stat.
-    let mut r = BufReader::with_capacity(1 << 16, r.take(JOURNAL_BYTES + 1));
-    let mut read_bytes = 0u64;
-    while let Some(line) = next_line(&mut r).map_err(|e| Error::io(format!("reading {what}"), e))? {
-        st.lines += 1;
-        let n = st.lines;
-        read_bytes += line.len as u64;
-        if read_bytes > JOURNAL_BYTES {
-            return Err(Error::TooLarge {
-                what,
-                limit: JOURNAL_BYTES,
-            });
-        }
-        if !line.complete {
-            st.damage.push(Damage {
-                line: n,
-                reason: "the last line is truncated (no newline at its end): it was cut off or an append was interrupted".into(),
-            });
-        }
-        let parsed = if line.too_long {
-            Err(format!(
-                "it is longer than {JOURNAL_LINE_BYTES} bytes, more than nkbackup writes"
-            ))
-        } else {
-            serde_json::from_slice::<Chained<T>>(&line.kept).map_err(|e| e.to_string())
-        };
-        match parsed {
-            Err(e) => st.damage.push(Damage {
-                line: n,
-                reason: format!("not a valid journal record ({e}): altered or truncated"),
-            }),
-            Ok(r) => {
-                if r.seq != expect_seq {
-                    st.damage.push(Damage {
-                        line: n,
-                        reason: format!(
-                            "seq is {} where {expect_seq} was expected: lines were removed, inserted or reordered",
-                            r.seq
-                        ),
-                    });
-                }
-                if r.prev != st.last_sha256 {
-                    st.damage.push(Damage {
-                        line: n,
-                        reason: format!(
-                            "prev does not match the SHA-256 of line {}: that line was altered, or lines were removed or inserted before this one",
-                            n - 1
-                        ),
-                    });
-                }
-                expect_seq = r.seq.saturating_add(1);
-                st.records.push(r);
-            }
-        }
-        st.line_sha256.push(line.sha256.clone());
-        st.last_sha256 = line.sha256;
+/// [`read`], also keeping every line's bytes when `raw`, and saying
+/// where the next line goes.
+fn read_with_tail<T: Record>(
+    storage: &dyn Storage,
+    name: &str,
+    raw: bool,
+) -> Result<(JournalState<T>, Tail)> {
+    let mut checker = check::Checker::new(&storage.describe(&key(name)));
+    if raw {
+        checker.keep_raw();
     }
-    let last_seq = st.records.last().map_or(0, |r| r.seq);
-    match head {
-        None if st.lines > 0 => st.damage.push(Damage {
-            line: st.lines + 1,
-            reason: format!("{head_file} is missing although the journal has lines"),
-        }),
-        None => {}
-        Some(Err(e)) => st.damage.push(Damage {
-            line: st.lines + 1,
-            reason: format!("{head_file} is unreadable: {e}"),
-        }),
-        Some(Ok(h)) => {
-            if h.seq == last_seq && h.sha256 == st.last_sha256 {
-                // Intact.
-            } else if h.seq.checked_add(1) == Some(last_seq)
-                && st.records.last().is_some_and(|r| r.prev == h.sha256)
-            {
-                st.head_lagging = true;
-            } else if h.seq > last_seq {
-                st.damage.push(Damage {
-                    line: st.lines + 1,
-                    reason: format!(
-                        "the journal ends at seq {last_seq} but {head_file} records seq {}: lines were removed from the end",
-                        h.seq
-                    ),
-                });
-            } else if h.seq == last_seq {
-                st.damage.push(Damage {
-                    line: st.lines,
-                    reason: format!(
-                        "the last line's SHA-256 differs from the one {head_file} records: it was altered"
-                    ),
-                });
-            } else {
-                st.damage.push(Damage {
-                    line: st.lines,
-                    reason: format!(
-                        "{head_file} records seq {} but the journal goes on to {last_seq}: lines were appended by something other than nkbackup",
-                        h.seq
-                    ),
-                });
-            }
-        }
+    let tail = segment::read_parts(storage, name, &mut checker)?;
+    let head = storage.get(&head_key(name), SMALL_OBJECT_BYTES)?;
+    Ok((checker.finish(head.as_deref(), &head_name(name)), tail))
+}
+
+/// Brings journal `name` in `to` up to the one in `from`, when it is
+/// absent there or a prefix of it: the missing lines are appended in
+/// `to`'s own layout and the head is copied. `Ok(false)` if there was
+/// nothing to do; `Err(why)` (in `Ok`) when the two differ or the
+/// original is damaged, and nothing was written.
+pub fn copy(
+    from: &dyn Storage,
+    to: &dyn Storage,
+    name: &str,
+) -> Result<std::result::Result<bool, String>> {
+    let src = read_with_tail::<serde_json::Value>(from, name, true)?.0;
+    if let Some(d) = src.damage.first() {
+        return Ok(Err(format!(
+            "the original's journal {} is damaged (line {}: {}): it was not copied; run `nkbackup verify` there",
+            from.describe(&key(name)),
+            d.line,
+            d.reason
+        )));
     }
-    Ok(st)
+    let (dst, mut tail) = read_with_tail::<serde_json::Value>(to, name, false)?;
+    let have = usize::try_from(dst.lines).unwrap_or(usize::MAX);
+    if dst.line_sha256 == src.line_sha256 {
+        return Ok(Ok(false));
+    }
+    if have > src.line_sha256.len() || dst.line_sha256[..] != src.line_sha256[..have] {
+        return Ok(Err(format!(
+            "the replica's journal ({}) is not a prefix of the original's: it was not replaced; compare the two",
+            to.describe(&key(name))
+        )));
+    }
+    let raw = src.raw_lines.unwrap_or_default();
+    let first_seq = src.records.get(have).map_or(dst.lines + 1, |r| r.seq);
+    tail.push(to, first_seq, &raw[have..])?;
+    if let Some(h) = from.get(&head_key(name), SMALL_OBJECT_BYTES)? {
+        to.put(&head_key(name), &h)?;
+    }
+    Ok(Ok(true))
 }
 
 /// Directory of the heads a witness keeps: `witness/<name>/<seq>.head`.
@@ -422,6 +301,7 @@ pub struct JournalWriter<T> {
     name: String,
     next_seq: u64,
     last_sha256: String,
+    tail: Tail,
     /// What was read when opening.
     pub state: JournalState<T>,
 }
@@ -430,7 +310,7 @@ impl<T: Record> JournalWriter<T> {
     /// Opens the journal `name` of the repository in `storage` for
     /// appending, refusing a damaged one. Hold the repository lock.
     pub fn open(storage: Arc<dyn Storage>, name: &str) -> Result<Self> {
-        let state = read::<T>(storage.as_ref(), name)?;
+        let (state, tail) = read_with_tail::<T>(storage.as_ref(), name, false)?;
         if let Some(d) = state.damage.first() {
             return Err(Error::JournalDamaged {
                 path: PathBuf::from(storage.describe(&key(name))),
@@ -444,6 +324,7 @@ impl<T: Record> JournalWriter<T> {
             name: name.to_owned(),
             next_seq: state.records.last().map_or(1, |r| r.seq + 1),
             last_sha256: state.last_sha256.clone(),
+            tail,
             state,
         })
     }
@@ -455,8 +336,9 @@ impl<T: Record> JournalWriter<T> {
         self
     }
 
-    /// Appends `r` (its `seq` and `prev` are filled in), fsyncs the file
-    /// and updates the head (and the witness's). Returns the line's `seq`.
+    /// Appends `r` (its `seq` and `prev` are filled in): in place, fsynced,
+    /// in a directory; into the open segment in an object store. Then
+    /// updates the head (and the witness's). Returns the line's `seq`.
     pub fn append(&mut self, record: T) -> Result<u64> {
         let seq = self.next_seq;
         let r = Chained {
@@ -466,8 +348,8 @@ impl<T: Record> JournalWriter<T> {
         };
         let mut line = serde_json::to_vec(&r).expect("records serialize");
         line.push(b'\n');
-        self.storage
-            .append(&key(&self.name), &line, JOURNAL_BYTES)?;
+        self.tail
+            .push(self.storage.as_ref(), seq, std::slice::from_ref(&line))?;
         self.last_sha256 = sha256_hex(&line);
         let head = Head {
             seq,
