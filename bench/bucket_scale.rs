@@ -33,13 +33,13 @@ fn main() {
     let prune_n: usize = env("NKB_PRUNE_N", "10000").parse().unwrap();
     let cli = env("NKB_CLI", "target/release/nkbackup");
     // Every class gets the deadline `init` leaves commented (logs: 7d).
-    let store = nkbackup::storage::open(&url, &S3Settings::default()).unwrap();
+    let store = nkbackup::storage::open(&url, &S3Settings::from_env()).unwrap();
     let cfg = ObjectKey::new("nkbackup.toml").unwrap();
     let text = String::from_utf8(store.get(&cfg, 1 << 20).unwrap().unwrap()).unwrap();
     store
         .put(&cfg, text.replace("#max_age", "max_age").as_bytes())
         .unwrap();
-    let repo = nkbackup::Repository::open_url(&url, &S3Settings::default()).unwrap();
+    let repo = nkbackup::Repository::open_url(&url, &S3Settings::from_env()).unwrap();
     let t0 = OffsetDateTime::from_unix_timestamp(1_767_225_600).unwrap(); // 2026-01-01
     let real = Sealer::new(&repo, "logs")
         .bytes("x", b"x".to_vec())

@@ -18,13 +18,13 @@ export AWS_DEFAULT_REGION=garage
 direct=$AWS_ENDPOINT_URL
 s3_port=${direct##*:}
 
-# latency ON_MS: adds ON_MS of round trip to the bucket; prints the
-# endpoint to use. netem on lo where the kernel has it, else the proxy.
+# latency_on MS: adds MS of round trip to the bucket and sets $endpoint
+# to the URL to use: netem on lo where the kernel has it, else the proxy.
 latency_on() {
   local ms=$1 half
   half=$(python3 -c "print($ms / 2)")
   if [ "$(id -u)" -eq 0 ] && tc qdisc add dev lo root netem delay "${half}ms" 2>/dev/null; then
-    netem=1; echo "$direct"; return
+    netem=1; endpoint=$direct; return
   fi
   local port
   port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
@@ -32,7 +32,7 @@ latency_on() {
   python3 bench/latency_proxy.py "$port" "127.0.0.1:$s3_port" "$half" "$work/proxy.pid" 2>>"$work/proxy.log" &
   for _ in $(seq 1 100); do [ -s "$work/proxy.pid" ] && break; sleep 0.05; done
   proxy_pid=$(cat "$work/proxy.pid")
-  echo "http://127.0.0.1:$port"
+  endpoint="http://127.0.0.1:$port"
 }
 latency_off() {
   if [ -n "$proxy_pid" ]; then kill "$proxy_pid" 2>/dev/null || true; wait "$proxy_pid" 2>/dev/null || true; proxy_pid=""; fi
@@ -83,21 +83,21 @@ export AWS_ENDPOINT_URL=$direct
 nk_round loopback "s3://nkb/nk-loopback"
 restic_round loopback "$direct"
 
-ep=$(latency_on "$latency_ms")
+latency_on "$latency_ms"
 how=$([ "$netem" = 1 ] && echo netem || echo proxy)
 if [ "$how" = proxy ]; then
   # The proxy's own cost, at 0 ms, so that the latency row is read
   # against it.
   latency_off
-  ep0=$(latency_on 0)
-  export AWS_ENDPOINT_URL=$ep0
+  latency_on 0
+  export AWS_ENDPOINT_URL=$endpoint
   nk_round "proxy-0ms" "s3://nkb/nk-proxy0"
   latency_off
-  ep=$(latency_on "$latency_ms")
+  latency_on "$latency_ms"
 fi
-export AWS_ENDPOINT_URL=$ep
+export AWS_ENDPOINT_URL=$endpoint
 nk_round "$how-${latency_ms}ms" "s3://nkb/nk-latency"
-restic_round "$how-${latency_ms}ms" "$ep"
+restic_round "$how-${latency_ms}ms" "$endpoint"
 latency_off
 export AWS_ENDPOINT_URL=$direct
 

@@ -226,8 +226,11 @@ fn seal_list_verify_restore_stream_without_a_local_copy_in_flat_memory() {
     };
     let (p64, p192) = (seal_media(64), seal_media(192));
     eprintln!("peak RSS: {p64} KiB for 64 MiB, {p192} KiB for 192 MiB");
+    // Growth with the data would add ~128 MiB; the buffers (five 6 MiB
+    // parts at most, docs/STORAGE.md) fill a little differently from run
+    // to run (48-56 MiB measured for 64 MiB), hence two parts of slack.
     assert!(
-        p192 < p64 + 8 * 1024 && p192 < 96 * 1024,
+        p192 < p64 + 12 * 1024 && p192 < 96 * 1024,
         "peak RSS grew from {p64} KiB to {p192} KiB with the data"
     );
 }

@@ -3,7 +3,8 @@
 //!
 //! Keys map to objects `<prefix>/<key>`. Large objects are written with a
 //! multipart upload in [`PART_SIZE`] parts, at most [`PARTS_IN_FLIGHT`] at
-//! once, so memory stays flat and no local copy is made; the object
+//! once, so memory stays flat and no local copy is made (parts grow past
+//! 6 GiB, see [`part_size`], to stay within S3's 10 000 parts); the object
 //! appears only when the upload completes, and an abandoned upload is
 //! aborted. The library is synchronous: the backend owns a small tokio
 //! runtime and blocks on it.
@@ -23,10 +24,32 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Size of one multipart-upload part.
-pub const PART_SIZE: usize = 8 << 20;
-/// Parts uploaded concurrently.
-pub const PARTS_IN_FLIGHT: usize = 2;
+/// Size of a multipart-upload part (of the first [`PARTS_PER_SIZE`]).
+/// Memory holds about five: the one being filled, one opendal keeps
+/// pending and [`PARTS_IN_FLIGHT`] on the wire (bench/run.sh --s3 measured
+/// 91 MiB peak for a seal, 8 MiB parts 2 in flight 94 MiB, and 102 MiB
+/// when opendal also chunked them itself).
+pub const PART_SIZE: usize = 6 << 20;
+/// Parts uploaded concurrently: three hide a round trip of up to ~50 ms at
+/// the rates a 2-core seal reaches (a part takes ~50 ms to send).
+pub const PARTS_IN_FLIGHT: usize = 3;
+/// Parts of one size before the size doubles.
+pub const PARTS_PER_SIZE: usize = 1000;
+/// Parts a multipart upload may have (S3's limit).
+pub const MAX_PARTS: usize = 10_000;
+
+/// The size of part `n` (0-based): [`PART_SIZE`] for the first
+/// [`PARTS_PER_SIZE`], then twice as much for each further thousand, so
+/// that S3's 10 000 parts hold up to 5.8 TiB (6 MiB × 1000 × (2¹⁰ − 1)),
+/// while memory stays flat for objects up to 6 GiB and then grows with
+/// the part size (a 100 GiB object uses 96 MiB parts).
+pub fn part_size(n: usize) -> usize {
+    PART_SIZE << (n / PARTS_PER_SIZE).min(9)
+}
+/// Range read when streaming an object (a restore).
+pub const READ_CHUNK: usize = 8 << 20;
+/// Ranges read concurrently when streaming an object.
+pub const READS_IN_FLIGHT_LARGE: usize = 2;
 /// Small objects (sidecars, journal segments) read concurrently.
 pub const READS_IN_FLIGHT: usize = 16;
 
@@ -201,8 +224,8 @@ impl S3Storage {
             .reader_options(
                 key,
                 opendal::options::ReaderOptions {
-                    chunk: Some(PART_SIZE),
-                    concurrent: PARTS_IN_FLIGHT,
+                    chunk: Some(READ_CHUNK),
+                    concurrent: READS_IN_FLIGHT_LARGE,
                     ..Default::default()
                 },
             )
@@ -312,8 +335,9 @@ impl Storage for S3Storage {
 
     fn upload(&self, key: &ObjectKey) -> Result<Box<dyn Upload>> {
         let key = key.as_str();
+        // No `chunk`: S3Upload hands opendal whole parts, and opendal
+        // chunking them again held one more part in memory.
         let opts = WriteOptions {
-            chunk: Some(PART_SIZE),
             concurrent: PARTS_IN_FLIGHT,
             ..Default::default()
         };
@@ -324,6 +348,7 @@ impl Storage for S3Storage {
         Ok(Box::new(S3Upload {
             writer: Some(w),
             buf: Vec::with_capacity(PART_SIZE),
+            parts: 0,
             storage: self.clone(),
             key: key.to_owned(),
         }))
@@ -516,6 +541,8 @@ fn is_not_implemented(e: &opendal::Error) -> bool {
 struct S3Upload {
     writer: Option<opendal::Writer>,
     buf: Vec<u8>,
+    /// Parts handed to opendal so far.
+    parts: usize,
     storage: S3Storage,
     key: String,
 }
@@ -525,7 +552,15 @@ impl S3Upload {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(PART_SIZE));
+        if self.parts >= MAX_PARTS {
+            return Err(io::Error::other(Error::TooLarge {
+                what: format!("{}/{}", self.storage.location, self.key),
+                limit: (0..MAX_PARTS).map(|n| part_size(n) as u64).sum(),
+            }));
+        }
+        self.parts += 1;
+        let next = part_size(self.parts);
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(next));
         let w = self.writer.as_mut().expect("upload is open");
         self.storage
             .rt
@@ -536,9 +571,10 @@ impl S3Upload {
 
 impl Write for S3Upload {
     fn write(&mut self, data: &[u8]) -> io::Result<usize> {
-        let n = data.len().min(PART_SIZE - self.buf.len());
+        let size = part_size(self.parts);
+        let n = data.len().min(size - self.buf.len());
         self.buf.extend_from_slice(&data[..n]);
-        if self.buf.len() == PART_SIZE {
+        if self.buf.len() == size {
             self.send()?;
         }
         Ok(n)
@@ -587,5 +623,22 @@ impl Drop for S3Upload {
             // what a killed process leaves, docs/STORAGE.md).
             let _ = self.storage.rt.block_on(w.abort());
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_grow_so_that_ten_thousand_hold_5_8_tib() {
+        assert_eq!(part_size(0), 6 << 20);
+        assert_eq!(part_size(999), 6 << 20);
+        assert_eq!(part_size(1000), 12 << 20);
+        assert_eq!(part_size(MAX_PARTS - 1), 6 << 29);
+        let total: u64 = (0..MAX_PARTS).map(|n| part_size(n) as u64).sum();
+        assert_eq!(total, 6 * (1 << 20) * 1000 * 1023, "5.85 TiB");
+        // Every part but the last is at least S3's 5 MiB minimum.
+        assert!((0..MAX_PARTS).all(|n| part_size(n) >= 5 << 20));
     }
 }
