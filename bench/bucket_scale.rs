@@ -53,12 +53,17 @@ fn main() {
 
     let start = Instant::now();
     let next = AtomicUsize::new(0);
+    let n_plant = if std::env::var_os("NKB_SCALE_REUSE").is_some() {
+        0
+    } else {
+        n
+    };
     std::thread::scope(|sc| {
         for _ in 0..64 {
             sc.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    if i >= n {
+                    if i >= n_plant {
                         break;
                     }
                     let created = t0 + Duration::minutes(i as i64);
@@ -72,6 +77,9 @@ fn main() {
                     side.deadline = Some(created + Duration::days(7));
                     side.data = format!("{}.age", side.id);
                     side.ciphertext_bytes = 1;
+                    // SHA-256 of "x": prune checks it before deleting.
+                    side.ciphertext_sha256 =
+                        "2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881".into();
                     let dir = "backups/logs";
                     let k = |name: &str| ObjectKey::new(format!("{dir}/{name}")).unwrap();
                     s.put(&k(&side.data), b"x").unwrap();
@@ -86,6 +94,24 @@ fn main() {
     });
     println!("planted_backups {n}");
     println!("plant_s {:.1}", start.elapsed().as_secs_f64());
+
+    // Where a listing's time goes: the object listing, then the sidecars.
+    let start = Instant::now();
+    let objects = s.list(Some(&ObjectKey::new("backups").unwrap())).unwrap();
+    println!("list_objects {}", objects.len());
+    println!("list_s {:.2}", start.elapsed().as_secs_f64());
+    let sidecars: Vec<nkbackup::storage::Wanted<'_>> = objects
+        .iter()
+        .filter(|o| o.key.as_str().ends_with(".json"))
+        .map(|o| (&o.key, Some(o.size)))
+        .collect();
+    let start = Instant::now();
+    let got = nkbackup::storage::get_many(s.as_ref(), &sidecars, 1 << 20);
+    assert!(got.iter().all(|g| matches!(g, Ok(Some(_)))));
+    println!("get_sidecars_s {:.2}", start.elapsed().as_secs_f64());
+    if std::env::var_os("NKB_SCALE_PROFILE_ONLY").is_some() {
+        return;
+    }
 
     // The oldest prune_n are overdue (created + 7d <= at).
     let at = t0 + Duration::days(7) + Duration::minutes(prune_n as i64 - 1);

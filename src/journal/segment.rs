@@ -49,6 +49,7 @@ fn segment_seq(file: &str) -> Option<u64> {
 pub(crate) struct Segment {
     pub(crate) key: ObjectKey,
     pub(crate) first_seq: u64,
+    pub(crate) size: u64,
 }
 
 /// The segments of journal `name`, in order of their first `seq`, and a
@@ -67,6 +68,7 @@ fn segments(storage: &dyn Storage, name: &str) -> Result<(Vec<Segment>, Vec<Stri
                 segs.push(Segment {
                     key: o.key,
                     first_seq,
+                    size: o.size,
                 });
             }
             _ if o.kind == ObjectKind::Directory => {}
@@ -179,7 +181,8 @@ pub(crate) fn read_parts<T: Record>(
     let batch_len = storage.parallel_reads().clamp(1, 64) * 4;
     let mut last: Option<(ObjectKey, Vec<u8>)> = None;
     for batch in segs.chunks(batch_len) {
-        let keys: Vec<&ObjectKey> = batch.iter().map(|s| &s.key).collect();
+        let keys: Vec<crate::storage::Wanted<'_>> =
+            batch.iter().map(|s| (&s.key, Some(s.size))).collect();
         let got = crate::storage::get_many(storage, &keys, SEGMENT_BYTES);
         for (seg, bytes) in batch.iter().zip(got) {
             let bytes = bytes?;

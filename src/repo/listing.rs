@@ -24,6 +24,10 @@ pub struct BackupInfo {
     /// created in the same second.
     #[serde(skip)]
     pub committed: Option<SystemTime>,
+    /// The data object as the same listing saw it (`None`: not listed),
+    /// so that checking every backup needs no request per backup.
+    #[serde(skip)]
+    pub data_listed: Option<ObjectInfo>,
     #[serde(skip)]
     storage: Arc<dyn Storage>,
     #[serde(skip)]
@@ -210,7 +214,8 @@ impl Repository {
         }
         let mut got = Vec::with_capacity(keyed.len());
         for batch in keyed.chunks(SIDECAR_BATCH) {
-            let keys: Vec<&ObjectKey> = batch.iter().map(|k| &k.4).collect();
+            let keys: Vec<crate::storage::Wanted<'_>> =
+                batch.iter().map(|k| (&k.4, Some(k.2.size))).collect();
             got.extend(crate::storage::get_many(
                 self.storage.as_ref(),
                 &keys,
@@ -218,7 +223,7 @@ impl Repository {
             ));
         }
         for ((class, id, o, data_key, sidecar_key), fetched) in keyed.into_iter().zip(got) {
-            datas.remove(&data_key);
+            let data_listed = datas.remove(&data_key).map(|(d, _)| d);
             let sidecar_path = PathBuf::from(self.storage.describe(&sidecar_key));
             let refuse = |kind, message: String| UnreadableSidecar {
                 id: id.to_string(),
@@ -252,6 +257,7 @@ impl Repository {
                     sidecar_key,
                     sidecar_path,
                     committed: o.modified,
+                    data_listed,
                     storage: self.storage.clone(),
                     keyring: self.keyring().clone(),
                 }),

@@ -235,7 +235,17 @@ fn hold_reason(
             ),
         );
     }
-    match storage.stat(&b.data_key) {
+    // The listing's view of the data object when it saw a plain object
+    // (no request per backup: 100 000 in a bucket), else a stat.
+    let listed = b
+        .data_listed
+        .clone()
+        .filter(|o| o.kind == crate::storage::ObjectKind::Object);
+    let stat = match listed {
+        Some(o) => Ok(Some(o)),
+        None => storage.stat(&b.data_key),
+    };
+    match stat {
         Ok(None) => problem(
             ProblemKind::DataMissing,
             format!(

@@ -1,7 +1,8 @@
 //! Reading many small objects at once: sidecars when listing, journal
 //! segments. A bucket answers each request after a round trip, so one
 //! after another, 100 000 sidecars would take minutes; a few requests in
-//! flight hide the latency. A directory reads them one by one.
+//! flight hide the latency (the bucket backend runs them as tasks on its
+//! runtime, `Storage::get_many_native`). A directory reads them one by one.
 
 use super::{ObjectKey, Storage};
 use crate::error::Result;
@@ -9,15 +10,27 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 /// One get's answer, as [`Storage::get`] gives it.
-type Got = Result<Option<Vec<u8>>>;
+pub type Got = Result<Option<Vec<u8>>>;
 
-/// Gets every key of `keys` (each as [`Storage::get`] with `limit`), at
-/// most [`Storage::parallel_reads`] at a time, and returns the results in
-/// the order of `keys`.
-pub fn get_many(storage: &dyn Storage, keys: &[&ObjectKey], limit: u64) -> Vec<Got> {
+/// One object to get: its key and, when a listing said, its size.
+pub type Wanted<'a> = (&'a ObjectKey, Option<u64>);
+
+/// Gets every key of `keys` (each as [`Storage::get`] with `limit`; a
+/// listed size saves a bucket its HEAD), several at a time, and returns
+/// the results in the order of `keys`.
+pub fn get_many(storage: &dyn Storage, keys: &[Wanted<'_>], limit: u64) -> Vec<Got> {
+    match storage.get_many_native(keys, limit) {
+        Some(got) => got,
+        None => with_threads(storage, keys, limit),
+    }
+}
+
+/// [`get_many`] done with [`Storage::parallel_reads`] threads, each
+/// making [`Storage::get`] calls.
+fn with_threads(storage: &dyn Storage, keys: &[Wanted<'_>], limit: u64) -> Vec<Got> {
     let width = storage.parallel_reads().clamp(1, 64).min(keys.len());
     if width <= 1 {
-        return keys.iter().map(|k| storage.get(k, limit)).collect();
+        return keys.iter().map(|(k, _)| storage.get(k, limit)).collect();
     }
     let next = AtomicUsize::new(0);
     let slots: Vec<Mutex<Option<Got>>> = keys.iter().map(|_| Mutex::new(None)).collect();
@@ -26,7 +39,7 @@ pub fn get_many(storage: &dyn Storage, keys: &[&ObjectKey], limit: u64) -> Vec<G
             s.spawn(|| {
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(k) = keys.get(i) else { break };
+                    let Some((k, _)) = keys.get(i) else { break };
                     let got = storage.get(k, limit);
                     *slots[i].lock().unwrap_or_else(|p| p.into_inner()) = Some(got);
                 }

@@ -34,7 +34,7 @@ mod s3_api;
 mod s3_error;
 mod s3_settings;
 
-pub use get_many::get_many;
+pub use get_many::{Got, Wanted, get_many};
 pub use key::{KeyError, MAX_KEY_LEN, ObjectKey};
 pub use local::LocalStorage;
 pub use location::Location;
@@ -179,6 +179,14 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// request waits a round trip.
     fn parallel_reads(&self) -> usize {
         1
+    }
+
+    /// Gets many small objects its own way (a bucket: as tasks on its
+    /// runtime), or `None` to let [`get_many`] use
+    /// [`Storage::parallel_reads`] threads of [`Storage::get`].
+    fn get_many_native(&self, keys: &[Wanted<'_>], limit: u64) -> Option<Vec<Got>> {
+        let _ = (keys, limit);
+        None
     }
 
     /// Every object below `dir` (`None`: the whole repository), in any
