@@ -295,9 +295,8 @@ impl Storage for S3Storage {
             return Ok(Some(Vec::new()));
         }
         // One GET of exactly the length the store announced (never more
-        // than the limit even if the object grew since), into one buffer:
-        // no streaming reader, whose 8 MiB chunks made listing 100 000
-        // sidecars spend most of its time allocating.
+        // than the limit even if the object grew since), into one buffer
+        // rather than through a streaming reader of 8 MiB chunks.
         let opts = opendal::options::ReadOptions {
             range: (0..size).into(),
             ..Default::default()
