@@ -246,6 +246,15 @@ pub fn copy(
     Ok(Ok(true))
 }
 
+/// The `seq` a file name `<seq, 20 digits><suffix>` says (witness heads
+/// and journal segments), or `None` for any other name.
+fn seq_file_name(file: &str, suffix: &str) -> Option<u64> {
+    let digits = file.strip_suffix(suffix)?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
 /// Directory of the heads a witness keeps: `witness/<name>/<seq>.head`.
 pub const WITNESS_DIR: &str = "witness";
 
@@ -265,13 +274,7 @@ pub fn witnessed(witness: &dyn Storage, name: &str) -> Result<Option<(Head, Stri
     let newest = witness
         .list(Some(&dir))?
         .into_iter()
-        .filter_map(|o| {
-            let seq = o.key.name().strip_suffix(".head")?;
-            (seq.len() == 20 && seq.bytes().all(|b| b.is_ascii_digit()))
-                .then(|| seq.parse::<u64>().ok())
-                .flatten()
-                .map(|n| (n, o.key))
-        })
+        .filter_map(|o| seq_file_name(o.key.name(), ".head").map(|n| (n, o.key)))
         .max_by_key(|(n, _)| *n);
     let Some((seq, key)) = newest else {
         return Ok(None);

@@ -21,6 +21,9 @@ use std::path::PathBuf;
 /// Lines a segment holds at most.
 pub const SEGMENT_LINES: u64 = 64;
 
+/// Segments fetched per batch when a journal is read.
+const SEGMENT_BATCH: usize = 64;
+
 /// Bytes a segment holds at most.
 pub const SEGMENT_BYTES: u64 = SEGMENT_LINES * JOURNAL_LINE_BYTES as u64;
 
@@ -35,28 +38,25 @@ pub fn segment_key(name: &str, seq: u64) -> ObjectKey {
     ObjectKey::from_parts(&[JOURNAL_DIR, name, &format!("{seq:020}.jsonl")])
 }
 
-/// The `seq` a segment's file name says, if it is one nkbackup writes.
+/// The `seq` a segment's file name says, if it is one nkbackup writes
+/// (seq 0 is not a line's).
 fn segment_seq(file: &str) -> Option<u64> {
-    let digits = file.strip_suffix(".jsonl")?;
-    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
-        .then(|| digits.parse().ok())
-        .flatten()
-        .filter(|&s| s > 0)
+    super::seq_file_name(file, ".jsonl").filter(|&s| s > 0)
 }
 
 /// One segment as listed.
-#[derive(Debug, Clone)]
-pub(crate) struct Segment {
-    pub(crate) key: ObjectKey,
-    pub(crate) first_seq: u64,
-    pub(crate) size: u64,
+#[derive(Debug)]
+struct Segment {
+    key: ObjectKey,
+    first_seq: u64,
+    size: u64,
 }
 
 /// The segments of journal `name`, in order of their first `seq`, and a
 /// description of every other object among them (damage).
 fn segments(storage: &dyn Storage, name: &str) -> Result<(Vec<Segment>, Vec<String>)> {
     let mut segs = Vec::new();
-    let mut stray = Vec::new();
+    let mut strays = Vec::new();
     let mut bytes = 0u64;
     for o in storage.list(Some(&segment_dir(name)))? {
         let seq = (o.key.components().count() == 3)
@@ -72,7 +72,7 @@ fn segments(storage: &dyn Storage, name: &str) -> Result<(Vec<Segment>, Vec<Stri
                 });
             }
             _ if o.kind == ObjectKind::Directory => {}
-            _ => stray.push(format!(
+            _ => strays.push(format!(
                 "{} is {} among the segments and not one nkbackup writes: something else wrote there",
                 storage.describe(&o.key),
                 o.kind.describe()
@@ -86,7 +86,7 @@ fn segments(storage: &dyn Storage, name: &str) -> Result<(Vec<Segment>, Vec<Stri
         });
     }
     segs.sort_by_key(|s| s.first_seq);
-    Ok((segs, stray))
+    Ok((segs, strays))
 }
 
 /// Where the next line of a journal goes.
@@ -177,8 +177,9 @@ pub(crate) fn read_parts<T: Record>(
     for s in stray {
         checker.damage(s);
     }
-    // A few batches in flight at a time: bounded memory, latency hidden.
-    let batch_len = storage.parallel_reads().clamp(1, 64) * 4;
+    // A batch at a time (each fetched several requests at once where the
+    // store allows): memory bounded by the batch, not the journal.
+    let batch_len = SEGMENT_BATCH;
     let mut last: Option<(ObjectKey, Vec<u8>)> = None;
     for batch in segs.chunks(batch_len) {
         let keys: Vec<crate::storage::Wanted<'_>> =

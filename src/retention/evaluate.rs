@@ -235,17 +235,17 @@ fn hold_reason(
             ),
         );
     }
-    // The listing's view of the data object when it saw a plain object
-    // (no request per backup: 100 000 in a bucket), else a stat.
-    let listed = b
+    // The data object's size as the listing saw it when it saw a plain
+    // object (no request per backup: 100 000 in a bucket), else a stat.
+    let size = match b
         .data_listed
-        .clone()
-        .filter(|o| o.kind == crate::storage::ObjectKind::Object);
-    let stat = match listed {
-        Some(o) => Ok(Some(o)),
-        None => storage.stat(&b.data_key),
+        .as_ref()
+        .filter(|o| o.kind == crate::storage::ObjectKind::Object)
+    {
+        Some(o) => Ok(Some(o.size)),
+        None => storage.stat(&b.data_key).map(|o| o.map(|o| o.size)),
     };
-    match stat {
+    match size {
         Ok(None) => problem(
             ProblemKind::DataMissing,
             format!(
@@ -257,12 +257,12 @@ fn hold_reason(
             ProblemKind::DataMismatch,
             format!("cannot stat {}: {e}", b.data_path.display()),
         ),
-        Ok(Some(m)) if m.size != s.ciphertext_bytes => problem(
+        Ok(Some(n)) if n != s.ciphertext_bytes => problem(
             ProblemKind::DataMismatch,
             format!(
                 "data file {} has {} bytes, the sidecar says {}; not deleted blindly: check it with `nkbackup verify {}`",
                 b.data_path.display(),
-                m.size,
+                n,
                 s.ciphertext_bytes,
                 s.id
             ),

@@ -174,16 +174,9 @@ pub trait Storage: Send + Sync + fmt::Debug {
         false
     }
 
-    /// How many reads to have in flight when many small objects are read
-    /// ([`get_many`]): 1 for a directory, more for a store where each
-    /// request waits a round trip.
-    fn parallel_reads(&self) -> usize {
-        1
-    }
-
-    /// Gets many small objects its own way (a bucket: as tasks on its
-    /// runtime), or `None` to let [`get_many`] use
-    /// [`Storage::parallel_reads`] threads of [`Storage::get`].
+    /// Gets many small objects its own way (a bucket: several requests in
+    /// flight as tasks on its runtime), or `None` to let [`get_many`] call
+    /// [`Storage::get`] for each.
     fn get_many_native(&self, keys: &[Wanted<'_>], limit: u64) -> Option<Vec<Got>> {
         let _ = (keys, limit);
         None

@@ -487,10 +487,6 @@ impl Storage for S3Storage {
         false
     }
 
-    fn parallel_reads(&self) -> usize {
-        READS_IN_FLIGHT
-    }
-
     fn get_many_native(&self, keys: &[super::Wanted<'_>], limit: u64) -> Option<Vec<super::Got>> {
         // Tasks on the runtime, not threads blocking on it: with 16
         // threads a listing of 100 000 sidecars spent most of its CPU
