@@ -8,8 +8,9 @@
 //! which the oldest `NKB_PRUNE_N` (10 000) are overdue, and `NKB_CLI`,
 //! the nkbackup binary. It plants the backups (sidecars copied from one
 //! real seal, 1-byte data objects, 64 puts in flight), then times:
-//! `retention check --summary` through the CLI, `prune` of the overdue
-//! ones through the CLI, and what the prune's journal appends wrote.
+//! `retention check --summary` through the CLI (with the sidecar cache
+//! cold, warm, and off), `prune` of the overdue ones through the CLI,
+//! and what the prune's journal appends wrote.
 //! Prints one `key value` line per figure.
 
 use nkbackup::Sealer;
@@ -116,9 +117,15 @@ fn main() {
     // The oldest prune_n are overdue (created + 7d <= at).
     let at = t0 + Duration::days(7) + Duration::minutes(prune_n as i64 - 1);
     let at = nkbackup::retention::rfc3339(at);
+    // The CLI's sidecar cache, empty before the first check.
+    let cache = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let start = Instant::now();
-        let out = Command::new(&cli).args(args).output().unwrap();
+        let out = Command::new(&cli)
+            .env("NKBACKUP_CACHE_DIR", cache.path())
+            .args(args)
+            .output()
+            .unwrap();
         let secs = start.elapsed().as_secs_f64();
         assert!(
             matches!(out.status.code(), Some(0 | 6)),
@@ -128,7 +135,9 @@ fn main() {
         );
         (secs, String::from_utf8_lossy(&out.stdout).into_owned())
     };
-    let (secs, out) = run(&[
+    // Cold (a new host: every sidecar fetched, then cached), warm (the
+    // next night: the listing only), and without the cache.
+    let check = [
         "retention",
         "check",
         "--summary",
@@ -136,9 +145,17 @@ fn main() {
         &url,
         "--at",
         &at,
-    ]);
-    assert!(out.contains(&n.to_string()), "{out}");
-    println!("retention_check_s {secs:.2}");
+    ];
+    for (name, extra) in [
+        ("retention_check_cold_s", None),
+        ("retention_check_warm_s", None),
+        ("retention_check_no_cache_s", Some("--no-cache")),
+    ] {
+        let args: Vec<&str> = check.iter().copied().chain(extra).collect();
+        let (secs, out) = run(&args);
+        assert!(out.contains(&n.to_string()), "{out}");
+        println!("{name} {secs:.2}");
+    }
 
     let (secs, _) = run(&["prune", "--repo", &url, "--at", &at, "--ahead", "0"]);
     println!("prune_s {secs:.2}");

@@ -327,3 +327,16 @@ pub fn s3_lock_answer(data: &[u8]) {
     let _ = retention::object_lock_enabled(data);
     let _ = retention::error_code(data);
 }
+
+/// A local sidecar cache file (not repository input, but read back on
+/// every listing): as given, and with its checksum made right so that the
+/// records behind it are reached.
+pub fn sidecar_cache(data: &[u8]) {
+    use nkbackup::repo::sidecar_cache::SidecarCache;
+    use sha2::Digest;
+    let loc = "s3://nkb/fuzz";
+    let _ = SidecarCache::parse(data, loc);
+    let mut summed = data.to_vec();
+    summed.extend_from_slice(&sha2::Sha256::digest(data));
+    let _ = SidecarCache::parse(&summed, loc);
+}

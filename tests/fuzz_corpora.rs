@@ -29,6 +29,7 @@ const TARGETS: &[Target] = &[
     ("erasure_journal", harness::erasure_journal),
     ("drill_signature", harness::drill_signature),
     ("s3_lock_answer", harness::s3_lock_answer),
+    ("sidecar_cache", harness::sidecar_cache),
 ];
 
 #[test]

@@ -927,3 +927,105 @@ fn bucket_journals_append_into_bounded_segments_and_old_journals_keep_verifying(
         1
     );
 }
+
+#[test]
+fn the_sidecar_cache_saves_gets_and_never_serves_a_replaced_sidecar() {
+    use nkbackup::repo::sidecar_cache::SidecarCache;
+    let case = Case::new(1, "s3://nkb/cache");
+    let g = &case.g;
+    let ids: Vec<String> = (0..3).map(|_| case.seal("logs", &case.src, &[])).collect();
+    let cache = case.d.path().join("cache");
+    let repo = Repository::open_url(case.url, &g.settings())
+        .unwrap()
+        .with_sidecar_cache(&cache);
+    let file = SidecarCache::file_in(&cache, repo.location(), &repo.config().repository.id);
+    let listed = |repo: &Repository| {
+        let l = repo.list().unwrap();
+        assert!(l.cache_problem.is_none(), "{:?}", l.cache_problem);
+        let mut got: Vec<String> = l.backups.iter().map(|b| b.sidecar.id.clone()).collect();
+        got.sort();
+        (got, l.sidecars_from_cache, l.unreadable.len())
+    };
+    let mut all = ids.clone();
+    all.sort();
+
+    // Cold: every sidecar fetched, then cached.
+    assert_eq!(listed(&repo), (all.clone(), 0, 0));
+    assert_eq!(SidecarCache::load(&file, repo.location()).len(), 3);
+    // Warm: none fetched, the same backups.
+    assert_eq!(listed(&repo), (all.clone(), 3, 0));
+
+    // A sidecar replaced in the bucket (another tag and time) is fetched
+    // again and refused; the good copy in the cache is not used.
+    let s = repo.storage();
+    let side = key(&format!("backups/logs/{}.json", ids[0]));
+    let good = s.get(&side, 1 << 20).unwrap().unwrap();
+    s.put(&side, b"{\"tampered\": true}").unwrap();
+    let (got, from_cache, unreadable) = listed(&repo);
+    assert_eq!((got.len(), from_cache, unreadable), (2, 2, 1));
+    // Put back (same bytes, a later time): fetched once more, then cached.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    s.put(&side, &good).unwrap();
+    assert_eq!(listed(&repo), (all.clone(), 2, 0));
+    assert_eq!(listed(&repo), (all.clone(), 3, 0));
+
+    // A backup gone is dropped from the cache.
+    s.delete(&key(&format!("backups/logs/{}.json", ids[1])))
+        .unwrap();
+    assert_eq!(listed(&repo).1, 2);
+    assert_eq!(SidecarCache::load(&file, repo.location()).len(), 2);
+
+    // A damaged cache file is ignored and rewritten.
+    let mut bytes = fs::read(&file).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x40;
+    fs::write(&file, &bytes).unwrap();
+    assert_eq!(listed(&repo).1, 0);
+    assert_eq!(listed(&repo).1, 2);
+
+    // An unwritable cache directory: the listing is still complete, and
+    // says why nothing was cached.
+    let ro = case.d.path().join("not-a-dir");
+    fs::write(&ro, b"a file").unwrap();
+    let l = Repository::open_url(case.url, &g.settings())
+        .unwrap()
+        .with_sidecar_cache(ro.join("cache"))
+        .list()
+        .unwrap();
+    assert_eq!((l.backups.len(), l.sidecars_from_cache), (2, 0));
+    assert!(l.cache_problem.is_some());
+
+    // The CLI caches under --cache-dir (the harness sets it), and
+    // --no-cache leaves nothing behind.
+    let warm = |args: &[&str]| {
+        let mut c = g.nkbackup();
+        c.args(["list", "--repo", case.url]).args(args);
+        ok(c.output().unwrap())
+    };
+    let cli_file = SidecarCache::file_in(
+        &g.cache_dir(),
+        repo.location(),
+        &repo.config().repository.id,
+    );
+    warm(&["--no-cache"]);
+    assert!(
+        !cli_file.exists(),
+        "--no-cache wrote {}",
+        cli_file.display()
+    );
+    warm(&[]);
+    assert_eq!(SidecarCache::load(&cli_file, repo.location()).len(), 2);
+    // (Exit 7: the data object whose sidecar was deleted above.)
+    let out = g
+        .nkbackup()
+        .args(["retention", "check", "--summary", "--repo", case.url])
+        .arg("--cache-dir")
+        .arg(ro.join("cache"))
+        .output()
+        .unwrap();
+    assert!(
+        stderr(&out).contains("the sidecar cache was not written"),
+        "{}",
+        stderr(&out)
+    );
+}

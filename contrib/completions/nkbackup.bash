@@ -395,13 +395,17 @@ _nkbackup() {
 
     case "${cmd}" in
         nkbackup)
-            opts="-h -V --s3-config --help --version init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list verify retention prune restore help"
+            opts="-h -V --s3-config --cache-dir --no-cache --help --version init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list verify retention prune restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -413,13 +417,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card)
-            opts="-h --s3-config --help list enroll generate help"
+            opts="-h --s3-config --cache-dir --no-cache --help list enroll generate help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -431,7 +439,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card__subcmd__enroll)
-            opts="-h --repo --ident --label --group --adopt --s3-config --help"
+            opts="-h --repo --ident --label --group --adopt --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -461,6 +469,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -469,7 +481,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card__subcmd__generate)
-            opts="-h --ident --algo --slot --yes --s3-config --help"
+            opts="-h --ident --algo --slot --yes --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -488,6 +500,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -569,13 +585,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__card__subcmd__list)
-            opts="-h --json --s3-config --help"
+            opts="-h --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -587,13 +607,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__completions)
-            opts="-h --s3-config --help bash elvish fish powershell zsh"
+            opts="-h --s3-config --cache-dir --no-cache --help bash elvish fish powershell zsh"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -605,7 +629,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__copy)
-            opts="-h --repo --to --class --json --progress --quiet --s3-config --help"
+            opts="-h --repo --to --class --json --progress --quiet --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -627,6 +651,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -635,7 +663,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__drill)
-            opts="-i -h --repo --class --backup --random --restore-to --compare --json --group --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help status help"
+            opts="-i -h --repo --class --backup --random --restore-to --compare --json --group --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help status help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -697,6 +725,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -747,7 +779,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__drill__subcmd__status)
-            opts="-h --repo --at --json --s3-config --help"
+            opts="-h --repo --at --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -765,6 +797,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -773,7 +809,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__erase)
-            opts="-h --repo --class --period --before --yes --at --json --s3-config --help"
+            opts="-h --repo --class --period --before --yes --at --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -803,6 +839,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -811,13 +851,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__escrow)
-            opts="-h --s3-config --help seal open list help"
+            opts="-h --s3-config --cache-dir --no-cache --help seal open list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -899,7 +943,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__escrow__subcmd__list)
-            opts="-h --repo --json --s3-config --help"
+            opts="-h --repo --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -913,6 +957,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -921,7 +969,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__escrow__subcmd__open)
-            opts="-i -h --repo --name --id --out --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --name --id --out --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -975,6 +1023,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -983,7 +1035,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__escrow__subcmd__seal)
-            opts="-h --repo --name --s3-config --help"
+            opts="-h --repo --name --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1001,6 +1053,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1009,13 +1065,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__group)
-            opts="-h --s3-config --help add list remove help"
+            opts="-h --s3-config --cache-dir --no-cache --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1027,7 +1087,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__group__subcmd__add)
-            opts="-h --repo --threshold --s3-config --help"
+            opts="-h --repo --threshold --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1042,6 +1102,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1123,7 +1187,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__group__subcmd__list)
-            opts="-h --repo --json --s3-config --help"
+            opts="-h --repo --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1134,6 +1198,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1145,7 +1213,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__group__subcmd__remove)
-            opts="-h --repo --s3-config --help"
+            opts="-h --repo --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1156,6 +1224,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1783,7 +1855,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__init)
-            opts="-h --repo --object-lock --s3-config --help"
+            opts="-h --repo --object-lock --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1801,6 +1873,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1809,13 +1885,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__keyring)
-            opts="-h --s3-config --help list help"
+            opts="-h --s3-config --cache-dir --no-cache --help list help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1869,7 +1949,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__keyring__subcmd__list)
-            opts="-h --repo --class --json --s3-config --help"
+            opts="-h --repo --class --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1887,6 +1967,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1895,7 +1979,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__list)
-            opts="-h --repo --class --json --s3-config --help"
+            opts="-h --repo --class --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1913,6 +1997,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1921,13 +2009,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__manpages)
-            opts="-h --s3-config --help"
+            opts="-h --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1939,7 +2031,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__prune)
-            opts="-h --repo --at --grace --dry-run --lock-wait --ahead --json --s3-config --help"
+            opts="-h --repo --at --grace --dry-run --lock-wait --ahead --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1969,6 +2061,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -1977,13 +2073,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recipient)
-            opts="-h --s3-config --help add list remove revoke help"
+            opts="-h --s3-config --cache-dir --no-cache --help add list remove revoke help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -1995,7 +2095,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recipient__subcmd__add)
-            opts="-i -h --repo --label --group --rewrap --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --label --group --rewrap --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2042,6 +2142,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2137,7 +2241,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recipient__subcmd__list)
-            opts="-h --repo --json --s3-config --help"
+            opts="-h --repo --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2148,6 +2252,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2159,7 +2267,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recipient__subcmd__remove)
-            opts="-h --repo --s3-config --help"
+            opts="-h --repo --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2170,6 +2278,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2181,7 +2293,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recipient__subcmd__revoke)
-            opts="-i -h --repo --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2220,6 +2332,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2231,13 +2347,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key)
-            opts="-h --s3-config --help new check export-age split combine help"
+            opts="-h --s3-config --cache-dir --no-cache --help new check export-age split combine help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2249,7 +2369,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key__subcmd__check)
-            opts="-i -h --repo --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2291,6 +2411,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2299,7 +2423,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key__subcmd__combine)
-            opts="-h --repo --share-file --s3-config --help"
+            opts="-h --repo --share-file --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2317,6 +2441,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2325,7 +2453,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key__subcmd__export__subcmd__age)
-            opts="-i -h --repo --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2364,6 +2492,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2473,7 +2605,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key__subcmd__new)
-            opts="-h --repo --passphrase --sheet --replace --s3-config --help"
+            opts="-h --repo --passphrase --sheet --replace --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2491,6 +2623,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2499,7 +2635,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__recovery__subcmd__key__subcmd__split)
-            opts="-i -h --repo --threshold --shares --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --help"
+            opts="-i -h --repo --threshold --shares --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2549,6 +2685,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2557,7 +2697,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__restore)
-            opts="-i -h --repo --to --path --force --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --help"
+            opts="-i -h --repo --to --path --force --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2607,6 +2747,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2615,13 +2759,17 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__retention)
-            opts="-h --s3-config --help check verify help"
+            opts="-h --s3-config --cache-dir --no-cache --help check verify help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2633,7 +2781,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__retention__subcmd__check)
-            opts="-h --repo --at --grace --class --summary --json --s3-config --help"
+            opts="-h --repo --at --grace --class --summary --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2656,6 +2804,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -2723,7 +2875,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__retention__subcmd__verify)
-            opts="-h --repo --at --grace --report --since --digests --expect-head --json --s3-config --help"
+            opts="-h --repo --at --grace --report --since --digests --expect-head --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2757,6 +2909,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2765,7 +2921,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__rewrap)
-            opts="-i -h --repo --class --dry-run --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --s3-config --help"
+            opts="-i -h --repo --class --dry-run --json --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2811,6 +2967,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2819,7 +2979,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__run)
-            opts="-h --repo --dry-run --metrics-file --json --at --s3-config --help"
+            opts="-h --repo --dry-run --metrics-file --json --at --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2841,6 +3001,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2849,7 +3013,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__seal)
-            opts="-h --repo --class --stdin-name --skip-unreadable --strict --lock-wait --exclude --exclude-from --one-file-system --exclude-caches --progress --quiet --json --s3-config --help"
+            opts="-h --repo --class --stdin-name --skip-unreadable --strict --lock-wait --exclude --exclude-from --one-file-system --exclude-caches --progress --quiet --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2883,6 +3047,10 @@ _nkbackup() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -2891,7 +3059,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__verify)
-            opts="-i -h --repo --deep --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --help"
+            opts="-i -h --repo --deep --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --progress --quiet --json --s3-config --cache-dir --no-cache --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -2930,6 +3098,10 @@ _nkbackup() {
                     return 0
                     ;;
                 --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

@@ -2,6 +2,7 @@
 //! sidecars, and everything else found under `backups/` and `tmp/`
 //! (incomplete writes, refused sidecars, unexpected objects).
 
+use super::sidecar_cache::SidecarCache;
 use super::*;
 
 /// A committed backup: its checked sidecar and where its objects are.
@@ -129,6 +130,14 @@ pub struct Listing {
     /// Symlinks, special files and directories where the repository keeps
     /// its files (never followed).
     pub unexpected: Vec<ObjectInfo>,
+    /// Sidecars taken from the local sidecar cache instead of the bucket
+    /// ([`Repository::with_sidecar_cache`]); the rest were fetched.
+    #[serde(skip)]
+    pub sidecars_from_cache: usize,
+    /// Why the sidecar cache could not be written, if it could not (the
+    /// listing is complete regardless; the next one fetches more).
+    #[serde(skip)]
+    pub cache_problem: Option<String>,
 }
 
 /// A sidecar that [`Sidecar::parse`] refused.
@@ -159,11 +168,71 @@ impl UnreadableSidecar {
     }
 }
 
-/// Sidecars fetched per batch: each batch's bytes are parsed before the
-/// next is fetched (the batch bounds the memory of bytes not yet parsed).
+/// Sidecars asked of the store per call (the store keeps its own number
+/// in flight; the batch bounds the requests one call prepares).
 const SIDECAR_BATCH: usize = 1024;
 
+/// A listed sidecar: its class, id, listing entry, data key and key.
+type Keyed = (String, BackupId, ObjectInfo, ObjectKey, ObjectKey);
+
 impl Repository {
+    /// The bytes of the listed sidecars, in order: from the sidecar cache
+    /// where it holds them as listed, the rest from the store, several at
+    /// a time on a bucket. Updates the cache.
+    fn sidecar_bytes(&self, keyed: &[Keyed], out: &mut Listing) -> Vec<crate::storage::Got> {
+        let cache = match (&self.sidecar_cache, self.storage.local_root()) {
+            (Some(dir), None) => Some(SidecarCache::file_in(
+                dir,
+                self.storage.location(),
+                &self.config.repository.id,
+            )),
+            _ => None,
+        };
+        let mut cached = cache
+            .as_deref()
+            .map(|p| SidecarCache::load(p, self.storage.location()))
+            .unwrap_or_default();
+        let mut got: Vec<Option<crate::storage::Got>> = keyed
+            .iter()
+            .map(|k| cached.take(&k.2).map(|b| Ok(Some(b))))
+            .collect();
+        out.sidecars_from_cache = got.iter().filter(|g| g.is_some()).count();
+        let missing: Vec<usize> = (0..keyed.len()).filter(|&i| got[i].is_none()).collect();
+        for batch in missing.chunks(SIDECAR_BATCH) {
+            let keys: Vec<crate::storage::Wanted<'_>> = batch
+                .iter()
+                .map(|&i| (&keyed[i].4, Some(keyed[i].2.size)))
+                .collect();
+            let fetched = crate::storage::get_many(
+                self.storage.as_ref(),
+                &keys,
+                crate::limits::SIDECAR_BYTES,
+            );
+            for (&i, g) in batch.iter().zip(fetched) {
+                got[i] = Some(g);
+            }
+        }
+        let got: Vec<crate::storage::Got> =
+            got.into_iter().map(|g| g.unwrap_or(Ok(None))).collect();
+        // Rewritten when it changed: a sidecar fetched, or one gone (left
+        // in the cache, not taken).
+        if let Some(path) = cache
+            && (!missing.is_empty() || !cached.is_empty())
+        {
+            let bytes = SidecarCache::encode(
+                self.storage.location(),
+                keyed.iter().zip(&got).filter_map(|(k, g)| match g {
+                    Ok(Some(b)) => Some((&k.2, b.as_slice())),
+                    _ => None,
+                }),
+            );
+            if let Err(e) = SidecarCache::store(&path, &bytes) {
+                out.cache_problem = Some(e.to_string());
+            }
+        }
+        got
+    }
+
     /// Lists committed backups (oldest first), incomplete writes, partial
     /// writes, refused sidecars and unexpected objects.
     pub fn list(&self) -> Result<Listing> {
@@ -212,16 +281,7 @@ impl Repository {
             let (data_key, sidecar_key) = backup_keys(&class, &id)?;
             keyed.push((class, id, o, data_key, sidecar_key));
         }
-        let mut got = Vec::with_capacity(keyed.len());
-        for batch in keyed.chunks(SIDECAR_BATCH) {
-            let keys: Vec<crate::storage::Wanted<'_>> =
-                batch.iter().map(|k| (&k.4, Some(k.2.size))).collect();
-            got.extend(crate::storage::get_many(
-                self.storage.as_ref(),
-                &keys,
-                crate::limits::SIDECAR_BYTES,
-            ));
-        }
+        let got = self.sidecar_bytes(&keyed, &mut out);
         for ((class, id, o, data_key, sidecar_key), fetched) in keyed.into_iter().zip(got) {
             let data_listed = datas.remove(&data_key).map(|(d, _)| d);
             let sidecar_path = PathBuf::from(self.storage.describe(&sidecar_key));

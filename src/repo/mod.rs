@@ -68,11 +68,14 @@ pub struct Repository {
     witness: Option<Arc<dyn Storage>>,
     /// Set once the store was seen to enforce Object Lock.
     lock_checked: Arc<std::sync::OnceLock<()>>,
+    /// Where a bucket's sidecars are cached ([`Repository::with_sidecar_cache`]).
+    sidecar_cache: Option<PathBuf>,
 }
 
 mod config_edit;
 mod listing;
 mod object_lock;
+pub mod sidecar_cache;
 
 pub use listing::{BackupInfo, Listing, ShallowVerify, UnreadableSidecar};
 
@@ -213,7 +216,19 @@ impl Repository {
             keyring: Arc::new(keyring),
             witness,
             lock_checked: Default::default(),
+            sidecar_cache: None,
         })
+    }
+
+    /// Keeps a copy of a bucket repository's sidecars in the directory
+    /// `dir` (made 0700 if absent), so that a listing fetches only the
+    /// sidecars written or replaced since the last one
+    /// ([`sidecar_cache`]). A directory repository reads its sidecars
+    /// directly and ignores it. Nothing secret is cached: sidecars are
+    /// stored in the clear in the repository.
+    pub fn with_sidecar_cache(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.sidecar_cache = Some(dir.into());
+        self
     }
 
     /// Where the repository is: a directory path or `s3://bucket/prefix`.

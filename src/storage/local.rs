@@ -171,6 +171,7 @@ impl LocalStorage {
                 key: key.clone(),
                 size: st.st_size as u64,
                 modified,
+                etag: None,
                 kind,
             };
             out.push(info);
@@ -409,6 +410,7 @@ impl Storage for LocalStorage {
                     .ok()
                     .map(|s| UNIX_EPOCH + Duration::new(s, st.st_mtime_nsec as u32))
                     .or(Some(SystemTime::UNIX_EPOCH)),
+                etag: None,
                 kind: kind_of(FileType::from_raw_mode(st.st_mode as RawMode)),
             })),
             Err(rustix::io::Errno::NOENT) => Ok(None),

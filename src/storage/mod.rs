@@ -62,6 +62,10 @@ pub struct ObjectInfo {
     /// When it was last written, if the backend says.
     #[serde(skip)]
     pub modified: Option<SystemTime>,
+    /// The store's entity tag, if it gives one (a bucket does; it changes
+    /// whenever the object is written again).
+    #[serde(skip)]
+    pub etag: Option<String>,
     /// What it is: an object store holds only objects, a directory can
     /// also hold symlinks and special files where objects should be.
     pub kind: ObjectKind,

@@ -388,6 +388,7 @@ impl Storage for S3Storage {
                     key: ObjectKey::new(e.path()).ok()?,
                     size: e.metadata().content_length(),
                     modified: e.metadata().last_modified().map(Into::into),
+                    etag: e.metadata().etag().map(str::to_owned),
                     kind: ObjectKind::Object,
                 })
             })
@@ -412,6 +413,7 @@ impl Storage for S3Storage {
                 key: k.clone(),
                 size: m.content_length(),
                 modified: m.last_modified().map(Into::into),
+                etag: m.etag().map(str::to_owned),
                 kind: ObjectKind::Object,
             })),
             Err(e) if not_found(&e) => Ok(None),

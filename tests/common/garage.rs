@@ -76,7 +76,14 @@ impl Garage {
         for (k, v) in self.env.iter().filter(|(k, _)| k.starts_with("AWS_")) {
             c.env(k, v);
         }
+        // The sidecar cache lives and dies with the cluster.
+        c.env("NKBACKUP_CACHE_DIR", self.cache_dir());
         c
+    }
+
+    /// Where the CLI run by [`Garage::nkbackup`] caches sidecars.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.dir.path().join("sidecar-cache")
     }
 
     /// Runs `garage` against node 1 (the CLI speaks RPC to the cluster).

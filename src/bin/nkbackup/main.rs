@@ -41,6 +41,15 @@ struct Cli {
     /// see docs/STORAGE.md). Default: the AWS_* environment variables.
     #[arg(long, global = true, env = "NKBACKUP_S3_CONFIG", value_name = "FILE")]
     s3_config: Option<PathBuf>,
+    /// Where a bucket repository's sidecars are cached, so that listing
+    /// it fetches only new ones (docs/STORAGE.md, "Sidecar cache").
+    /// Default: $XDG_CACHE_HOME/nkbackup, else ~/.cache/nkbackup.
+    #[arg(long, global = true, env = "NKBACKUP_CACHE_DIR", value_name = "DIR")]
+    cache_dir: Option<PathBuf>,
+    /// Fetch every sidecar from the bucket; neither read nor write the
+    /// sidecar cache.
+    #[arg(long, global = true)]
+    no_cache: bool,
 }
 
 /// What every command may need besides its own arguments: the global
@@ -48,6 +57,9 @@ struct Cli {
 pub struct Ctx {
     /// `--s3-config`.
     s3_config: Option<PathBuf>,
+    /// The sidecar cache's directory, `None` with `--no-cache` or without
+    /// a home.
+    cache_dir: Option<PathBuf>,
 }
 
 impl Ctx {
@@ -61,7 +73,11 @@ impl Ctx {
 
     /// Opens the repository named by `--repo` / `NKBACKUP_REPO`.
     pub fn open(&self, repo: &RepoArg) -> Result<Repository> {
-        Ok(Repository::open_url(&repo.repo, &self.s3_settings()?)?)
+        let r = Repository::open_url(&repo.repo, &self.s3_settings()?)?;
+        Ok(match &self.cache_dir {
+            Some(dir) => r.with_sidecar_cache(dir),
+            None => r,
+        })
     }
 }
 
@@ -363,8 +379,22 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => e.exit(),
     };
+    let cache_dir = match (cli.no_cache, &cli.cache_dir) {
+        (true, _) => None,
+        (false, Some(d)) => Some(d.clone()),
+        (false, None) => std::env::var_os("XDG_CACHE_HOME")
+            .filter(|d| !d.is_empty())
+            .map(PathBuf::from)
+            .or_else(|| {
+                std::env::var_os("HOME")
+                    .filter(|h| !h.is_empty())
+                    .map(|h| PathBuf::from(h).join(".cache"))
+            })
+            .map(|d| d.join("nkbackup")),
+    };
     let cx = Ctx {
         s3_config: cli.s3_config.clone(),
+        cache_dir,
     };
     let code = match run(cli, &cx) {
         Ok(code) => code,
@@ -608,6 +638,7 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
         Command::List { repo, class, json } => {
             let r = cx.open(&repo)?;
             let mut l = r.list()?;
+            output::warn_cache(&l);
             if let Some(c) = &class {
                 r.config().class(c)?;
                 l.backups.retain(|b| &b.sidecar.class == c);

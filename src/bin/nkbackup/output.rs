@@ -97,6 +97,15 @@ pub fn warn(msg: impl std::fmt::Display) {
     eprintln!("warning: {}", safe(&msg.to_string()));
 }
 
+/// Warns if a listing could not write the sidecar cache.
+pub fn warn_cache(l: &nkbackup::repo::Listing) {
+    if let Some(p) = &l.cache_problem {
+        warn(format!(
+            "the sidecar cache was not written ({p}); the listing is complete, but the next one fetches every new sidecar again: give --cache-dir a writable directory, or --no-cache"
+        ));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -166,6 +166,7 @@ fn check(
     }
     let policy = r.policy();
     let listing = r.list()?;
+    crate::output::warn_cache(&listing);
     let mut ev = retention::evaluate(
         &r,
         &listing,
