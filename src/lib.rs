@@ -80,6 +80,7 @@ pub mod keyring;
 pub mod repo;
 
 // commands
+pub mod catalog;
 pub mod copy;
 pub mod drill;
 pub mod enroll;

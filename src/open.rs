@@ -160,6 +160,11 @@ impl<'a> Opener<'a> {
         Ok(self)
     }
 
+    /// The backup it opens.
+    pub fn backup(&self) -> &BackupInfo {
+        self.backup
+    }
+
     /// Decrypts and checks everything without writing any data.
     pub fn verify_deep(&self) -> Result<VerifyReport> {
         self.run(&mut NullSink).map(|(v, _)| v)

@@ -42,6 +42,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     (
         "commands",
         &[
+            "catalog",
             "copy",
             "drill",
             "enroll",

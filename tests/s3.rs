@@ -1029,3 +1029,22 @@ fn the_sidecar_cache_saves_gets_and_never_serves_a_replaced_sidecar() {
         stderr(&out)
     );
 }
+
+#[test]
+fn ls_and_find_read_a_bucket_backup() {
+    let case = Case::new(1, "s3://nkb/catalog");
+    let id = case.seal("archive", &case.src, &[]);
+    let run = |args: &[&str]| {
+        let mut c = case.g.nkbackup();
+        c.args(args).args(["--repo", case.url, "-i"]).arg(&case.key);
+        ok(c.output().unwrap())
+    };
+    let out = run(&["ls", &id, "src/logs"]);
+    let out = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.lines().count(), 4, "{out}");
+    assert!(out.contains("src/logs/old/y.log"), "{out}");
+    let out = run(&["find", "y.log", "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["found"][0]["id"], id.as_str());
+    assert_eq!(v["found"][0]["entries"][0]["path"], "src/logs/old/y.log");
+}

@@ -34,6 +34,9 @@ _nkbackup() {
             nkbackup,escrow)
                 cmd="nkbackup__subcmd__escrow"
                 ;;
+            nkbackup,find)
+                cmd="nkbackup__subcmd__find"
+                ;;
             nkbackup,group)
                 cmd="nkbackup__subcmd__group"
                 ;;
@@ -48,6 +51,9 @@ _nkbackup() {
                 ;;
             nkbackup,list)
                 cmd="nkbackup__subcmd__list"
+                ;;
+            nkbackup,ls)
+                cmd="nkbackup__subcmd__ls"
                 ;;
             nkbackup,manpages)
                 cmd="nkbackup__subcmd__manpages"
@@ -181,6 +187,9 @@ _nkbackup() {
             nkbackup__subcmd__help,escrow)
                 cmd="nkbackup__subcmd__help__subcmd__escrow"
                 ;;
+            nkbackup__subcmd__help,find)
+                cmd="nkbackup__subcmd__help__subcmd__find"
+                ;;
             nkbackup__subcmd__help,group)
                 cmd="nkbackup__subcmd__help__subcmd__group"
                 ;;
@@ -195,6 +204,9 @@ _nkbackup() {
                 ;;
             nkbackup__subcmd__help,list)
                 cmd="nkbackup__subcmd__help__subcmd__list"
+                ;;
+            nkbackup__subcmd__help,ls)
+                cmd="nkbackup__subcmd__help__subcmd__ls"
                 ;;
             nkbackup__subcmd__help,manpages)
                 cmd="nkbackup__subcmd__help__subcmd__manpages"
@@ -395,7 +407,7 @@ _nkbackup() {
 
     case "${cmd}" in
         nkbackup)
-            opts="-h -V --s3-config --cache-dir --no-cache --help --version init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list verify retention prune restore help"
+            opts="-h -V --s3-config --cache-dir --no-cache --help --version init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list ls find verify retention prune restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1064,6 +1076,64 @@ _nkbackup() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nkbackup__subcmd__find)
+            opts="-i -h --repo --class --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --json --s3-config --cache-dir --no-cache --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-shares)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --card-timeout)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nkbackup__subcmd__group)
             opts="-h --s3-config --cache-dir --no-cache --help add list remove help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -1239,7 +1309,7 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__help)
-            opts="init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list verify retention prune restore help"
+            opts="init recipient card recovery-key drill rewrap completions manpages run erase copy keyring group escrow seal list ls find verify retention prune restore help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -1434,6 +1504,20 @@ _nkbackup() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        nkbackup__subcmd__help__subcmd__find)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         nkbackup__subcmd__help__subcmd__group)
             opts="add list remove"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -1547,6 +1631,20 @@ _nkbackup() {
             return 0
             ;;
         nkbackup__subcmd__help__subcmd__list)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nkbackup__subcmd__help__subcmd__ls)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -1990,6 +2088,60 @@ _nkbackup() {
                     return 0
                     ;;
                 --class)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --s3-config)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --cache-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        nkbackup__subcmd__ls)
+            opts="-i -h --repo --identity --recovery-key --recovery-key-file --recovery-shares --recovery-passphrase --card --pin-file --i-know-the-last-try --card-timeout --json --s3-config --cache-dir --no-cache --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --repo)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --identity)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -i)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-key-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --recovery-shares)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --card)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --pin-file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --card-timeout)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

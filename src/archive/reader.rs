@@ -27,6 +27,15 @@ pub trait EntrySink {
     /// Called once per stored entry. For files, `data` yields the content;
     /// whatever the sink does not read is read (and hashed) afterwards.
     fn entry(&mut self, entry: &Entry, data: &mut dyn Read) -> Result<()>;
+
+    /// Called once per line of the inner manifest, after the line was
+    /// checked against the entry the stream held (stored entries carry
+    /// their digest; objects the seal skipped come too). The stream is
+    /// fully authenticated only when [`read_stream`] returns `Ok`: a sink
+    /// keeps what it gets until then.
+    fn manifest_entry(&mut self, _entry: &Entry) -> Result<()> {
+        Ok(())
+    }
 }
 
 /// A sink that only lets the reader hash.
@@ -160,7 +169,7 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
         };
         if raw.path == MANIFEST_PATH.as_bytes() && raw.kind == RawKind::Regular {
             let mut data = TarData(&mut tar);
-            break check_manifest(id, &mut data, observed, file_bytes)?;
+            break check_manifest(id, &mut data, observed, file_bytes, sink)?;
         }
         let e = check_entry(id, raw, &mut order)?;
         let size = e.size;
@@ -304,6 +313,7 @@ fn check_manifest(
     data: &mut dyn Read,
     observed: EntryLog,
     file_bytes: u64,
+    sink: &mut dyn EntrySink,
 ) -> Result<StreamReport> {
     let damaged = |detail: String| Error::Damaged {
         id: id.to_owned(),
@@ -347,6 +357,7 @@ fn check_manifest(
         count += 1;
         if !m.is_stored() {
             skipped += 1;
+            sink.manifest_entry(&m)?;
             continue;
         }
         listed_bytes = listed_bytes
@@ -364,6 +375,7 @@ fn check_manifest(
         if let Some(why) = m.mismatch(&o) {
             return Err(damaged(why));
         }
+        sink.manifest_entry(&m)?;
         checked += 1;
     }
     if let Some(extra) = seen.next() {

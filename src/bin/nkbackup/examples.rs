@@ -28,6 +28,7 @@ Exit status:
 Environment:
   NKBACKUP_REPO         the repository when --repo is not given
   NKBACKUP_S3_CONFIG    S3 settings file (--s3-config)
+  NKBACKUP_CACHE_DIR    where a bucket's sidecars are cached (--cache-dir)
   AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN
                         S3 endpoint and credentials
   NKBACKUP_PIN, NKBACKUP_ADMIN_PIN
@@ -161,6 +162,14 @@ const EXAMPLES: &[(&str, &str)] = &[
     (
         "list",
         "nkbackup list --repo /srv/backups\nnkbackup list --repo /srv/backups --class db --json",
+    ),
+    (
+        "ls",
+        "nkbackup ls --repo /srv/backups latest --card\nnkbackup ls --repo /srv/backups 20261201T023000Z var/mail/alice -i key.txt --json",
+    ),
+    (
+        "find",
+        "nkbackup find --repo /srv/backups 'alice.mbox' --card\nnkbackup find --repo /srv/backups 'var/mail/**' --class archive -i key.txt --json",
     ),
     (
         "verify",

@@ -6,6 +6,7 @@
 //! 6 a retention promise is broken · 7 retention problems need a person.
 
 mod card;
+mod catalog;
 mod drill;
 mod erasure;
 mod escrow;
@@ -235,6 +236,12 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// List the entries of a backup (path, type, size, mode, mtime,
+    /// digest) from its authenticated inner manifest; needs a key.
+    Ls(catalog::LsArgs),
+    /// Find which backups hold paths matching a glob; needs a key (one
+    /// card operation per backup). Exit 1: none holds one.
+    Find(catalog::FindArgs),
     /// Check a backup: without a key, its file against the sidecar; with
     /// --deep, every entry against the authenticated inner manifest.
     Verify {
@@ -465,6 +472,8 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
     match cli.command {
         Command::Retention(cmd) => return retention::run(cmd, cx),
         Command::Prune(args) => return retention::prune(args, cx),
+        Command::Ls(args) => return catalog::ls(args, cx),
+        Command::Find(args) => return catalog::find(args, cx),
         Command::Drill(cmd) => return drill::run(cmd, cx),
         Command::RecoveryKey(cmd) => recovery::run(cmd, cx)?,
         Command::Escrow(cmd) => escrow::run(cmd, cx)?,
