@@ -235,3 +235,45 @@ pub fn touch_policy_on_says_touch_your_token() {
         stderr(&out)
     );
 }
+
+/// `find` over three backups sealed to the card opens each with the same
+/// keys: exactly three card operations, and the matching backups named.
+#[test]
+pub fn find_costs_one_card_operation_per_backup() {
+    let _g = lock();
+    let ident = env_card(0);
+    ensure_key(&ident);
+    let dir = tempfile::tempdir().unwrap();
+    let repo_path = dir.path().join("repo");
+    let mut repo = Repository::init(&repo_path).unwrap();
+    repo.add_recipient(card::enroll(Some(&ident), "nk-a").unwrap())
+        .unwrap();
+    let repo = Repository::open(&repo_path).unwrap();
+    let ids: Vec<String> = ["alice.mbox", "bob.txt", "carol.mbox"]
+        .iter()
+        .map(|name| {
+            nkbackup::Sealer::new(&repo, "archive")
+                .bytes(name, b"mail".to_vec())
+                .seal()
+                .unwrap()
+                .sidecar
+                .id
+        })
+        .collect();
+    let id = CardIdentity::from_config(repo.config(), Some(&ident), pins(user_pin()))
+        .unwrap()
+        .timeout(Duration::from_secs(3));
+    let ops = id.operations();
+    let mut keys = nkbackup::unlock::Keys::new();
+    keys.set_card(id);
+    let pattern = nkbackup::catalog::PathPattern::new("*.mbox").unwrap();
+    let rep = nkbackup::catalog::find(&repo, &keys, &pattern, None, &mut |_| {}).unwrap();
+    assert!(rep.problems.is_empty(), "{:?}", rep.problems);
+    let found: Vec<&str> = rep.found.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(found, [ids[0].as_str(), ids[2].as_str()]);
+    assert_eq!(
+        ops.load(Ordering::SeqCst),
+        3,
+        "one card operation per backup"
+    );
+}

@@ -27,7 +27,31 @@ pub struct CommandReader {
 }
 
 /// What a command left on its standard error, shared with the job.
-pub type Stderr = Arc<Mutex<Vec<u8>>>;
+#[derive(Clone, Default)]
+pub struct Stderr {
+    kept: Arc<Mutex<Vec<u8>>>,
+    /// Set when the pipe reached its end.
+    ended: Arc<(Mutex<bool>, std::sync::Condvar)>,
+}
+
+/// How long [`Stderr::collect`] waits for the pipe's end once the command
+/// is gone (a program it left running may hold the pipe open).
+const STDERR_GRACE: Duration = Duration::from_secs(2);
+
+impl Stderr {
+    /// What was kept, once the pipe reached its end (or after a grace
+    /// period): the reading thread may still be copying the last bytes
+    /// when the command has already exited.
+    pub fn collect(&self) -> Vec<u8> {
+        let (lock, cv) = &*self.ended;
+        let ended = lock.lock().unwrap_or_else(|p| p.into_inner());
+        drop(
+            cv.wait_timeout_while(ended, STDERR_GRACE, |e| !*e)
+                .unwrap_or_else(|p| p.into_inner()),
+        );
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
 
 impl CommandReader {
     /// Starts `argv` with a timeout; its standard error goes to the
@@ -46,18 +70,21 @@ impl CommandReader {
             .map_err(|e| io::Error::new(e.kind(), format!("starting {:?}: {e}", argv[0])))?;
         let stdout = child.stdout.take().expect("piped");
         let mut stderr_pipe = child.stderr.take().expect("piped");
-        let stderr: Stderr = Arc::default();
+        let stderr = Stderr::default();
         let keep = stderr.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 8192];
             while let Ok(n @ 1..) = stderr_pipe.read(&mut buf) {
-                let mut k = keep.lock().unwrap_or_else(|p| p.into_inner());
+                let mut k = keep.kept.lock().unwrap_or_else(|p| p.into_inner());
                 k.extend_from_slice(&buf[..n]);
                 if k.len() > STDERR_KEPT {
                     let cut = k.len() - STDERR_KEPT;
                     k.drain(..cut);
                 }
             }
+            let (lock, cv) = &*keep.ended;
+            *lock.lock().unwrap_or_else(|p| p.into_inner()) = true;
+            cv.notify_all();
         });
         let child = Arc::new(Mutex::new(child));
         let timed_out = Arc::new(AtomicBool::new(false));
@@ -150,6 +177,28 @@ impl Drop for CommandReader {
             let mut c = self.child.lock().unwrap_or_else(|p| p.into_inner());
             kill_group(&c);
             let _ = c.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last bytes a failing command writes to standard error are in
+    /// its report, although it exits at once: collecting waits for the
+    /// pipe's end (a job's report once missed them under load).
+    #[test]
+    fn stderr_written_just_before_exit_is_collected() {
+        for _ in 0..20 {
+            let argv =
+                ["sh", "-c", "echo out; echo 'pg_dump: failed' >&2; exit 2"].map(String::from);
+            let (mut r, err) = CommandReader::start(&argv, Duration::from_secs(10)).unwrap();
+            let mut out = Vec::new();
+            let e = r.read_to_end(&mut out).unwrap_err();
+            assert!(e.to_string().contains("failed"), "{e}");
+            assert_eq!(out, b"out\n");
+            assert_eq!(err.collect(), b"pg_dump: failed\n");
         }
     }
 }

@@ -339,7 +339,7 @@ fn seal_job(repo: &Repository, name: &str, job: &JobConfig, r: &mut JobReport) {
     r.stderr = stderrs
         .into_iter()
         .map(|(n, e)| {
-            let bytes = e.lock().unwrap_or_else(|p| p.into_inner()).clone();
+            let bytes = e.collect();
             (n, String::from_utf8_lossy(&bytes).into_owned())
         })
         .filter(|(_, e)| !e.is_empty())
