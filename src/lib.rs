@@ -35,8 +35,8 @@
 //! | formats | [`format`](mod@format), [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
 //! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
 //! | keys | [`recovery`], [`card`], [`identity`], [`group`], [`recipient`], [`unlock`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, k-of-n token groups, turning configured recipients into age recipients, every key a caller holds turned into a header's file key |
-//! | repository | [`keyring`], [`repo`] | period keys and where they live (crypto-erasure), an opened repository: its configuration, listing, config edits |
-//! | commands | [`seal`], [`open`], [`copy`], [`enroll`], [`escrow`], [`drill`], [`retention`], [`rewrap`], [`run`] | what a caller does: seal, verify and restore, replicate, the night's jobs, make the recovery key, escrow, drills, retention evaluate/prune/erase/verify, rewrap and revoke |
+//! | repository | [`keyring`], [`repo`] | period keys and where they live (crypto-erasure), an opened repository: its configuration, listing (with a bucket's sidecar cache), config edits |
+//! | commands | [`seal`], [`open`], [`catalog`], [`copy`], [`enroll`], [`escrow`], [`drill`], [`retention`], [`rewrap`], [`run`] | what a caller does: seal, verify and restore, list a backup's entries and find paths across backups, replicate, the night's jobs, make the recovery key, escrow, drills, retention evaluate/prune/erase/verify, rewrap and revoke |
 //! | rendering | [`render`] | the compliance report and the recovery-key sheet |
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
