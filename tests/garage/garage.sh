@@ -61,7 +61,7 @@ CFG
     echo "$rpc $s3" >"$dir/node$n/ports"
 }
 
-start_node() { # DIR N
+start_node() { # DIR N; fails (1) if the node exits at start
     local dir=$1 n=$2 cfg
     cfg=$(node_cfg "$dir" "$n")
     [[ -f $cfg ]] || die "no node $n under $dir"
@@ -69,12 +69,19 @@ start_node() { # DIR N
     echo $! >"$dir/node$n/pid"
     local s3
     s3=$(cut -d' ' -f2 "$dir/node$n/ports")
+    # Up when its S3 port answers and it answers over RPC itself (its RPC
+    # port could be bound by someone else: then it panics and exits).
     for _ in $(seq 1 100); do
-        if (exec 3<>"/dev/tcp/127.0.0.1/$s3") 2>/dev/null; then return 0; fi
-        kill -0 "$(cat "$dir/node$n/pid")" 2>/dev/null || { cat "$dir/node$n/log" >&2; die "node $n exited"; }
+        kill -0 "$(cat "$dir/node$n/pid")" 2>/dev/null || return 1
+        if (exec 3<>"/dev/tcp/127.0.0.1/$s3") 2>/dev/null &&
+            timeout 3 garage -c "$cfg" status >/dev/null 2>&1; then
+            return 0
+        fi
         sleep 0.1
     done
-    die "node $n did not open its S3 port"
+    echo "garage.sh: node $n did not come up within 10 s; stopping it" >&2
+    stop_node "$dir" "$n"
+    return 1
 }
 
 stop_node() { # DIR N
@@ -98,7 +105,22 @@ start() {
     mkdir -p "$DIR"; DIR=$(cd "$DIR" && pwd)
     local secret
     secret=$(openssl rand -hex 32 2>/dev/null || python3 -c 'import secrets; print(secrets.token_hex(32))')
-    for n in $(seq 1 "$nodes"); do write_cfg "$DIR" "$n" "$nodes" "$secret"; start_node "$DIR" "$n"; done
+    # A port found free can be taken by another process before the node
+    # binds it (tests start clusters in parallel): then the node exits at
+    # once, and it is started again on other ports.
+    for n in $(seq 1 "$nodes"); do
+        local attempt
+        for attempt in 1 2 3 4 5; do
+            write_cfg "$DIR" "$n" "$nodes" "$secret"
+            start_node "$DIR" "$n" && break
+            stop_node "$DIR" "$n"
+            if [[ $attempt == 5 ]]; then
+                cat "$DIR/node$n/log" >&2
+                die "node $n exited at start 5 times"
+            fi
+            echo "garage.sh: node $n exited at start (a port taken?); again on other ports" >&2
+        done
+    done
     local ids=()
     for n in $(seq 1 "$nodes"); do
         ids+=("$(garage -c "$(node_cfg "$DIR" "$n")" node id -q 2>/dev/null)")
@@ -148,6 +170,6 @@ case "${1:-}" in
     start) [[ $# -ge 2 ]] || die "start DIR [NODES]"; start "$2" "${3:-1}" ;;
     stop) [[ $# -eq 2 ]] || die "stop DIR"; stop "$2" ;;
     stop-node) stop_node "$2" "$3" ;;
-    start-node) DIR=$2; start_node "$2" "$3" ;;
+    start-node) DIR=$2; start_node "$2" "$3" || { cat "$2/node$3/log" >&2; die "node $3 exited"; } ;;
     *) die "usage: install | start DIR [NODES] | stop DIR | stop-node DIR N | start-node DIR N" ;;
 esac
