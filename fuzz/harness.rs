@@ -340,3 +340,23 @@ pub fn sidecar_cache(data: &[u8]) {
     summed.extend_from_slice(&sha2::Sha256::digest(data));
     let _ = SidecarCache::parse(&summed, loc);
 }
+
+/// A decrypted payload's tail and index: the seek table, the locator, and
+/// through them the manifest's frames, tar header and lines.
+pub fn seek_table(data: &[u8]) {
+    use nkbackup::format::seekable::{SeekIndex, tail_len};
+    let mut c = std::io::Cursor::new(data);
+    let _ = nkbackup::archive::read_index(&mut c, "fuzz", &mut NullSink);
+    let len = data.len() as u64;
+    if data.len() >= 9
+        && let Ok(n) = tail_len(&data[data.len() - 9..], len)
+        && let Ok(ix) = SeekIndex::parse(&data[data.len() - n..], len)
+    {
+        assert!(ix.manifest_offset() < ix.tar_len());
+        let at = ix.frame_at(ix.manifest_offset());
+        assert_eq!(
+            at.map(|i| ix.frames()[i].tar_offset),
+            Some(ix.manifest_offset())
+        );
+    }
+}

@@ -3,9 +3,12 @@
 //! `nkbackup find`).
 //!
 //! Both read the authenticated inner manifest, which lies inside the
-//! encryption (file names are personal data), so both need a key. A backup
-//! is read from start to end: the manifest is the stream's last entry, and
-//! only the end of the stream proves it whole.
+//! encryption (file names are personal data), so both need a key. A
+//! backup in a directory repository whose payload has an index (format 2,
+//! compressed classes) is read through it: the age header, the seek table
+//! and the manifest's frames, nothing before them
+//! ([`Opener::read_index`]). Otherwise it is read from start to end and
+//! deep-verified on the way.
 //!
 //! ```no_run
 //! # fn main() -> nkbackup::Result<()> {
@@ -23,7 +26,7 @@
 use crate::archive::EntrySink;
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, EntryPath};
-use crate::open::{Opener, VerifyReport};
+use crate::open::{IndexReport, Opener, VerifyReport};
 use crate::repo::Repository;
 use serde::Serialize;
 use std::io::Read;
@@ -40,7 +43,27 @@ pub struct EntryListing {
     /// the manifest's order; objects the seal skipped have type `skipped`.
     pub entries: Vec<Entry>,
     /// What was read and checked to list them.
-    pub verified: VerifyReport,
+    pub read: HowRead,
+}
+
+/// How a listing was read.
+#[derive(Debug, Clone, Serialize)]
+#[serde(tag = "how", rename_all = "snake_case")]
+pub enum HowRead {
+    /// Through the payload's index: only the manifest's part of it.
+    Index(IndexReport),
+    /// From start to end, with a deep verification.
+    Sequential(VerifyReport),
+}
+
+impl HowRead {
+    /// Ciphertext bytes read.
+    pub fn ciphertext_read(&self) -> u64 {
+        match self {
+            HowRead::Index(r) => r.ciphertext_read,
+            HowRead::Sequential(v) => v.ciphertext_bytes,
+        }
+    }
 }
 
 /// Keeps the manifest's entries that a filter admits.
@@ -64,8 +87,10 @@ impl<F: FnMut(&Entry) -> bool> EntrySink for Collect<F> {
 
 impl Opener<'_> {
     /// The entries at or below `paths` (every entry if empty), read from
-    /// the authenticated inner manifest; every entry's content is checked
-    /// on the way, as [`Opener::verify_deep`] does.
+    /// the authenticated inner manifest: through the payload's index where
+    /// it has one ([`Opener::read_index`]), else reading the whole backup
+    /// and checking every entry's content on the way, as
+    /// [`Opener::verify_deep`] does ([`EntryListing::read`] says which).
     /// [`Error::PathNotInBackup`] for a path that names nothing.
     pub fn entries(&self, paths: &[String]) -> Result<EntryListing> {
         let wanted: Vec<EntryPath> = paths
@@ -89,7 +114,7 @@ impl Opener<'_> {
             },
             entries: Vec::new(),
         };
-        let verified = self.verify_with(&mut sink)?;
+        let read = self.manifest_entries(&mut sink)?;
         let entries = sink.entries;
         let b = self.backup();
         if let Some(i) = hit.iter().position(|h| !h) {
@@ -102,8 +127,17 @@ impl Opener<'_> {
             id: b.sidecar.id.clone(),
             class: b.sidecar.class.clone(),
             entries,
-            verified,
+            read,
         })
+    }
+
+    /// Feeds the manifest's entries to `sink`, through the index where the
+    /// backup has one, else reading it whole.
+    fn manifest_entries(&self, sink: &mut dyn EntrySink) -> Result<HowRead> {
+        match self.read_index(sink)? {
+            Some(r) => Ok(HowRead::Index(r)),
+            None => self.verify_with(sink).map(HowRead::Sequential),
+        }
     }
 }
 
@@ -202,14 +236,14 @@ pub fn find(
             keep: |e: &Entry| pattern.matches(&e.path),
             entries: Vec::new(),
         };
-        match Opener::new(b).shared_keys(keys).verify_with(&mut sink) {
-            Ok(verified) => {
+        match Opener::new(b).shared_keys(keys).manifest_entries(&mut sink) {
+            Ok(read) => {
                 if !sink.entries.is_empty() {
                     out.found.push(EntryListing {
                         id: b.sidecar.id.clone(),
                         class: b.sidecar.class.clone(),
                         entries: sink.entries,
-                        verified,
+                        read,
                     });
                 }
             }

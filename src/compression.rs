@@ -37,6 +37,10 @@ const INPUT_BUF: usize = 256 * 1024;
 /// the same ratio on service data (docs/PERFORMANCE.md has the figures).
 pub const ZSTD_JOB_SIZE: u32 = 2 << 20;
 
+/// Most tar bytes in one zstd frame of a seekable payload: reading one
+/// entry decompresses at most this much before it (docs/FORMAT.md §2.1).
+pub const FRAME_BYTES: u32 = 8 << 20;
+
 impl Compression {
     /// Parses `none`, `zstd` (level 3) or `zstd:N`.
     pub fn parse(s: &str) -> Result<Self> {
@@ -64,19 +68,39 @@ impl Compression {
     }
 
     /// Wraps `w` in a compressor; call [`Compressor::finish`] at the end.
+    ///
+    /// zstd output is *seekable* (docs/FORMAT.md §2.1): independent frames
+    /// of at most [`FRAME_BYTES`] of input each, ended early by
+    /// [`Compressor::cut`], then the locator and the seek table.
     pub fn writer<W: Write>(self, w: W) -> io::Result<Compressor<W>> {
         Ok(match self {
             Compression::None => Compressor::None(w),
             Compression::Zstd(level) => {
-                let mut e = zstd::stream::write::Encoder::new(w, level)?;
-                e.include_checksum(true)?;
+                use zstd::zstd_safe::{CCtx, CParameter};
+                let zerr = |code| io::Error::other(zstd::zstd_safe::get_error_name(code));
+                let mut cctx = CCtx::create();
                 let threads = std::thread::available_parallelism()
                     .map(|n| n.get() as u32)
                     .unwrap_or(1);
                 if threads > 1 {
-                    e.multithread(threads)?;
-                    e.set_parameter(zstd::stream::raw::CParameter::JobSize(ZSTD_JOB_SIZE))?;
+                    cctx.set_parameter(CParameter::NbWorkers(threads))
+                        .map_err(zerr)?;
+                    cctx.set_parameter(CParameter::JobSize(ZSTD_JOB_SIZE))
+                        .map_err(zerr)?;
                 }
+                let raw = zeekstd::EncodeOptions::with_cctx(cctx)
+                    .checksum_flag(true)
+                    .compression_level(level)
+                    // Frames are cut here, not by zeekstd.
+                    .frame_size_policy(zeekstd::FrameSizePolicy::Uncompressed(u32::MAX))
+                    .into_raw_encoder()
+                    .map_err(io::Error::other)?;
+                let e = Frames {
+                    raw,
+                    out: w,
+                    buf: vec![0; OUTPUT_BUF],
+                    in_frame: 0,
+                };
                 Compressor::Zstd(io::BufWriter::with_capacity(INPUT_BUF, e))
             }
         })
@@ -96,16 +120,108 @@ impl fmt::Display for Compression {
 pub enum Compressor<W: Write> {
     /// Pass-through.
     None(W),
-    /// zstd.
-    Zstd(io::BufWriter<zstd::stream::write::Encoder<'static, W>>),
+    /// zstd, seekable.
+    Zstd(io::BufWriter<Frames<W>>),
+}
+
+/// Compressed output is gathered into blocks of this size.
+const OUTPUT_BUF: usize = 128 * 1024;
+
+/// A seekable zstd writer: frames, and at the end raw skippable frames.
+pub struct Frames<W: Write> {
+    raw: zeekstd::RawEncoder<'static>,
+    out: W,
+    buf: Vec<u8>,
+    /// Input bytes in the current frame.
+    in_frame: u32,
+}
+
+impl<W: Write> Frames<W> {
+    /// Ends the current frame, if it holds anything.
+    fn end_frame(&mut self) -> io::Result<()> {
+        if self.in_frame == 0 {
+            return Ok(());
+        }
+        if self.raw.seek_table().num_frames() as usize >= crate::limits::SEEK_FRAMES {
+            return Err(io::Error::other(format!(
+                "the tar stream is longer than a backup can be ({} frames of {FRAME_BYTES} bytes)",
+                crate::limits::SEEK_FRAMES
+            )));
+        }
+        self.in_frame = 0;
+        loop {
+            let p = self
+                .raw
+                .end_frame(&mut self.buf)
+                .map_err(io::Error::other)?;
+            self.out.write_all(&self.buf[..p.out_progress()])?;
+            if p.data_left() == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn finish(mut self, skippable: &[u8]) -> io::Result<W> {
+        self.end_frame()?;
+        self.out.write_all(skippable)?;
+        let table = self.raw.into_seek_table();
+        let mut ser = table.into_format_serializer(zeekstd::seek_table::Format::Foot);
+        io::copy(&mut ser, &mut self.out)?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Frames<W> {
+    fn write(&mut self, input: &[u8]) -> io::Result<usize> {
+        if input.is_empty() {
+            return Ok(0);
+        }
+        let room = (FRAME_BYTES - self.in_frame) as usize;
+        let input = &input[..input.len().min(room)];
+        loop {
+            let p = self
+                .raw
+                .compress(input, &mut self.buf)
+                .map_err(io::Error::other)?;
+            self.out.write_all(&self.buf[..p.out_progress()])?;
+            let n = p.in_progress();
+            if n > 0 {
+                // n ≤ room ≤ FRAME_BYTES, so this cannot overflow.
+                self.in_frame += n as u32;
+                if self.in_frame == FRAME_BYTES {
+                    self.end_frame()?;
+                }
+                return Ok(n);
+            }
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.out.flush()
+    }
 }
 
 impl<W: Write> Compressor<W> {
-    /// Ends the compressed stream and returns the inner writer.
-    pub fn finish(self) -> io::Result<W> {
+    /// Ends the current zstd frame, so that what follows starts a frame of
+    /// its own (nothing for an uncompressed stream).
+    pub fn cut(&mut self) -> io::Result<()> {
+        if let Compressor::Zstd(b) = self {
+            b.flush()?;
+            b.get_mut().end_frame()?;
+        }
+        Ok(())
+    }
+
+    /// Ends the compressed stream and returns the inner writer. A zstd
+    /// stream ends with `skippable` (the locator, a skippable frame written
+    /// as given) and the seek table; an uncompressed one ignores it.
+    pub fn finish(self, skippable: &[u8]) -> io::Result<W> {
         match self {
             Compressor::None(w) => Ok(w),
-            Compressor::Zstd(b) => b.into_inner().map_err(|e| e.into_error())?.finish(),
+            Compressor::Zstd(b) => b
+                .into_inner()
+                .map_err(|e| e.into_error())?
+                .finish(skippable),
         }
     }
 }
@@ -163,7 +279,7 @@ mod tests {
         for c in [Compression::None, Compression::Zstd(3)] {
             let mut w = c.writer(Vec::new()).unwrap();
             w.write_all(&[7u8; 10_000]).unwrap();
-            let out = w.finish().unwrap();
+            let out = w.finish(&[]).unwrap();
             assert_eq!(out.starts_with(&ZSTD_MAGIC), c != Compression::None);
             let mut back = Vec::new();
             decompressing_reader(&out[..])

@@ -32,7 +32,7 @@
 //! |---|---|---|
 //! | foundation | [`error`], [`limits`], [`text`], [`util`] | every error type, every bound on hostile input, escaping for terminals, time and host helpers |
 //! | I/O primitives | `beneath`, [`compression`], [`digest`], `fsio`, `progress`, `spool`, `stage` | path resolution beneath a root, zstd, hashing readers and writers, fsync'd writes, byte counts for progress bars, encrypted spill files, the staging pipeline |
-//! | formats | [`format`](mod@format), [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
+//! | formats | [`format`](mod@format), [`id`], [`config`], [`manifest`] | pure codecs: tar/pax framing, a seekable payload's seek table, age header and key text, backup ids, `nkbackup.toml` with typed class policies, sidecar and inner manifest |
 //! | storage and streams | [`storage`], [`journal`], [`archive`] | repository objects (directory or S3 bucket) and locks, hash-chained journals, the tar stream: walk, write, read, extract, commit |
 //! | keys | [`recovery`], [`card`], [`identity`], [`group`], [`recipient`], [`unlock`] | the recovery key, its shares and the forms it is typed in, OpenPGP cards over PC/SC, age identity files, k-of-n token groups, turning configured recipients into age recipients, every key a caller holds turned into a header's file key |
 //! | repository | [`keyring`], [`repo`] | period keys and where they live (crypto-erasure), an opened repository: its configuration, listing (with a bucket's sidecar cache), config edits |
@@ -97,7 +97,7 @@ pub mod render;
 pub use compression::Compression;
 pub use error::{CommitFailure, Error, ErrorKind, Hint, Result};
 pub use id::BackupId;
-pub use open::{Opener, RestoreOptions, RestoreReport, VerifyReport};
+pub use open::{IndexReport, Opener, RestoreOptions, RestoreReport, VerifyReport};
 pub use repo::{BackupInfo, Repository};
 pub use seal::{SealReport, Sealer};
 pub use util::{host_name, now_rfc3339, tool_version};

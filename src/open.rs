@@ -66,6 +66,22 @@ pub struct VerifyReport {
     pub duration: Duration,
 }
 
+/// What [`Opener::read_index`] read.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexReport {
+    /// The backup id.
+    pub id: String,
+    /// Entries the manifest lists.
+    pub entries: u64,
+    /// Ciphertext bytes read (the age header, the index and the manifest).
+    pub ciphertext_read: u64,
+    /// Length of the whole backup file.
+    pub ciphertext_bytes: u64,
+    /// How long it took.
+    #[serde(serialize_with = "secs")]
+    pub duration: Duration,
+}
+
 /// Result of a restore.
 #[derive(Debug, Clone, Serialize)]
 pub struct RestoreReport {
@@ -77,8 +93,13 @@ pub struct RestoreReport {
     pub entries: u64,
     /// File bytes written.
     pub bytes: u64,
-    /// Everything checked, as for verify.
+    /// What was checked: everything, as for verify; or, when `index` is
+    /// set, the manifest and the restored entries (`ciphertext_bytes` is
+    /// then what was read of the file).
     pub verified: VerifyReport,
+    /// Set when a `path` was restored through the payload's index, reading
+    /// only the frames that hold its entries (docs/FORMAT.md §2.1).
+    pub index: Option<IndexReport>,
     /// What could not be restored exactly.
     pub warnings: Vec<String>,
 }
@@ -178,6 +199,12 @@ impl<'a> Opener<'a> {
 
     /// Restores into `target` (new, empty, or with `force` non-empty).
     ///
+    /// With [`RestoreOptions::path`], a backup whose payload has an index
+    /// (format 2, a compressed class, a directory repository) is read only
+    /// where that path's entries lie: the manifest, then their frames; each
+    /// entry is checked against the authenticated manifest, its content
+    /// against its SHA-256 ([`RestoreReport::index`] says so).
+    ///
     /// Refuses a target that is the repository or lies inside it, and a
     /// `--force` restore whose tree would replace or merge into a
     /// repository lying below the target. Everything is staged first; a
@@ -203,7 +230,15 @@ impl<'a> Opener<'a> {
             filter.clone(),
         )?;
         // On any error `staging` is dropped and removes the staging tree.
-        let (verified, _) = self.run(&mut ex)?;
+        // One path of a backup with an index: only its frames are read.
+        let indexed = match &filter {
+            Some(f) => self.restore_indexed(f, &mut ex)?,
+            None => None,
+        };
+        let (verified, index) = match indexed {
+            Some((v, i)) => (v, Some(i)),
+            None => (self.run(&mut ex)?.0, None),
+        };
         if let (Some(f), 0) = (&filter, ex.restored) {
             return Err(Error::PathNotInBackup {
                 id,
@@ -221,8 +256,156 @@ impl<'a> Opener<'a> {
             entries,
             bytes,
             verified,
+            index,
             warnings,
         })
+    }
+
+    /// Decrypts the age file `input` whose header is `header`, with the
+    /// keys given (one card operation at most).
+    fn decrypt<R: std::io::BufRead>(
+        &self,
+        input: R,
+        header: &[u8],
+    ) -> Result<age::stream::StreamReader<R>> {
+        let b = self.backup;
+        let id = b.sidecar.id.as_str();
+        let hint = b.sidecar.recipients_for(header);
+        let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
+        let keys = self.keyset().with_hint(hint);
+        let period_key = match &b.sidecar.period_key {
+            Some(r) => Some(b.keyring().open_for_backup(
+                b.storage().as_ref(),
+                id,
+                &b.sidecar.class,
+                r,
+                self.keyset(),
+            )?),
+            None => None,
+        };
+        let identity: &dyn age::Identity = match &period_key {
+            Some(k) => k,
+            None => &keys,
+        };
+        dec.decrypt(std::iter::once(identity))
+            .map_err(|e| decrypt_error(b, e))
+    }
+
+    /// Reads the inner manifest through the payload's index, feeding its
+    /// entries to `sink`'s `manifest_entry`, without reading the frames
+    /// before it: `Ok(None)` if the backup cannot be read that way (its
+    /// repository cannot seek, or the backup has no index: an uncompressed
+    /// class, or one sealed before format 2), then read it whole.
+    ///
+    /// What this checks: the age header and every chunk read authenticate,
+    /// the manifest's frames decompress with their checksums, the manifest
+    /// is well-formed and the last entry, and it agrees with the sidecar.
+    /// It does not read the entries' content: [`Opener::verify_deep`] does.
+    pub fn read_index(&self, sink: &mut dyn EntrySink) -> Result<Option<IndexReport>> {
+        let start = Instant::now();
+        let read = std::cell::Cell::new(0u64);
+        let Some((mut plain, index)) = self.open_indexed(&read)? else {
+            return Ok(None);
+        };
+        let b = self.backup;
+        let id = b.sidecar.id.as_str();
+        let report = archive::read_manifest(&mut plain, &index, id, sink)?;
+        self.agrees(&report)?;
+        drop(plain);
+        Ok(Some(IndexReport {
+            id: id.to_owned(),
+            entries: report.header.entries,
+            ciphertext_read: read.get(),
+            ciphertext_bytes: b.sidecar.ciphertext_bytes,
+            duration: start.elapsed(),
+        }))
+    }
+
+    /// Decrypts the backup for reading at any offset and reads its seek
+    /// table: `None` if its storage cannot seek or it has no index.
+    fn open_indexed<'c>(
+        &self,
+        read: &'c std::cell::Cell<u64>,
+    ) -> Result<Option<(Plain<'c>, crate::format::seekable::SeekIndex)>> {
+        let b = self.backup;
+        let id = b.sidecar.id.as_str();
+        if self.keyset().is_empty() {
+            return Err(Error::NoIdentity { id: id.to_owned() });
+        }
+        let Some(file) = b.storage().open_seekable(&b.data_key)? else {
+            return Ok(None);
+        };
+        let ioe = |e| Error::io(format!("reading {}", b.data_path.display()), e);
+        let mut input = BufReader::with_capacity(64 << 10, Counted { inner: file, read });
+        let header = read_prefix_raw(&mut input).map_err(|e| match e {
+            HeaderError::Io(e) => ioe(e),
+            HeaderError::TooLong => header_too_long(id),
+        })?;
+        use std::io::Seek;
+        input.seek(std::io::SeekFrom::Start(0)).map_err(ioe)?;
+        let mut plain = self.decrypt(input, &header)?;
+        Ok(archive::seek_index(&mut plain, id)?.map(|index| (plain, index)))
+    }
+
+    /// Checks the sidecar against what the authenticated manifest says.
+    fn agrees(&self, report: &StreamReport) -> Result<()> {
+        let b = self.backup;
+        let problems = b
+            .sidecar
+            .disagreements(&report.header, &report.manifest_sha256);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(Error::Damaged {
+            id: b.sidecar.id.clone(),
+            detail: format!(
+                "the sidecar disagrees with the authenticated inner manifest: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+
+    /// A restore of the entries at or below `filter` through the index:
+    /// reads the manifest, then only the frames that hold those entries,
+    /// into `sink`. `None` if the backup has no index (or its storage
+    /// cannot seek): then it is read whole.
+    fn restore_indexed(
+        &self,
+        filter: &EntryPath,
+        sink: &mut dyn EntrySink,
+    ) -> Result<Option<(VerifyReport, IndexReport)>> {
+        let start = Instant::now();
+        let read = std::cell::Cell::new(0u64);
+        let Some((mut plain, index)) = self.open_indexed(&read)? else {
+            return Ok(None);
+        };
+        let b = self.backup;
+        let id = b.sidecar.id.as_str();
+        let mut wanted = Wanted {
+            filter,
+            entries: Vec::new(),
+        };
+        let report = archive::read_manifest(&mut plain, &index, id, &mut wanted)?;
+        self.agrees(&report)?;
+        archive::read_entries(&mut plain, &index, id, &wanted.entries, sink)?;
+        drop(plain);
+        let file_bytes = wanted.entries.iter().map(|e| e.size).sum();
+        Ok(Some((
+            VerifyReport {
+                id: id.to_owned(),
+                entries_checked: wanted.entries.len() as u64,
+                file_bytes,
+                ciphertext_bytes: read.get(),
+                duration: start.elapsed(),
+            },
+            IndexReport {
+                id: id.to_owned(),
+                entries: report.header.entries,
+                ciphertext_read: read.get(),
+                ciphertext_bytes: b.sidecar.ciphertext_bytes,
+                duration: start.elapsed(),
+            },
+        )))
     }
 
     fn run(&self, sink: &mut dyn EntrySink) -> Result<(VerifyReport, StreamReport)> {
@@ -239,34 +422,9 @@ impl<'a> Opener<'a> {
             let mut input = BufReader::with_capacity(1 << 20, &mut hashing);
             let header = read_prefix_raw(&mut input).map_err(|e| match e {
                 HeaderError::Io(e) => Error::io(format!("reading {}", b.data_path.display()), e),
-                HeaderError::TooLong => Error::Damaged {
-                    id: id.to_owned(),
-                    detail: format!(
-                        "its age header is longer than {AGE_HEADER_BYTES} bytes or {AGE_HEADER_LINES} lines, more than nkbackup writes for 256 recipients"
-                    ),
-                },
+                HeaderError::TooLong => header_too_long(id),
             })?;
-            let hint = b.sidecar.recipients_for(&header);
-            let input = std::io::Cursor::new(header).chain(input);
-            let dec = age::Decryptor::new_buffered(input).map_err(|e| decrypt_error(b, e))?;
-            let keys = self.keyset().with_hint(hint);
-            let period_key = match &b.sidecar.period_key {
-                Some(r) => Some(b.keyring().open_for_backup(
-                    b.storage().as_ref(),
-                    id,
-                    &b.sidecar.class,
-                    r,
-                    self.keyset(),
-                )?),
-                None => None,
-            };
-            let identity: &dyn age::Identity = match &period_key {
-                Some(k) => k,
-                None => &keys,
-            };
-            let plain = dec
-                .decrypt(std::iter::once(identity))
-                .map_err(|e| decrypt_error(b, e))?;
+            let plain = self.decrypt(std::io::Cursor::new(&header).chain(input), &header)?;
             // Reading, the ciphertext digest, decryption and decompression
             // run on their own thread while this one parses, verifies and
             // hands entries to the sink (a restore's extractor places small
@@ -312,6 +470,58 @@ impl<'a> Opener<'a> {
             },
             report,
         ))
+    }
+}
+
+fn header_too_long(id: &str) -> Error {
+    Error::Damaged {
+        id: id.to_owned(),
+        detail: format!(
+            "its age header is longer than {AGE_HEADER_BYTES} bytes or {AGE_HEADER_LINES} lines, more than nkbackup writes for 256 recipients"
+        ),
+    }
+}
+
+/// The decrypted payload of a backup opened for reading at any offset.
+type Plain<'c> =
+    age::stream::StreamReader<BufReader<Counted<'c, Box<dyn crate::storage::ReadSeek>>>>;
+
+/// Keeps the manifest's stored entries at or below a path.
+struct Wanted<'f> {
+    filter: &'f EntryPath,
+    entries: Vec<crate::manifest::Entry>,
+}
+
+impl EntrySink for Wanted<'_> {
+    fn entry(&mut self, _: &crate::manifest::Entry, _: &mut dyn Read) -> Result<()> {
+        Ok(())
+    }
+
+    fn manifest_entry(&mut self, e: &crate::manifest::Entry) -> Result<()> {
+        if e.is_stored() && e.path.starts_with(self.filter) {
+            self.entries.push(e.clone());
+        }
+        Ok(())
+    }
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<'c, R> {
+    inner: R,
+    read: &'c std::cell::Cell<u64>,
+}
+
+impl<R: Read> Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.read.set(self.read.get() + n as u64);
+        Ok(n)
+    }
+}
+
+impl<R: std::io::Seek> std::io::Seek for Counted<'_, R> {
+    fn seek(&mut self, to: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.inner.seek(to)
     }
 }
 

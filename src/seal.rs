@@ -336,8 +336,11 @@ impl<'a> Sealer<'a> {
             exclude: exclusions.describe(),
             excluded: walker.excluded(),
         };
-        let (compressed, summary) = aw.finish(header).map_err(ioe)?;
-        let staged = compressed.finish().map_err(ioe)?;
+        let (compressed, summary) = aw.finish_with(header, |c| c.cut()).map_err(ioe)?;
+        let locator = crate::format::seekable::Locator {
+            manifest_offset: summary.manifest_offset,
+        };
+        let staged = compressed.finish(&locator.encode()).map_err(ioe)?;
         let sealed = staged.finish().map_err(ioe)?;
         let hashing = sealed.finish().map_err(ioe)?;
         let (upload, digest) = hashing.finish();

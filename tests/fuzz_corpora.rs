@@ -30,6 +30,7 @@ const TARGETS: &[Target] = &[
     ("drill_signature", harness::drill_signature),
     ("s3_lock_answer", harness::s3_lock_answer),
     ("sidecar_cache", harness::sidecar_cache),
+    ("seek_table", harness::seek_table),
 ];
 
 #[test]

@@ -39,7 +39,7 @@ fn stock_age_zstd_tar_restore_matches_the_source() {
     // The inner manifest is there for a human too, last in the stream.
     let manifest = std::fs::read_to_string(out.join(".nkbackup/manifest.jsonl")).unwrap();
     assert!(
-        manifest.starts_with("{\"nkbackup_manifest\":1,"),
+        manifest.starts_with("{\"nkbackup_manifest\":2,"),
         "{manifest}"
     );
     let o = Command::new("bash")

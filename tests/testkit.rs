@@ -166,6 +166,7 @@ fn run(f: &Fixture, c: &Case, cmd: &str) -> (i32, String) {
     match cmd {
         "verify" => p.args(["verify", &c.id]),
         "verify-deep" => p.args(["verify", &c.id, "--deep", "-i", key]),
+        "ls" => p.args(["ls", &c.id, "-i", key]),
         "restore" => p.args(["restore", &c.id, "-i", key, "--to"]).arg(&target),
         "retention-check" => p.args(["retention", "check"]),
         "retention-verify" => p.args(["retention", "verify"]),

@@ -15,7 +15,7 @@ use crate::format::tar::{RawEntry, RawKind, TarError, TarReader};
 use crate::limits::{MANIFEST_LINE_BYTES, NAME_BYTES, PATH_BYTES};
 use crate::manifest::{
     Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH,
-    MANIFEST_VERSION,
+    MANIFEST_VERSION, MANIFEST_VERSION_MIN,
 };
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, Read};
@@ -79,7 +79,7 @@ pub(crate) fn stream_error(id: &str, e: io::Error) -> Error {
     }
 }
 
-fn tar_error(id: &str, e: TarError) -> Error {
+pub(crate) fn tar_error(id: &str, e: TarError) -> Error {
     match e {
         TarError::Io(e) => stream_error(id, e),
         TarError::Malformed(detail) => Error::Damaged {
@@ -169,24 +169,11 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
         };
         if raw.path == MANIFEST_PATH.as_bytes() && raw.kind == RawKind::Regular {
             let mut data = TarData(&mut tar);
-            break check_manifest(id, &mut data, observed, file_bytes, sink)?;
+            break check_manifest(id, &mut data, Some((observed, file_bytes)), sink)?;
         }
-        let e = check_entry(id, raw, &mut order)?;
-        let size = e.size;
-        let mut hr = HashRead {
-            inner: TarData(&mut tar),
-            hasher: Sha256::new(),
-            len: 0,
-        };
-        sink.entry(&e, &mut hr)?;
-        io::copy(&mut hr, &mut io::sink()).map_err(|e| stream_error(id, e))?;
-        let mut e = e;
+        let e = read_entry(&mut tar, raw, id, &mut order, sink)?;
         if e.kind == EntryKind::File {
-            if hr.len != size {
-                return Err(damaged(format!("{}: short entry", e.path)));
-            }
-            e.sha256 = Some(hex::encode(hr.hasher.finalize()));
-            file_bytes = file_bytes.saturating_add(size);
+            file_bytes = file_bytes.saturating_add(e.size);
         }
         observed
             .push(&e)
@@ -202,6 +189,37 @@ pub fn read_stream<R: Read>(r: R, id: &str, sink: &mut dyn EntrySink) -> Result<
     // end of the archive.
     tar.finish_raw().map_err(terr)?;
     Ok(report)
+}
+
+/// Checks the entry whose header `raw` the reader just parsed, hands it to
+/// `sink` and reads (and hashes) its content: the entry as the stream holds
+/// it, with its offset and, for a file, its content's SHA-256.
+pub(crate) fn read_entry<R: Read>(
+    tar: &mut TarReader<R>,
+    raw: RawEntry,
+    id: &str,
+    order: &mut Order,
+    sink: &mut dyn EntrySink,
+) -> Result<Entry> {
+    let mut e = check_entry(id, raw, order)?;
+    e.offset = Some(tar.entry_offset());
+    let mut hr = HashRead {
+        inner: TarData(tar),
+        hasher: Sha256::new(),
+        len: 0,
+    };
+    sink.entry(&e, &mut hr)?;
+    io::copy(&mut hr, &mut io::sink()).map_err(|e| stream_error(id, e))?;
+    if e.kind == EntryKind::File {
+        if hr.len != e.size {
+            return Err(Error::Damaged {
+                id: id.to_owned(),
+                detail: format!("{}: short entry", e.path),
+            });
+        }
+        e.sha256 = Some(hex::encode(hr.hasher.finalize()));
+    }
+    Ok(e)
 }
 
 /// Turns a parsed header into a checked entry, or refuses it.
@@ -258,6 +276,7 @@ fn check_entry(id: &str, raw: RawEntry, order: &mut Order) -> Result<Entry> {
         sha256: None,
         target,
         note: None,
+        offset: None,
     })
 }
 
@@ -307,12 +326,13 @@ fn manifest_line(r: &mut impl BufRead, line: &mut Vec<u8>) -> io::Result<Option<
     Ok(Some(()))
 }
 
-/// Reads the manifest entry and compares it with the observed entries.
-fn check_manifest(
+/// Reads the manifest entry's content `data` and compares it with the
+/// observed entries and their file bytes, if given (without, as a payload's
+/// index is read, the manifest is only checked in itself).
+pub(crate) fn check_manifest(
     id: &str,
     data: &mut dyn Read,
-    observed: EntryLog,
-    file_bytes: u64,
+    observed: Option<(EntryLog, u64)>,
     sink: &mut dyn EntrySink,
 ) -> Result<StreamReport> {
     let damaged = |detail: String| Error::Damaged {
@@ -338,15 +358,22 @@ fn check_manifest(
         .ok_or_else(|| damaged("the inner manifest is empty".into()))?;
     let header: InnerHeader = serde_json::from_slice(&line)
         .map_err(|e| damaged(format!("the inner manifest header is invalid: {e}")))?;
-    if header.nkbackup_manifest != MANIFEST_VERSION {
+    if !(MANIFEST_VERSION_MIN..=MANIFEST_VERSION).contains(&header.nkbackup_manifest) {
         return Err(damaged(format!(
             "inner manifest version {} is not supported by this nkbackup; upgrade it",
             header.nkbackup_manifest
         )));
     }
-    let mut seen = observed
-        .into_entries()
-        .map_err(|e| Error::io("reading a scratch file", e))?;
+    let (mut seen, file_bytes) = match observed {
+        Some((log, bytes)) => (
+            Some(
+                log.into_entries()
+                    .map_err(|e| Error::io("reading a scratch file", e))?,
+            ),
+            Some(bytes),
+        ),
+        None => (None, None),
+    };
     let (mut count, mut skipped, mut listed_bytes, mut checked) = (0u64, 0u64, 0u64, 0u64);
     while manifest_line(&mut lines, &mut line)
         .map_err(line_error)?
@@ -363,22 +390,31 @@ fn check_manifest(
         listed_bytes = listed_bytes
             .checked_add(m.size)
             .ok_or_else(|| damaged("the inner manifest's sizes add up to more than 2^64".into()))?;
-        let o = match seen.next() {
-            Some(o) => o.map_err(|e| Error::io("reading a scratch file", e))?,
-            None => {
-                return Err(damaged(format!(
-                    "the manifest lists {:?} but the stream does not contain it",
-                    m.path
-                )));
+        if header.nkbackup_manifest >= 2 && m.offset.is_none() {
+            return Err(damaged(format!(
+                "inner manifest line {} lists no offset for {:?}",
+                count + 1,
+                m.path
+            )));
+        }
+        if let Some(seen) = seen.as_mut() {
+            let o = match seen.next() {
+                Some(o) => o.map_err(|e| Error::io("reading a scratch file", e))?,
+                None => {
+                    return Err(damaged(format!(
+                        "the manifest lists {:?} but the stream does not contain it",
+                        m.path
+                    )));
+                }
+            };
+            if let Some(why) = m.mismatch(&o) {
+                return Err(damaged(why));
             }
-        };
-        if let Some(why) = m.mismatch(&o) {
-            return Err(damaged(why));
         }
         sink.manifest_entry(&m)?;
         checked += 1;
     }
-    if let Some(extra) = seen.next() {
+    if let Some(extra) = seen.as_mut().and_then(|s| s.next()) {
         let extra = extra.map_err(|e| Error::io("reading a scratch file", e))?;
         return Err(damaged(format!(
             "the stream holds {:?}, which the manifest does not list",
@@ -390,7 +426,7 @@ fn check_manifest(
             "the inner manifest's counts do not match its own entries".into(),
         ));
     }
-    if listed_bytes != file_bytes {
+    if file_bytes.is_some_and(|b| b != listed_bytes) {
         return Err(damaged("file byte totals do not match".into()));
     }
     drop(lines);
@@ -398,6 +434,6 @@ fn check_manifest(
         header,
         manifest_sha256: hex::encode(hr.hasher.finalize()),
         entries_checked: checked,
-        file_bytes,
+        file_bytes: listed_bytes,
     })
 }

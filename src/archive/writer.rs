@@ -54,6 +54,8 @@ pub struct ArchiveSummary {
     pub header: InnerHeader,
     /// Length of the tar stream in bytes.
     pub tar_bytes: u64,
+    /// Where the manifest's entry starts in the tar stream.
+    pub manifest_offset: u64,
     /// SHA-256 (hex) of the manifest content.
     pub manifest_sha256: String,
     /// Warnings (skipped or changed entries), at most a thousand.
@@ -84,6 +86,8 @@ pub struct ArchiveWriter<W: Write> {
     buf: Vec<u8>,
     progress: Option<Progress<'static>>,
     reported: u64,
+    /// Where the entry being written starts in the stream.
+    entry_start: u64,
 }
 
 /// A progress callback: entries written so far and the sum of their file
@@ -106,6 +110,7 @@ impl<W: Write> ArchiveWriter<W> {
             warnings: Vec::new(),
             warning_count: 0,
             buf: vec![0; 256 * 1024],
+            entry_start: 0,
         };
         let meta = EntryMeta {
             mode: 0o755,
@@ -243,7 +248,17 @@ impl<W: Write> ArchiveWriter<W> {
     /// Writes the manifest entry and the end-of-archive blocks, returning the
     /// inner writer. `header` carries id, class, created, host and tool; the
     /// counts are filled in here.
-    pub fn finish(mut self, mut header: InnerHeader) -> io::Result<(W, ArchiveSummary)> {
+    pub fn finish(self, header: InnerHeader) -> io::Result<(W, ArchiveSummary)> {
+        self.finish_with(header, |_| Ok(()))
+    }
+
+    /// [`ArchiveWriter::finish`], calling `cut` on the inner writer just
+    /// before the manifest entry (a compressor starts a frame there).
+    pub fn finish_with(
+        mut self,
+        mut header: InnerHeader,
+        cut: impl FnOnce(&mut W) -> io::Result<()>,
+    ) -> io::Result<(W, ArchiveSummary)> {
         let log = self
             .log
             .take()
@@ -261,6 +276,8 @@ impl<W: Write> ArchiveWriter<W> {
             mtime: header.created.unix_timestamp(),
             ..Default::default()
         };
+        cut(&mut self.out)?;
+        let manifest_offset = self.tar_bytes;
         let h = self.header(EntryType::Regular, &meta, size);
         self.write_header(h, MANIFEST_PATH.as_bytes(), None, size)?;
         let mut reader = io::Cursor::new(first).chain(log.into_reader()?);
@@ -284,6 +301,7 @@ impl<W: Write> ArchiveWriter<W> {
         let summary = ArchiveSummary {
             header,
             tar_bytes: self.tar_bytes,
+            manifest_offset,
             manifest_sha256: hex::encode(hasher.finalize()),
             warnings: self.warnings,
             warning_count: self.warning_count,
@@ -330,6 +348,7 @@ impl<W: Write> ArchiveWriter<W> {
             sha256,
             target: target.cloned(),
             note,
+            offset: (kind != EntryKind::Skipped).then_some(self.entry_start),
         })?;
         if let Some(f) = &mut self.progress {
             let n = log.len();
@@ -362,6 +381,7 @@ impl<W: Write> ArchiveWriter<W> {
         link: Option<&[u8]>,
         size: u64,
     ) -> io::Result<()> {
+        self.entry_start = self.tar_bytes;
         let mut pax_records: Vec<(&str, std::borrow::Cow<'_, [u8]>)> = Vec::new();
         if set_ustar_path(&mut h, path).is_err() {
             pax_records.push(("path", path.into()));

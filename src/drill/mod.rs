@@ -252,6 +252,7 @@ fn compare_trees(restored: &Path, live: &Path, id: &str) -> Result<CompareSummar
                 sha256: None,
                 target,
                 note: None,
+                offset: None,
             };
             let mut data: Box<dyn std::io::Read> = if kind == crate::manifest::EntryKind::File {
                 Box::new(

@@ -7,5 +7,6 @@
 pub mod age_header;
 pub mod age_key;
 pub mod pax;
+pub mod seekable;
 pub mod share_stanza;
 pub mod tar;

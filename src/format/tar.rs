@@ -121,21 +121,37 @@ pub struct TarReader<R> {
     remaining: u64,
     /// Padding after the current entry's content.
     padding: usize,
-    /// Bytes of the stream consumed so far, for messages.
+    /// Bytes of the stream consumed so far.
     pos: u64,
+    /// Where the current entry's first header (pax or GNU ones included)
+    /// starts.
+    entry_start: u64,
     ended: bool,
 }
 
 impl<R: Read> TarReader<R> {
     /// A reader of the stream `inner`.
     pub fn new(inner: R) -> Self {
+        Self::at(inner, 0)
+    }
+
+    /// A reader of a stream whose first `pos` bytes were skipped: `inner`
+    /// starts at an entry's first header, `pos` bytes into the stream.
+    pub fn at(inner: R, pos: u64) -> Self {
         TarReader {
             inner,
             remaining: 0,
             padding: 0,
-            pos: 0,
+            pos,
+            entry_start: pos,
             ended: false,
         }
+    }
+
+    /// Offset in the stream of the last entry's first header (its pax or
+    /// GNU extension header, if it has one).
+    pub fn entry_offset(&self) -> u64 {
+        self.entry_start
     }
 
     /// The next entry, skipping what is left of the previous one's
@@ -151,6 +167,7 @@ impl<R: Read> TarReader<R> {
             return Ok(None);
         }
         self.skip_rest()?;
+        self.entry_start = self.pos;
         let mut pax: Option<PaxOverrides> = None;
         let mut long_name: Option<Vec<u8>> = None;
         let mut long_link: Option<Vec<u8>> = None;
@@ -273,6 +290,12 @@ impl<R: Read> TarReader<R> {
         self.remaining -= n as u64;
         self.pos += n as u64;
         Ok(n)
+    }
+
+    /// Offset in the stream of the next entry's first header, once the
+    /// current entry's content is read.
+    pub fn next_offset(&self) -> u64 {
+        self.pos + self.remaining + self.padding as u64
     }
 
     /// Bytes of the current entry's content not yet read.

@@ -53,6 +53,10 @@ pub struct Entry {
     /// while being read).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
+    /// Offset in the tar stream of the entry's first header (manifest
+    /// version 2, stored entries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 impl Entry {
@@ -91,6 +95,14 @@ impl Entry {
         if self.target != other.target {
             return Some(format!(
                 "{:?}: link target does not match the manifest",
+                self.path
+            ));
+        }
+        if let (Some(listed), Some(at)) = (self.offset, other.offset)
+            && listed != at
+        {
+            return Some(format!(
+                "{:?} starts at byte {at} of the stream, but the manifest says {listed}",
                 self.path
             ));
         }

@@ -4,7 +4,10 @@ use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
 /// Version of the inner manifest format described in docs/FORMAT.md.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
+/// The oldest manifest version this nkbackup reads (version 1 has no
+/// entry offsets).
+pub const MANIFEST_VERSION_MIN: u32 = 1;
 /// The reserved directory at the start of every backup's tar stream.
 pub const MANIFEST_DIR: &str = ".nkbackup";
 /// The tar path of the inner manifest, always the last entry.

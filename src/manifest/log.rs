@@ -95,6 +95,7 @@ mod tests {
                 sha256: None,
                 target: None,
                 note: None,
+                offset: None,
             })
             .unwrap();
         }

@@ -14,7 +14,7 @@ mod path;
 mod sidecar;
 
 pub use entry::{Entry, EntryKind};
-pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION};
+pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION, MANIFEST_VERSION_MIN};
 pub use log::EntryLog;
 pub use path::EntryPath;
 pub use sidecar::{

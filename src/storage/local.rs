@@ -282,6 +282,12 @@ impl Storage for LocalStorage {
             .map(|(f, _)| Box::new(f) as Box<dyn Read + Send>))
     }
 
+    fn open_seekable(&self, key: &ObjectKey) -> Result<Option<Box<dyn super::ReadSeek>>> {
+        Ok(self
+            .open_file(key)?
+            .map(|(f, _)| Box::new(f) as Box<dyn super::ReadSeek>))
+    }
+
     fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()> {
         let at = |e| self.err("writing", key, e);
         let (dir, name) = self.parent(key, true).map_err(at)?;

@@ -156,6 +156,13 @@ pub trait Storage: Send + Sync + fmt::Debug {
     /// Opens an object for streaming; `None` if it does not exist.
     fn open(&self, key: &ObjectKey) -> Result<Option<Box<dyn Read + Send>>>;
 
+    /// Opens an object for reading at any offset, where this storage can
+    /// (a file); `Ok(None)` if it cannot or the object does not exist.
+    fn open_seekable(&self, key: &ObjectKey) -> Result<Option<Box<dyn ReadSeek>>> {
+        let _ = key;
+        Ok(None)
+    }
+
     /// Writes a small object atomically and durably, replacing any.
     fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()>;
 
@@ -282,6 +289,11 @@ pub fn open(repo: &str, settings: &S3Settings) -> Result<Arc<dyn Storage>> {
 /// Reads `r` to its end, or fails with [`crate::Error::TooLarge`] naming
 /// `what` once it yields more than `limit` bytes (only `limit + 1` bytes
 /// are ever read).
+/// An object opened for reading at any offset.
+pub trait ReadSeek: Read + std::io::Seek + Send {}
+
+impl<T: Read + std::io::Seek + Send> ReadSeek for T {}
+
 pub(crate) fn read_limited(r: impl Read, limit: u64, what: &str) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     r.take(limit.saturating_add(1))

@@ -281,7 +281,8 @@ _ok_body = entry(b"svc", b"5", mode=0o755) + entry(b"svc/f", data=b"hello")
 _manifest, _info = manifest(_ok_entries)
 case("valid-control", "nothing: a well-formed stream, to show the planting is right",
      START + _ok_body + _manifest + END,
-     [("verify", 0, "OK"), ("verify-deep", 0, "OK"), ("restore", 0, "restored")],
+     [("verify", 0, "OK"), ("verify-deep", 0, "OK"), ("restore", 0, "restored"),
+      ("ls", 0, "svc/f")],
      info=_info)
 case("first-entry-not-nkbackup", "a stream that does not start with .nkbackup",
      _ok_body + _manifest + END, refused("does not start with the .nkbackup directory"),

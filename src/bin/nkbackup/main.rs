@@ -795,8 +795,16 @@ fn run(cli: Cli, cx: &Ctx) -> Result<ExitCode> {
             if json {
                 print_json(&rep)?;
             } else {
+                let how = match &rep.index {
+                    Some(ix) => format!(
+                        "; read {} of {} through the backup's index, each entry checked against the authenticated manifest",
+                        human_bytes(ix.ciphertext_read),
+                        human_bytes(ix.ciphertext_bytes)
+                    ),
+                    None => "; every entry verified".to_owned(),
+                };
                 println!(
-                    "restored {} into {}: {} entries, {}; every entry verified",
+                    "restored {} into {}: {} entries, {}{how}",
                     rep.id,
                     rep.target.display(),
                     rep.entries,
