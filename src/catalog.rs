@@ -4,8 +4,8 @@
 //!
 //! Both read the authenticated inner manifest, which lies inside the
 //! encryption (file names are personal data), so both need a key. A
-//! backup in a directory repository whose payload has an index (format 2,
-//! compressed classes) is read through it: the age header, the seek table
+//! backup whose payload has an index (format 2, compressed classes) is
+//! read through it (in a bucket by range requests): the age header, the seek table
 //! and the manifest's frames, nothing before them
 //! ([`Opener::read_index`]). Otherwise it is read from start to end and
 //! deep-verified on the way.

@@ -73,7 +73,10 @@ pub struct IndexReport {
     pub id: String,
     /// Entries the manifest lists.
     pub entries: u64,
-    /// Ciphertext bytes read (the age header, the index and the manifest).
+    /// Ciphertext bytes read from the file or object: the age header, the
+    /// index, the manifest's frames and, for a restore, the entries'
+    /// frames (a bucket fetches them in ranges of 256 KiB to 8 MiB, so up
+    /// to one range more may cross the network).
     pub ciphertext_read: u64,
     /// Length of the whole backup file.
     pub ciphertext_bytes: u64,
@@ -200,7 +203,7 @@ impl<'a> Opener<'a> {
     /// Restores into `target` (new, empty, or with `force` non-empty).
     ///
     /// With [`RestoreOptions::path`], a backup whose payload has an index
-    /// (format 2, a compressed class, a directory repository) is read only
+    /// (format 2, a compressed class; in a bucket by range requests) is read only
     /// where that path's entries lie: the manifest, then their frames; each
     /// entry is checked against the authenticated manifest, its content
     /// against its SHA-256 ([`RestoreReport::index`] says so).

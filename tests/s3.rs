@@ -1033,6 +1033,17 @@ fn the_sidecar_cache_saves_gets_and_never_serves_a_replaced_sidecar() {
 #[test]
 fn ls_and_find_read_a_bucket_backup() {
     let case = Case::new(1, "s3://nkb/catalog");
+    // 12 MiB that do not compress, so that reading the index is a small
+    // part of the object.
+    let mut big = vec![0u8; 12 << 20];
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for c in big.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+    }
+    std::fs::write(case.src.join("big.bin"), &big).unwrap();
     let id = case.seal("archive", &case.src, &[]);
     let run = |args: &[&str]| {
         let mut c = case.g.nkbackup();
@@ -1047,4 +1058,38 @@ fn ls_and_find_read_a_bucket_backup() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["found"][0]["id"], id.as_str());
     assert_eq!(v["found"][0]["entries"][0]["path"], "src/logs/old/y.log");
+    // Through the payload's index, by range requests: the manifest's part
+    // of the object, not the object.
+    let out = run(&["ls", &id, "--json"]);
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["read"]["how"], "index", "{v}");
+    let (read, whole) = (
+        v["read"]["ciphertext_read"].as_u64().unwrap(),
+        v["read"]["ciphertext_bytes"].as_u64().unwrap(),
+    );
+    assert!(read * 20 < whole, "read {read} of {whole}");
+    // One file restored from the bucket the same way.
+    let to = case.d.path().join("one");
+    let mut c = case.g.nkbackup();
+    c.args([
+        "restore",
+        &id,
+        "--path",
+        "src/logs/old/y.log",
+        "--json",
+        "--to",
+    ])
+    .arg(&to)
+    .args(["--repo", case.url, "-i"])
+    .arg(&case.key);
+    let out = ok(c.output().unwrap());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["entries"], 1, "{v}");
+    // At most the frame that holds it (8 MiB of tar) and the index.
+    let read = v["index"]["ciphertext_read"].as_u64().unwrap();
+    assert!(read < 9 << 20 && read * 2 < whole, "read {read} of {whole}");
+    assert_eq!(
+        std::fs::read(to.join("src/logs/old/y.log")).unwrap(),
+        std::fs::read(case.src.join("logs/old/y.log")).unwrap()
+    );
 }

@@ -28,6 +28,7 @@ mod local;
 mod location;
 mod lock;
 mod object_lock;
+mod ranged;
 pub mod retention;
 mod s3;
 mod s3_api;
@@ -157,7 +158,8 @@ pub trait Storage: Send + Sync + fmt::Debug {
     fn open(&self, key: &ObjectKey) -> Result<Option<Box<dyn Read + Send>>>;
 
     /// Opens an object for reading at any offset, where this storage can
-    /// (a file); `Ok(None)` if it cannot or the object does not exist.
+    /// (a file; a bucket object by range requests); `Ok(None)` if it cannot
+    /// or the object does not exist.
     fn open_seekable(&self, key: &ObjectKey) -> Result<Option<Box<dyn ReadSeek>>> {
         let _ = key;
         Ok(None)

@@ -315,6 +315,18 @@ impl Storage for S3Storage {
         self.open_len(key, meta.size)
     }
 
+    fn open_seekable(&self, key: &ObjectKey) -> Result<Option<Box<dyn super::ReadSeek>>> {
+        let Some(meta) = self.stat(key)? else {
+            return Ok(None);
+        };
+        Ok(Some(Box::new(super::ranged::RangedObject::new(
+            self.op.clone(),
+            self.rt.clone(),
+            key.as_str().to_owned(),
+            meta.size,
+        ))))
+    }
+
     fn put(&self, key: &ObjectKey, bytes: &[u8]) -> Result<()> {
         let key = key.as_str();
         self.rt
