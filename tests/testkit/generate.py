@@ -22,7 +22,7 @@ payload bytes:
               sidecar that agrees with it)
     id:       the backup id to plant under (default ID below)
     expect:   COMMAND EXIT "message fragment" -- one line per command:
-              verify (no key), verify-deep, restore, retention-check
+              verify (no key), verify-deep, restore, ls, retention-check
 
 Run it from anywhere: `python3 tests/testkit/generate.py [DIR]` (default:
 this directory). It only uses the standard library and writes the same
@@ -100,12 +100,12 @@ def pax(records, typ=b"x"):
     return entry(b"././@PaxHeader", typ, data)
 
 
-def manifest(entries, skipped=0):
+def manifest(entries, skipped=0, version=1):
     """The inner manifest for `entries` (dicts as nkbackup writes them) and
     its entry; also the values the sidecar records about it."""
     stored = [e for e in entries if e["type"] != "skipped"]
     head = {
-        "nkbackup_manifest": 1,
+        "nkbackup_manifest": version,
         "backup_id": ID,
         "class": "archive",
         "created": CREATED,
@@ -531,6 +531,83 @@ case("journal-segment-empty", "an empty deletion journal segment after the lines
                     ("deletions.head", _head)]),
      [("retention-verify", 6, "is empty")],
      payload="journal-files")
+
+
+# A seekable payload (docs/FORMAT.md §2.1), built by hand: zstd frames of
+# raw blocks (no compression needed to test the index), the locator and
+# the seek table, with one part of the tail made to lie.
+def zstd_frame(data):
+    """`data` as one zstd frame of raw blocks: frame header without content
+    size or checksum, a 128 KiB window (descriptor 0x38)."""
+    out = b"\x28\xb5\x2f\xfd\x00\x38"
+    pieces = [data[i:i + 131072] for i in range(0, len(data), 131072)] or [b""]
+    for k, p in enumerate(pieces):
+        last = 1 if k == len(pieces) - 1 else 0
+        out += struct.pack("<I", last | (len(p) << 3))[:3] + p
+    return out
+
+
+def seekable(tar, cuts, manifest_offset, lie=None):
+    """`tar` cut at `cuts` into frames, then the locator naming
+    `manifest_offset` and the seek table; `lie(entries)` may change the
+    table's (compressed, decompressed) sizes, or `lie` be "count" (a frame
+    count no payload holds)."""
+    bounds = [0] + sorted(cuts) + [len(tar)]
+    pieces = [tar[a:b] for a, b in zip(bounds, bounds[1:])]
+    frames = [zstd_frame(p) for p in pieces]
+    sizes = [[len(f), len(p)] for f, p in zip(frames, pieces)]
+    if callable(lie):
+        lie(sizes)
+    n = 0xFFFFFFFF if lie == "count" else len(sizes)
+    table = struct.pack("<II", 0x184D2A5E, 8 * len(sizes) + 9)
+    table += b"".join(struct.pack("<II", c, d) for c, d in sizes)
+    table += struct.pack("<IBI", n, 0, 0x8F92EAB1)
+    locator = struct.pack("<II8sQ", 0x184D2A5B, 16, b"nkbackup", manifest_offset)
+    return b"".join(frames) + locator + table
+
+
+def with_offsets(entries, start):
+    """`entries` with the offsets of a stream of 512-byte headers from
+    `start` (no pax headers)."""
+    out, at = [], start
+    for e in entries:
+        e = dict(e, offset=at)
+        at += BLOCK + len(pad(b"\0" * e.get("size", 0)))
+        out.append(e)
+    return out, at
+
+
+_v2_entries, _v2_end = with_offsets(_ok_entries, BLOCK)
+_v2_manifest, _v2_info = manifest(_v2_entries, version=2)
+_v2_tar = START + _ok_body + _v2_manifest + END
+_ls = lambda msg: [("ls", 3, msg), ("restore", 0, "restored")]
+case("seek-control", "nothing: a well-formed seekable payload, to show the planting is right",
+     seekable(_v2_tar, [_v2_end], _v2_end),
+     [("ls", 0, "svc/f"), ("verify-deep", 0, "OK"), ("restore", 0, "restored")],
+     payload="tar.zst", info=_v2_info)
+case("seek-table-not-tiling", "the seek table's first frame claims a byte more than it holds",
+     seekable(_v2_tar, [_v2_end], _v2_end, lie=lambda s: s[0].__setitem__(0, s[0][0] + 1)),
+     _ls("add up to"), payload="tar.zst", info=_v2_info)
+case("seek-table-frame-count", "a seek table footer claiming 2^32-1 frames",
+     seekable(_v2_tar, [_v2_end], _v2_end, lie="count"),
+     _ls("a payload has 1 to"), payload="tar.zst", info=_v2_info)
+case("seek-locator-mid-frame", "a locator naming an offset inside a frame",
+     seekable(_v2_tar, [_v2_end], _v2_end + BLOCK),
+     _ls("does not start a frame"), payload="tar.zst", info=_v2_info)
+case("seek-locator-not-manifest", "a locator naming a frame that starts with a file, not the manifest",
+     seekable(_v2_tar, [BLOCK * 2, _v2_end], BLOCK * 2),
+     _ls("where the inner manifest is not"), payload="tar.zst", info=_v2_info)
+# A file whose content is a forged manifest entry and end blocks, and a
+# locator pointing into it: the real stream goes on after the forgery.
+_forged = _v2_manifest + END
+_f_entries, _f_end = with_offsets(_ok_entries + [file_entry("svc/g", _forged)], BLOCK)
+_f_manifest, _f_info = manifest(_f_entries, version=2)
+_f_body = _ok_body + entry(b"svc/g", data=_forged)
+case("seek-locator-forged-manifest",
+     "a locator pointing at a forged manifest inside a file's content",
+     seekable(START + _f_body + _f_manifest + END, [_f_end - len(pad(_forged)), _f_end],
+              _f_end - len(pad(_forged))),
+     _ls("data follows the end of the archive"), payload="tar.zst", info=_f_info)
 
 
 def main():
