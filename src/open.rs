@@ -307,21 +307,32 @@ impl<'a> Opener<'a> {
     pub fn read_index(&self, sink: &mut dyn EntrySink) -> Result<Option<IndexReport>> {
         let start = Instant::now();
         let read = std::cell::Cell::new(0u64);
-        let Some((mut plain, index)) = self.open_indexed(&read)? else {
+        Ok(self
+            .manifest_by_index(&read, sink)?
+            .map(|(_, _, n)| IndexReport {
+                id: self.backup.sidecar.id.clone(),
+                entries: n,
+                ciphertext_read: read.get(),
+                ciphertext_bytes: self.backup.sidecar.ciphertext_bytes,
+                duration: start.elapsed(),
+            }))
+    }
+
+    /// Reads the manifest through the index into `sink` and checks it
+    /// against the sidecar: the payload, its index and the manifest's
+    /// entry count, or `None` without an index.
+    fn manifest_by_index<'c>(
+        &self,
+        read: &'c std::cell::Cell<u64>,
+        sink: &mut dyn EntrySink,
+    ) -> Result<Option<(Plain<'c>, crate::format::seekable::SeekIndex, u64)>> {
+        let Some((mut plain, index)) = self.open_indexed(read)? else {
             return Ok(None);
         };
-        let b = self.backup;
-        let id = b.sidecar.id.as_str();
+        let id = self.backup.sidecar.id.as_str();
         let report = archive::read_manifest(&mut plain, &index, id, sink)?;
         self.agrees(&report)?;
-        drop(plain);
-        Ok(Some(IndexReport {
-            id: id.to_owned(),
-            entries: report.header.entries,
-            ciphertext_read: read.get(),
-            ciphertext_bytes: b.sidecar.ciphertext_bytes,
-            duration: start.elapsed(),
-        }))
+        Ok(Some((plain, index, report.header.entries)))
     }
 
     /// Decrypts the backup for reading at any offset and reads its seek
@@ -379,32 +390,31 @@ impl<'a> Opener<'a> {
     ) -> Result<Option<(VerifyReport, IndexReport)>> {
         let start = Instant::now();
         let read = std::cell::Cell::new(0u64);
-        let Some((mut plain, index)) = self.open_indexed(&read)? else {
-            return Ok(None);
-        };
-        let b = self.backup;
-        let id = b.sidecar.id.as_str();
         let mut wanted = Wanted {
             filter,
             entries: Vec::new(),
         };
-        let report = archive::read_manifest(&mut plain, &index, id, &mut wanted)?;
-        self.agrees(&report)?;
+        let Some((mut plain, index, entries)) = self.manifest_by_index(&read, &mut wanted)? else {
+            return Ok(None);
+        };
+        let b = self.backup;
+        let id = b.sidecar.id.as_str();
         archive::read_entries(&mut plain, &index, id, &wanted.entries, sink)?;
         drop(plain);
         let file_bytes = wanted.entries.iter().map(|e| e.size).sum();
+        let ciphertext_read = read.get();
         Ok(Some((
             VerifyReport {
                 id: id.to_owned(),
                 entries_checked: wanted.entries.len() as u64,
                 file_bytes,
-                ciphertext_bytes: read.get(),
+                ciphertext_bytes: ciphertext_read,
                 duration: start.elapsed(),
             },
             IndexReport {
                 id: id.to_owned(),
-                entries: report.header.entries,
-                ciphertext_read: read.get(),
+                entries,
+                ciphertext_read,
                 ciphertext_bytes: b.sidecar.ciphertext_bytes,
                 duration: start.elapsed(),
             },

@@ -188,14 +188,7 @@ fn payload(f: &Fixture, data: &std::path::Path) -> Vec<u8> {
 fn seal_big(f: &Fixture) -> (nkbackup::SealReport, Vec<u8>) {
     let src = f.path("svc");
     fs::create_dir_all(src.join("sub")).unwrap();
-    let mut big = vec![0u8; 40 << 20];
-    let mut x = 0x9E37_79B9_7F4A_7C15u64;
-    for c in big.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
-    }
+    let big = common::noise(40 << 20);
     fs::write(src.join("big.bin"), &big).unwrap();
     fs::write(src.join("small.txt"), b"small").unwrap();
     fs::write(src.join("sub/other.txt"), b"other").unwrap();

@@ -1035,14 +1035,7 @@ fn ls_and_find_read_a_bucket_backup() {
     let case = Case::new(1, "s3://nkb/catalog");
     // 12 MiB that do not compress, so that reading the index is a small
     // part of the object.
-    let mut big = vec![0u8; 12 << 20];
-    let mut x = 0x2545_F491_4F6C_DD1Du64;
-    for c in big.chunks_mut(8) {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
-    }
+    let big = common::noise(12 << 20);
     std::fs::write(case.src.join("big.bin"), &big).unwrap();
     let id = case.seal("archive", &case.src, &[]);
     let run = |args: &[&str]| {

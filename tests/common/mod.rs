@@ -458,3 +458,17 @@ pub fn add_soft_card(
     .unwrap();
     id
 }
+
+/// `len` bytes that do not compress (xorshift64 from a fixed seed), the
+/// same every run.
+pub fn noise(len: usize) -> Vec<u8> {
+    let mut out = vec![0u8; len];
+    let mut x = 0x9E37_79B9_7F4A_7C15u64;
+    for c in out.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        c.copy_from_slice(&x.to_le_bytes()[..c.len()]);
+    }
+    out
+}
