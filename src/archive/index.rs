@@ -74,17 +74,32 @@ pub(crate) fn tar_from<'a, R: Read + Seek + 'a>(
         id: id.to_owned(),
         detail: zstd::zstd_safe::get_error_name(c).to_owned(),
     })?;
-    let d = zeekstd::DecodeOptions::new(Source(plain))
-        .dctx(dctx)
-        .seek_table(index.to_zeekstd())
-        .offset(at)
-        .into_decoder()
-        .map_err(zerr)?;
+    let end = index
+        .frames()
+        .last()
+        .map_or(0, |f| f.payload_offset + u64::from(f.payload_len));
+    let d = zeekstd::DecodeOptions::new(Source {
+        inner: plain,
+        pos: 0,
+        end,
+    })
+    .dctx(dctx)
+    .seek_table(index.to_zeekstd())
+    .offset(at)
+    .into_decoder()
+    .map_err(zerr)?;
     Ok(d)
 }
 
-/// `Read + Seek` as zeekstd's source.
-struct Source<'a, R>(&'a mut R);
+/// `Read + Seek` as zeekstd's source: the data frames only (up to `end`),
+/// and an error, not an end, where a decoder asks for more. zeekstd's
+/// decoder trusts the seek table's sizes and would wait forever for the
+/// rest of a frame the table promises but the payload does not hold.
+struct Source<'a, R> {
+    inner: &'a mut R,
+    pos: u64,
+    end: u64,
+}
 
 impl<R: Read + Seek> zeekstd::Seekable for Source<'_, R> {
     fn set_offset(&mut self, offset: zeekstd::OffsetFrom) -> zeekstd::Result<u64> {
@@ -92,11 +107,25 @@ impl<R: Read + Seek> zeekstd::Seekable for Source<'_, R> {
             zeekstd::OffsetFrom::Start(n) => SeekFrom::Start(n),
             zeekstd::OffsetFrom::End(n) => SeekFrom::End(n),
         };
-        Ok(self.0.seek(to)?)
+        self.pos = self.inner.seek(to)?;
+        Ok(self.pos)
     }
 
     fn read(&mut self, buf: &mut [u8]) -> zeekstd::Result<usize> {
-        Ok(self.0.read(buf)?)
+        let room = self.end.saturating_sub(self.pos).min(buf.len() as u64) as usize;
+        let n = if room == 0 {
+            0
+        } else {
+            self.inner.read(&mut buf[..room])?
+        };
+        if n == 0 && !buf.is_empty() {
+            return Err(zeekstd::Error::from(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the seek table promises more than the payload's frames hold",
+            )));
+        }
+        self.pos += n as u64;
+        Ok(n)
     }
 
     fn seek_table_integrity(
