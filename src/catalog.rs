@@ -23,13 +23,12 @@
 //! # Ok(()) }
 //! ```
 
-use crate::archive::EntrySink;
+use crate::archive::{Collect, EntrySink};
 use crate::error::{Error, Result};
 use crate::manifest::{Entry, EntryPath};
 use crate::open::{IndexReport, Opener, VerifyReport};
 use crate::repo::Repository;
 use serde::Serialize;
-use std::io::Read;
 use std::os::unix::ffi::OsStrExt;
 
 /// The entries of one backup, as its inner manifest lists them.
@@ -63,25 +62,6 @@ impl HowRead {
             HowRead::Index(r) => r.ciphertext_read,
             HowRead::Sequential(v) => v.ciphertext_bytes,
         }
-    }
-}
-
-/// Keeps the manifest's entries that a filter admits.
-struct Collect<F: FnMut(&Entry) -> bool> {
-    keep: F,
-    entries: Vec<Entry>,
-}
-
-impl<F: FnMut(&Entry) -> bool> EntrySink for Collect<F> {
-    fn entry(&mut self, _: &Entry, _: &mut dyn Read) -> Result<()> {
-        Ok(())
-    }
-
-    fn manifest_entry(&mut self, e: &Entry) -> Result<()> {
-        if (self.keep)(e) {
-            self.entries.push(e.clone());
-        }
-        Ok(())
     }
 }
 

@@ -390,8 +390,8 @@ impl<'a> Opener<'a> {
     ) -> Result<Option<(VerifyReport, IndexReport)>> {
         let start = Instant::now();
         let read = std::cell::Cell::new(0u64);
-        let mut wanted = Wanted {
-            filter,
+        let mut wanted = archive::Collect {
+            keep: |e: &crate::manifest::Entry| e.is_stored() && e.path.starts_with(filter),
             entries: Vec::new(),
         };
         let Some((mut plain, index, entries)) = self.manifest_by_index(&read, &mut wanted)? else {
@@ -498,25 +498,6 @@ fn header_too_long(id: &str) -> Error {
 /// The decrypted payload of a backup opened for reading at any offset.
 type Plain<'c> =
     age::stream::StreamReader<BufReader<Counted<'c, Box<dyn crate::storage::ReadSeek>>>>;
-
-/// Keeps the manifest's stored entries at or below a path.
-struct Wanted<'f> {
-    filter: &'f EntryPath,
-    entries: Vec<crate::manifest::Entry>,
-}
-
-impl EntrySink for Wanted<'_> {
-    fn entry(&mut self, _: &crate::manifest::Entry, _: &mut dyn Read) -> Result<()> {
-        Ok(())
-    }
-
-    fn manifest_entry(&mut self, e: &crate::manifest::Entry) -> Result<()> {
-        if e.is_stored() && e.path.starts_with(self.filter) {
-            self.entries.push(e.clone());
-        }
-        Ok(())
-    }
-}
 
 /// A reader that counts the bytes read through it.
 struct Counted<'c, R> {

@@ -3,7 +3,7 @@
 //! without reading the frames before it (docs/FORMAT.md §2.1).
 
 use super::order::Order;
-use super::reader::{check_manifest, read_entry, stream_error};
+use super::reader::{TarData, check_manifest, read_entry, stream_error};
 use super::{EntrySink, StreamReport};
 use crate::error::{Error, Result};
 use crate::format::seekable::{FOOTER_BYTES, SeekIndex, has_footer, tail_len};
@@ -74,14 +74,10 @@ pub(crate) fn tar_from<'a, R: Read + Seek + 'a>(
         id: id.to_owned(),
         detail: zstd::zstd_safe::get_error_name(c).to_owned(),
     })?;
-    let end = index
-        .frames()
-        .last()
-        .map_or(0, |f| f.payload_offset + u64::from(f.payload_len));
     let d = zeekstd::DecodeOptions::new(Source {
         inner: plain,
         pos: 0,
-        end,
+        end: index.frames_len(),
     })
     .dctx(dctx)
     .seek_table(index.to_zeekstd())
@@ -165,7 +161,7 @@ pub(crate) fn read_manifest<R: Read + Seek>(
             "its locator points at byte {at} of the stream, where the inner manifest is not"
         )));
     }
-    let report = check_manifest(id, &mut Data(&mut tar), None, sink)?;
+    let report = check_manifest(id, &mut TarData(&mut tar), None, sink)?;
     if report.header.nkbackup_manifest < 2 {
         return Err(damaged(
             "its payload has a seek table but its manifest has no offsets (version 1)".into(),
@@ -238,12 +234,4 @@ pub(crate) fn read_entries<R: Read + Seek>(
         decoded += tar.next_offset() - from;
     }
     Ok(decoded)
-}
-
-struct Data<'a, R>(&'a mut TarReader<R>);
-
-impl<R: Read> Read for Data<'_, R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.0.read_data(buf)
-    }
 }

@@ -18,7 +18,7 @@ pub use exclude::{CACHEDIR_SIGNATURE, Exclusions};
 pub(crate) use extract::Extractor;
 pub use index::read_index;
 pub(crate) use index::{read_entries, read_manifest, seek_index};
-pub(crate) use reader::stream_error;
+pub(crate) use reader::{Collect, stream_error};
 pub use reader::{EntrySink, NullSink, StreamReport, read_stream, safe_path};
 pub use walk::{WalkOptions, Walker};
 pub use writer::{AddFileError, ArchiveSummary, ArchiveWriter, EntryMeta, Progress};

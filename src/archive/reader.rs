@@ -60,6 +60,26 @@ pub struct StreamReport {
     pub file_bytes: u64,
 }
 
+/// A sink that keeps the manifest's entries a filter admits (for listing,
+/// finding, and choosing what a partial restore reads).
+pub(crate) struct Collect<F: FnMut(&Entry) -> bool> {
+    pub(crate) keep: F,
+    pub(crate) entries: Vec<Entry>,
+}
+
+impl<F: FnMut(&Entry) -> bool> EntrySink for Collect<F> {
+    fn entry(&mut self, _: &Entry, _: &mut dyn Read) -> Result<()> {
+        Ok(())
+    }
+
+    fn manifest_entry(&mut self, e: &Entry) -> Result<()> {
+        if (self.keep)(e) {
+            self.entries.push(e.clone());
+        }
+        Ok(())
+    }
+}
+
 /// Maps an error from the decrypting/decompressing stream: authentication
 /// and format failures mean the backup is damaged; OS errors are I/O.
 pub(crate) fn stream_error(id: &str, e: io::Error) -> Error {
@@ -281,7 +301,7 @@ fn check_entry(id: &str, raw: RawEntry, order: &mut Order) -> Result<Entry> {
 }
 
 /// The current entry's content, as a reader.
-struct TarData<'a, R>(&'a mut TarReader<R>);
+pub(crate) struct TarData<'a, R>(pub(crate) &'a mut TarReader<R>);
 
 impl<R: Read> Read for TarData<'_, R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {

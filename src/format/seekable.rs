@@ -217,6 +217,13 @@ impl SeekIndex {
             .map_or(0, |f| f.tar_offset + u64::from(f.tar_len))
     }
 
+    /// Length of the data frames: where the locator starts in the payload.
+    pub fn frames_len(&self) -> u64 {
+        self.frames
+            .last()
+            .map_or(0, |f| f.payload_offset + u64::from(f.payload_len))
+    }
+
     /// Index of the frame holding tar offset `at`, if any.
     pub fn frame_at(&self, at: u64) -> Option<usize> {
         let i = self.frames.partition_point(|f| f.tar_offset <= at);
