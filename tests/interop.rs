@@ -264,3 +264,74 @@ fn stock_tools_restore_a_rewrapped_backup_with_the_recovery_key() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert!(assert_same_tree(&src, &out.join("data")) > 10);
 }
+
+/// The manifest's offsets, written or implied (docs/FORMAT.md §4), are where
+/// GNU tar's `--block-number` finds each member: a second reader of the
+/// rule agrees with the writer.
+#[test]
+fn manifest_offsets_written_or_implied_are_where_gnu_tar_finds_each_member() {
+    if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
+        return;
+    }
+    let f = Fixture::new();
+    let src = f.path("service");
+    sample_tree(&src);
+    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
+    let out = stock_extract(&f, &rep.data_path);
+    let o = Command::new("bash")
+        .args([
+            "-c",
+            &format!(
+                "set -eo pipefail; age -d -i '{}' '{}' | zstd -d | tar -t -R",
+                f.key_file.display(),
+                rep.data_path.display()
+            ),
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // "block N: path", N counting 512-byte blocks from the stream's start.
+    let blocks: std::collections::HashMap<String, u64> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter_map(|l| {
+            let (n, path) = l.strip_prefix("block ")?.split_once(": ")?;
+            Some((path.trim_end_matches('/').to_string(), n.parse().ok()?))
+        })
+        .collect();
+    let manifest = std::fs::read_to_string(out.join(".nkbackup/manifest.jsonl")).unwrap();
+    let (mut implied, mut written, mut left_out, mut compared) = (0u64, 0, 0, 0);
+    for line in manifest.lines().skip(1) {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        if e["type"] == "skipped" {
+            continue;
+        }
+        let at = match e["offset"].as_u64() {
+            Some(at) => {
+                written += 1;
+                at
+            }
+            None => {
+                left_out += 1;
+                implied
+            }
+        };
+        implied = at + 512 + e["size"].as_u64().unwrap().next_multiple_of(512);
+        if let Some(path) = e["path"].as_str() {
+            let path = path.trim_end_matches('/');
+            let tar_at = blocks[path] * 512;
+            // For a path ustar cannot hold GNU tar counts from the header
+            // after the pax `x` header and its records; the offset names
+            // the `x` header.
+            let pax = path.len() > 100 && (1024..=2048).contains(&(tar_at - at));
+            assert!(tar_at == at || pax, "{path} is at {tar_at}: {line}");
+            compared += 1;
+        }
+    }
+    assert!(compared >= 14, "compared {compared} of {blocks:?}");
+    // The first entry and the one after the long path's pax header carry
+    // their offset; entries that follow the one before directly do not.
+    assert!(
+        written >= 2 && left_out >= 10,
+        "{written} written, {left_out} left out"
+    );
+}

@@ -15,7 +15,7 @@ use crate::format::tar::{RawEntry, RawKind, TarError, TarReader};
 use crate::limits::{MANIFEST_LINE_BYTES, NAME_BYTES, PATH_BYTES};
 use crate::manifest::{
     Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH,
-    MANIFEST_VERSION, MANIFEST_VERSION_MIN,
+    MANIFEST_VERSION, MANIFEST_VERSION_MIN, implied_next,
 };
 use sha2::{Digest, Sha256};
 use std::io::{self, BufRead, BufReader, Read};
@@ -395,11 +395,12 @@ pub(crate) fn check_manifest(
         None => (None, None),
     };
     let (mut count, mut skipped, mut listed_bytes, mut checked) = (0u64, 0u64, 0u64, 0u64);
+    let mut implied = 0u64;
     while manifest_line(&mut lines, &mut line)
         .map_err(line_error)?
         .is_some()
     {
-        let m: Entry = serde_json::from_slice(&line)
+        let mut m: Entry = serde_json::from_slice(&line)
             .map_err(|e| damaged(format!("inner manifest line {} is invalid: {e}", count + 2)))?;
         count += 1;
         if !m.is_stored() {
@@ -410,12 +411,16 @@ pub(crate) fn check_manifest(
         listed_bytes = listed_bytes
             .checked_add(m.size)
             .ok_or_else(|| damaged("the inner manifest's sizes add up to more than 2^64".into()))?;
-        if header.nkbackup_manifest >= 2 && m.offset.is_none() {
-            return Err(damaged(format!(
-                "inner manifest line {} lists no offset for {:?}",
-                count + 1,
-                m.path
-            )));
+        if header.nkbackup_manifest >= 2 {
+            // An offset left out is the one the entry before implies.
+            let at = *m.offset.get_or_insert(implied);
+            implied = implied_next(at, m.size).ok_or_else(|| {
+                damaged(format!(
+                    "inner manifest line {} puts {:?} past 2^64 bytes",
+                    count + 1,
+                    m.path
+                ))
+            })?;
         }
         if let Some(seen) = seen.as_mut() {
             let o = match seen.next() {

@@ -10,7 +10,7 @@
 use crate::digest::Digested;
 use crate::format::pax;
 use crate::manifest::{
-    Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH,
+    Entry, EntryKind, EntryLog, EntryPath, InnerHeader, MANIFEST_DIR, MANIFEST_PATH, implied_next,
 };
 use sha2::{Digest, Sha256};
 use std::fs::File;
@@ -88,6 +88,10 @@ pub struct ArchiveWriter<W: Write> {
     reported: u64,
     /// Where the entry being written starts in the stream.
     entry_start: u64,
+    /// Where the next stored entry starts if it follows the last one
+    /// directly ([`implied_next`]); its manifest line then leaves `offset`
+    /// out.
+    implied: u64,
 }
 
 /// A progress callback: entries written so far and the sum of their file
@@ -111,6 +115,7 @@ impl<W: Write> ArchiveWriter<W> {
             warning_count: 0,
             buf: vec![0; 256 * 1024],
             entry_start: 0,
+            implied: 0,
         };
         let meta = EntryMeta {
             mode: 0o755,
@@ -337,6 +342,13 @@ impl<W: Write> ArchiveWriter<W> {
             .log
             .as_mut()
             .ok_or_else(|| io::Error::other("the archive is already finished"))?;
+        let mut offset = None;
+        if kind != EntryKind::Skipped {
+            let at = self.entry_start;
+            offset = (at != self.implied).then_some(at);
+            self.implied = implied_next(at, size)
+                .ok_or_else(|| io::Error::other("the tar stream is longer than 2^64 bytes"))?;
+        }
         log.push(&Entry {
             path: path.clone(),
             kind,
@@ -348,7 +360,7 @@ impl<W: Write> ArchiveWriter<W> {
             sha256,
             target: target.cloned(),
             note,
-            offset: (kind != EntryKind::Skipped).then_some(self.entry_start),
+            offset,
         })?;
         if let Some(f) = &mut self.progress {
             let n = log.len();

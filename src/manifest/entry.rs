@@ -54,7 +54,10 @@ pub struct Entry {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<String>,
     /// Offset in the tar stream of the entry's first header (manifest
-    /// version 2, stored entries).
+    /// version 2, stored entries). A manifest line leaves it out where it
+    /// equals what [`implied_next`] gives for the stored entry before; the
+    /// parser fills it in, so every parsed stored entry of a version 2
+    /// manifest has it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub offset: Option<u64>,
 }
@@ -108,4 +111,14 @@ impl Entry {
         }
         None
     }
+}
+
+/// Where the next stored entry starts if nothing comes between it and an
+/// entry at `offset` with `size` content bytes: one 512-byte header block
+/// and the content rounded up to 512 later (docs/FORMAT.md §4). A manifest
+/// line whose `offset` equals this for the stored entry before it (for the
+/// first stored entry: equals 0) leaves `offset` out. `None` past 2^64.
+pub fn implied_next(offset: u64, size: u64) -> Option<u64> {
+    let padded = size.checked_next_multiple_of(512)?;
+    offset.checked_add(512)?.checked_add(padded)
 }

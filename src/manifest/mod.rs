@@ -13,7 +13,7 @@ mod log;
 mod path;
 mod sidecar;
 
-pub use entry::{Entry, EntryKind};
+pub use entry::{Entry, EntryKind, implied_next};
 pub use inner::{InnerHeader, MANIFEST_DIR, MANIFEST_PATH, MANIFEST_VERSION, MANIFEST_VERSION_MIN};
 pub use log::EntryLog;
 pub use path::EntryPath;

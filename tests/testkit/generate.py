@@ -609,6 +609,33 @@ case("seek-locator-forged-manifest",
               _f_end - len(pad(_forged))),
      _ls("data follows the end of the archive"), payload="tar.zst", info=_f_info)
 
+# Offsets a manifest line may leave out (docs/FORMAT.md §4): each where
+# the stored entry before implies it (offset + 512 + size padded to 512;
+# 0 before the first).
+def implied_offsets(entries, drop_first=False):
+    out, implied = [], 0
+    for k, e in enumerate(entries):
+        at = e["offset"]
+        if at == implied or (k == 0 and drop_first):
+            e = {f: v for f, v in e.items() if f != "offset"}
+        implied = at + BLOCK + len(pad(b"\0" * e.get("size", 0)))
+        out.append(e)
+    return out
+
+
+_i_manifest, _i_info = manifest(implied_offsets(_v2_entries), version=2)
+_i_tar = START + _ok_body + _i_manifest + END
+case("seek-implied-control", "nothing: offsets left out where the entry before implies them",
+     seekable(_i_tar, [_v2_end], _v2_end),
+     [("ls", 0, "svc/f"), ("verify-deep", 0, "OK"), ("restore", 0, "restored")],
+     payload="tar.zst", info=_i_info)
+_w_manifest, _w_info = manifest(implied_offsets(_v2_entries, drop_first=True), version=2)
+case("seek-implied-offset-wrong",
+     "the first entry's offset left out: implied 0, and every later one 512 bytes short",
+     seekable(START + _ok_body + _w_manifest + END, [_v2_end], _v2_end),
+     [("verify-deep", 3, "but the manifest says 0"), ("restore", 3, "but the manifest says 0")],
+     payload="tar.zst", info=_w_info)
+
 
 def main():
     import sys
