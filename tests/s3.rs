@@ -1086,3 +1086,49 @@ fn ls_and_find_read_a_bucket_backup() {
         std::fs::read(case.src.join("logs/old/y.log")).unwrap()
     );
 }
+
+/// A network that fails in the middle of reading a backup is a storage
+/// error naming the object, never "damaged": the backup is fine, and the
+/// user should run the command again, not give the backup up.
+#[test]
+fn a_network_failing_mid_read_is_a_store_error_not_damage() {
+    let case = Case::new(1, "s3://nkb/cut");
+    std::fs::write(case.src.join("big.bin"), common::noise(12 << 20)).unwrap();
+    let id = case.seal("archive", &case.src, &[]);
+    let target: std::net::SocketAddr = case.g.var("AWS_ENDPOINT_URL")["http://".len()..]
+        .parse()
+        .unwrap();
+    let tries: [(&str, &[&str], u64); 3] = [
+        ("a full restore", &[], 6 << 20),
+        ("restore --path", &["--path", "src/logs/old/y.log"], 2 << 20),
+        ("ls", &[], 100 << 10),
+    ];
+    for (what, extra, budget) in tries {
+        let proxy = common::cut_proxy::CutProxy::start(target, budget);
+        let to = case.d.path().join(format!("to-{}", proxy.port));
+        let mut c = case.g.nkbackup();
+        c.env("AWS_ENDPOINT_URL", proxy.url());
+        if what == "ls" {
+            c.args(["ls", &id]);
+        } else {
+            c.args(["restore", &id]).args(extra).arg("--to").arg(&to);
+        }
+        let out = c
+            .args(["--repo", case.url, "-i"])
+            .arg(&case.key)
+            .output()
+            .unwrap();
+        let e = stderr(&out);
+        assert!(proxy.was_cut(), "{what}: the budget was not spent: {e}");
+        assert_eq!(out.status.code(), Some(1), "{what}: {e}");
+        assert!(
+            !e.contains("damaged") && !e.contains("authentication"),
+            "{what}: {e}"
+        );
+        assert!(
+            e.contains(&format!("{}/backups/archive/{id}.age", case.url)),
+            "{what} names the object it was reading: {e}"
+        );
+        assert!(!to.exists(), "{what} left {}", to.display());
+    }
+}

@@ -9,7 +9,9 @@ use crate::error::{Error, Result};
 use crate::format::seekable::{FOOTER_BYTES, SeekIndex, has_footer, tail_len};
 use crate::format::tar::{RawKind, TarReader};
 use crate::manifest::{Entry, MANIFEST_PATH};
+use std::cell::Cell;
 use std::io::{self, Read, Seek, SeekFrom};
+use std::rc::Rc;
 
 /// Reads the inner manifest of the decrypted payload `plain` through its
 /// index, feeding its entries to `sink` (`manifest_entry` only): `Ok(None)`
@@ -74,17 +76,36 @@ pub(crate) fn tar_from<'a, R: Read + Seek + 'a>(
         id: id.to_owned(),
         detail: zstd::zstd_safe::get_error_name(c).to_owned(),
     })?;
+    let failed = Rc::new(Cell::new(None));
     let d = zeekstd::DecodeOptions::new(Source {
         inner: plain,
         pos: 0,
         end: index.frames_len(),
+        failed: failed.clone(),
     })
     .dctx(dctx)
     .seek_table(index.to_zeekstd())
     .offset(at)
     .into_decoder()
     .map_err(zerr)?;
-    Ok(d)
+    Ok(Decoded { inner: d, failed })
+}
+
+/// The decoder, returning the source's own error where reading the
+/// source failed: zeekstd's error keeps only its text, and a failed fetch
+/// from a bucket must stay a storage error ([`super::reader::stream_error`])
+/// rather than read as damage.
+struct Decoded<D> {
+    inner: D,
+    failed: Rc<Cell<Option<io::Error>>>,
+}
+
+impl<D: Read> Read for Decoded<D> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner
+            .read(buf)
+            .map_err(|e| self.failed.take().unwrap_or(e))
+    }
 }
 
 /// `Read + Seek` as zeekstd's source: the data frames only (up to `end`),
@@ -95,6 +116,16 @@ struct Source<'a, R> {
     inner: &'a mut R,
     pos: u64,
     end: u64,
+    /// The last error reading or seeking `inner` returned, for [`Decoded`].
+    failed: Rc<Cell<Option<io::Error>>>,
+}
+
+impl<R> Source<'_, R> {
+    fn keep(&self, e: io::Error) -> zeekstd::Error {
+        let z = zeekstd::Error::from(io::Error::new(e.kind(), e.to_string()));
+        self.failed.set(Some(e));
+        z
+    }
 }
 
 impl<R: Read + Seek> zeekstd::Seekable for Source<'_, R> {
@@ -103,7 +134,7 @@ impl<R: Read + Seek> zeekstd::Seekable for Source<'_, R> {
             zeekstd::OffsetFrom::Start(n) => SeekFrom::Start(n),
             zeekstd::OffsetFrom::End(n) => SeekFrom::End(n),
         };
-        self.pos = self.inner.seek(to)?;
+        self.pos = self.inner.seek(to).map_err(|e| self.keep(e))?;
         Ok(self.pos)
     }
 
@@ -112,7 +143,9 @@ impl<R: Read + Seek> zeekstd::Seekable for Source<'_, R> {
         let n = if room == 0 {
             0
         } else {
-            self.inner.read(&mut buf[..room])?
+            self.inner
+                .read(&mut buf[..room])
+                .map_err(|e| self.keep(e))?
         };
         if n == 0 && !buf.is_empty() {
             return Err(zeekstd::Error::from(io::Error::new(

@@ -2,6 +2,7 @@
 //! `ls`, `find` and `restore --path` use to read a backup's index and the
 //! frames they need without downloading the object.
 
+use super::s3_error::{Action, storage_error};
 use opendal::Operator;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::sync::Arc;
@@ -17,6 +18,8 @@ pub(super) struct RangedObject {
     pub(super) rt: Arc<tokio::runtime::Runtime>,
     pub(super) key: String,
     pub(super) len: u64,
+    /// The repository URL, for errors.
+    location: String,
     pos: u64,
     /// The last range fetched and where it starts.
     block: Vec<u8>,
@@ -30,12 +33,14 @@ impl RangedObject {
         rt: Arc<tokio::runtime::Runtime>,
         key: String,
         len: u64,
+        location: String,
     ) -> Self {
         RangedObject {
             op,
             rt,
             key,
             len,
+            location,
             pos: 0,
             block: Vec::new(),
             block_start: 0,
@@ -58,7 +63,12 @@ impl RangedObject {
         let got = self
             .rt
             .block_on(self.op.read_options(&self.key, opts))
-            .map_err(io::Error::other)?;
+            .map_err(|e| {
+                // The typed error rides inside the io::Error through the
+                // decryption and decompression, so that a failed fetch is
+                // reported as one, not as a damaged backup.
+                io::Error::other(storage_error(&self.location, Action::Read, &self.key, e))
+            })?;
         if got.len() as u64 != end - self.pos {
             return Err(io::Error::new(
                 io::ErrorKind::UnexpectedEof,

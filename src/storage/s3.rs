@@ -231,13 +231,46 @@ impl S3Storage {
             )
             .and_then(|r| r.into_std_read(0..len))
             .map_err(|e| self.err(Action::Read, key, e))?;
-        Ok(Some(Box::new(reader)))
+        Ok(Some(Box::new(TypedReadErrors {
+            inner: reader,
+            location: self.location.clone(),
+            key: key.to_owned(),
+        })))
     }
 
     fn blocking(&self) -> Result<opendal::blocking::Operator> {
         let _g = self.rt.enter();
         opendal::blocking::Operator::new(self.op.clone())
             .map_err(|e| self.err(Action::Connect, "", e))
+    }
+}
+
+/// A streaming reader whose failed fetches carry the typed
+/// [`Error::Storage`] inside the `io::Error` (opendal's carry its own
+/// error), so that a reader of the backup reports a network failure as
+/// one and not as damage.
+struct TypedReadErrors<R> {
+    inner: R,
+    location: String,
+    key: String,
+}
+
+impl<R: Read> Read for TypedReadErrors<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read(buf).map_err(|e| {
+            if !e.get_ref().is_some_and(|i| i.is::<opendal::Error>()) {
+                return e;
+            }
+            let kind = e.kind();
+            match e.into_inner().map(|i| i.downcast::<opendal::Error>()) {
+                Some(Ok(oe)) => io::Error::new(
+                    kind,
+                    storage_error(&self.location, Action::Read, &self.key, *oe),
+                ),
+                Some(Err(other)) => io::Error::new(kind, other),
+                None => io::Error::from(kind),
+            }
+        })
     }
 }
 
@@ -324,6 +357,7 @@ impl Storage for S3Storage {
             self.rt.clone(),
             key.as_str().to_owned(),
             meta.size,
+            self.location.clone(),
         ))))
     }
 

@@ -3,6 +3,7 @@
 //! to the stock tools the interop tests need.
 #![allow(dead_code)]
 
+pub mod cut_proxy;
 pub mod garage;
 pub mod rgw;
 
