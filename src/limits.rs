@@ -48,11 +48,11 @@ pub const NOTE_BYTES: usize = 1024;
 /// never use more than 2^27 bytes (128 MiB); a frame asking for more is
 /// refused before the decoder allocates it.
 pub const ZSTD_WINDOW_LOG: u32 = 27;
-/// Most frames in a seekable payload's seek table: 2^22 frames of 8 MiB
-/// hold 32 TiB of tar (a table of 32 MiB). A seal refuses to go beyond.
+/// Most frames in a seekable payload's seek table: 2^22 frames of 16 MiB
+/// hold 64 TiB of tar (a table of 32 MiB). A seal refuses to go beyond.
 pub const SEEK_FRAMES: usize = 4 << 20;
 /// Most tar bytes in one frame of a seekable payload (nkbackup writes
-/// 8 MiB; [`crate::compression::FRAME_BYTES`]).
+/// 16 MiB; [`crate::compression::FRAME_BYTES`]).
 pub const SEEK_FRAME_BYTES: usize = 64 << 20;
 /// Most directories and symlinks in one backup: the reader remembers
 /// each (as a 64-bit hash, about 18 bytes) to check hard-link targets.

@@ -183,12 +183,13 @@ fn payload(f: &Fixture, data: &std::path::Path) -> Vec<u8> {
     out
 }
 
-/// `svc/` with 40 MiB that do not compress (`big.bin`: six frames before
-/// the manifest's) and two small files after it, sealed.
+/// `svc/` with three frames' worth of bytes that do not compress
+/// (`big.bin`, 48 MiB) and two small files after it, sealed: the small
+/// files share a frame with big.bin's last 1.5 KiB only.
 fn seal_big(f: &Fixture) -> (nkbackup::SealReport, Vec<u8>) {
     let src = f.path("svc");
     fs::create_dir_all(src.join("sub")).unwrap();
-    let big = common::noise(40 << 20);
+    let big = common::noise(3 * nkbackup::compression::FRAME_BYTES as usize);
     fs::write(src.join("big.bin"), &big).unwrap();
     fs::write(src.join("small.txt"), b"small").unwrap();
     fs::write(src.join("sub/other.txt"), b"other").unwrap();
@@ -223,9 +224,9 @@ fn ls_reads_only_the_index_and_refuses_a_lying_seek_table() {
     let n = plain.len();
     assert_eq!(&plain[n - 4..], &0x8F92_EAB1u32.to_le_bytes());
     let frames = u32::from_le_bytes(plain[n - 9..n - 5].try_into().unwrap()) as usize;
-    // 40 MiB of content and its headers in 8 MiB frames (the last one
-    // short), then the manifest's own frame.
-    assert_eq!(frames, 7);
+    // Three frames of big.bin and its headers, a fourth of its last bytes
+    // and the small files, then the manifest's own frame.
+    assert_eq!(frames, 5);
     let locator = n - 9 - frames * 8 - 8 - 24;
     assert_eq!(&plain[locator + 8..locator + 16], b"nkbackup");
 

@@ -24,16 +24,31 @@ fn stock_extract(f: &Fixture, data: &std::path::Path) -> std::path::PathBuf {
     out
 }
 
-#[test]
-fn stock_age_zstd_tar_restore_matches_the_source() {
+/// The sample tree sealed into a compressed class and extracted with the
+/// stock tools: the fixture, the source, the seal's report and the
+/// extracted tree. `None` (a printed skip) without age, zstd and tar.
+fn sealed_and_extracted() -> Option<(
+    Fixture,
+    std::path::PathBuf,
+    nkbackup::SealReport,
+    std::path::PathBuf,
+)> {
     if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
-        return;
+        return None;
     }
     let f = Fixture::new();
     let src = f.path("service");
     sample_tree(&src);
     let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
     let out = stock_extract(&f, &rep.data_path);
+    Some((f, src, rep, out))
+}
+
+#[test]
+fn stock_age_zstd_tar_restore_matches_the_source() {
+    let Some((f, src, rep, out)) = sealed_and_extracted() else {
+        return;
+    };
     let n = assert_same_tree(&src, &out.join("service"));
     assert!(n >= 14, "compared {n} entries");
     // The inner manifest is there for a human too, last in the stream.
@@ -270,14 +285,9 @@ fn stock_tools_restore_a_rewrapped_backup_with_the_recovery_key() {
 /// rule agrees with the writer.
 #[test]
 fn manifest_offsets_written_or_implied_are_where_gnu_tar_finds_each_member() {
-    if !(have_tool("age") && have_tool("zstd") && have_tool("tar")) {
+    let Some((f, _, rep, out)) = sealed_and_extracted() else {
         return;
-    }
-    let f = Fixture::new();
-    let src = f.path("service");
-    sample_tree(&src);
-    let rep = Sealer::new(&f.repo, "archive").path(&src).seal().unwrap();
-    let out = stock_extract(&f, &rep.data_path);
+    };
     let o = Command::new("bash")
         .args([
             "-c",
