@@ -79,3 +79,20 @@ pub fn random_below(n: usize) -> usize {
         }
     }
 }
+
+/// The error of type `T` that `e` carries inside it, or `e` itself when it
+/// carries none: how a typed error passes through readers that only speak
+/// `io::Error` (decryption, decompression) and comes out typed.
+pub(crate) fn carried<T: std::error::Error + Send + Sync + 'static>(
+    e: std::io::Error,
+) -> Result<T, std::io::Error> {
+    if !e.get_ref().is_some_and(|i| i.is::<T>()) {
+        return Err(e);
+    }
+    let kind = e.kind();
+    match e.into_inner().map(|i| i.downcast::<T>()) {
+        Some(Ok(t)) => Ok(*t),
+        Some(Err(other)) => Err(std::io::Error::new(kind, other)),
+        None => Err(std::io::Error::from(kind)),
+    }
+}

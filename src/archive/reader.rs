@@ -85,15 +85,9 @@ impl<F: FnMut(&Entry) -> bool> EntrySink for Collect<F> {
 /// storage error the reader carried (a fetch from a bucket that failed)
 /// is returned as it is.
 pub(crate) fn stream_error(id: &str, e: io::Error) -> Error {
-    let e = if e.get_ref().is_some_and(|i| i.is::<Error>()) {
-        let kind = e.kind();
-        match e.into_inner().map(|i| i.downcast::<Error>()) {
-            Some(Ok(typed)) => return *typed,
-            Some(Err(other)) => io::Error::new(kind, other),
-            None => io::Error::from(kind),
-        }
-    } else {
-        e
+    let e = match crate::util::carried::<Error>(e) {
+        Ok(typed) => return typed,
+        Err(e) => e,
     };
     if e.raw_os_error().is_some() {
         Error::io(format!("reading backup {id}"), e)

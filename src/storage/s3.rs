@@ -258,17 +258,13 @@ struct TypedReadErrors<R> {
 impl<R: Read> Read for TypedReadErrors<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.inner.read(buf).map_err(|e| {
-            if !e.get_ref().is_some_and(|i| i.is::<opendal::Error>()) {
-                return e;
-            }
             let kind = e.kind();
-            match e.into_inner().map(|i| i.downcast::<opendal::Error>()) {
-                Some(Ok(oe)) => io::Error::new(
+            match crate::util::carried::<opendal::Error>(e) {
+                Ok(oe) => io::Error::new(
                     kind,
-                    storage_error(&self.location, Action::Read, &self.key, *oe),
+                    storage_error(&self.location, Action::Read, &self.key, oe),
                 ),
-                Some(Err(other)) => io::Error::new(kind, other),
-                None => io::Error::from(kind),
+                Err(e) => e,
             }
         })
     }
